@@ -1,0 +1,117 @@
+//! Server time in whole seconds, as memcached keeps it.
+//!
+//! Item times are stored as `u32` seconds relative to server start ("rel time"), which keeps
+//! items small and makes expiry a plain comparison. Relative time starts at [`START`] so that the
+//! value 1 can mean "expired already" and 0 can mean "never expires".
+
+use std::time::{Instant, SystemTime, UNIX_EPOCH};
+
+/// Exptime values above this many seconds are absolute unix times (memcached's rule: 30 days).
+pub const MAX_RELATIVE_EXPTIME: i64 = 60 * 60 * 24 * 30;
+
+/// The relative time at which the server starts.
+pub const START: u32 = 2;
+
+/// An expiry time that is already in the past for every `now`.
+pub const EXPIRED: u32 = 1;
+
+/// Maps between wall-clock time, monotonic time and relative seconds.
+#[derive(Debug, Clone)]
+pub struct Clock {
+    started: Instant,
+    unix_started: i64,
+}
+
+impl Clock {
+    pub fn new() -> Self {
+        let unix_started = SystemTime::now()
+            .duration_since(UNIX_EPOCH)
+            .map(|d| d.as_secs() as i64)
+            .unwrap_or(0);
+        Self {
+            started: Instant::now(),
+            unix_started,
+        }
+    }
+
+    /// Seconds since start, plus [`START`].
+    pub fn now(&self) -> u32 {
+        let secs = self.started.elapsed().as_secs();
+        START.saturating_add(u32::try_from(secs).unwrap_or(u32::MAX - START))
+    }
+
+    /// Current unix time in seconds.
+    pub fn unix_now(&self) -> i64 {
+        self.unix_started + i64::from(self.now() - START)
+    }
+
+    /// Seconds the server has been up.
+    pub fn uptime(&self) -> u32 {
+        self.now() - START
+    }
+
+    /// Converts a client's exptime into the relative time at which the item expires:
+    /// 0 means never; a negative value means already expired; up to 30 days it is relative to
+    /// now; above that it is a unix time.
+    pub fn expiry(&self, exptime: i64) -> u32 {
+        if exptime == 0 {
+            return 0;
+        }
+        if exptime < 0 {
+            return EXPIRED;
+        }
+        let now = self.now();
+        if exptime > MAX_RELATIVE_EXPTIME {
+            let offset = exptime - self.unix_started;
+            if offset <= 0 {
+                return EXPIRED;
+            }
+            let rel = offset + i64::from(START);
+            return u32::try_from(rel).unwrap_or(u32::MAX).max(EXPIRED);
+        }
+        now.saturating_add(exptime as u32)
+    }
+
+    /// Seconds until `expiry` (as returned by [`Clock::expiry`]), or -1 when it never expires.
+    pub fn ttl_remaining(&self, expiry: u32) -> i64 {
+        if expiry == 0 {
+            -1
+        } else {
+            (i64::from(expiry) - i64::from(self.now())).max(0)
+        }
+    }
+}
+
+impl Default for Clock {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+/// True when an item with this expiry is dead at `now`.
+#[inline]
+pub fn is_expired(expiry: u32, now: u32) -> bool {
+    expiry != 0 && expiry <= now
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn exptime_rules() {
+        let clock = Clock::new();
+        let now = clock.now();
+        assert_eq!(clock.expiry(0), 0);
+        assert!(is_expired(clock.expiry(-1), now));
+        assert_eq!(clock.expiry(100), now + 100);
+        assert!(!is_expired(clock.expiry(100), now));
+        // An absolute time in the past is expired; one in the future is not.
+        assert!(is_expired(clock.expiry(clock.unix_now() - 10), now));
+        assert!(is_expired(clock.expiry(MAX_RELATIVE_EXPTIME + 1), now));
+        let future = clock.expiry(clock.unix_now() + 1000);
+        assert!(!is_expired(future, now));
+        assert!((i64::from(future) - i64::from(now) - 1000).abs() <= 1);
+        assert_eq!(clock.ttl_remaining(0), -1);
+    }
+}

@@ -1,0 +1,197 @@
+//! Executing requests against the cache: the layer between the protocol and the store.
+//!
+//! [`Cache`] owns everything a request can reach (store, value codec, clock, counters,
+//! settings). Each command writes memcached's exact reply bytes into an output buffer; the
+//! connection decides when to send them.
+
+mod meta;
+mod stats;
+mod text;
+
+use std::io::Write as _;
+use std::sync::atomic::{AtomicU32, Ordering};
+use std::sync::Arc;
+
+use lzcache_driver::Codec;
+use tracing::warn;
+
+use crate::clock::Clock;
+use crate::config::Config;
+use crate::protocol::{Limits, Request};
+use crate::stats::Stats;
+use crate::store::{ItemSnapshot, Store};
+use crate::value::{ValueCodec, ValueError};
+
+/// What the connection should do after a command.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Flow {
+    Continue,
+    /// `quit`: close without a reply.
+    Close,
+}
+
+/// The state every connection shares.
+pub struct Cache {
+    pub store: Store,
+    pub values: ValueCodec,
+    pub clock: Clock,
+    pub stats: Stats,
+    pub config: Config,
+    /// Relative time at which a delayed `flush_all` takes effect; 0 when none is pending.
+    flush_at: AtomicU32,
+    verbosity: AtomicU32,
+}
+
+impl Cache {
+    pub fn new(config: Config, codec: Arc<dyn Codec>) -> Self {
+        Self {
+            store: Store::new(config.memory_limit),
+            values: ValueCodec::new(codec, config.compress_min),
+            clock: Clock::new(),
+            stats: Stats::default(),
+            flush_at: AtomicU32::new(0),
+            verbosity: AtomicU32::new(u32::from(config.verbosity)),
+            config,
+        }
+    }
+
+    pub fn limits(&self) -> Limits {
+        Limits {
+            item_size_max: self.config.item_size_max,
+        }
+    }
+
+    /// Executes one request (retrievals go through [`Cache::get_one`] and [`Cache::end_get`] so
+    /// the connection can send a long multi-get in pieces).
+    pub fn execute(&self, request: &Request<'_>, out: &mut Vec<u8>) -> Flow {
+        self.apply_due_flush();
+        match request {
+            Request::Get { kind, keys } => {
+                for key in keys.iter() {
+                    self.get_one(*kind, key, out);
+                }
+                self.end_get(out);
+            }
+            Request::Store {
+                kind,
+                key,
+                flags,
+                exptime,
+                data,
+                noreply,
+            } => self.store_command(*kind, key, *flags, *exptime, data, *noreply, out),
+            Request::Delete { key, noreply } => self.delete(key, *noreply, out),
+            Request::Arith {
+                incr,
+                key,
+                delta,
+                noreply,
+            } => self.arith(*incr, key, *delta, *noreply, out),
+            Request::Touch {
+                key,
+                exptime,
+                noreply,
+            } => self.touch(key, *exptime, *noreply, out),
+            Request::FlushAll { delay, noreply } => self.flush_all(*delay, *noreply, out),
+            Request::Stats { args } => self.stats_command(args, out),
+            Request::Version => {
+                let _ = write!(out, "VERSION {}\r\n", version_string());
+            }
+            Request::Verbosity { level, noreply } => {
+                self.verbosity.store((*level).min(2), Ordering::Relaxed);
+                reply(out, *noreply, "OK");
+            }
+            Request::Quit => return Flow::Close,
+            Request::MetaGet { key, flags } => self.meta_get(key, flags, out),
+            Request::MetaSet { key, data, flags } => self.meta_set(key, data, flags, out),
+            Request::MetaDelete { key, flags } => self.meta_delete(key, flags, out),
+            Request::MetaArith { key, flags } => self.meta_arith(key, flags, out),
+            Request::MetaDebug { key, flags } => self.meta_debug(key, flags, out),
+            Request::MetaNoop => out.extend_from_slice(b"MN\r\n"),
+        }
+        Flow::Continue
+    }
+
+    /// Schedules or performs `flush_all`.
+    fn flush_all(&self, delay: i64, noreply: bool, out: &mut Vec<u8>) {
+        Stats::incr(&self.stats.cmd_flush);
+        if delay <= 0 {
+            self.flush_at.store(0, Ordering::Relaxed);
+            self.store.flush();
+        } else {
+            let at = self.clock.expiry(delay).max(1);
+            self.flush_at.store(at, Ordering::Relaxed);
+        }
+        reply(out, noreply, "OK");
+    }
+
+    /// Performs a delayed flush whose time has come. Called before every command and by the
+    /// background task, so a due flush is never missed.
+    pub fn apply_due_flush(&self) {
+        let at = self.flush_at.load(Ordering::Relaxed);
+        if at != 0
+            && at <= self.clock.now()
+            && self
+                .flush_at
+                .compare_exchange(at, 0, Ordering::Relaxed, Ordering::Relaxed)
+                .is_ok()
+        {
+            self.store.flush();
+        }
+    }
+
+    /// Background upkeep: due flushes and a pass over expired items.
+    pub fn maintain(&self) {
+        self.apply_due_flush();
+        self.store.crawl_expired(self.clock.now(), 256);
+    }
+
+    pub fn verbosity(&self) -> u32 {
+        self.verbosity.load(Ordering::Relaxed)
+    }
+
+    /// Decodes a stored value for serving. A value that fails its check is dropped from the
+    /// store (if still the same version), counted and logged; the caller serves a miss.
+    fn decode_for_serving(&self, key: &[u8], item: &ItemSnapshot) -> Option<Vec<u8>> {
+        match self.values.decode(&item.value) {
+            Ok(raw) => Some(raw),
+            Err(err) => {
+                self.report_corrupt(key, item, &err);
+                None
+            }
+        }
+    }
+
+    fn report_corrupt(&self, key: &[u8], item: &ItemSnapshot, err: &ValueError) {
+        Stats::incr(&self.stats.crc_errors);
+        self.store.remove_version(key, item.cas);
+        warn!(
+            key = %String::from_utf8_lossy(key),
+            cas = item.cas,
+            error = %err,
+            "stored value failed its integrity check; dropped and served as a miss"
+        );
+    }
+
+    fn count_encoding(&self, compressed: bool) {
+        if compressed {
+            Stats::incr(&self.stats.values_compressed);
+        } else {
+            Stats::incr(&self.stats.values_uncompressed);
+        }
+    }
+}
+
+/// The version lzcache reports: memcached's protocol level first (clients and memcapable read
+/// it character by character), then lzcache's own.
+pub fn version_string() -> String {
+    format!("1.6.21-lzcache-{}", env!("CARGO_PKG_VERSION"))
+}
+
+/// Appends `line` and CRLF unless the client asked for no reply.
+fn reply(out: &mut Vec<u8>, noreply: bool, line: &str) {
+    if !noreply {
+        out.extend_from_slice(line.as_bytes());
+        out.extend_from_slice(b"\r\n");
+    }
+}

@@ -1,0 +1,310 @@
+//! The classic text commands.
+
+use std::io::Write as _;
+
+use super::{reply, Cache};
+use crate::protocol::{GetKind, StoreKind};
+use crate::stats::Stats;
+use crate::store::{Condition, Item, ItemSnapshot, Outcome};
+
+/// Why an arithmetic command failed.
+pub(super) enum ArithError {
+    NotFound,
+    NonNumeric,
+    /// The compare-CAS given by a meta command did not match.
+    Exists,
+}
+
+/// How a read-modify-write attempt ended.
+pub(super) enum Concat {
+    Stored(u64),
+    NotStored,
+    TooLarge,
+}
+
+impl Cache {
+    /// One key of `get`/`gets`/`gat`/`gats`: writes its `VALUE` block on a hit.
+    pub fn get_one(&self, kind: GetKind, key: &[u8], out: &mut Vec<u8>) {
+        let now = self.clock.now();
+        Stats::incr(&self.stats.cmd_get);
+        let item = match kind.touch() {
+            Some(exptime) => {
+                Stats::incr(&self.stats.cmd_touch);
+                let expiry = self.clock.expiry(exptime);
+                let item = self.store.access(key, now, |item| {
+                    item.expiry = expiry;
+                    item.referenced = true;
+                    item.last_access = now;
+                    let snapshot = item.clone();
+                    item.fetched = true;
+                    snapshot
+                });
+                let counter = if item.is_some() {
+                    &self.stats.touch_hits
+                } else {
+                    &self.stats.touch_misses
+                };
+                Stats::incr(counter);
+                item
+            }
+            None => self.store.get(key, now),
+        };
+        let Some(item) = item else {
+            Stats::incr(&self.stats.get_misses);
+            return;
+        };
+        let Some(raw) = self.decode_for_serving(key, &item) else {
+            Stats::incr(&self.stats.get_misses);
+            return;
+        };
+        Stats::incr(&self.stats.get_hits);
+        out.extend_from_slice(b"VALUE ");
+        out.extend_from_slice(key);
+        let _ = write!(out, " {} {}", item.flags, raw.len());
+        if kind.with_cas() {
+            let _ = write!(out, " {}", item.cas);
+        }
+        out.extend_from_slice(b"\r\n");
+        out.extend_from_slice(&raw);
+        out.extend_from_slice(b"\r\n");
+    }
+
+    /// Closes a retrieval reply.
+    pub fn end_get(&self, out: &mut Vec<u8>) {
+        out.extend_from_slice(b"END\r\n");
+    }
+
+    #[allow(clippy::too_many_arguments)]
+    pub(super) fn store_command(
+        &self,
+        kind: StoreKind,
+        key: &[u8],
+        flags: u32,
+        exptime: i64,
+        data: &[u8],
+        noreply: bool,
+        out: &mut Vec<u8>,
+    ) {
+        Stats::incr(&self.stats.cmd_set);
+        let condition = match kind {
+            StoreKind::Set => Condition::Always,
+            StoreKind::Add => Condition::Absent,
+            StoreKind::Replace => Condition::Exists,
+            StoreKind::Cas(cas) => Condition::CasEquals(cas),
+            StoreKind::Append | StoreKind::Prepend => {
+                let line = match self.concat(key, data, kind == StoreKind::Append, None) {
+                    Concat::Stored(_) => "STORED",
+                    Concat::NotStored => "NOT_STORED",
+                    Concat::TooLarge => "SERVER_ERROR out of memory storing object",
+                };
+                return reply(out, noreply, line);
+            }
+        };
+        let outcome = self.store_value(key, data, flags, exptime, condition, None);
+        if let StoreKind::Cas(_) = kind {
+            let counter = match outcome {
+                Outcome::Done(_) => &self.stats.cas_hits,
+                Outcome::Exists => &self.stats.cas_badval,
+                _ => &self.stats.cas_misses,
+            };
+            Stats::incr(counter);
+        }
+        reply(out, noreply, outcome_line(outcome));
+    }
+
+    /// Encodes `data` and stores it as a new item.
+    pub(super) fn store_value(
+        &self,
+        key: &[u8],
+        data: &[u8],
+        flags: u32,
+        exptime: i64,
+        condition: Condition,
+        cas: Option<u64>,
+    ) -> Outcome {
+        let value = self.values.encode(data);
+        self.count_encoding(value.compressed);
+        let now = self.clock.now();
+        let item = Item::new(value, flags, self.clock.expiry(exptime), now);
+        self.store.store(key, item, condition, now, cas)
+    }
+
+    /// A live item without marking it fetched (for read-modify-write commands).
+    pub(super) fn peek(&self, key: &[u8]) -> Option<ItemSnapshot> {
+        self.store
+            .access(key, self.clock.now(), |item| item.clone())
+    }
+
+    /// `append`/`prepend`: decode, join, re-encode, and store only if nobody changed the item
+    /// meanwhile (retrying if someone did). Flags and expiry stay those of the existing item.
+    pub(super) fn concat(
+        &self,
+        key: &[u8],
+        data: &[u8],
+        append: bool,
+        new_cas: Option<u64>,
+    ) -> Concat {
+        loop {
+            let Some(old) = self.peek(key) else {
+                return Concat::NotStored;
+            };
+            let Some(raw) = self.decode_for_serving(key, &old) else {
+                return Concat::NotStored;
+            };
+            if raw.len() + data.len() > self.config.item_size_max {
+                return Concat::TooLarge;
+            }
+            let joined = if append {
+                [&raw[..], data].concat()
+            } else {
+                [data, &raw[..]].concat()
+            };
+            let value = self.values.encode(&joined);
+            self.count_encoding(value.compressed);
+            let now = self.clock.now();
+            let mut item = Item::new(value, old.flags, old.expiry, now);
+            item.fetched = old.fetched;
+            match self
+                .store
+                .store(key, item, Condition::CasEquals(old.cas), now, new_cas)
+            {
+                Outcome::Done(cas) => return Concat::Stored(cas),
+                Outcome::Exists => continue,
+                _ => return Concat::NotStored,
+            }
+        }
+    }
+
+    pub(super) fn delete(&self, key: &[u8], noreply: bool, out: &mut Vec<u8>) {
+        let outcome = self.store.delete(key, self.clock.now(), None);
+        let (counter, line) = match outcome {
+            Outcome::Done(_) => (&self.stats.delete_hits, "DELETED"),
+            _ => (&self.stats.delete_misses, "NOT_FOUND"),
+        };
+        Stats::incr(counter);
+        reply(out, noreply, line);
+    }
+
+    pub(super) fn arith(
+        &self,
+        incr: bool,
+        key: &[u8],
+        delta: u64,
+        noreply: bool,
+        out: &mut Vec<u8>,
+    ) {
+        match self.apply_delta(key, incr, delta, None, None, None) {
+            Ok((value, _)) => {
+                if !noreply {
+                    let _ = write!(out, "{value}\r\n");
+                }
+            }
+            Err(ArithError::NotFound) => reply(out, noreply, "NOT_FOUND"),
+            Err(ArithError::NonNumeric) => reply(
+                out,
+                noreply,
+                "CLIENT_ERROR cannot increment or decrement non-numeric value",
+            ),
+            Err(ArithError::Exists) => reply(out, noreply, "EXISTS"),
+        }
+    }
+
+    /// `incr`/`decr`/`ma`: the new value and its CAS. Increments wrap at 2^64 and decrements
+    /// stop at 0, as in memcached. `compare_cas` fails with `Exists` on a different version;
+    /// `new_ttl` replaces the expiry.
+    pub(super) fn apply_delta(
+        &self,
+        key: &[u8],
+        incr: bool,
+        delta: u64,
+        compare_cas: Option<u64>,
+        new_cas: Option<u64>,
+        new_ttl: Option<i64>,
+    ) -> Result<(u64, u64), ArithError> {
+        let (hits, misses) = if incr {
+            (&self.stats.incr_hits, &self.stats.incr_misses)
+        } else {
+            (&self.stats.decr_hits, &self.stats.decr_misses)
+        };
+        loop {
+            let Some(old) = self.peek(key) else {
+                Stats::incr(misses);
+                return Err(ArithError::NotFound);
+            };
+            if compare_cas.is_some_and(|cas| cas != old.cas) {
+                return Err(ArithError::Exists);
+            }
+            let Some(raw) = self.decode_for_serving(key, &old) else {
+                Stats::incr(misses);
+                return Err(ArithError::NotFound);
+            };
+            let Some(current) = parse_counter(&raw) else {
+                return Err(ArithError::NonNumeric);
+            };
+            let next = if incr {
+                current.wrapping_add(delta)
+            } else {
+                current.saturating_sub(delta)
+            };
+            let value = self.values.encode(next.to_string().as_bytes());
+            let now = self.clock.now();
+            let expiry = new_ttl.map_or(old.expiry, |t| self.clock.expiry(t));
+            let mut item = Item::new(value, old.flags, expiry, now);
+            item.fetched = old.fetched;
+            match self
+                .store
+                .store(key, item, Condition::CasEquals(old.cas), now, new_cas)
+            {
+                Outcome::Done(cas) => {
+                    Stats::incr(hits);
+                    return Ok((next, cas));
+                }
+                Outcome::Exists if compare_cas.is_none() => continue,
+                Outcome::Exists => return Err(ArithError::Exists),
+                _ => {
+                    Stats::incr(misses);
+                    return Err(ArithError::NotFound);
+                }
+            }
+        }
+    }
+
+    pub(super) fn touch(&self, key: &[u8], exptime: i64, noreply: bool, out: &mut Vec<u8>) {
+        Stats::incr(&self.stats.cmd_touch);
+        let expiry = self.clock.expiry(exptime);
+        let now = self.clock.now();
+        let found = self
+            .store
+            .access(key, now, |item| {
+                item.expiry = expiry;
+                item.last_access = now;
+            })
+            .is_some();
+        let (counter, line) = if found {
+            (&self.stats.touch_hits, "TOUCHED")
+        } else {
+            (&self.stats.touch_misses, "NOT_FOUND")
+        };
+        Stats::incr(counter);
+        reply(out, noreply, line);
+    }
+}
+
+/// A counter value as memcached reads it: decimal digits, optionally followed by spaces.
+fn parse_counter(raw: &[u8]) -> Option<u64> {
+    let digits = match raw.iter().position(|&b| b == b' ') {
+        Some(end) if raw[end..].iter().all(|&b| b == b' ') => &raw[..end],
+        Some(_) => return None,
+        None => raw,
+    };
+    crate::protocol::parse_u64(digits)
+}
+
+pub(super) fn outcome_line(outcome: Outcome) -> &'static str {
+    match outcome {
+        Outcome::Done(_) => "STORED",
+        Outcome::NotStored => "NOT_STORED",
+        Outcome::Exists => "EXISTS",
+        Outcome::NotFound => "NOT_FOUND",
+    }
+}

@@ -1,0 +1,142 @@
+//! Server settings: memcached's command-line flags where they apply, plus lzcache's own.
+
+use std::net::SocketAddr;
+
+use clap::Parser;
+
+/// Default threshold for trying compression. LZ4 rarely saves 1/8 of a value shorter than
+/// this (its block header, literal-length bytes and 5-byte literal tail eat the gain), and
+/// per-item overhead dominates such values anyway; values from here up often shrink.
+pub const DEFAULT_COMPRESS_MIN: usize = 64;
+
+/// Settings of one server instance.
+#[derive(Debug, Clone)]
+pub struct Config {
+    pub listen: SocketAddr,
+    /// Bytes of items the cache may hold (`-m`, given in MiB).
+    pub memory_limit: usize,
+    /// Open connections allowed (`-c`).
+    pub max_connections: usize,
+    /// Worker threads (`-t`).
+    pub threads: usize,
+    /// Largest value accepted (`-I`).
+    pub item_size_max: usize,
+    pub verbosity: u8,
+    /// Values at least this long are tried for compression.
+    pub compress_min: usize,
+}
+
+impl Default for Config {
+    fn default() -> Self {
+        Self {
+            listen: SocketAddr::from(([127, 0, 0, 1], 11211)),
+            memory_limit: 64 << 20,
+            max_connections: 1024,
+            threads: 4,
+            item_size_max: 1 << 20,
+            verbosity: 0,
+            compress_min: DEFAULT_COMPRESS_MIN,
+        }
+    }
+}
+
+/// lzcache: a memcached-compatible cache whose values are LZ4-compressed and CRC-64/NVME-checked.
+#[derive(Debug, Parser)]
+#[command(name = "lzcache", version, about)]
+pub struct Cli {
+    /// TCP port to listen on.
+    #[arg(short = 'p', long = "port", default_value_t = 11211)]
+    pub port: u16,
+    /// Interface to listen on.
+    #[arg(short = 'l', long = "listen", default_value = "127.0.0.1")]
+    pub listen: std::net::IpAddr,
+    /// Item memory in megabytes.
+    #[arg(short = 'm', long = "memory-limit", default_value_t = 64)]
+    pub memory_mb: usize,
+    /// Max simultaneous connections.
+    #[arg(short = 'c', long = "conn-limit", default_value_t = 1024)]
+    pub max_connections: usize,
+    /// Number of worker threads.
+    #[arg(short = 't', long = "threads", default_value_t = 4)]
+    pub threads: usize,
+    /// Max item size, with an optional k or m suffix (memcached's -I).
+    #[arg(short = 'I', long = "max-item-size", default_value = "1m", value_parser = parse_size)]
+    pub item_size_max: usize,
+    /// Verbose logging; repeat for more.
+    #[arg(short = 'v', action = clap::ArgAction::Count)]
+    pub verbose: u8,
+    /// Values of at least this many bytes are tried for LZ4 compression.
+    #[arg(long = "compress-min", default_value_t = DEFAULT_COMPRESS_MIN)]
+    pub compress_min: usize,
+}
+
+impl Cli {
+    pub fn into_config(self) -> Result<Config, String> {
+        if self.threads == 0 || self.threads > 256 {
+            return Err("-t must be between 1 and 256".into());
+        }
+        if self.memory_mb == 0 {
+            return Err("-m must be at least 1".into());
+        }
+        if self.max_connections == 0 {
+            return Err("-c must be at least 1".into());
+        }
+        let memory_limit = self
+            .memory_mb
+            .checked_mul(1 << 20)
+            .ok_or("-m is too large")?;
+        if self.item_size_max > memory_limit {
+            return Err("-I cannot be larger than -m".into());
+        }
+        Ok(Config {
+            listen: SocketAddr::new(self.listen, self.port),
+            memory_limit,
+            max_connections: self.max_connections,
+            threads: self.threads,
+            item_size_max: self.item_size_max,
+            verbosity: self.verbose,
+            compress_min: self.compress_min,
+        })
+    }
+}
+
+/// Parses `1024`, `64k` or `1m` (case-insensitive), between 1 KiB and 1 GiB as memcached allows.
+pub fn parse_size(s: &str) -> Result<usize, String> {
+    let lower = s.to_ascii_lowercase();
+    let (digits, unit) = match lower.strip_suffix('k') {
+        Some(d) => (d, 1 << 10),
+        None => match lower.strip_suffix('m') {
+            Some(d) => (d, 1 << 20),
+            None => (lower.as_str(), 1),
+        },
+    };
+    let n: usize = digits.parse().map_err(|_| format!("bad size '{s}'"))?;
+    let bytes = n.checked_mul(unit).ok_or(format!("size '{s}' too large"))?;
+    if !(1 << 10..=1 << 30).contains(&bytes) {
+        return Err(format!("size '{s}' must be between 1k and 1024m"));
+    }
+    Ok(bytes)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn sizes() {
+        assert_eq!(parse_size("1m"), Ok(1 << 20));
+        assert_eq!(parse_size("64K"), Ok(64 << 10));
+        assert_eq!(parse_size("2048"), Ok(2048));
+        assert!(parse_size("12").is_err());
+        assert!(parse_size("2g").is_err());
+    }
+
+    #[test]
+    fn defaults_match_memcached() {
+        let cli = Cli::parse_from(["lzcache"]);
+        let c = cli.into_config().unwrap();
+        assert_eq!(c.listen, Config::default().listen);
+        assert_eq!(c.memory_limit, 64 << 20);
+        assert_eq!(c.item_size_max, 1 << 20);
+    }
+}

@@ -1,0 +1,116 @@
+//! One client connection: reads bytes, hands them to the parser, runs requests, writes replies.
+//!
+//! Requests are processed as long as the buffer holds complete ones, and their replies are
+//! gathered and sent in one write, so a client that pipelines gets its answers in order with
+//! few system calls. A request split across reads waits in the buffer for the rest. A value the
+//! server refuses (too large) is swallowed as it arrives and never held in memory. Long
+//! multi-gets are sent in pieces so the output buffer stays bounded.
+
+use std::sync::Arc;
+
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::net::TcpStream;
+
+use crate::commands::{Cache, Flow};
+use crate::protocol::{parse, Parsed, Request, Then};
+use crate::stats::Stats;
+
+/// Replies are sent once this many bytes are waiting, even mid-request.
+const FLUSH_THRESHOLD: usize = 256 * 1024;
+
+/// Read buffer growth step.
+const READ_CHUNK: usize = 16 * 1024;
+
+/// Serves one client until it quits, disconnects or breaks the protocol beyond recovery.
+pub async fn serve(mut stream: TcpStream, cache: Arc<Cache>) -> std::io::Result<()> {
+    let _ = stream.set_nodelay(true);
+    let limits = cache.limits();
+    let mut input: Vec<u8> = Vec::with_capacity(READ_CHUNK);
+    let mut output: Vec<u8> = Vec::with_capacity(READ_CHUNK);
+    let mut swallow = 0usize;
+    loop {
+        let mut consumed = 0usize;
+        let mut close = false;
+        loop {
+            if swallow > 0 {
+                let n = swallow.min(input.len() - consumed);
+                consumed += n;
+                swallow -= n;
+                if swallow > 0 {
+                    break;
+                }
+            }
+            match parse(&input[consumed..], &limits) {
+                Parsed::Incomplete => break,
+                Parsed::Request { request, len } => {
+                    if let Request::Get { kind, keys } = &request {
+                        cache.apply_due_flush();
+                        for key in keys.iter() {
+                            cache.get_one(*kind, key, &mut output);
+                            if output.len() >= FLUSH_THRESHOLD {
+                                send(&mut stream, &mut output, &cache).await?;
+                            }
+                        }
+                        cache.end_get(&mut output);
+                    } else if cache.execute(&request, &mut output) == Flow::Close {
+                        close = true;
+                    }
+                    consumed += len;
+                }
+                Parsed::Error {
+                    line,
+                    len,
+                    then,
+                    noreply,
+                } => {
+                    if !noreply {
+                        output.extend_from_slice(line.as_bytes());
+                        output.extend_from_slice(b"\r\n");
+                    }
+                    consumed += len.min(input.len() - consumed);
+                    match then {
+                        Then::Continue => {}
+                        Then::Swallow(n) => swallow = n,
+                        Then::Close => close = true,
+                    }
+                }
+            }
+            if close {
+                break;
+            }
+            if output.len() >= FLUSH_THRESHOLD {
+                send(&mut stream, &mut output, &cache).await?;
+            }
+        }
+        if !output.is_empty() {
+            send(&mut stream, &mut output, &cache).await?;
+        }
+        if close {
+            let _ = stream.shutdown().await;
+            return Ok(());
+        }
+        input.drain(..consumed);
+        if input.capacity() - input.len() < READ_CHUNK {
+            input.reserve(READ_CHUNK.max(input.len()));
+        }
+        let n = stream.read_buf(&mut input).await?;
+        if n == 0 {
+            return Ok(());
+        }
+        Stats::add(&cache.stats.bytes_read, n as u64);
+        // Keep an idle connection cheap: give back a buffer that grew for one large value.
+        if input.is_empty() && input.capacity() > 4 * READ_CHUNK {
+            input = Vec::with_capacity(READ_CHUNK);
+        }
+    }
+}
+
+async fn send(stream: &mut TcpStream, output: &mut Vec<u8>, cache: &Cache) -> std::io::Result<()> {
+    stream.write_all(output).await?;
+    Stats::add(&cache.stats.bytes_written, output.len() as u64);
+    output.clear();
+    if output.capacity() > 4 * FLUSH_THRESHOLD {
+        *output = Vec::with_capacity(READ_CHUNK);
+    }
+    Ok(())
+}

@@ -1,0 +1,47 @@
+//! `lzcache`: the server binary.
+
+use clap::Parser;
+use tracing_subscriber::EnvFilter;
+
+fn main() -> std::process::ExitCode {
+    let cli = lzcache::Cli::parse();
+    let config = match cli.into_config() {
+        Ok(config) => config,
+        Err(message) => {
+            eprintln!("lzcache: {message}");
+            return std::process::ExitCode::from(64);
+        }
+    };
+    let level = match config.verbosity {
+        0 => "info",
+        1 => "debug",
+        _ => "trace",
+    };
+    tracing_subscriber::fmt()
+        .with_env_filter(EnvFilter::try_from_default_env().unwrap_or_else(|_| level.into()))
+        .with_writer(std::io::stderr)
+        .init();
+    let listen = config.listen;
+    let server = match lzcache::start(config) {
+        Ok(server) => server,
+        Err(err) => {
+            eprintln!("lzcache: cannot listen on {listen}: {err}");
+            return std::process::ExitCode::from(71);
+        }
+    };
+    let signals = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .expect("a single-threaded runtime for signal handling");
+    signals.block_on(async {
+        let mut term = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())
+            .expect("SIGTERM handler");
+        tokio::select! {
+            _ = tokio::signal::ctrl_c() => {},
+            _ = term.recv() => {},
+        }
+    });
+    tracing::info!("shutting down");
+    server.shutdown();
+    std::process::ExitCode::SUCCESS
+}

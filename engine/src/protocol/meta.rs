@@ -1,0 +1,236 @@
+//! The meta commands (`mg`, `ms`, `md`, `ma`, `me`, `mn`) and their flags.
+//!
+//! A meta command is `<cmd> <key> <flag>*`, where each flag is one character optionally followed
+//! by a token (`T30`, `Oabc`). Return flags are echoed in the order the client gave them, so the
+//! raw flag list is kept next to the parsed options.
+
+use base64::Engine as _;
+
+use super::{
+    data_block, error, parse_i64, parse_u32, parse_u64, valid_key, Limits, Parsed, Request, Then,
+    BAD_CHUNK, BAD_FORMAT, KEY_MAX_LEN, TOO_LARGE,
+};
+
+/// Storage mode of `ms` (`M` flag) or arithmetic mode of `ma`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum MetaMode {
+    Set,
+    Add,
+    Replace,
+    Append,
+    Prepend,
+    Incr,
+    Decr,
+}
+
+/// The parsed flags of one meta command.
+#[derive(Debug, Default, Clone)]
+pub struct MetaFlags<'a> {
+    /// The flag tokens as sent, for echoing return flags in order.
+    pub raw: &'a [u8],
+    /// The key as sent (base64 when `base64`), for the `k` return flag.
+    pub key_as_sent: &'a [u8],
+    pub base64: bool,
+    pub return_cas: bool,
+    pub compare_cas: Option<u64>,
+    pub new_cas: Option<u64>,
+    pub return_flags: bool,
+    pub client_flags: Option<u32>,
+    pub return_hit: bool,
+    pub invalidate: bool,
+    pub return_key: bool,
+    pub return_last_access: bool,
+    pub mode: Option<MetaMode>,
+    pub vivify: Option<i64>,
+    pub opaque: Option<&'a [u8]>,
+    pub quiet: bool,
+    pub return_size: bool,
+    pub return_ttl: bool,
+    pub ttl: Option<i64>,
+    pub return_value: bool,
+    pub remove_value: bool,
+    pub recache: Option<i64>,
+    pub no_bump: bool,
+    pub initial: Option<u64>,
+    pub delta: Option<u64>,
+}
+
+const INVALID_FLAG: &str = "CLIENT_ERROR invalid flag";
+const DUPLICATE_FLAG: &str = "CLIENT_ERROR duplicate flag";
+const BAD_TOKEN: &str = "CLIENT_ERROR bad token in command line format";
+const BAD_MODE: &str = "CLIENT_ERROR invalid mode for ms STORE";
+const BAD_KEY_ENCODING: &str = "CLIENT_ERROR error decoding key";
+
+/// Parses one meta command. `rest` is the line after the command name.
+pub(super) fn parse<'a>(
+    command: &[u8],
+    rest: &'a [u8],
+    buf: &'a [u8],
+    line_len: usize,
+    limits: &Limits,
+) -> Parsed<'a> {
+    if command == b"mn" {
+        return Parsed::Request {
+            request: Request::MetaNoop,
+            len: line_len,
+        };
+    }
+    let (key_token, after_key) = super::split_first_token(rest);
+    // `ms` carries the data length right after the key.
+    let (datalen, flag_tokens) = if command == b"ms" {
+        let (len, flags) = super::split_first_token(after_key);
+        (Some(len), flags)
+    } else {
+        (None, after_key)
+    };
+    let flags = match parse_flags(command, flag_tokens, key_token) {
+        Ok(flags) => flags,
+        Err(line) => return error(line, line_len, Then::Continue),
+    };
+    let key = match decode_key(key_token, flags.base64) {
+        Some(key) => key,
+        None if flags.base64 && !key_token.is_empty() => {
+            return error(BAD_KEY_ENCODING, line_len, Then::Continue)
+        }
+        None => return error(BAD_FORMAT, line_len, Then::Continue),
+    };
+    let request = match command {
+        b"mg" => Request::MetaGet { key, flags },
+        b"md" => Request::MetaDelete { key, flags },
+        b"ma" => Request::MetaArith { key, flags },
+        b"me" => Request::MetaDebug { key, flags },
+        _ => {
+            let Some(len) = datalen
+                .and_then(parse_i64)
+                .and_then(|n| usize::try_from(n).ok())
+            else {
+                return error(BAD_CHUNK, line_len, Then::Continue);
+            };
+            if len > limits.item_size_max {
+                return Parsed::Error {
+                    line: TOO_LARGE,
+                    len: line_len,
+                    then: Then::Swallow(len.saturating_add(2)),
+                    noreply: false,
+                };
+            }
+            let end = match data_block(buf, line_len, len) {
+                None => return Parsed::Incomplete,
+                Some(Err(())) => return error(BAD_CHUNK, line_len + len + 2, Then::Continue),
+                Some(Ok(end)) => end,
+            };
+            return Parsed::Request {
+                request: Request::MetaSet {
+                    key,
+                    data: &buf[line_len..line_len + len],
+                    flags,
+                },
+                len: end,
+            };
+        }
+    };
+    Parsed::Request {
+        request,
+        len: line_len,
+    }
+}
+
+fn decode_key(token: &[u8], base64: bool) -> Option<Vec<u8>> {
+    if base64 {
+        if token.is_empty() || token.len() > KEY_MAX_LEN * 4 / 3 + 4 {
+            return None;
+        }
+        let key = base64::engine::general_purpose::STANDARD
+            .decode(token)
+            .ok()?;
+        (!key.is_empty() && key.len() <= KEY_MAX_LEN).then_some(key)
+    } else {
+        valid_key(token).then(|| token.to_vec())
+    }
+}
+
+/// Which flags each command takes.
+fn allowed(command: &[u8]) -> &'static [u8] {
+    match command {
+        b"mg" => b"bcfhklOqstvENRTu",
+        b"ms" => b"bcCEFIkOqsTM",
+        b"md" => b"bCEIkOqTx",
+        b"ma" => b"bcCEJDNkOqtTMv",
+        _ => b"b",
+    }
+}
+
+fn parse_flags<'a>(
+    command: &[u8],
+    tokens: &'a [u8],
+    key_token: &'a [u8],
+) -> Result<MetaFlags<'a>, &'static str> {
+    let mut f = MetaFlags {
+        raw: tokens,
+        key_as_sent: key_token,
+        ..MetaFlags::default()
+    };
+    let mut seen = [false; 128];
+    for token in tokens.split(|&b| b == b' ').filter(|t| !t.is_empty()) {
+        let flag = token[0];
+        let arg = &token[1..];
+        if !flag.is_ascii_alphabetic() || !allowed(command).contains(&flag) {
+            return Err(INVALID_FLAG);
+        }
+        if std::mem::replace(&mut seen[usize::from(flag)], true) {
+            return Err(DUPLICATE_FLAG);
+        }
+        let number = || parse_u64(arg).ok_or(BAD_TOKEN);
+        let signed = || parse_i64(arg).ok_or(BAD_TOKEN);
+        match flag {
+            b'b' => f.base64 = true,
+            b'c' => f.return_cas = true,
+            b'C' => f.compare_cas = Some(number()?),
+            b'E' => f.new_cas = Some(number()?),
+            b'f' => f.return_flags = true,
+            b'F' => f.client_flags = Some(parse_u32(arg).ok_or(BAD_TOKEN)?),
+            b'h' => f.return_hit = true,
+            b'I' => f.invalidate = true,
+            b'k' => f.return_key = true,
+            b'l' => f.return_last_access = true,
+            b'M' => f.mode = Some(parse_mode(command, arg)?),
+            b'N' => f.vivify = Some(signed()?),
+            b'O' => {
+                if arg.len() > 32 {
+                    return Err("CLIENT_ERROR opaque token too long");
+                }
+                f.opaque = Some(arg)
+            }
+            b'q' => f.quiet = true,
+            b's' => f.return_size = true,
+            b't' => f.return_ttl = true,
+            b'T' => f.ttl = Some(signed()?),
+            b'v' => f.return_value = true,
+            b'x' => f.remove_value = true,
+            b'R' => f.recache = Some(signed()?),
+            b'u' => f.no_bump = true,
+            b'J' => f.initial = Some(number()?),
+            b'D' => f.delta = Some(number()?),
+            _ => return Err(INVALID_FLAG),
+        }
+    }
+    Ok(f)
+}
+
+fn parse_mode(command: &[u8], arg: &[u8]) -> Result<MetaMode, &'static str> {
+    let [mode] = arg else {
+        return Err(BAD_MODE);
+    };
+    let mode = match (command, mode.to_ascii_uppercase()) {
+        (b"ms", b'S') => MetaMode::Set,
+        (b"ms", b'E') => MetaMode::Add,
+        (b"ms", b'R') => MetaMode::Replace,
+        (b"ms", b'A') => MetaMode::Append,
+        (b"ms", b'P') => MetaMode::Prepend,
+        (b"ma", b'I' | b'+') => MetaMode::Incr,
+        (b"ma", b'D' | b'-') => MetaMode::Decr,
+        (b"ma", _) => return Err("CLIENT_ERROR invalid mode for ma"),
+        _ => return Err(BAD_MODE),
+    };
+    Ok(mode)
+}

@@ -1,0 +1,290 @@
+//! memcached's text and meta protocols: turning bytes into requests. No I/O happens here.
+//!
+//! [`parse`] looks at the start of a connection's input buffer and says one of three things:
+//! more bytes are needed, here is a request and how many bytes it took, or here is the error
+//! line memcached would send and what to do with the bytes (skip them, swallow a data block
+//! that follows, or close the connection). Requests borrow from the buffer: keys and values are
+//! not copied until the store keeps them.
+
+pub mod meta;
+mod text;
+
+pub use meta::{MetaFlags, MetaMode};
+
+/// Longest key memcached accepts.
+pub const KEY_MAX_LEN: usize = 250;
+
+/// A command line longer than this without a newline closes the connection, as in memcached,
+/// unless it is a retrieval (`get`/`gets`/`gat`/`gats`/`mg`), whose key lists may be long.
+pub const LINE_MAX_LEN: usize = 2048;
+
+/// Upper bound for retrieval lines, so a client cannot make the server buffer without limit.
+pub const RETRIEVAL_LINE_MAX_LEN: usize = 64 * 1024;
+
+/// Limits the parser enforces.
+#[derive(Debug, Clone, Copy)]
+pub struct Limits {
+    /// Largest value accepted (`-I`).
+    pub item_size_max: usize,
+}
+
+/// Which retrieval command.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum GetKind {
+    Get,
+    Gets,
+    /// `gat`: get and touch with this exptime.
+    Gat(i64),
+    /// `gats`: like `gat`, with CAS.
+    Gats(i64),
+}
+
+impl GetKind {
+    pub fn with_cas(self) -> bool {
+        matches!(self, GetKind::Gets | GetKind::Gats(_))
+    }
+
+    pub fn touch(self) -> Option<i64> {
+        match self {
+            GetKind::Gat(t) | GetKind::Gats(t) => Some(t),
+            _ => None,
+        }
+    }
+}
+
+/// Which storage command.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum StoreKind {
+    Set,
+    Add,
+    Replace,
+    Append,
+    Prepend,
+    Cas(u64),
+}
+
+/// Keys of a retrieval line, iterated without allocating.
+#[derive(Debug, Clone, Copy)]
+pub struct Keys<'a>(pub &'a [u8]);
+
+impl<'a> Keys<'a> {
+    pub fn iter(&self) -> impl Iterator<Item = &'a [u8]> + 'a {
+        self.0.split(|&b| b == b' ').filter(|k| !k.is_empty())
+    }
+}
+
+/// One parsed request. Byte slices point into the connection's buffer.
+#[derive(Debug)]
+pub enum Request<'a> {
+    Get {
+        kind: GetKind,
+        keys: Keys<'a>,
+    },
+    Store {
+        kind: StoreKind,
+        key: &'a [u8],
+        flags: u32,
+        exptime: i64,
+        data: &'a [u8],
+        noreply: bool,
+    },
+    Delete {
+        key: &'a [u8],
+        noreply: bool,
+    },
+    Arith {
+        incr: bool,
+        key: &'a [u8],
+        delta: u64,
+        noreply: bool,
+    },
+    Touch {
+        key: &'a [u8],
+        exptime: i64,
+        noreply: bool,
+    },
+    FlushAll {
+        delay: i64,
+        noreply: bool,
+    },
+    Stats {
+        args: &'a [u8],
+    },
+    Version,
+    Verbosity {
+        level: u32,
+        noreply: bool,
+    },
+    Quit,
+    MetaGet {
+        key: Vec<u8>,
+        flags: MetaFlags<'a>,
+    },
+    MetaSet {
+        key: Vec<u8>,
+        data: &'a [u8],
+        flags: MetaFlags<'a>,
+    },
+    MetaDelete {
+        key: Vec<u8>,
+        flags: MetaFlags<'a>,
+    },
+    MetaArith {
+        key: Vec<u8>,
+        flags: MetaFlags<'a>,
+    },
+    MetaDebug {
+        key: Vec<u8>,
+        flags: MetaFlags<'a>,
+    },
+    MetaNoop,
+}
+
+/// What to do after sending an error line.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Then {
+    /// Go on with the next command.
+    Continue,
+    /// Discard this many more bytes (a value that is refused), then go on.
+    Swallow(usize),
+    /// Close the connection after sending the line.
+    Close,
+}
+
+/// The result of looking at the start of the buffer.
+#[derive(Debug)]
+pub enum Parsed<'a> {
+    /// The buffer does not hold a whole request yet.
+    Incomplete,
+    /// A request that took `len` bytes.
+    Request { request: Request<'a>, len: usize },
+    /// An error line (without CRLF) that took `len` bytes. `noreply` is set when the command
+    /// asked for no reply, in which case memcached sends nothing.
+    Error {
+        line: &'static str,
+        len: usize,
+        then: Then,
+        noreply: bool,
+    },
+}
+
+pub const ERROR: &str = "ERROR";
+pub const BAD_FORMAT: &str = "CLIENT_ERROR bad command line format";
+pub const BAD_CHUNK: &str = "CLIENT_ERROR bad data chunk";
+pub const TOO_LARGE: &str = "SERVER_ERROR object too large for cache";
+pub const LINE_TOO_LONG: &str = "CLIENT_ERROR line too long";
+
+/// Parses the request at the start of `buf`.
+pub fn parse<'a>(buf: &'a [u8], limits: &Limits) -> Parsed<'a> {
+    let Some(newline) = buf.iter().position(|&b| b == b'\n') else {
+        return too_long_or_incomplete(buf);
+    };
+    let line_len = newline + 1;
+    let line = &buf[..newline];
+    let line = line.strip_suffix(b"\r").unwrap_or(line);
+    if line.len() > LINE_MAX_LEN && !is_retrieval(line) {
+        return error(LINE_TOO_LONG, line_len, Then::Close);
+    }
+    let (command, rest) = split_first_token(line);
+    match command {
+        b"mg" | b"ms" | b"md" | b"ma" | b"me" | b"mn" => {
+            meta::parse(command, rest, buf, line_len, limits)
+        }
+        _ => text::parse(command, rest, buf, line_len, limits),
+    }
+}
+
+fn too_long_or_incomplete(buf: &[u8]) -> Parsed<'_> {
+    let limit = if is_retrieval(buf) {
+        RETRIEVAL_LINE_MAX_LEN
+    } else {
+        LINE_MAX_LEN
+    };
+    if buf.len() > limit {
+        error(LINE_TOO_LONG, buf.len(), Then::Close)
+    } else {
+        Parsed::Incomplete
+    }
+}
+
+fn is_retrieval(line: &[u8]) -> bool {
+    [&b"get "[..], b"gets ", b"gat ", b"gats ", b"mg "]
+        .iter()
+        .any(|p| line.starts_with(p))
+}
+
+pub(crate) fn error(line: &'static str, len: usize, then: Then) -> Parsed<'static> {
+    Parsed::Error {
+        line,
+        len,
+        then,
+        noreply: false,
+    }
+}
+
+/// Splits off the first space-separated token; the rest has leading spaces removed.
+pub(crate) fn split_first_token(line: &[u8]) -> (&[u8], &[u8]) {
+    let line = trim_start(line);
+    match line.iter().position(|&b| b == b' ') {
+        Some(i) => (&line[..i], trim_start(&line[i + 1..])),
+        None => (line, &[]),
+    }
+}
+
+fn trim_start(mut s: &[u8]) -> &[u8] {
+    while let [b' ', rest @ ..] = s {
+        s = rest;
+    }
+    s
+}
+
+/// A key memcached would accept: 1..=250 bytes, no control characters or spaces.
+pub fn valid_key(key: &[u8]) -> bool {
+    !key.is_empty() && key.len() <= KEY_MAX_LEN && key.iter().all(|&b| b > b' ' && b != 0x7f)
+}
+
+/// Parses an unsigned decimal number, as memcached's `safe_strtoull` does (no sign, no spaces).
+pub fn parse_u64(s: &[u8]) -> Option<u64> {
+    if s.is_empty() || s.len() > 20 {
+        return None;
+    }
+    let mut n: u64 = 0;
+    for &b in s {
+        if !b.is_ascii_digit() {
+            return None;
+        }
+        n = n.checked_mul(10)?.checked_add(u64::from(b - b'0'))?;
+    }
+    Some(n)
+}
+
+/// Parses a signed decimal number (exptimes, delays).
+pub fn parse_i64(s: &[u8]) -> Option<i64> {
+    match s {
+        [b'-', digits @ ..] => parse_u64(digits)
+            .and_then(|n| i64::try_from(n).ok())
+            .map(|n| -n),
+        _ => parse_u64(s).and_then(|n| i64::try_from(n).ok()),
+    }
+}
+
+pub fn parse_u32(s: &[u8]) -> Option<u32> {
+    parse_u64(s).and_then(|n| u32::try_from(n).ok())
+}
+
+/// Where a data block of `len` bytes that starts at `start` ends, if the buffer holds it and
+/// its CRLF; `Err` when the two bytes after the data are not CRLF.
+pub(crate) fn data_block(buf: &[u8], start: usize, len: usize) -> Option<Result<usize, ()>> {
+    let end = start.checked_add(len)?.checked_add(2)?;
+    if buf.len() < end {
+        return None;
+    }
+    if &buf[end - 2..end] == b"\r\n" {
+        Some(Ok(end))
+    } else {
+        Some(Err(()))
+    }
+}
+
+#[cfg(test)]
+mod tests;

@@ -1,0 +1,251 @@
+//! The classic text commands (`set`, `get`, `incr`, …).
+
+use super::{
+    data_block, error, parse_i64, parse_u32, parse_u64, valid_key, GetKind, Keys, Limits, Parsed,
+    Request, StoreKind, Then, BAD_CHUNK, BAD_FORMAT, ERROR, TOO_LARGE,
+};
+
+/// Parses one text command whose line (without newline) is `command rest` and which took
+/// `line_len` bytes of `buf` including the newline.
+pub(super) fn parse<'a>(
+    command: &[u8],
+    rest: &'a [u8],
+    buf: &'a [u8],
+    line_len: usize,
+    limits: &Limits,
+) -> Parsed<'a> {
+    let args: Vec<&'a [u8]> = rest
+        .split(|&b| b == b' ')
+        .filter(|t| !t.is_empty())
+        .take(8)
+        .collect();
+    let done = |request| Parsed::Request {
+        request,
+        len: line_len,
+    };
+    let bad = |noreply| Parsed::Error {
+        line: BAD_FORMAT,
+        len: line_len,
+        then: Then::Continue,
+        noreply,
+    };
+    match command {
+        b"get" | b"gets" => {
+            let kind = if command == b"get" {
+                GetKind::Get
+            } else {
+                GetKind::Gets
+            };
+            retrieval(kind, rest, line_len)
+        }
+        b"gat" | b"gats" => {
+            let (exptime, keys) = super::split_first_token(rest);
+            let Some(exptime) = parse_i64(exptime) else {
+                return bad(false);
+            };
+            let kind = if command == b"gat" {
+                GetKind::Gat(exptime)
+            } else {
+                GetKind::Gats(exptime)
+            };
+            retrieval(kind, keys, line_len)
+        }
+        b"set" | b"add" | b"replace" | b"append" | b"prepend" | b"cas" => {
+            storage(command, &args, buf, line_len, limits)
+        }
+        b"delete" => {
+            // memcached accepts a legacy time argument only when it is 0.
+            let noreply = args.last() == Some(&&b"noreply"[..]);
+            let n = args.len() - usize::from(noreply);
+            match args.first() {
+                Some(key) if n == 1 || (n == 2 && args[1] == b"0") => {
+                    if !valid_key(key) {
+                        return bad(noreply);
+                    }
+                    done(Request::Delete { key, noreply })
+                }
+                Some(_) if n == 2 => Parsed::Error {
+                    line: "CLIENT_ERROR bad command line format.  Usage: delete <key> [noreply]",
+                    len: line_len,
+                    then: Then::Continue,
+                    noreply,
+                },
+                _ => error(ERROR, line_len, Then::Continue),
+            }
+        }
+        b"incr" | b"decr" => {
+            let noreply = args.get(2) == Some(&&b"noreply"[..]);
+            if args.len() != 2 + usize::from(noreply) {
+                return error(ERROR, line_len, Then::Continue);
+            }
+            if !valid_key(args[0]) {
+                return bad(noreply);
+            }
+            let Some(delta) = parse_u64(args[1]) else {
+                return Parsed::Error {
+                    line: "CLIENT_ERROR invalid numeric delta argument",
+                    len: line_len,
+                    then: Then::Continue,
+                    noreply,
+                };
+            };
+            done(Request::Arith {
+                incr: command == b"incr",
+                key: args[0],
+                delta,
+                noreply,
+            })
+        }
+        b"touch" => {
+            let noreply = args.get(2) == Some(&&b"noreply"[..]);
+            if args.len() != 2 + usize::from(noreply) {
+                return error(ERROR, line_len, Then::Continue);
+            }
+            if !valid_key(args[0]) {
+                return bad(noreply);
+            }
+            let Some(exptime) = parse_i64(args[1]) else {
+                return Parsed::Error {
+                    line: "CLIENT_ERROR invalid exptime argument",
+                    len: line_len,
+                    then: Then::Continue,
+                    noreply,
+                };
+            };
+            done(Request::Touch {
+                key: args[0],
+                exptime,
+                noreply,
+            })
+        }
+        b"flush_all" => {
+            let noreply = args.last() == Some(&&b"noreply"[..]);
+            let n = args.len() - usize::from(noreply);
+            let delay = match n {
+                0 => 0,
+                1 => match parse_i64(args[0]) {
+                    Some(d) => d,
+                    None => return bad(noreply),
+                },
+                _ => return error(ERROR, line_len, Then::Continue),
+            };
+            done(Request::FlushAll { delay, noreply })
+        }
+        b"stats" => done(Request::Stats { args: rest }),
+        // memcached 1.6 answers `version` whatever follows it.
+        b"version" => done(Request::Version),
+        b"verbosity" => {
+            // As memcached: one or two arguments; a trailing `noreply` silences even the
+            // error for a missing level.
+            if args.is_empty() || args.len() > 2 {
+                return error(ERROR, line_len, Then::Continue);
+            }
+            let noreply = args.last() == Some(&&b"noreply"[..]);
+            match parse_u32(args[0]) {
+                Some(level) => done(Request::Verbosity { level, noreply }),
+                None => bad(noreply),
+            }
+        }
+        b"quit" => done(Request::Quit),
+        _ => error(ERROR, line_len, Then::Continue),
+    }
+}
+
+fn retrieval(kind: GetKind, keys: &[u8], line_len: usize) -> Parsed<'_> {
+    let keys = Keys(keys);
+    let mut any = false;
+    for key in keys.iter() {
+        if !valid_key(key) {
+            return error(BAD_FORMAT, line_len, Then::Continue);
+        }
+        any = true;
+    }
+    if !any {
+        return error(ERROR, line_len, Then::Continue);
+    }
+    Parsed::Request {
+        request: super::Request::Get { kind, keys },
+        len: line_len,
+    }
+}
+
+/// `set|add|replace|append|prepend <key> <flags> <exptime> <bytes> [noreply]` and
+/// `cas <key> <flags> <exptime> <bytes> <cas unique> [noreply]`, followed by the data block.
+fn storage<'a>(
+    command: &[u8],
+    args: &[&'a [u8]],
+    buf: &'a [u8],
+    line_len: usize,
+    limits: &Limits,
+) -> Parsed<'a> {
+    let is_cas = command == b"cas";
+    let fixed = if is_cas { 5 } else { 4 };
+    let noreply = args.len() == fixed + 1 && args[fixed] == b"noreply";
+    if args.len() != fixed + usize::from(noreply) {
+        return error(ERROR, line_len, Then::Continue);
+    }
+    let bad = |line| Parsed::Error {
+        line,
+        len: line_len,
+        then: Then::Continue,
+        noreply,
+    };
+    let key = args[0];
+    let (Some(flags), Some(exptime), Some(len)) = (
+        parse_u32(args[1]),
+        parse_i64(args[2]),
+        parse_i64(args[3]).and_then(|n| usize::try_from(n).ok()),
+    ) else {
+        return bad(BAD_FORMAT);
+    };
+    if !valid_key(key) {
+        return bad(BAD_FORMAT);
+    }
+    let cas = if is_cas {
+        match parse_u64(args[4]) {
+            Some(c) => c,
+            None => return bad(BAD_FORMAT),
+        }
+    } else {
+        0
+    };
+    if len > limits.item_size_max {
+        return Parsed::Error {
+            line: TOO_LARGE,
+            len: line_len,
+            then: Then::Swallow(len.saturating_add(2)),
+            noreply,
+        };
+    }
+    let end = match data_block(buf, line_len, len) {
+        None => return Parsed::Incomplete,
+        Some(Err(())) => {
+            return Parsed::Error {
+                line: BAD_CHUNK,
+                len: line_len + len + 2,
+                then: Then::Continue,
+                noreply,
+            }
+        }
+        Some(Ok(end)) => end,
+    };
+    let kind = match command {
+        b"set" => StoreKind::Set,
+        b"add" => StoreKind::Add,
+        b"replace" => StoreKind::Replace,
+        b"append" => StoreKind::Append,
+        b"prepend" => StoreKind::Prepend,
+        _ => StoreKind::Cas(cas),
+    };
+    Parsed::Request {
+        request: Request::Store {
+            kind,
+            key,
+            flags,
+            exptime,
+            data: &buf[line_len..line_len + len],
+            noreply,
+        },
+        len: end,
+    }
+}

@@ -1,0 +1,22 @@
+//! # lzcache-driver
+//!
+//! The codec API of lzcache: the one interface through which the cache server compresses,
+//! decompresses and checksums values, and the backends behind it.
+//!
+//! * [`Codec`] is the trait the server calls. Submission and completion are separate
+//!   ([`Codec::submit`] returns a [`Pending`]) because a device answers later than it is asked:
+//!   an FPGA in microseconds, the simulator in milliseconds. The software backend completes
+//!   inline, so its [`Pending`] is already resolved.
+//! * [`SoftwareCodec`] is the reference backend: the LZ4 *block* format through `lz4_flex` and
+//!   CRC-64/NVME through `crc-fast` (carry-less-multiply SIMD).
+//! * [`crc64`] holds the checksum every other part of lzcache agrees on.
+//!
+//! What this crate is not: it holds no cache state and does no networking. Device backends
+//! (simulator, XDMA card) plug in behind the same trait.
+
+pub mod codec;
+pub mod crc64;
+pub mod software;
+
+pub use codec::{Codec, CodecError, Completion, Job, JobOp, JobStatus, Pending};
+pub use software::SoftwareCodec;

@@ -1,0 +1,96 @@
+//! The software backend: `lz4_flex` for the LZ4 block format, `crc-fast` for CRC-64/NVME.
+//!
+//! It completes every job inline during [`Codec::submit`]. lz4_flex is used with its safe
+//! decoder, which turns any malformed block into an error instead of reading out of bounds.
+
+use crate::codec::{Codec, CodecError, Completion, Job, JobOp, JobStatus, Pending};
+use crate::crc64;
+
+/// The largest raw value the software path accepts; far above any item size the server allows,
+/// it only keeps a hostile expected length from allocating without bound.
+pub const MAX_RAW_LEN: usize = 1 << 30;
+
+/// The reference codec. Stateless, so one instance serves every thread.
+#[derive(Debug, Default, Clone, Copy)]
+pub struct SoftwareCodec;
+
+impl SoftwareCodec {
+    pub fn new() -> Self {
+        Self
+    }
+
+    /// Runs one job to completion on the calling thread.
+    pub fn execute(&self, job: &Job) -> Completion {
+        match job.op {
+            JobOp::Compress => compress(job),
+            JobOp::Decompress {
+                raw_len,
+                expected_crc,
+            } => decompress(job, raw_len, expected_crc),
+            JobOp::Checksum => Completion {
+                tag: job.tag,
+                status: JobStatus::Ok,
+                output: Vec::new(),
+                crc64: crc64::checksum(&job.input),
+                crc_valid: true,
+            },
+        }
+    }
+}
+
+fn compress(job: &Job) -> Completion {
+    let block = lz4_flex::block::compress(&job.input);
+    let status = if block.len() >= job.input.len() {
+        JobStatus::Incompressible
+    } else {
+        JobStatus::Ok
+    };
+    Completion {
+        tag: job.tag,
+        status,
+        output: block,
+        crc64: crc64::checksum(&job.input),
+        crc_valid: true,
+    }
+}
+
+fn decompress(job: &Job, raw_len: usize, expected_crc: u64) -> Completion {
+    let failed = |status| Completion {
+        tag: job.tag,
+        status,
+        output: Vec::new(),
+        crc64: 0,
+        crc_valid: false,
+    };
+    if raw_len > MAX_RAW_LEN {
+        return failed(JobStatus::TooLarge);
+    }
+    let mut output = vec![0u8; raw_len];
+    match lz4_flex::block::decompress_into(&job.input, &mut output) {
+        Ok(n) if n == raw_len => {
+            let crc = crc64::checksum(&output);
+            Completion {
+                tag: job.tag,
+                status: JobStatus::Ok,
+                output,
+                crc64: crc,
+                crc_valid: crc == expected_crc,
+            }
+        }
+        Ok(_) => failed(JobStatus::LengthMismatch),
+        Err(lz4_flex::block::DecompressError::OutputTooSmall { .. }) => {
+            failed(JobStatus::LengthMismatch)
+        }
+        Err(_) => failed(JobStatus::Malformed),
+    }
+}
+
+impl Codec for SoftwareCodec {
+    fn name(&self) -> &str {
+        "software"
+    }
+
+    fn submit(&self, job: Job) -> Result<Pending, CodecError> {
+        Ok(Pending::ready(self.execute(&job)))
+    }
+}
