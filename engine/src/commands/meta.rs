@@ -46,13 +46,11 @@ impl Cache {
                 item.expiry != 0 && i64::from(item.expiry) - i64::from(now) < threshold
             });
             markers.stale = item.stale;
-            if item.stale || due_for_recache {
-                if item.win_sent {
-                    markers.already_won = true;
-                } else {
-                    markers.win = true;
-                    item.win_sent = true;
-                }
+            if item.win_sent {
+                markers.already_won = true;
+            } else if item.stale || due_for_recache {
+                markers.win = true;
+                item.win_sent = true;
             }
             if !flags.no_bump {
                 item.referenced = true;
@@ -71,7 +69,8 @@ impl Cache {
                 None => {
                     Stats::incr(&self.stats.get_misses);
                     if !flags.quiet {
-                        out.extend_from_slice(b"EN\r\n");
+                        out.extend_from_slice(b"EN");
+                        write_return_flags(out, flags, &Facts::default(), &Markers::default());
                     }
                     return;
                 }
@@ -239,7 +238,7 @@ impl Cache {
             _ => &self.stats.delete_misses,
         };
         Stats::incr(counter);
-        if flags.quiet && (code == "HD" || code == "NF") {
+        if flags.quiet && code == "HD" {
             return;
         }
         out.extend_from_slice(code.as_bytes());
@@ -367,15 +366,18 @@ impl Cache {
     }
 }
 
-/// Appends the requested return flags in the order the client gave them, then W/X/Z, then CRLF.
+/// Appends the requested return flags in the order the client gave them, then Z/X/W in
+/// memcached's order, then CRLF.
 fn write_return_flags(out: &mut Vec<u8>, flags: &MetaFlags<'_>, facts: &Facts, markers: &Markers) {
     for token in flags.raw.split(|&b| b == b' ').filter(|t| !t.is_empty()) {
         let before = out.len();
         match token[0] {
-            b'b' if flags.return_key => out.extend_from_slice(b" b"),
             b'k' => {
                 out.extend_from_slice(b" k");
                 out.extend_from_slice(flags.key_as_sent);
+                if flags.base64 {
+                    out.extend_from_slice(b" b");
+                }
             }
             b'O' => {
                 out.extend_from_slice(b" ");
@@ -415,14 +417,14 @@ fn write_return_flags(out: &mut Vec<u8>, flags: &MetaFlags<'_>, facts: &Facts, m
         }
         debug_assert!(out.len() >= before);
     }
-    if markers.win {
-        out.extend_from_slice(b" W");
+    if markers.already_won {
+        out.extend_from_slice(b" Z");
     }
     if markers.stale {
         out.extend_from_slice(b" X");
     }
-    if markers.already_won {
-        out.extend_from_slice(b" Z");
+    if markers.win {
+        out.extend_from_slice(b" W");
     }
     out.extend_from_slice(b"\r\n");
 }

@@ -246,7 +246,7 @@ impl Cache {
             } else {
                 current.saturating_sub(delta)
             };
-            let value = self.values.encode(next.to_string().as_bytes());
+            let value = self.values.encode(&counter_bytes(next, raw.len()));
             let now = self.clock.now();
             let expiry = new_ttl.map_or(old.expiry, |t| self.clock.expiry(t));
             let mut item = Item::new(value, old.flags, expiry, now);
@@ -298,6 +298,17 @@ fn parse_counter(raw: &[u8]) -> Option<u64> {
         None => raw,
     };
     crate::protocol::parse_u64(digits)
+}
+
+/// The stored form of a counter. memcached rewrites a counter in place when the new number is
+/// not longer than the old value, padding with spaces; clients see those bytes on `get`, so
+/// lzcache does the same.
+fn counter_bytes(value: u64, old_len: usize) -> Vec<u8> {
+    let mut bytes = value.to_string().into_bytes();
+    if bytes.len() < old_len {
+        bytes.resize(old_len, b' ');
+    }
+    bytes
 }
 
 pub(super) fn outcome_line(outcome: Outcome) -> &'static str {

@@ -8,7 +8,7 @@ use base64::Engine as _;
 
 use super::{
     data_block, error, parse_i64, parse_u32, parse_u64, valid_key, Limits, Parsed, Request, Then,
-    BAD_CHUNK, BAD_FORMAT, KEY_MAX_LEN, TOO_LARGE,
+    BAD_CHUNK, BAD_FORMAT, ERROR, KEY_MAX_LEN, TOO_LARGE,
 };
 
 /// Storage mode of `ms` (`M` flag) or arithmetic mode of `ma`.
@@ -58,7 +58,7 @@ pub struct MetaFlags<'a> {
 const INVALID_FLAG: &str = "CLIENT_ERROR invalid flag";
 const DUPLICATE_FLAG: &str = "CLIENT_ERROR duplicate flag";
 const BAD_TOKEN: &str = "CLIENT_ERROR bad token in command line format";
-const BAD_MODE: &str = "CLIENT_ERROR invalid mode for ms STORE";
+const BAD_MODE: &str = "CLIENT_ERROR invalid mode for ms M token";
 const BAD_KEY_ENCODING: &str = "CLIENT_ERROR error decoding key";
 
 /// Parses one meta command. `rest` is the line after the command name.
@@ -76,58 +76,25 @@ pub(super) fn parse<'a>(
         };
     }
     let (key_token, after_key) = super::split_first_token(rest);
-    // `ms` carries the data length right after the key.
-    let (datalen, flag_tokens) = if command == b"ms" {
-        let (len, flags) = super::split_first_token(after_key);
-        (Some(len), flags)
-    } else {
-        (None, after_key)
-    };
-    let flags = match parse_flags(command, flag_tokens, key_token) {
+    if key_token.is_empty() {
+        return error(ERROR, line_len, Then::Continue);
+    }
+    if command == b"ms" {
+        return parse_meta_set(key_token, after_key, buf, line_len, limits);
+    }
+    let flags = match parse_flags(command, after_key, key_token) {
         Ok(flags) => flags,
         Err(line) => return error(line, line_len, Then::Continue),
     };
     let key = match decode_key(key_token, flags.base64) {
-        Some(key) => key,
-        None if flags.base64 && !key_token.is_empty() => {
-            return error(BAD_KEY_ENCODING, line_len, Then::Continue)
-        }
-        None => return error(BAD_FORMAT, line_len, Then::Continue),
+        Ok(key) => key,
+        Err(line) => return error(line, line_len, Then::Continue),
     };
     let request = match command {
         b"mg" => Request::MetaGet { key, flags },
         b"md" => Request::MetaDelete { key, flags },
         b"ma" => Request::MetaArith { key, flags },
-        b"me" => Request::MetaDebug { key, flags },
-        _ => {
-            let Some(len) = datalen
-                .and_then(parse_i64)
-                .and_then(|n| usize::try_from(n).ok())
-            else {
-                return error(BAD_CHUNK, line_len, Then::Continue);
-            };
-            if len > limits.item_size_max {
-                return Parsed::Error {
-                    line: TOO_LARGE,
-                    len: line_len,
-                    then: Then::Swallow(len.saturating_add(2)),
-                    noreply: false,
-                };
-            }
-            let end = match data_block(buf, line_len, len) {
-                None => return Parsed::Incomplete,
-                Some(Err(())) => return error(BAD_CHUNK, line_len + len + 2, Then::Continue),
-                Some(Ok(end)) => end,
-            };
-            return Parsed::Request {
-                request: Request::MetaSet {
-                    key,
-                    data: &buf[line_len..line_len + len],
-                    flags,
-                },
-                len: end,
-            };
-        }
+        _ => Request::MetaDebug { key, flags },
     };
     Parsed::Request {
         request,
@@ -135,17 +102,60 @@ pub(super) fn parse<'a>(
     }
 }
 
-fn decode_key(token: &[u8], base64: bool) -> Option<Vec<u8>> {
-    if base64 {
-        if token.is_empty() || token.len() > KEY_MAX_LEN * 4 / 3 + 4 {
-            return None;
-        }
-        let key = base64::engine::general_purpose::STANDARD
-            .decode(token)
-            .ok()?;
-        (!key.is_empty() && key.len() <= KEY_MAX_LEN).then_some(key)
-    } else {
-        valid_key(token).then(|| token.to_vec())
+/// `ms <key> <datalen> <flag>*` and its data block. Once the length is known, a refused
+/// request swallows its data block, as memcached does, so the data is not taken for commands.
+fn parse_meta_set<'a>(
+    key_token: &'a [u8],
+    after_key: &'a [u8],
+    buf: &'a [u8],
+    line_len: usize,
+    limits: &Limits,
+) -> Parsed<'a> {
+    let (datalen, flag_tokens) = super::split_first_token(after_key);
+    let Some(len) = parse_i64(datalen).and_then(|n| usize::try_from(n).ok()) else {
+        return error(BAD_FORMAT, line_len, Then::Continue);
+    };
+    let refuse = |line| error(line, line_len, Then::Swallow(len.saturating_add(2)));
+    if len > limits.item_size_max {
+        return refuse(TOO_LARGE);
+    }
+    let flags = match parse_flags(b"ms", flag_tokens, key_token) {
+        Ok(flags) => flags,
+        Err(line) => return refuse(line),
+    };
+    let key = match decode_key(key_token, flags.base64) {
+        Ok(key) => key,
+        Err(line) => return refuse(line),
+    };
+    let end = match data_block(buf, line_len, len) {
+        None => return Parsed::Incomplete,
+        Some(Err(())) => return error(BAD_CHUNK, line_len + len + 2, Then::Continue),
+        Some(Ok(end)) => end,
+    };
+    Parsed::Request {
+        request: Request::MetaSet {
+            key,
+            data: &buf[line_len..line_len + len],
+            flags,
+        },
+        len: end,
+    }
+}
+
+fn decode_key(token: &[u8], base64: bool) -> Result<Vec<u8>, &'static str> {
+    if !base64 {
+        return if valid_key(token) {
+            Ok(token.to_vec())
+        } else {
+            Err(BAD_FORMAT)
+        };
+    }
+    if token.len() > KEY_MAX_LEN * 4 / 3 + 4 {
+        return Err(BAD_FORMAT);
+    }
+    match base64::engine::general_purpose::STANDARD.decode(token) {
+        Ok(key) if !key.is_empty() && key.len() <= KEY_MAX_LEN => Ok(key),
+        _ => Err(BAD_KEY_ENCODING),
     }
 }
 

@@ -5,6 +5,8 @@ use super::{
     Request, StoreKind, Then, BAD_CHUNK, BAD_FORMAT, ERROR, TOO_LARGE,
 };
 
+const BAD_EXPTIME: &str = "CLIENT_ERROR invalid exptime argument";
+
 /// Parses one text command whose line (without newline) is `command rest` and which took
 /// `line_len` bytes of `buf` including the newline.
 pub(super) fn parse<'a>(
@@ -40,14 +42,24 @@ pub(super) fn parse<'a>(
         }
         b"gat" | b"gats" => {
             let (exptime, keys) = super::split_first_token(rest);
+            if exptime.is_empty() {
+                return error(ERROR, line_len, Then::Continue);
+            }
             let Some(exptime) = parse_i64(exptime) else {
-                return bad(false);
+                return error(BAD_EXPTIME, line_len, Then::Continue);
             };
             let kind = if command == b"gat" {
                 GetKind::Gat(exptime)
             } else {
                 GetKind::Gats(exptime)
             };
+            // memcached answers a `gat` without keys with an empty result.
+            if keys.is_empty() {
+                return done(Request::Get {
+                    kind,
+                    keys: Keys(keys),
+                });
+            }
             retrieval(kind, keys, line_len)
         }
         b"set" | b"add" | b"replace" | b"append" | b"prepend" | b"cas" => {
@@ -64,13 +76,13 @@ pub(super) fn parse<'a>(
                     }
                     done(Request::Delete { key, noreply })
                 }
-                Some(_) if n == 2 => Parsed::Error {
+                Some(_) => Parsed::Error {
                     line: "CLIENT_ERROR bad command line format.  Usage: delete <key> [noreply]",
                     len: line_len,
                     then: Then::Continue,
                     noreply,
                 },
-                _ => error(ERROR, line_len, Then::Continue),
+                None => error(ERROR, line_len, Then::Continue),
             }
         }
         b"incr" | b"decr" => {
@@ -106,7 +118,7 @@ pub(super) fn parse<'a>(
             }
             let Some(exptime) = parse_i64(args[1]) else {
                 return Parsed::Error {
-                    line: "CLIENT_ERROR invalid exptime argument",
+                    line: BAD_EXPTIME,
                     len: line_len,
                     then: Then::Continue,
                     noreply,
@@ -125,7 +137,14 @@ pub(super) fn parse<'a>(
                 0 => 0,
                 1 => match parse_i64(args[0]) {
                     Some(d) => d,
-                    None => return bad(noreply),
+                    None => {
+                        return Parsed::Error {
+                            line: BAD_EXPTIME,
+                            len: line_len,
+                            then: Then::Continue,
+                            noreply,
+                        }
+                    }
                 },
                 _ => return error(ERROR, line_len, Then::Continue),
             };
