@@ -71,6 +71,10 @@ pub async fn serve(mut stream: TcpStream, cache: Arc<Cache>) -> std::io::Result<
                     match then {
                         Then::Continue => {}
                         Then::Swallow(n) => swallow = n,
+                        Then::SwallowAndDrop { swallow: n, key } => {
+                            swallow = n;
+                            cache.drop_key(&key);
+                        }
                         Then::Close => close = true,
                     }
                 }

@@ -146,6 +146,11 @@ impl Cache {
         self.store.crawl_expired(self.clock.now(), 256);
     }
 
+    /// Deletes `key` without a reply (after a refused `set`).
+    pub fn drop_key(&self, key: &[u8]) {
+        self.store.delete(key, self.clock.now(), None);
+    }
+
     pub fn verbosity(&self) -> u32 {
         self.verbosity.load(Ordering::Relaxed)
     }

@@ -115,10 +115,8 @@ fn parse_meta_set<'a>(
     let Some(len) = parse_i64(datalen).and_then(|n| usize::try_from(n).ok()) else {
         return error(BAD_FORMAT, line_len, Then::Continue);
     };
-    let refuse = |line| error(line, line_len, Then::Swallow(len.saturating_add(2)));
-    if len > limits.item_size_max {
-        return refuse(TOO_LARGE);
-    }
+    let swallow = len.saturating_add(2);
+    let refuse = |line| error(line, line_len, Then::Swallow(swallow));
     let flags = match parse_flags(b"ms", flag_tokens, key_token) {
         Ok(flags) => flags,
         Err(line) => return refuse(line),
@@ -127,6 +125,13 @@ fn parse_meta_set<'a>(
         Ok(key) => key,
         Err(line) => return refuse(line),
     };
+    if len > limits.item_size_max {
+        let then = match flags.mode {
+            None | Some(MetaMode::Set) => Then::SwallowAndDrop { swallow, key },
+            Some(_) => Then::Swallow(swallow),
+        };
+        return error(TOO_LARGE, line_len, then);
+    }
     let end = match data_block(buf, line_len, len) {
         None => return Parsed::Incomplete,
         Some(Err(())) => return error(BAD_CHUNK, line_len + len + 2, Then::Continue),

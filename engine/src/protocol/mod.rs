@@ -141,12 +141,15 @@ pub enum Request<'a> {
 }
 
 /// What to do after sending an error line.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Then {
     /// Go on with the next command.
     Continue,
     /// Discard this many more bytes (a value that is refused), then go on.
     Swallow(usize),
+    /// A `set` refused as too large: discard its data and delete the key's current item, as
+    /// memcached does, so the client cannot read back the value it meant to replace.
+    SwallowAndDrop { swallow: usize, key: Vec<u8> },
     /// Close the connection after sending the line.
     Close,
 }

@@ -229,10 +229,19 @@ fn storage<'a>(
         0
     };
     if len > limits.item_size_max {
+        let swallow = len.saturating_add(2);
+        let then = if command == b"set" {
+            Then::SwallowAndDrop {
+                swallow,
+                key: key.to_vec(),
+            }
+        } else {
+            Then::Swallow(swallow)
+        };
         return Parsed::Error {
             line: TOO_LARGE,
             len: line_len,
-            then: Then::Swallow(len.saturating_add(2)),
+            then,
             noreply,
         };
     }

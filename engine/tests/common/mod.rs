@@ -1,0 +1,218 @@
+//! Test support: a server on a loopback port and a client that checks replies byte for byte.
+
+#![allow(dead_code)]
+
+use std::io::{Read, Write};
+use std::net::{SocketAddr, TcpStream};
+use std::time::{Duration, Instant};
+
+use lzcache::{Config, ServerHandle};
+
+/// Starts a server on 127.0.0.1 with an OS-chosen port.
+pub fn server(config: Config) -> ServerHandle {
+    lzcache::start(Config {
+        listen: SocketAddr::from(([127, 0, 0, 1], 0)),
+        threads: 2,
+        ..config
+    })
+    .expect("server starts")
+}
+
+pub fn default_server() -> ServerHandle {
+    server(Config::default())
+}
+
+/// A blocking client with a read timeout, so a missing reply fails the test instead of hanging.
+pub struct Client {
+    pub stream: TcpStream,
+}
+
+impl Client {
+    pub fn connect(addr: SocketAddr) -> Self {
+        let stream = TcpStream::connect(addr).expect("connect");
+        stream
+            .set_read_timeout(Some(Duration::from_secs(5)))
+            .unwrap();
+        stream.set_nodelay(true).unwrap();
+        Self { stream }
+    }
+
+    pub fn send(&mut self, bytes: &[u8]) {
+        self.stream.write_all(bytes).expect("send");
+    }
+
+    /// Reads exactly `n` bytes.
+    pub fn read_n(&mut self, n: usize) -> Vec<u8> {
+        let mut buf = vec![0u8; n];
+        self.stream.read_exact(&mut buf).unwrap_or_else(|e| {
+            panic!("reading {n} bytes: {e}");
+        });
+        buf
+    }
+
+    /// Reads one line including its CRLF.
+    pub fn read_line(&mut self) -> Vec<u8> {
+        let mut line = Vec::new();
+        let mut byte = [0u8; 1];
+        while !line.ends_with(b"\r\n") {
+            match self.stream.read(&mut byte) {
+                Ok(1) => line.push(byte[0]),
+                Ok(_) => panic!(
+                    "connection closed after {:?}",
+                    String::from_utf8_lossy(&line)
+                ),
+                Err(e) => panic!(
+                    "reading a line after {:?}: {e}",
+                    String::from_utf8_lossy(&line)
+                ),
+            }
+        }
+        line
+    }
+
+    /// Sends `request` and asserts that the reply is exactly `expected`, then checks with a
+    /// no-op that nothing more was sent.
+    pub fn exchange(&mut self, request: &[u8], expected: &[u8]) {
+        self.send(request);
+        let got = self.read_n(expected.len());
+        assert_eq!(
+            String::from_utf8_lossy(&got),
+            String::from_utf8_lossy(expected),
+            "request {:?}",
+            String::from_utf8_lossy(&request[..request.len().min(200)])
+        );
+        self.send(b"mn\r\n");
+        let tail = self.read_n(4);
+        assert_eq!(
+            String::from_utf8_lossy(&tail),
+            "MN\r\n",
+            "extra bytes after the reply to {:?}",
+            String::from_utf8_lossy(&request[..request.len().min(200)])
+        );
+    }
+
+    /// Runs a table of (request, exact reply).
+    pub fn table(&mut self, cases: &[(&[u8], &[u8])]) {
+        for (request, expected) in cases {
+            self.exchange(request, expected);
+        }
+    }
+
+    /// True when the server closed the connection (read returns 0) within the timeout.
+    pub fn is_closed(&mut self) -> bool {
+        let deadline = Instant::now() + Duration::from_secs(5);
+        let mut buf = [0u8; 256];
+        while Instant::now() < deadline {
+            match self.stream.read(&mut buf) {
+                Ok(0) => return true,
+                Ok(_) => continue,
+                Err(e) if e.kind() == std::io::ErrorKind::ConnectionReset => return true,
+                Err(_) => return false,
+            }
+        }
+        false
+    }
+
+    /// The value of one general `stats` entry.
+    pub fn stat(&mut self, name: &str) -> String {
+        self.stats("")
+            .remove(name)
+            .unwrap_or_else(|| panic!("no stat {name}"))
+    }
+
+    pub fn stats(&mut self, args: &str) -> std::collections::HashMap<String, String> {
+        let cmd = if args.is_empty() {
+            "stats\r\n".to_string()
+        } else {
+            format!("stats {args}\r\n")
+        };
+        self.send(cmd.as_bytes());
+        let mut map = std::collections::HashMap::new();
+        loop {
+            let line = String::from_utf8(self.read_line()).unwrap();
+            let line = line.trim_end();
+            if line == "END" {
+                return map;
+            }
+            let mut parts = line.splitn(3, ' ');
+            assert_eq!(parts.next(), Some("STAT"), "bad stats line {line}");
+            let name = parts.next().unwrap().to_string();
+            map.insert(name, parts.next().unwrap_or("").to_string());
+        }
+    }
+
+    /// `gets key` → (value, cas), or None on a miss.
+    pub fn gets(&mut self, key: &str) -> Option<(Vec<u8>, u64)> {
+        self.send(format!("gets {key}\r\n").as_bytes());
+        let header = String::from_utf8(self.read_line()).unwrap();
+        if header == "END\r\n" {
+            return None;
+        }
+        let fields: Vec<&str> = header.trim_end().split(' ').collect();
+        assert_eq!(fields[0], "VALUE");
+        let len: usize = fields[3].parse().unwrap();
+        let cas: u64 = fields[4].parse().unwrap();
+        let mut data = self.read_n(len + 2);
+        data.truncate(len);
+        assert_eq!(self.read_line(), b"END\r\n");
+        Some((data, cas))
+    }
+
+    /// `set` with flags 0 and no expiry; asserts STORED.
+    pub fn set(&mut self, key: &str, value: &[u8]) {
+        self.send(format!("set {key} 0 0 {}\r\n", value.len()).as_bytes());
+        self.send(value);
+        self.send(b"\r\n");
+        assert_eq!(self.read_line(), b"STORED\r\n");
+    }
+
+    pub fn get(&mut self, key: &str) -> Option<Vec<u8>> {
+        self.gets(key).map(|(v, _)| v)
+    }
+}
+
+/// Deterministic data generators (xorshift), so tests need no files.
+pub struct Rng(pub u64);
+
+impl Rng {
+    pub fn next(&mut self) -> u64 {
+        self.0 ^= self.0 << 13;
+        self.0 ^= self.0 >> 7;
+        self.0 ^= self.0 << 17;
+        self.0
+    }
+
+    pub fn bytes(&mut self, n: usize) -> Vec<u8> {
+        (0..n).map(|_| self.next() as u8).collect()
+    }
+
+    /// Text-like data: words from a small vocabulary, which LZ4 compresses well.
+    pub fn text(&mut self, n: usize) -> Vec<u8> {
+        const WORDS: &[&str] = &[
+            "cache",
+            "value",
+            "memory",
+            "the",
+            "of",
+            "compressed",
+            "server",
+            "request",
+            "key",
+            "{\"id\":",
+            "\"name\":",
+            "lzcache",
+            "and",
+            "checksum",
+            "block",
+            "item",
+            "\n",
+        ];
+        let mut out = Vec::with_capacity(n + 16);
+        while out.len() < n {
+            out.extend_from_slice(WORDS[(self.next() % WORDS.len() as u64) as usize].as_bytes());
+            out.push(b' ');
+        }
+        out.truncate(n);
+        out
+    }
+}
