@@ -464,3 +464,39 @@ fn stats_report_settings_items_and_lzcache_counters() {
     let slabs = c.stats("slabs");
     assert!(slabs.contains_key("total_malloced"));
 }
+
+#[test]
+fn random_garbage_never_takes_the_server_down() {
+    let s = default_server();
+    let mut rng = common::Rng(2024);
+    let fragments: [&[u8]; 12] = [
+        b"set k 0 0 3\r\nabc\r\n",
+        b"get k\r\n",
+        b"mg k v c f t s k O1 b q\r\n",
+        b"ms a 5 I MA C3\r\n",
+        b"ma k N0 J9 MD D3 v\r\n",
+        b"md k I x T-1\r\n",
+        b"incr k 99999999999999999999\r\n",
+        b"gat -1 k k k\r\n",
+        b"me k\r\n",
+        b"\r\n\n\r",
+        b"cas k 0 0 3 1\r\n",
+        b"flush_all 0\r\n",
+    ];
+    for round in 0..40 {
+        let mut c = Client::connect(s.addr());
+        let mut bytes = Vec::new();
+        for _ in 0..30 {
+            if rng.next() % 3 == 0 {
+                bytes.extend(rng.bytes((rng.next() % 64) as usize));
+            } else {
+                bytes.extend_from_slice(fragments[(rng.next() % 12) as usize]);
+            }
+        }
+        // Whatever happened, the server answers a fresh connection.
+        let _ = std::io::Write::write_all(&mut c.stream, &bytes);
+        let mut probe = Client::connect(s.addr());
+        probe.exchange(b"mn\r\n", b"MN\r\n");
+        let _ = round;
+    }
+}

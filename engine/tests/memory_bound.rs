@@ -1,0 +1,132 @@
+//! The memory bound: fill a server far past `-m` and check that the resident memory of the
+//! lzcache process stays within a stated overhead of `-m`, while the newest keys are served.
+//!
+//! The server runs as its own process (the real binary) so its resident set is measured alone.
+
+mod common;
+
+use std::process::{Child, Command};
+use std::time::{Duration, Instant};
+
+use common::{Client, Rng};
+
+/// Resident memory may exceed `-m` by this factor plus the fixed baseline below: allocator
+/// rounding and fragmentation, per-thread arenas and socket buffers live outside the item count.
+const RSS_FACTOR: f64 = 1.5;
+const RSS_BASELINE_MIB: f64 = 24.0;
+
+struct ServerProcess {
+    child: Child,
+    port: u16,
+}
+
+impl Drop for ServerProcess {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+fn spawn(memory_mb: usize) -> ServerProcess {
+    let port = {
+        let probe = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        probe.local_addr().unwrap().port()
+    };
+    let child = Command::new(env!("CARGO_BIN_EXE_lzcache"))
+        .args([
+            "-p",
+            &port.to_string(),
+            "-m",
+            &memory_mb.to_string(),
+            "-t",
+            "2",
+        ])
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .expect("lzcache binary runs");
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
+        assert!(Instant::now() < deadline, "server did not start");
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    ServerProcess { child, port }
+}
+
+fn rss_mib(pid: u32) -> f64 {
+    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap();
+    let kb: f64 = status
+        .lines()
+        .find(|l| l.starts_with("VmRSS:"))
+        .and_then(|l| l.split_whitespace().nth(1))
+        .and_then(|v| v.parse().ok())
+        .unwrap();
+    kb / 1024.0
+}
+
+fn fill_and_check(value_len: usize, compressible: bool) {
+    let memory_mb = 16;
+    let server = spawn(memory_mb);
+    let addr = ("127.0.0.1", server.port);
+    let mut c = Client::connect(std::net::SocketAddr::from(([127, 0, 0, 1], addr.1)));
+    let mut rng = Rng(11);
+    // Write ten times the limit, in raw bytes.
+    let total = 10 * (memory_mb << 20);
+    let count = total / value_len;
+    let mut batch = Vec::new();
+    for i in 0..count {
+        let value = if compressible {
+            rng.text(value_len)
+        } else {
+            rng.bytes(value_len)
+        };
+        batch.extend_from_slice(format!("set key:{i} 0 0 {value_len} noreply\r\n").as_bytes());
+        batch.extend_from_slice(&value);
+        batch.extend_from_slice(b"\r\n");
+        if batch.len() > 256 * 1024 {
+            c.send(&batch);
+            batch.clear();
+        }
+    }
+    c.send(&batch);
+    c.exchange(b"mn\r\n", b"MN\r\n");
+    let stats = c.stats("");
+    let bytes: usize = stats["bytes"].parse().unwrap();
+    let items: usize = stats["curr_items"].parse().unwrap();
+    let evictions: usize = stats["evictions"].parse().unwrap();
+    assert!(
+        bytes <= memory_mb << 20,
+        "charged bytes {bytes} over the limit"
+    );
+    assert!(evictions > 0);
+    // The newest keys are still there.
+    for i in count - 20..count {
+        assert!(
+            c.get(&format!("key:{i}")).is_some(),
+            "newest key {i} missing"
+        );
+    }
+    assert!(c.get("key:0").is_none(), "oldest key should be evicted");
+    let rss = rss_mib(server.child.id());
+    let bound = RSS_FACTOR * memory_mb as f64 + RSS_BASELINE_MIB;
+    eprintln!(
+        "value {value_len} B compressible={compressible}: {items} items held, {bytes} bytes charged, \
+         {:.1} B/item, RSS {rss:.1} MiB (bound {bound:.1})",
+        bytes as f64 / items as f64
+    );
+    assert!(rss <= bound, "RSS {rss:.1} MiB exceeds {bound:.1} MiB");
+}
+
+#[test]
+fn small_values_stay_within_the_bound() {
+    fill_and_check(100, false);
+}
+
+#[test]
+fn large_compressible_values_stay_within_the_bound() {
+    fill_and_check(4096, true);
+}
+
+#[test]
+fn large_random_values_stay_within_the_bound() {
+    fill_and_check(4096, false);
+}
