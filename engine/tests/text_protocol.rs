@@ -483,20 +483,24 @@ fn random_garbage_never_takes_the_server_down() {
         b"cas k 0 0 3 1\r\n",
         b"flush_all 0\r\n",
     ];
-    for round in 0..40 {
+    for _ in 0..40 {
         let mut c = Client::connect(s.addr());
         let mut bytes = Vec::new();
         for _ in 0..30 {
             if rng.next() % 3 == 0 {
-                bytes.extend(rng.bytes((rng.next() % 64) as usize));
+                let n = (rng.next() % 64) as usize;
+                bytes.extend(rng.bytes(n));
             } else {
-                bytes.extend_from_slice(fragments[(rng.next() % 12) as usize]);
+                let i = (rng.next() % 12) as usize;
+                bytes.extend_from_slice(fragments[i]);
             }
         }
-        // Whatever happened, the server answers a fresh connection.
+        // The server reads all of it (it closes once it sees our end of stream), and then
+        // still answers a fresh connection.
         let _ = std::io::Write::write_all(&mut c.stream, &bytes);
+        let _ = c.stream.shutdown(std::net::Shutdown::Write);
+        let _ = std::io::Read::read_to_end(&mut c.stream, &mut Vec::new());
         let mut probe = Client::connect(s.addr());
         probe.exchange(b"mn\r\n", b"MN\r\n");
-        let _ = round;
     }
 }
