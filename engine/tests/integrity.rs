@@ -17,6 +17,9 @@ fn flip_bit(server: &lzcache::ServerHandle, key: &str, bit: usize) {
     assert!(found, "{key} is not stored");
 }
 
+/// One way of reading a value; true when it was served.
+type ReadPath = dyn Fn(&mut Client, &str) -> bool;
+
 #[test]
 fn flipped_bits_are_never_served() {
     let s = default_server();
@@ -32,7 +35,7 @@ fn flipped_bits_are_never_served() {
         ("small", &small),
     ] {
         // Every read command, each on a freshly stored copy.
-        let reads: [&dyn Fn(&mut Client, &str) -> bool; 4] = [
+        let reads: [&ReadPath; 4] = [
             &|c, k| c.get(k).is_some(),
             &|c, k| {
                 c.send(format!("mg {k} v\r\n").as_bytes());

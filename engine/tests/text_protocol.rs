@@ -94,7 +94,7 @@ fn cas_unique_changes_on_every_store() {
     assert_eq!(value, b"two");
     assert_ne!(cas1, cas2);
     c.exchange(
-        format!("gats 0 k\r\n").as_bytes(),
+        b"gats 0 k\r\n",
         format!("VALUE k 0 3 {cas2}\r\ntwo\r\nEND\r\n").as_bytes(),
     );
     let stats = c.stats("");
@@ -487,7 +487,7 @@ fn random_garbage_never_takes_the_server_down() {
         let mut c = Client::connect(s.addr());
         let mut bytes = Vec::new();
         for _ in 0..30 {
-            if rng.next() % 3 == 0 {
+            if rng.next().is_multiple_of(3) {
                 let n = (rng.next() % 64) as usize;
                 bytes.extend(rng.bytes(n));
             } else {
