@@ -1,0 +1,2 @@
+axis_skid_buffer.v
+crc64_nvme.v

@@ -1,0 +1,227 @@
+//! Verilates the RTL tops into OUT_DIR, compiles them with the C shim, and binds the shim.
+//!
+//! For each model: `verilator --cc` with the top's file list (`rtl/<top>.f`) and parameters,
+//! then the generated `V<model>_classes.mk` says which files to compile and which `VM_*`
+//! switches to define — nothing generated is named here by hand. Verilator's own runtime files
+//! are compiled once for all models. bindgen reads only the shim's C header.
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::env;
+use std::fs;
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+/// A model: a top module at one parameter set.
+struct ModelSpec {
+    /// Model (and C++ class suffix) name, e.g. `crc64_nvme_w512`.
+    name: String,
+    top: &'static str,
+    /// Stream width in bytes.
+    beat_bytes: usize,
+    /// Adapter in shim.cpp that knows the top's sideband ports.
+    ports: &'static str,
+    params: Vec<(String, String)>,
+}
+
+fn models() -> Vec<ModelSpec> {
+    [64usize, 128, 256, 512]
+        .into_iter()
+        .map(|width| ModelSpec {
+            name: format!("crc64_nvme_w{width}"),
+            top: "crc64_nvme",
+            beat_bytes: width / 8,
+            ports: "CrcPorts",
+            params: vec![("DATA_WIDTH".into(), width.to_string())],
+        })
+        .collect()
+}
+
+fn main() {
+    let manifest = PathBuf::from(env::var("CARGO_MANIFEST_DIR").unwrap());
+    let rtl = manifest
+        .join("../rtl")
+        .canonicalize()
+        .expect("rtl/ next to sim/");
+    let csrc = manifest.join("csrc");
+    let out = PathBuf::from(env::var("OUT_DIR").unwrap());
+    println!("cargo:rerun-if-changed={}", rtl.display());
+    println!("cargo:rerun-if-changed={}", csrc.display());
+    println!("cargo:rerun-if-env-changed=VERILATOR");
+
+    let verilator = env::var("VERILATOR").unwrap_or_else(|_| "verilator".into());
+    let root = verilator_root(&verilator);
+    let include = root.join("include");
+
+    let mut build = cc::Build::new();
+    build
+        .cpp(true)
+        .std("c++17")
+        .flag_if_supported("-faligned-new")
+        .flag_if_supported("-fno-var-tracking-assignments")
+        .flag_if_supported("-Wno-unused-parameter")
+        .flag_if_supported("-Wno-sign-compare")
+        .flag_if_supported("-Wno-bool-operation")
+        .flag_if_supported("-Wno-unused-variable")
+        .include(&include)
+        .include(include.join("vltstd"))
+        .include(&csrc)
+        .include(&out)
+        .warnings(false)
+        // Generated models are the hot loop of every RTL test: always optimize them.
+        .opt_level(2)
+        .debug(false);
+
+    let mut globals = BTreeSet::new();
+    // Verilator's `VM_*` switches; where models differ (e.g. VM_PARALLEL_BUILDS) the larger
+    // value is the one that is safe for all.
+    let mut switches: BTreeMap<String, String> = BTreeMap::new();
+    let mut includes = String::new();
+    let mut list = String::new();
+    for model in models() {
+        let class = format!("V{}", model.name);
+        let mdir = out.join(&class);
+        verilate(&verilator, &rtl, &model, &class, &mdir);
+        let classes = parse_classes_mk(&mdir.join(format!("{class}_classes.mk")));
+        for var in [
+            "VM_CLASSES_FAST",
+            "VM_CLASSES_SLOW",
+            "VM_SUPPORT_FAST",
+            "VM_SUPPORT_SLOW",
+        ] {
+            for file in classes.list(var) {
+                build.file(mdir.join(format!("{file}.cpp")));
+            }
+        }
+        for var in ["VM_GLOBAL_FAST", "VM_GLOBAL_SLOW"] {
+            globals.extend(classes.list(var));
+        }
+        for (name, value) in classes.switches {
+            let entry = switches.entry(name).or_insert_with(|| value.clone());
+            if value.parse::<u32>().unwrap_or(0) > entry.parse::<u32>().unwrap_or(0) {
+                *entry = value;
+            }
+        }
+        build.include(&mdir);
+        includes.push_str(&format!("#include \"{class}.h\"\n"));
+        list.push_str(&format!(
+            "LZ_MODEL({class}, \"{}\", {}, {})\n",
+            model.name, model.beat_bytes, model.ports
+        ));
+    }
+    fs::write(out.join("models_include.inc"), includes).unwrap();
+    fs::write(out.join("models_list.inc"), list).unwrap();
+    for global in &globals {
+        build.file(include.join(format!("{global}.cpp")));
+    }
+    for (name, value) in &switches {
+        build.define(name, value.as_str());
+    }
+    build.file(csrc.join("shim.cpp"));
+    build.compile("lzcache_sim_models");
+    println!("cargo:rustc-link-lib=pthread");
+
+    let bindings = bindgen::Builder::default()
+        .header(csrc.join("shim.h").to_string_lossy())
+        .allowlist_function("lz_.*")
+        .allowlist_type("lz_.*")
+        .allowlist_var("LZ_.*")
+        .derive_default(true)
+        .generate()
+        .expect("bindgen on shim.h");
+    bindings
+        .write_to_file(out.join("bindings.rs"))
+        .expect("write bindings");
+}
+
+fn verilator_root(verilator: &str) -> PathBuf {
+    let output = Command::new(verilator)
+        .arg("--getenv")
+        .arg("VERILATOR_ROOT")
+        .output()
+        .unwrap_or_else(|e| {
+            panic!(
+                "cannot run `{verilator}` ({e}). lzcache-sim needs Verilator 5: install it with \
+                 `make deps` or `sudo apt-get install verilator`, or set VERILATOR to its path."
+            )
+        });
+    assert!(
+        output.status.success(),
+        "`{verilator} --getenv VERILATOR_ROOT` failed"
+    );
+    PathBuf::from(String::from_utf8(output.stdout).unwrap().trim())
+}
+
+fn verilate(verilator: &str, rtl: &Path, model: &ModelSpec, class: &str, mdir: &Path) {
+    let _ = fs::remove_dir_all(mdir);
+    let mut cmd = Command::new(verilator);
+    cmd.current_dir(rtl)
+        .args([
+            "--cc",
+            "--trace",
+            "-O3",
+            "--x-assign",
+            "fast",
+            "--x-initial",
+            "fast",
+        ])
+        .args(["--top-module", model.top, "--prefix", class])
+        .arg("-Mdir")
+        .arg(mdir)
+        .arg("-f")
+        .arg(format!("{}.f", model.top));
+    for (name, value) in &model.params {
+        cmd.arg(format!("-G{name}={value}"));
+    }
+    let status = cmd.status().expect("run verilator");
+    assert!(status.success(), "verilator failed on model {}", model.name);
+}
+
+/// The parts of `V<top>_classes.mk` the build needs.
+struct ClassesMk {
+    vars: Vec<(String, Vec<String>)>,
+    switches: Vec<(String, String)>,
+}
+
+impl ClassesMk {
+    fn list(&self, name: &str) -> Vec<String> {
+        self.vars
+            .iter()
+            .filter(|(n, _)| n == name)
+            .flat_map(|(_, v)| v.clone())
+            .collect()
+    }
+}
+
+/// Reads `NAME = value` and `NAME += \` continuation lists, skipping `#` comments.
+fn parse_classes_mk(path: &Path) -> ClassesMk {
+    let text = fs::read_to_string(path).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
+    let mut vars: Vec<(String, Vec<String>)> = Vec::new();
+    let mut switches = Vec::new();
+    let mut current: Option<usize> = None;
+    for raw in text.lines() {
+        let line = raw.split('#').next().unwrap_or("").trim_end();
+        let continues = line.ends_with('\\');
+        let line = line.trim_end_matches('\\').trim();
+        if let Some(index) = current {
+            vars[index]
+                .1
+                .extend(line.split_whitespace().map(str::to_string));
+        } else if let Some((name, value)) = line.split_once("+=").or_else(|| line.split_once('=')) {
+            let name = name.trim().to_string();
+            let value = value.trim();
+            if name.starts_with("VM_")
+                && !value.is_empty()
+                && value.chars().all(|c| c.is_ascii_digit())
+            {
+                switches.push((name.clone(), value.to_string()));
+            }
+            vars.push((name, value.split_whitespace().map(str::to_string).collect()));
+            current = continues.then_some(vars.len() - 1);
+            continue;
+        }
+        if !continues {
+            current = None;
+        }
+    }
+    ClassesMk { vars, switches }
+}

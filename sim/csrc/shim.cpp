@@ -1,0 +1,228 @@
+// lzcache-sim C shim: adapts each Verilated model to the C interface in shim.h.
+//
+// build.rs writes models.inc with one LZ_MODEL(class, "name", beat_bytes, Ports) line per
+// model and includes each model's header before it. `Ports` names the adapter that knows a
+// top's sideband signals; the AXI-Stream ports are the same on every top.
+
+#include "shim.h"
+
+#include <cstring>
+#include <memory>
+#include <string>
+#include <type_traits>
+
+#include "verilated.h"
+#include "verilated_vcd_c.h"
+
+#include "models_include.inc"
+
+namespace {
+
+// Port access for the widths Verilator uses: integral types up to 64 bits, VlWide above.
+template <class T>
+void set_port(T &port, const uint8_t *bytes, size_t nbytes) {
+    T value = 0;
+    for (size_t i = 0; i < nbytes && i < sizeof(T); ++i) {
+        value |= static_cast<T>(bytes[i]) << (8 * i);
+    }
+    port = value;
+}
+
+template <std::size_t N>
+void set_port(VlWide<N> &port, const uint8_t *bytes, size_t nbytes) {
+    for (std::size_t w = 0; w < N; ++w) {
+        uint32_t word = 0;
+        for (size_t b = 0; b < 4 && 4 * w + b < nbytes; ++b) {
+            word |= static_cast<uint32_t>(bytes[4 * w + b]) << (8 * b);
+        }
+        port[w] = word;
+    }
+}
+
+template <class T>
+void get_port(const T &port, uint8_t *bytes, size_t nbytes) {
+    for (size_t i = 0; i < nbytes; ++i) {
+        bytes[i] = i < sizeof(T) ? static_cast<uint8_t>(static_cast<uint64_t>(port) >> (8 * i)) : 0;
+    }
+}
+
+template <std::size_t N>
+void get_port(const VlWide<N> &port, uint8_t *bytes, size_t nbytes) {
+    for (size_t i = 0; i < nbytes; ++i) {
+        bytes[i] = i / 4 < N ? static_cast<uint8_t>(port[i / 4] >> (8 * (i % 4))) : 0;
+    }
+}
+
+// Sideband of the crc64_nvme top: the frame CRC travels with the output's last beat.
+struct CrcPorts {
+    template <class M>
+    static void drive_user(M &, uint64_t) {}
+    template <class M>
+    static uint64_t sample_user(M &m) {
+        return m.m_axis_crc;
+    }
+};
+
+}  // namespace
+
+struct lz_dut {
+    virtual ~lz_dut() = default;
+    virtual void cycle(const lz_beat *s, int m_ready, lz_cycle_result *result) = 0;
+    virtual void set_reset(int active) = 0;
+    uint64_t cycles = 0;
+};
+
+namespace {
+
+template <class M, class Ports, size_t BEAT_BYTES>
+class Model final : public lz_dut {
+public:
+    Model(const char *trace_path, uint64_t trace_start, uint64_t trace_cycles)
+        : context_(new VerilatedContext), trace_start_(trace_start),
+          trace_end_(trace_start + trace_cycles) {
+        if (trace_path != nullptr) {
+            // Must precede the model's construction for its signals to be traced.
+            context_->traceEverOn(true);
+        }
+        model_.reset(new M(context_.get(), "top"));
+        if (trace_path != nullptr) {
+            trace_.reset(new VerilatedVcdC);
+            model_->trace(trace_.get(), 99);
+            trace_->open(trace_path);
+        }
+        model_->clk = 0;
+        model_->rst = 0;
+        model_->eval();
+    }
+
+    ~Model() override {
+        model_->final();
+        if (trace_) {
+            trace_->close();
+        }
+    }
+
+    bool trace_ok() const { return !trace_ || trace_->isOpen(); }
+
+    void set_reset(int active) override { model_->rst = active ? 1 : 0; }
+
+    void cycle(const lz_beat *s, int m_ready, lz_cycle_result *result) override {
+        M &m = *model_;
+        m.clk = 0;
+        set_port(m.s_axis_tdata, s->data, BEAT_BYTES);
+        m.s_axis_tkeep = static_cast<std::remove_reference_t<decltype(m.s_axis_tkeep)>>(s->keep);
+        m.s_axis_tvalid = s->valid ? 1 : 0;
+        m.s_axis_tlast = s->last ? 1 : 0;
+        Ports::drive_user(m, s->user);
+        m.m_axis_tready = m_ready ? 1 : 0;
+        m.eval();
+        dump(10 * cycles + 5);
+
+        // The handshake happens at the coming edge, with the values settled now.
+        result->s_ready = m.s_axis_tready;
+        std::memset(&result->m, 0, sizeof(result->m));
+        result->m.valid = m.m_axis_tvalid;
+        if (m.m_axis_tvalid) {
+            get_port(m.m_axis_tdata, result->m.data, BEAT_BYTES);
+            result->m.keep = static_cast<uint64_t>(m.m_axis_tkeep);
+            result->m.last = m.m_axis_tlast;
+            result->m.user = Ports::sample_user(m);
+        }
+
+        m.clk = 1;
+        m.eval();
+        ++cycles;
+        context_->time(10 * cycles);
+        dump(10 * cycles);
+    }
+
+private:
+    void dump(uint64_t time) {
+        if (trace_ && cycles >= trace_start_ && cycles < trace_end_) {
+            trace_->dump(time);
+        }
+    }
+
+    std::unique_ptr<VerilatedContext> context_;
+    std::unique_ptr<M> model_;
+    std::unique_ptr<VerilatedVcdC> trace_;
+    uint64_t trace_start_;
+    uint64_t trace_end_;
+};
+
+struct ModelInfo {
+    const char *name;
+    int beat_bytes;
+    lz_dut *(*create)(const char *, uint64_t, uint64_t);
+};
+
+template <class M, class Ports, size_t BEAT_BYTES>
+lz_dut *create(const char *trace_path, uint64_t start, uint64_t count) {
+    auto *model = new Model<M, Ports, BEAT_BYTES>(trace_path, start, count);
+    if (!model->trace_ok()) {
+        delete model;
+        return nullptr;
+    }
+    return model;
+}
+
+#define LZ_MODEL(cls, name, bytes, ports) {name, bytes, &create<cls, ports, bytes>},
+const ModelInfo MODELS[] = {
+#include "models_list.inc"
+};
+#undef LZ_MODEL
+
+const int MODEL_COUNT = sizeof(MODELS) / sizeof(MODELS[0]);
+
+const ModelInfo *find(const char *name) {
+    for (const ModelInfo &info : MODELS) {
+        if (std::strcmp(info.name, name) == 0) {
+            return &info;
+        }
+    }
+    return nullptr;
+}
+
+}  // namespace
+
+extern "C" {
+
+int lz_model_count(void) { return MODEL_COUNT; }
+
+const char *lz_model_name(int index) {
+    return index >= 0 && index < MODEL_COUNT ? MODELS[index].name : nullptr;
+}
+
+int lz_model_beat_bytes(const char *name) {
+    const ModelInfo *info = find(name);
+    return info ? info->beat_bytes : 0;
+}
+
+lz_dut *lz_dut_new(const char *name, const char *trace_path, uint64_t trace_start,
+                   uint64_t trace_cycles) {
+    const ModelInfo *info = find(name);
+    return info ? info->create(trace_path, trace_start, trace_cycles) : nullptr;
+}
+
+void lz_dut_free(lz_dut *dut) { delete dut; }
+
+void lz_dut_reset(lz_dut *dut, uint32_t cycles) {
+    lz_beat idle;
+    std::memset(&idle, 0, sizeof(idle));
+    lz_cycle_result ignored;
+    dut->set_reset(1);
+    for (uint32_t i = 0; i < cycles; ++i) {
+        dut->cycle(&idle, 0, &ignored);
+    }
+    dut->set_reset(0);
+}
+
+void lz_dut_set_reset(lz_dut *dut, int active) { dut->set_reset(active); }
+
+void lz_dut_cycle(lz_dut *dut, const lz_beat *s, int m_ready, lz_cycle_result *result) {
+    dut->cycle(s, m_ready, result);
+}
+
+uint64_t lz_dut_cycles(const lz_dut *dut) { return dut->cycles; }
+
+}  // extern "C"

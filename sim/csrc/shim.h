@@ -1,0 +1,70 @@
+/*
+ * lzcache-sim C shim: the only interface between Rust and the Verilated C++ models.
+ *
+ * Coarse operations on an opaque handle, so bindgen sees plain C and the C++ stays here.
+ * Every model has an AXI-Stream input (s_axis_*) and output (m_axis_*), up to 512 bits wide,
+ * and may carry 64 bits of sideband with each output beat (for example a CRC).
+ */
+#ifndef LZCACHE_SIM_SHIM_H
+#define LZCACHE_SIM_SHIM_H
+
+#include <stdint.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+/* Largest stream beat, in bytes. */
+#define LZ_MAX_BEAT_BYTES 64
+
+/* One AXI-Stream beat. Bytes beyond the model's width are ignored / returned as zero. */
+typedef struct lz_beat {
+    uint8_t data[LZ_MAX_BEAT_BYTES];
+    uint64_t keep;
+    uint64_t user;
+    uint8_t valid;
+    uint8_t last;
+} lz_beat;
+
+/* What one clock cycle did: the handshake state sampled before the rising edge. */
+typedef struct lz_cycle_result {
+    /* s_axis_tready: the input beat (if valid) was taken at this edge. */
+    uint8_t s_ready;
+    /* The output beat presented in this cycle (valid says whether there was one). */
+    lz_beat m;
+} lz_cycle_result;
+
+typedef struct lz_dut lz_dut;
+
+/* Models compiled into this library. */
+int lz_model_count(void);
+const char *lz_model_name(int index);
+/* Stream width of a model in bytes, or 0 for an unknown name. */
+int lz_model_beat_bytes(const char *name);
+
+/* Creates a model instance with its own simulation context. When trace_path is not NULL,
+ * tracing is compiled in and enabled, and a VCD file is opened at that path; only cycles in
+ * [trace_start, trace_start + trace_cycles) are written. Returns NULL for an unknown name or a
+ * trace file that cannot be opened. */
+lz_dut *lz_dut_new(const char *name, const char *trace_path, uint64_t trace_start,
+                   uint64_t trace_cycles);
+/* Finishes the model and closes its trace. */
+void lz_dut_free(lz_dut *dut);
+
+/* Drives rst high for `cycles` clock cycles (inputs idle), then low. */
+void lz_dut_reset(lz_dut *dut, uint32_t cycles);
+/* Holds rst high for one cycle while the given input beat is presented (reset mid-stream). */
+void lz_dut_set_reset(lz_dut *dut, int active);
+
+/* One clock cycle: applies `s` and m_axis_tready, evaluates, samples the handshake, then
+ * the rising edge. */
+void lz_dut_cycle(lz_dut *dut, const lz_beat *s, int m_ready, lz_cycle_result *result);
+
+/* Rising edges since creation. */
+uint64_t lz_dut_cycles(const lz_dut *dut);
+
+#ifdef __cplusplus
+}
+#endif
+
+#endif

@@ -1,0 +1,197 @@
+//! [`Dut`]: one Verilated model instance, owned by one thread.
+//!
+//! All `unsafe` of this crate is here: each call passes the handle this struct owns, which
+//! stays valid until `Drop` frees it.
+
+use std::ffi::{CStr, CString};
+use std::marker::PhantomData;
+use std::path::{Path, PathBuf};
+use std::ptr::NonNull;
+use std::sync::atomic::{AtomicU64, Ordering};
+
+use crate::ffi;
+use crate::Beat;
+
+/// Errors creating a model.
+#[derive(Debug, thiserror::Error)]
+pub enum SimError {
+    #[error("no model named {0:?} is compiled in (have: {1:?})")]
+    UnknownModel(String, Vec<String>),
+    #[error("cannot open waveform file {0}")]
+    Trace(PathBuf),
+}
+
+/// The result of one clock cycle.
+#[derive(Debug, Clone)]
+pub struct Cycle {
+    /// The input accepted the presented beat at this edge (`s_axis_tready`).
+    pub input_ready: bool,
+    /// The beat the model presented on its output this cycle, if any. It was transferred if
+    /// the caller drove `m_axis_tready` high.
+    pub output: Option<Beat>,
+}
+
+/// Names of the models compiled into this crate.
+pub fn models() -> Vec<String> {
+    // SAFETY: the shim returns static, NUL-terminated names for indices below the count.
+    unsafe {
+        (0..ffi::lz_model_count())
+            .map(|i| {
+                CStr::from_ptr(ffi::lz_model_name(i))
+                    .to_string_lossy()
+                    .into_owned()
+            })
+            .collect()
+    }
+}
+
+/// Waveform options: `LZCACHE_TRACE=<dir>` writes `<dir>/<model>-<n>.vcd` for every model
+/// created; `LZCACHE_TRACE_START` and `LZCACHE_TRACE_CYCLES` choose the window of cycles
+/// (default: the first 100 000), since a trace of every cycle quickly reaches gigabytes.
+fn trace_from_env(model: &str) -> Option<(PathBuf, u64, u64)> {
+    static SEQUENCE: AtomicU64 = AtomicU64::new(0);
+    let dir = std::env::var_os("LZCACHE_TRACE")?;
+    let n = SEQUENCE.fetch_add(1, Ordering::Relaxed);
+    let number = |name: &str, default: u64| {
+        std::env::var(name)
+            .ok()
+            .and_then(|v| v.parse().ok())
+            .unwrap_or(default)
+    };
+    let path = Path::new(&dir).join(format!("{model}-{n}.vcd"));
+    Some((
+        path,
+        number("LZCACHE_TRACE_START", 0),
+        number("LZCACHE_TRACE_CYCLES", 100_000),
+    ))
+}
+
+/// A running model. Not `Send`: a Verilated context belongs to the thread that made it.
+pub struct Dut {
+    raw: NonNull<ffi::lz_dut>,
+    name: String,
+    beat_bytes: usize,
+    trace: Option<PathBuf>,
+    _not_send: PhantomData<*const ()>,
+}
+
+impl Dut {
+    /// Creates model `name`, tracing it if `LZCACHE_TRACE` is set.
+    pub fn new(name: &str) -> Result<Self, SimError> {
+        match trace_from_env(name) {
+            Some((path, start, cycles)) => Self::with_trace(name, Some((&path, start, cycles))),
+            None => Self::with_trace(name, None),
+        }
+    }
+
+    /// Creates model `name`, writing a VCD of cycles `[start, start + cycles)` to `path`.
+    pub fn with_trace(name: &str, trace: Option<(&Path, u64, u64)>) -> Result<Self, SimError> {
+        let c_name = CString::new(name).map_err(|_| unknown(name))?;
+        // SAFETY: c_name is a valid C string for the duration of the call.
+        let beat_bytes = unsafe { ffi::lz_model_beat_bytes(c_name.as_ptr()) };
+        if beat_bytes == 0 {
+            return Err(unknown(name));
+        }
+        let c_path = trace.map(|(p, _, _)| {
+            if let Some(dir) = p.parent() {
+                let _ = std::fs::create_dir_all(dir);
+            }
+            CString::new(p.to_string_lossy().as_bytes()).expect("path without NUL")
+        });
+        let (start, cycles) = trace.map_or((0, 0), |(_, s, c)| (s, c));
+        // SAFETY: both strings outlive the call; a NULL path disables tracing.
+        let raw = unsafe {
+            ffi::lz_dut_new(
+                c_name.as_ptr(),
+                c_path.as_ref().map_or(std::ptr::null(), |p| p.as_ptr()),
+                start,
+                cycles,
+            )
+        };
+        let raw = NonNull::new(raw).ok_or_else(|| match trace {
+            Some((p, _, _)) => SimError::Trace(p.to_path_buf()),
+            None => unknown(name),
+        })?;
+        let trace = trace.map(|(p, _, _)| p.to_path_buf());
+        if let Some(path) = &trace {
+            eprintln!("lzcache-sim: tracing {name} to {}", path.display());
+        }
+        Ok(Self {
+            raw,
+            name: name.to_string(),
+            beat_bytes: beat_bytes as usize,
+            trace,
+            _not_send: PhantomData,
+        })
+    }
+
+    pub fn name(&self) -> &str {
+        &self.name
+    }
+
+    /// Stream width in bytes.
+    pub fn beat_bytes(&self) -> usize {
+        self.beat_bytes
+    }
+
+    /// Where this model's waveform goes, if traced.
+    pub fn trace_path(&self) -> Option<&Path> {
+        self.trace.as_deref()
+    }
+
+    /// Holds reset for `cycles` cycles with idle inputs.
+    pub fn reset(&mut self, cycles: u32) {
+        // SAFETY: self.raw is the live handle this struct owns.
+        unsafe { ffi::lz_dut_reset(self.raw.as_ptr(), cycles) }
+    }
+
+    /// Drives reset for the following cycles (to reset in the middle of traffic).
+    pub fn set_reset(&mut self, active: bool) {
+        // SAFETY: self.raw is the live handle this struct owns.
+        unsafe { ffi::lz_dut_set_reset(self.raw.as_ptr(), i32::from(active)) }
+    }
+
+    /// One clock cycle with `input` presented (None: tvalid low) and `m_axis_tready`.
+    pub fn cycle(&mut self, input: Option<&Beat>, output_ready: bool) -> Cycle {
+        let mut s = ffi::lz_beat::default();
+        if let Some(beat) = input {
+            let n = beat.data.len().min(ffi::LZ_MAX_BEAT_BYTES as usize);
+            s.data[..n].copy_from_slice(&beat.data[..n]);
+            s.keep = beat.keep;
+            s.user = beat.user;
+            s.last = u8::from(beat.last);
+            s.valid = 1;
+        }
+        let mut result = ffi::lz_cycle_result::default();
+        // SAFETY: self.raw is live; s and result are valid for the call.
+        unsafe { ffi::lz_dut_cycle(self.raw.as_ptr(), &s, i32::from(output_ready), &mut result) };
+        let output = (result.m.valid != 0).then(|| Beat {
+            data: result.m.data[..self.beat_bytes].to_vec(),
+            keep: result.m.keep,
+            last: result.m.last != 0,
+            user: result.m.user,
+        });
+        Cycle {
+            input_ready: result.s_ready != 0,
+            output,
+        }
+    }
+
+    /// Rising edges since creation.
+    pub fn cycles(&self) -> u64 {
+        // SAFETY: self.raw is the live handle this struct owns.
+        unsafe { ffi::lz_dut_cycles(self.raw.as_ptr()) }
+    }
+}
+
+impl Drop for Dut {
+    fn drop(&mut self) {
+        // SAFETY: the handle is live and freed exactly once; the shim finishes the model and
+        // closes its trace file.
+        unsafe { ffi::lz_dut_free(self.raw.as_ptr()) }
+    }
+}
+
+fn unknown(name: &str) -> SimError {
+    SimError::UnknownModel(name.to_string(), models())
+}
