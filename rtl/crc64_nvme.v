@@ -16,7 +16,8 @@
 // are fed as zeros through the one full-width network, which computes the CRC of the frame
 // followed by P zero bytes. Appending a zero byte multiplies the (pre-XOR) register by x^8
 // modulo the polynomial, which is invertible, so a second, small stage multiplies by x^-8P:
-// log2(KEEP_WIDTH)+1 optional 64x64 steps selected by the bits of P. Cost: one pipeline stage.
+// log2(KEEP_WIDTH)+1 optional 64x64 steps selected by the bits of P, split over two pipeline
+// stages. Latency: four cycles from input to output beat.
 //
 // Frames must be packed: every beat but the last has all tkeep bits set, and the last beat's
 // tkeep is contiguous from lane 0 (a last beat with no bytes is allowed).
@@ -170,8 +171,8 @@ reg  [63:0]           stage_crc_reg = 64'd0;
 reg  [PAD_WIDTH-1:0]  stage_pad_reg = {PAD_WIDTH{1'b0}}, stage_pad_next;
 reg                   stage_valid_reg = 1'b0, stage_valid_next;
 
-wire                  out_ready;
-wire                  stage_ready = !stage_valid_reg || out_ready;
+wire                  mid_ready;
+wire                  stage_ready = !stage_valid_reg || mid_ready;
 wire                  accept = s_axis_tvalid && stage_ready;
 
 assign s_axis_tready = stage_ready;
@@ -252,8 +253,25 @@ always @(posedge clk) begin
 end
 
 /*
- * Stage 2: remove the zero bytes of a partial last beat, apply the final XOR.
+ * Stages 2 and 3: remove the zero bytes of a partial last beat (the small rewind steps in
+ * stage 2, the large ones in stage 3, so neither cycle holds the whole cascade), then apply
+ * the final XOR.
  */
+
+// Rewind steps applied in stage 2; the rest in stage 3.
+localparam EARLY_STEPS = (PAD_WIDTH + 1) / 2;
+
+wire                  out_ready;
+reg  [DATA_WIDTH-1:0] mid_data_reg = {DATA_WIDTH{1'b0}};
+reg  [KEEP_WIDTH-1:0] mid_keep_reg = {KEEP_WIDTH{1'b0}};
+reg                   mid_last_reg = 1'b0;
+reg  [63:0]           mid_crc_reg = 64'd0;
+// Only the pad bits of the late steps travel on.
+reg  [PAD_WIDTH-1:EARLY_STEPS] mid_pad_reg = {(PAD_WIDTH-EARLY_STEPS){1'b0}};
+reg                   mid_valid_reg = 1'b0, mid_valid_next;
+
+assign mid_ready = !mid_valid_reg || out_ready;
+wire mid_load = stage_valid_reg && mid_ready;
 
 genvar s;
 generate
@@ -264,6 +282,8 @@ generate
         wire [63:0] result;
         if (s == 0) begin : from_stage
             assign source = stage_crc_reg;
+        end else if (s == EARLY_STEPS) begin : from_register
+            assign source = mid_crc_reg;
         end else begin : from_previous
             assign source = rewind_stage[s-1].result;
         end
@@ -271,9 +291,35 @@ generate
             localparam [63:0] MASK = square_row(MATRIX, i);
             assign applied[i] = ^(source & MASK);
         end
-        assign result = stage_pad_reg[s] ? applied : source;
+        if (s < EARLY_STEPS) begin : early
+            assign result = stage_pad_reg[s] ? applied : source;
+        end else begin : late
+            assign result = mid_pad_reg[s] ? applied : source;
+        end
     end
 endgenerate
+
+always @* begin
+    mid_valid_next = mid_valid_reg;
+    if (mid_ready) begin
+        mid_valid_next = stage_valid_reg;
+    end
+end
+
+always @(posedge clk) begin
+    mid_valid_reg <= mid_valid_next;
+    if (mid_load) begin
+        mid_data_reg <= stage_data_reg;
+        mid_keep_reg <= stage_keep_reg;
+        mid_last_reg <= stage_last_reg;
+        mid_crc_reg <= rewind_stage[EARLY_STEPS-1].result;
+        mid_pad_reg <= stage_pad_reg[PAD_WIDTH-1:EARLY_STEPS];
+    end
+
+    if (rst) begin
+        mid_valid_reg <= 1'b0;
+    end
+end
 
 wire [63:0] frame_crc = rewind_stage[PAD_WIDTH-1].result ^ XOROUT;
 
@@ -287,8 +333,8 @@ axis_skid_buffer #(
 output_register (
     .clk(clk),
     .rst(rst),
-    .s_payload({stage_data_reg, stage_keep_reg, stage_last_reg, frame_crc}),
-    .s_valid(stage_valid_reg),
+    .s_payload({mid_data_reg, mid_keep_reg, mid_last_reg, frame_crc}),
+    .s_valid(mid_valid_reg),
     .s_ready(out_ready),
     .m_payload({m_axis_tdata, m_axis_tkeep, m_axis_tlast, m_axis_crc}),
     .m_valid(m_axis_tvalid),
