@@ -74,6 +74,8 @@ struct Shard {
     /// Bytes of raw (uncompressed) values held, for the compression stats.
     raw_bytes: usize,
     compressed_items: usize,
+    /// Where the expiry crawler resumes in `queue`.
+    crawl_cursor: usize,
 }
 
 impl Shard {
@@ -84,6 +86,7 @@ impl Shard {
             bytes: 0,
             raw_bytes: 0,
             compressed_items: 0,
+            crawl_cursor: 0,
         }
     }
 }
@@ -272,23 +275,36 @@ impl Store {
             shard.bytes = 0;
             shard.raw_bytes = 0;
             shard.compressed_items = 0;
+            shard.crawl_cursor = 0;
             self.used.fetch_sub(bytes, Ordering::Relaxed);
             self.held_value_bytes.fetch_sub(held, Ordering::Relaxed);
         }
     }
 
-    /// Drops expired items from up to `budget` queue positions per shard; returns how many.
+    /// Drops expired items among the next `budget` queue positions of every shard, resuming
+    /// where the previous call stopped, so repeated calls sweep the whole store while each
+    /// holds a shard lock for a bounded time. Returns how many were dropped.
     pub fn crawl_expired(&self, now: u32, budget: usize) -> usize {
         let mut reclaimed = 0;
         for index in 0..SHARDS {
             let mut shard = self.lock(index);
+            if shard.queue.is_empty() {
+                continue;
+            }
+            let start = shard.crawl_cursor % shard.queue.len();
+            let end = (start + budget).min(shard.queue.len());
             let dead: Vec<Arc<[u8]>> = shard
-                .map
-                .iter()
-                .take(budget)
-                .filter(|(_, item)| is_expired(item.expiry, now))
-                .map(|(key, _)| key.clone())
+                .queue
+                .range(start..end)
+                .filter(|key| {
+                    shard
+                        .map
+                        .get(&key[..])
+                        .is_some_and(|item| is_expired(item.expiry, now))
+                })
+                .cloned()
                 .collect();
+            shard.crawl_cursor = if end == shard.queue.len() { 0 } else { end };
             for key in dead {
                 self.remove_locked(&mut shard, &key, true);
                 reclaimed += 1;
@@ -505,6 +521,28 @@ mod tests {
             let shard = s.lock(index);
             assert!(shard.queue.len() <= 2 * shard.map.len() + 64);
         }
+    }
+
+    #[test]
+    fn the_crawler_sweeps_every_expired_item() {
+        let s = Store::new(64 << 20);
+        for i in 0..50_000u32 {
+            let expiry = if i % 2 == 0 { 20 } else { 0 };
+            s.store(
+                format!("k{i}").as_bytes(),
+                item(10, expiry),
+                Condition::Always,
+                10,
+                None,
+            );
+        }
+        let mut total = 0;
+        for _ in 0..200 {
+            total += s.crawl_expired(30, 64);
+        }
+        assert_eq!(total, 25_000);
+        assert_eq!(s.totals().items, 25_000);
+        assert!(s.get(b"k1", 30).is_some());
     }
 
     #[test]
