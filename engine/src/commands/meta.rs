@@ -53,7 +53,7 @@ impl Cache {
                 item.win_sent = true;
             }
             if !flags.no_bump {
-                item.referenced = true;
+                item.touch_for_eviction();
                 item.fetched = true;
                 item.last_access = now;
             }

@@ -33,7 +33,7 @@ impl Cache {
                 let expiry = self.clock.expiry(exptime);
                 let item = self.store.access(key, now, |item| {
                     item.expiry = expiry;
-                    item.referenced = true;
+                    item.touch_for_eviction();
                     item.last_access = now;
                     let snapshot = item.clone();
                     item.fetched = true;

@@ -19,8 +19,10 @@ pub struct Item {
     pub last_access: u32,
     /// Fetched at least once since stored.
     pub fetched: bool,
-    /// Second-chance bit of the CLOCK eviction policy.
-    pub(crate) referenced: bool,
+    /// Hits since insertion or since the eviction policy last looked, capped at 3 (S3-FIFO).
+    pub(crate) freq: u8,
+    /// In the main queue (true) or the small probationary queue (false).
+    pub(crate) in_main: bool,
     /// Marked stale by a meta invalidation (`md … I`, `ms … I`).
     pub stale: bool,
     /// A client already received the recache "win" for this item.
@@ -36,10 +38,19 @@ impl Item {
             cas: 0,
             last_access: now,
             fetched: false,
-            referenced: false,
+            freq: 0,
+            in_main: false,
             stale: false,
             win_sent: false,
         }
+    }
+}
+
+impl Item {
+    /// Counts one hit for the eviction policy.
+    #[inline]
+    pub fn touch_for_eviction(&mut self) {
+        self.freq = (self.freq + 1).min(3);
     }
 }
 
@@ -54,10 +65,12 @@ pub fn malloc_size(n: usize) -> usize {
 
 /// Bytes charged for an item with a key of `key_len` bytes: the key and value allocations (each
 /// an `Arc` with two counters), the map slot at the table's worst load factor (7/8 full, then it
-/// doubles: up to 2 slots per item in the worst moment) and the eviction queue entry (up to 2
-/// slots per item for the same reason).
+/// doubles: up to 2 slots per item in the worst moment), its eviction queue entry (up to 2 slots
+/// for the same reason), and the ghost entry it may leave behind when evicted (a 4-byte hash in
+/// a queue and a set, at most one per item held).
 pub fn charged_size(key_len: usize, value: &StoredValue) -> usize {
     let slot = size_of::<(Arc<[u8]>, Item)>() + 1;
     let queue_slot = size_of::<Arc<[u8]>>();
-    malloc_size(16 + key_len) + malloc_size(16 + value.held_len()) + 2 * slot + 2 * queue_slot
+    let ghost = size_of::<u32>() + size_of::<u32>() + 1;
+    malloc_size(16 + key_len) + malloc_size(16 + value.held_len()) + 2 * (slot + queue_slot + ghost)
 }

@@ -1,4 +1,4 @@
-//! The item store: memory-bounded, sharded, with CLOCK eviction, TTL expiry and CAS.
+//! The item store: memory-bounded, sharded, with S3-FIFO eviction, TTL expiry and CAS.
 //!
 //! Keys hash to one of many shards, each behind its own mutex, so threads working on different
 //! keys rarely meet; there is no global lock. Memory is counted in one atomic: every item is
@@ -6,9 +6,13 @@
 //! When an insert pushes the total past the limit, items are evicted, starting with the inserting
 //! shard and then round-robin, until the total is under the limit again.
 //!
-//! Eviction is CLOCK (second chance) per shard: a FIFO of keys where a hit sets a bit and the
-//! hand gives such items one more lap. It approximates LRU without moving anything on a hit,
-//! which keeps reads cheap. Expired items are dropped lazily when touched, by the hand, and by
+//! Eviction is S3-FIFO (Yang et al., SOSP 2023) per shard: new items enter a small FIFO that
+//! holds about a tenth of the bytes; an item hit more than once while there moves to the main
+//! FIFO, others are evicted and remembered in a ghost FIFO of key hashes, and a key found in
+//! the ghost on insertion goes straight to main. Main items with hits get another lap (their
+//! count decremented) instead of being evicted. One-time keys (scans) so leave quickly without
+//! flushing the working set, and a hit only bumps a small counter: nothing moves on a read.
+//! Expired items are dropped lazily when touched, by the eviction hand, and by
 //! [`Store::crawl_expired`], which the server runs in the background.
 //!
 //! The store knows nothing of sockets or of the protocol: the command layer calls it.
@@ -16,7 +20,7 @@
 pub mod item;
 
 use std::collections::hash_map::RandomState;
-use std::collections::{HashMap, VecDeque};
+use std::collections::{HashMap, HashSet, VecDeque};
 use std::hash::BuildHasher;
 use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
@@ -66,15 +70,21 @@ pub struct StoreCounters {
 
 struct Shard {
     map: HashMap<Arc<[u8]>, Item>,
-    /// CLOCK order. May hold keys already removed from `map` (checked by pointer identity when
-    /// the hand reaches them); compacted when such entries outnumber live ones.
-    queue: VecDeque<Arc<[u8]>>,
-    /// Bytes charged to this shard.
+    /// The small (probationary) and main FIFOs. They may hold keys already removed from `map`
+    /// or moved to the other queue (checked by pointer identity and `Item::in_main` when the
+    /// hand reaches them); compacted when such entries outnumber live ones.
+    small: VecDeque<Arc<[u8]>>,
+    main: VecDeque<Arc<[u8]>>,
+    /// Hashes of keys recently evicted from `small`, oldest first, and the same as a set.
+    ghost: VecDeque<u32>,
+    ghost_set: HashSet<u32>,
+    /// Bytes charged to this shard, and to the items in `small`.
     bytes: usize,
+    small_bytes: usize,
     /// Bytes of raw (uncompressed) values held, for the compression stats.
     raw_bytes: usize,
     compressed_items: usize,
-    /// Where the expiry crawler resumes in `queue`.
+    /// Where the expiry crawler resumes, counting through `small` then `main`.
     crawl_cursor: usize,
 }
 
@@ -82,8 +92,12 @@ impl Shard {
     fn new() -> Self {
         Self {
             map: HashMap::new(),
-            queue: VecDeque::new(),
+            small: VecDeque::new(),
+            main: VecDeque::new(),
+            ghost: VecDeque::new(),
+            ghost_set: HashSet::new(),
             bytes: 0,
+            small_bytes: 0,
             raw_bytes: 0,
             compressed_items: 0,
             crawl_cursor: 0,
@@ -146,6 +160,12 @@ impl Store {
         (self.hasher.hash_one(key) as usize) % SHARDS
     }
 
+    /// The hash a ghost entry keeps: independent bits of the same hash (the low bits chose the
+    /// shard). Collisions only make the policy slightly less exact.
+    fn ghost_hash(&self, key: &[u8]) -> u32 {
+        (self.hasher.hash_one(key) >> 32) as u32
+    }
+
     fn lock(&self, index: usize) -> MutexGuard<'_, Shard> {
         // A panic while holding a shard lock cannot leave a half-updated item behind (updates
         // are single assignments), so a poisoned lock is still safe to use.
@@ -170,10 +190,10 @@ impl Store {
         None
     }
 
-    /// A copy of the live item under `key`, marking it referenced and fetched.
+    /// A copy of the live item under `key`, counting a hit and marking it fetched.
     pub fn get(&self, key: &[u8], now: u32) -> Option<ItemSnapshot> {
         self.access(key, now, |item| {
-            item.referenced = true;
+            item.touch_for_eviction();
             item.last_access = now;
             let snapshot = item.clone();
             item.fetched = true;
@@ -209,17 +229,29 @@ impl Store {
         }
         item.cas = cas.unwrap_or_else(|| self.next_cas());
         let new_cas = item.cas;
-        let charge = charged_size(key.len(), &item.value);
-        self.charge(&mut shard, &item, charge as isize, 1);
+        let footprint = Footprint::of(key, &item);
         if let Some(old) = shard.map.get_mut(key) {
-            item.referenced = old.referenced;
+            // A new version keeps its place in the queues and counts as a hit.
+            item.in_main = old.in_main;
+            item.freq = old.freq;
+            item.touch_for_eviction();
+            let in_main = item.in_main;
             let old = std::mem::replace(old, item);
-            let old_charge = charged_size(key.len(), &old.value);
-            self.charge(&mut shard, &old, -(old_charge as isize), -1);
+            self.charge(&mut shard, Footprint::of(key, &old), -1, in_main);
+            self.charge(&mut shard, footprint, 1, in_main);
         } else {
+            let ghost = self.ghost_hash(key);
+            item.in_main = shard.ghost_set.remove(&ghost);
+            item.freq = 0;
+            let in_main = item.in_main;
             let key: Arc<[u8]> = Arc::from(key);
-            shard.queue.push_back(key.clone());
+            if in_main {
+                shard.main.push_back(key.clone());
+            } else {
+                shard.small.push_back(key.clone());
+            }
             shard.map.insert(key, item);
+            self.charge(&mut shard, footprint, 1, in_main);
         }
         self.counters.total_items.fetch_add(1, Ordering::Relaxed);
         drop(shard);
@@ -271,8 +303,12 @@ impl Store {
             let bytes = shard.bytes;
             let held: usize = shard.map.values().map(|i| i.value.held_len()).sum();
             shard.map = HashMap::new();
-            shard.queue = VecDeque::new();
+            shard.small = VecDeque::new();
+            shard.main = VecDeque::new();
+            shard.ghost = VecDeque::new();
+            shard.ghost_set = HashSet::new();
             shard.bytes = 0;
+            shard.small_bytes = 0;
             shard.raw_bytes = 0;
             shard.compressed_items = 0;
             shard.crawl_cursor = 0;
@@ -288,14 +324,20 @@ impl Store {
         let mut reclaimed = 0;
         for index in 0..SHARDS {
             let mut shard = self.lock(index);
-            if shard.queue.is_empty() {
+            let len = shard.small.len() + shard.main.len();
+            if len == 0 {
                 continue;
             }
-            let start = shard.crawl_cursor % shard.queue.len();
-            let end = (start + budget).min(shard.queue.len());
-            let dead: Vec<Arc<[u8]>> = shard
-                .queue
-                .range(start..end)
+            let start = shard.crawl_cursor % len;
+            let end = (start + budget).min(len);
+            let dead: Vec<Arc<[u8]>> = (start..end)
+                .map(|i| {
+                    if i < shard.small.len() {
+                        &shard.small[i]
+                    } else {
+                        &shard.main[i - shard.small.len()]
+                    }
+                })
                 .filter(|key| {
                     shard
                         .map
@@ -304,7 +346,7 @@ impl Store {
                 })
                 .cloned()
                 .collect();
-            shard.crawl_cursor = if end == shard.queue.len() { 0 } else { end };
+            shard.crawl_cursor = if end == len { 0 } else { end };
             for key in dead {
                 self.remove_locked(&mut shard, &key, true);
                 reclaimed += 1;
@@ -346,29 +388,32 @@ impl Store {
         }
     }
 
-    fn charge(&self, shard: &mut Shard, item: &Item, bytes: isize, sign: isize) {
-        let raw = item.value.raw_len as isize * sign;
-        let held = item.value.held_len() as isize * sign;
-        shard.bytes = (shard.bytes as isize + bytes) as usize;
-        shard.raw_bytes = (shard.raw_bytes as isize + raw) as usize;
-        if item.value.compressed {
-            shard.compressed_items = (shard.compressed_items as isize + sign) as usize;
+    /// Adds (`sign` 1) or removes (`sign` -1) an item's footprint from the counts.
+    fn charge(&self, shard: &mut Shard, footprint: Footprint, sign: isize, in_main: bool) {
+        let apply =
+            |total: usize, amount: usize| (total as isize + sign * amount as isize) as usize;
+        shard.bytes = apply(shard.bytes, footprint.charged);
+        if !in_main {
+            shard.small_bytes = apply(shard.small_bytes, footprint.charged);
         }
-        if bytes >= 0 {
-            self.used.fetch_add(bytes as usize, Ordering::Relaxed);
+        shard.raw_bytes = apply(shard.raw_bytes, footprint.raw);
+        if footprint.compressed {
+            shard.compressed_items = apply(shard.compressed_items, 1);
+        }
+        if sign > 0 {
+            self.used.fetch_add(footprint.charged, Ordering::Relaxed);
             self.held_value_bytes
-                .fetch_add(held as usize, Ordering::Relaxed);
+                .fetch_add(footprint.held, Ordering::Relaxed);
         } else {
-            self.used.fetch_sub((-bytes) as usize, Ordering::Relaxed);
+            self.used.fetch_sub(footprint.charged, Ordering::Relaxed);
             self.held_value_bytes
-                .fetch_sub((-held) as usize, Ordering::Relaxed);
+                .fetch_sub(footprint.held, Ordering::Relaxed);
         }
     }
 
     fn remove_locked(&self, shard: &mut Shard, key: &[u8], expired: bool) {
         if let Some((key, item)) = shard.map.remove_entry(key) {
-            let charge = charged_size(key.len(), &item.value);
-            self.charge(shard, &item, -(charge as isize), -1);
+            self.charge(shard, Footprint::of(&key, &item), -1, item.in_main);
             if expired {
                 self.counters.reclaimed.fetch_add(1, Ordering::Relaxed);
                 if !item.fetched {
@@ -377,8 +422,8 @@ impl Store {
                         .fetch_add(1, Ordering::Relaxed);
                 }
             }
-            if shard.queue.len() > 2 * shard.map.len() + 64 {
-                compact_queue(shard);
+            if shard.small.len() + shard.main.len() > 2 * shard.map.len() + 64 {
+                compact_queues(shard);
             }
         }
     }
@@ -400,26 +445,48 @@ impl Store {
         }
     }
 
-    /// Advances this shard's CLOCK hand until one item is removed. False if the shard is empty.
+    /// Runs this shard's S3-FIFO until one item is removed. False if the shard is empty.
     fn evict_one(&self, shard: &mut Shard, now: u32) -> bool {
-        // Each live item can be passed over at most once (its bit is cleared), so this loop
-        // ends within 2 × queue length steps.
-        while let Some(key) = shard.queue.pop_front() {
+        // Every step pops a queue entry; a live item is re-queued only when it had hits, and
+        // each re-queue spends one (at most 3), so this ends within 5 × queue length steps.
+        loop {
+            let from_small = !shard.small.is_empty()
+                && (shard.main.is_empty() || shard.small_bytes * 10 >= shard.bytes);
+            let popped = if from_small {
+                shard.small.pop_front()
+            } else {
+                shard.main.pop_front()
+            };
+            let Some(key) = popped else {
+                return false;
+            };
             let Some((stored_key, item)) = shard.map.get_key_value(&key[..]) else {
                 continue;
             };
-            if !Arc::ptr_eq(stored_key, &key) {
+            if !Arc::ptr_eq(stored_key, &key) || item.in_main == from_small {
+                // Stale: the key was removed, re-added, or has moved to the other queue.
                 continue;
             }
             if is_expired(item.expiry, now) {
                 self.remove_locked(shard, &key, true);
                 return true;
             }
-            if item.referenced {
+            if from_small && item.freq > 1 {
+                // Hit more than once while on probation: promote.
+                let charge = Footprint::of(&key, item).charged;
                 if let Some(item) = shard.map.get_mut(&key[..]) {
-                    item.referenced = false;
+                    item.in_main = true;
+                    item.freq = 0;
                 }
-                shard.queue.push_back(key);
+                shard.small_bytes -= charge;
+                shard.main.push_back(key);
+                continue;
+            }
+            if !from_small && item.freq > 0 {
+                if let Some(item) = shard.map.get_mut(&key[..]) {
+                    item.freq -= 1;
+                }
+                shard.main.push_back(key);
                 continue;
             }
             if !item.fetched {
@@ -428,20 +495,58 @@ impl Store {
                     .fetch_add(1, Ordering::Relaxed);
             }
             self.counters.evictions.fetch_add(1, Ordering::Relaxed);
+            if from_small {
+                self.remember_ghost(shard, &key);
+            }
             self.remove_locked(shard, &key, false);
             return true;
         }
-        false
+    }
+
+    /// Records an evicted key's hash, keeping the ghost no longer than the items held.
+    fn remember_ghost(&self, shard: &mut Shard, key: &[u8]) {
+        let hash = self.ghost_hash(key);
+        if shard.ghost_set.insert(hash) {
+            shard.ghost.push_back(hash);
+        }
+        while shard.ghost.len() > shard.map.len().max(64) {
+            if let Some(old) = shard.ghost.pop_front() {
+                shard.ghost_set.remove(&old);
+            }
+        }
     }
 }
 
-/// Drops queue entries whose key is no longer (or no longer the same allocation) in the map.
-fn compact_queue(shard: &mut Shard) {
+/// What one item adds to the counts.
+#[derive(Debug, Clone, Copy)]
+struct Footprint {
+    charged: usize,
+    raw: usize,
+    held: usize,
+    compressed: bool,
+}
+
+impl Footprint {
+    fn of(key: &[u8], item: &Item) -> Self {
+        Self {
+            charged: charged_size(key.len(), &item.value),
+            raw: item.value.raw_len as usize,
+            held: item.value.held_len(),
+            compressed: item.value.compressed,
+        }
+    }
+}
+
+/// Drops queue entries whose key is no longer (or no longer the same allocation) in the map,
+/// or whose item now lives in the other queue.
+fn compact_queues(shard: &mut Shard) {
     let map = &shard.map;
-    shard.queue.retain(|key| {
+    let live = |key: &Arc<[u8]>, main: bool| {
         map.get_key_value(&key[..])
-            .is_some_and(|(stored, _)| Arc::ptr_eq(stored, key))
-    });
+            .is_some_and(|(stored, item)| Arc::ptr_eq(stored, key) && item.in_main == main)
+    };
+    shard.small.retain(|key| live(key, false));
+    shard.main.retain(|key| live(key, true));
 }
 
 #[cfg(test)]
@@ -516,10 +621,12 @@ mod tests {
         assert!(s.get(b"key19999", 10).is_some());
         assert!(s.get(b"key0", 10).is_none());
         assert!(s.counters.evictions.load(Ordering::Relaxed) > 10_000);
-        // The queue does not grow without bound under churn.
+        // The queues do not grow without bound under churn.
         for index in 0..SHARDS {
             let shard = s.lock(index);
-            assert!(shard.queue.len() <= 2 * shard.map.len() + 64);
+            assert!(shard.small.len() + shard.main.len() <= 2 * shard.map.len() + 64);
+            assert!(shard.ghost.len() <= shard.map.len().max(64));
+            assert!(shard.ghost_set.len() <= shard.ghost.len());
         }
     }
 
@@ -543,6 +650,72 @@ mod tests {
         assert_eq!(total, 25_000);
         assert_eq!(s.totals().items, 25_000);
         assert!(s.get(b"k1", 30).is_some());
+    }
+
+    #[test]
+    fn a_working_set_survives_a_scan() {
+        // Room for about 600 items; 200 hot keys are read between every cold insert.
+        let s = Store::new(600 * charged_size(8, &item(100, 0).value));
+        let hot: Vec<String> = (0..200).map(|i| format!("hot{i:05}")).collect();
+        for key in &hot {
+            s.store(key.as_bytes(), item(100, 0), Condition::Always, 10, None);
+        }
+        for i in 0..20_000u32 {
+            if i % 10 == 0 {
+                for key in &hot {
+                    s.get(key.as_bytes(), 10);
+                }
+            }
+            s.store(
+                format!("scan{i:05}").as_bytes(),
+                item(100, 0),
+                Condition::Always,
+                10,
+                None,
+            );
+        }
+        let kept = hot
+            .iter()
+            .filter(|k| s.get(k.as_bytes(), 10).is_some())
+            .count();
+        assert!(
+            kept >= 190,
+            "only {kept} of 200 hot keys survived a scan of 20 000"
+        );
+    }
+
+    #[test]
+    fn evicted_keys_that_return_go_to_main() {
+        let s = Store::new(64 * 1024);
+        for i in 0..5_000u32 {
+            s.store(
+                format!("k{i}").as_bytes(),
+                item(100, 0),
+                Condition::Always,
+                10,
+                None,
+            );
+        }
+        // Keys evicted from the small queue leave a ghost; storing one again puts it in main.
+        let returning: Vec<String> = (0..5_000u32)
+            .map(|i| format!("k{i}"))
+            .filter(|k| {
+                let shard = s.lock(s.shard_index(k.as_bytes()));
+                !shard.map.contains_key(k.as_bytes())
+                    && shard.ghost_set.contains(&s.ghost_hash(k.as_bytes()))
+            })
+            .take(10)
+            .collect();
+        assert_eq!(returning.len(), 10, "evicted keys should be remembered");
+        for key in &returning {
+            s.store(key.as_bytes(), item(100, 0), Condition::Always, 10, None);
+            let shard = s.lock(s.shard_index(key.as_bytes()));
+            assert!(shard.map[key.as_bytes()].in_main, "{key} should enter main");
+        }
+        // A key never seen enters the small queue.
+        s.store(b"brand-new", item(100, 0), Condition::Always, 10, None);
+        let shard = s.lock(s.shard_index(b"brand-new"));
+        assert!(!shard.map[&b"brand-new"[..]].in_main);
     }
 
     #[test]
