@@ -12,7 +12,7 @@ use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
 
 use crate::commands::{Cache, Flow};
-use crate::protocol::{parse, Parsed, Request, Then};
+use crate::protocol::{Framer, Parsed, Request, Then};
 use crate::stats::Stats;
 
 /// Replies are sent once this many bytes are waiting, even mid-request.
@@ -27,22 +27,16 @@ pub async fn serve(mut stream: TcpStream, cache: Arc<Cache>) -> std::io::Result<
     let limits = cache.limits();
     let mut input: Vec<u8> = Vec::with_capacity(READ_CHUNK);
     let mut output: Vec<u8> = Vec::with_capacity(READ_CHUNK);
-    let mut swallow = 0usize;
+    let mut framer = Framer::new();
     loop {
         let mut consumed = 0usize;
         let mut close = false;
         loop {
-            if swallow > 0 {
-                let n = swallow.min(input.len() - consumed);
-                consumed += n;
-                swallow -= n;
-                if swallow > 0 {
-                    break;
-                }
-            }
-            match parse(&input[consumed..], &limits) {
+            let step = framer.next(&input[consumed..], &limits);
+            consumed += step.consumed;
+            match step.parsed {
                 Parsed::Incomplete => break,
-                Parsed::Request { request, len } => {
+                Parsed::Request { request, .. } => {
                     if let Request::Get { kind, keys } = &request {
                         cache.apply_due_flush();
                         for key in keys.iter() {
@@ -55,27 +49,21 @@ pub async fn serve(mut stream: TcpStream, cache: Arc<Cache>) -> std::io::Result<
                     } else if cache.execute(&request, &mut output) == Flow::Close {
                         close = true;
                     }
-                    consumed += len;
                 }
                 Parsed::Error {
                     line,
-                    len,
                     then,
                     noreply,
+                    ..
                 } => {
                     if !noreply {
                         output.extend_from_slice(line.as_bytes());
                         output.extend_from_slice(b"\r\n");
                     }
-                    consumed += len.min(input.len() - consumed);
                     match then {
-                        Then::Continue => {}
-                        Then::Swallow(n) => swallow = n,
-                        Then::SwallowAndDrop { swallow: n, key } => {
-                            swallow = n;
-                            cache.drop_key(&key);
-                        }
+                        Then::SwallowAndDrop { key, .. } => cache.drop_key(&key),
                         Then::Close => close = true,
+                        Then::Continue | Then::Swallow(_) => {}
                     }
                 }
             }

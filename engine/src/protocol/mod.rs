@@ -6,9 +6,11 @@
 //! that follows, or close the connection). Requests borrow from the buffer: keys and values are
 //! not copied until the store keeps them.
 
+mod framer;
 pub mod meta;
 mod text;
 
+pub use framer::{Framer, Step};
 pub use meta::{MetaFlags, MetaMode};
 
 /// Longest key memcached accepts.

@@ -140,36 +140,24 @@ fn drive(input: &[u8], chunk_sizes: &[usize]) -> Vec<String> {
     let mut trace = Vec::new();
     let mut buf: Vec<u8> = Vec::new();
     let mut offered = 0;
-    let mut swallow = 0usize;
+    let mut framer = Framer::new();
     let mut sizes = chunk_sizes.iter().cycle();
     loop {
         let mut consumed = 0;
         loop {
-            if swallow > 0 {
-                let n = swallow.min(buf.len() - consumed);
-                consumed += n;
-                swallow -= n;
-                if swallow > 0 {
-                    break;
-                }
-            }
-            match parse(&buf[consumed..], &LIMITS) {
+            let step = framer.next(&buf[consumed..], &LIMITS);
+            assert!(step.consumed <= buf.len() - consumed);
+            consumed += step.consumed;
+            match step.parsed {
                 Parsed::Incomplete => break,
                 Parsed::Request { request, len } => {
-                    assert!(len > 0 && len <= buf.len() - consumed);
+                    assert!(len > 0 && len <= step.consumed);
                     trace.push(format!("{request:?}"));
-                    consumed += len;
                 }
-                Parsed::Error {
-                    line, len, then, ..
-                } => {
-                    assert!(len > 0 && len <= buf.len() - consumed);
+                Parsed::Error { line, then, .. } => {
                     trace.push(format!("{line} {then:?}"));
-                    consumed += len;
-                    match then {
-                        Then::Close => return trace,
-                        Then::Swallow(n) | Then::SwallowAndDrop { swallow: n, .. } => swallow = n,
-                        Then::Continue => {}
+                    if then == Then::Close {
+                        return trace;
                     }
                 }
             }

@@ -707,6 +707,10 @@ mod tests {
             .take(10)
             .collect();
         assert_eq!(returning.len(), 10, "evicted keys should be remembered");
+        // Make room, so that the inserts below evict nothing and their placement shows.
+        for i in 0..5_000u32 {
+            s.delete(format!("k{i}").as_bytes(), 10, None);
+        }
         for key in &returning {
             s.store(key.as_bytes(), item(100, 0), Condition::Always, 10, None);
             let shard = s.lock(s.shard_index(key.as_bytes()));
