@@ -158,8 +158,19 @@ impl Cache {
     /// Decodes a stored value for serving. A value that fails its check is dropped from the
     /// store (if still the same version), counted and logged; the caller serves a miss.
     fn decode_for_serving(&self, key: &[u8], item: &ItemSnapshot) -> Option<Vec<u8>> {
-        match self.values.decode(&item.value) {
-            Ok(raw) => Some(raw),
+        self.with_value(key, item, <[u8]>::to_vec)
+    }
+
+    /// Runs `f` on the client's bytes of `item`, checked; a raw value is not copied. `None`
+    /// (after dropping and reporting the item) when the value fails its check.
+    fn with_value<R>(
+        &self,
+        key: &[u8],
+        item: &ItemSnapshot,
+        f: impl FnOnce(&[u8]) -> R,
+    ) -> Option<R> {
+        match self.values.with_decoded(&item.value, f) {
+            Ok(result) => Some(result),
             Err(err) => {
                 self.report_corrupt(key, item, &err);
                 None

@@ -53,20 +53,23 @@ impl Cache {
             Stats::incr(&self.stats.get_misses);
             return;
         };
-        let Some(raw) = self.decode_for_serving(key, &item) else {
-            Stats::incr(&self.stats.get_misses);
-            return;
+        let served = self.with_value(key, &item, |raw| {
+            out.extend_from_slice(b"VALUE ");
+            out.extend_from_slice(key);
+            let _ = write!(out, " {} {}", item.flags, raw.len());
+            if kind.with_cas() {
+                let _ = write!(out, " {}", item.cas);
+            }
+            out.extend_from_slice(b"\r\n");
+            out.extend_from_slice(raw);
+            out.extend_from_slice(b"\r\n");
+        });
+        let counter = if served.is_some() {
+            &self.stats.get_hits
+        } else {
+            &self.stats.get_misses
         };
-        Stats::incr(&self.stats.get_hits);
-        out.extend_from_slice(b"VALUE ");
-        out.extend_from_slice(key);
-        let _ = write!(out, " {} {}", item.flags, raw.len());
-        if kind.with_cas() {
-            let _ = write!(out, " {}", item.cas);
-        }
-        out.extend_from_slice(b"\r\n");
-        out.extend_from_slice(&raw);
-        out.extend_from_slice(b"\r\n");
+        Stats::incr(counter);
     }
 
     /// Closes a retrieval reply.
