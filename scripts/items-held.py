@@ -4,8 +4,9 @@
     scripts/items-held.py PORT COUNT SIZE {text|random}
 
 Writes COUNT values of SIZE bytes (text-like words, or random bytes) under keys key:0..,
-with noreply, then prints curr_items, bytes and evictions from `stats`. Run it against a fresh
-lzcache and a fresh memcached with the same -m to compare items held per memory.
+with noreply, prints curr_items, bytes and evictions from `stats`, then reads every key back
+and prints the hit ratio. Run it against a fresh lzcache and a fresh memcached with the same
+-m to compare items held per memory.
 """
 import random
 import socket
@@ -38,5 +39,20 @@ reply = b""
 while not reply.endswith(b"END\r\n"):
     reply += sock.recv(65536)
 stats = dict(line.split(" ")[1:3] for line in reply.decode().split("\r\n") if line.startswith("STAT"))
+
+hits = 0
+for start in range(0, count, 100):
+    keys = b" ".join(b"key:%d" % i for i in range(start, min(start + 100, count)))
+    sock.sendall(b"get " + keys + b"\r\n")
+    reply = b""
+    while not reply.endswith(b"END\r\n"):
+        reply += sock.recv(1 << 20)
+    # Each hit is a VALUE header followed by its data; count headers by walking the reply.
+    pos = 0
+    while reply.startswith(b"VALUE ", pos):
+        header_end = reply.index(b"\r\n", pos)
+        length = int(reply[pos:header_end].split(b" ")[3])
+        pos = header_end + 2 + length + 2
+        hits += 1
 print(f"{kind} {size} B: curr_items {stats['curr_items']} bytes {stats['bytes']} "
-      f"evictions {stats['evictions']}")
+      f"evictions {stats['evictions']} hit_ratio {hits / count:.4f}")

@@ -1,7 +1,9 @@
 //! The software backend: `lz4_flex` for the LZ4 block format, `crc-fast` for CRC-64/NVME.
 //!
-//! It completes every job inline during [`Codec::submit`]. lz4_flex is used with its safe
-//! decoder, which turns any malformed block into an error instead of reading out of bounds.
+//! It completes every job inline during [`Codec::submit`]. lz4_flex is built with its fast
+//! (internally `unsafe`) block code and its `checked-decode` bounds checks: a malformed block is
+//! an error, never a read or write out of bounds (the property tests feed it random blocks).
+//! The safe-only build measured 10-25 % slower (`make bench`).
 
 use crate::codec::{Codec, CodecError, Completion, Job, JobOp, JobStatus, Pending};
 use crate::crc64;
@@ -65,9 +67,9 @@ fn decompress(job: &Job, raw_len: usize, expected_crc: u64) -> Completion {
     if raw_len > MAX_RAW_LEN {
         return failed(JobStatus::TooLarge);
     }
-    let mut output = vec![0u8; raw_len];
-    match lz4_flex::block::decompress_into(&job.input, &mut output) {
-        Ok(n) if n == raw_len => {
+    // `decompress` sizes its output to `raw_len` and fails rather than write past it.
+    match lz4_flex::block::decompress(&job.input, raw_len) {
+        Ok(output) if output.len() == raw_len => {
             let crc = crc64::checksum(&output);
             Completion {
                 tag: job.tag,

@@ -243,9 +243,12 @@ fn trim_start(mut s: &[u8]) -> &[u8] {
     s
 }
 
-/// A key memcached would accept: 1..=250 bytes, no control characters or spaces.
+/// A key memcached accepts: 1..=250 bytes. protocol.txt asks clients to send no control
+/// characters, but memcached only splits on spaces and ends lines at LF, and real clients rely
+/// on that (libmemcached's load generator `memcaslap` sends keys with control bytes), so
+/// lzcache accepts any byte but the separators the wire format itself reserves.
 pub fn valid_key(key: &[u8]) -> bool {
-    !key.is_empty() && key.len() <= KEY_MAX_LEN && key.iter().all(|&b| b > b' ' && b != 0x7f)
+    !key.is_empty() && key.len() <= KEY_MAX_LEN && !key.iter().any(|&b| b == b' ' || b == b'\n')
 }
 
 /// Parses an unsigned decimal number, as memcached's `safe_strtoull` does (no sign, no spaces).

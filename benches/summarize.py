@@ -1,0 +1,33 @@
+#!/usr/bin/env python3
+"""Prints lzcache beside its peer for every criterion group of the codec benchmark.
+
+    benches/summarize.py [TARGET_DIR/criterion]
+
+For each group (operation/size) it reads criterion's mean estimates and prints both speeds in
+GB/s and their ratio (lzcache speed / peer speed: above 1 means lzcache is faster).
+"""
+import json
+import pathlib
+import sys
+
+root = pathlib.Path(sys.argv[1] if len(sys.argv) > 1 else "target/criterion")
+rows = []
+for group in sorted(root.iterdir()):
+    if not group.is_dir() or "_" not in group.name:
+        continue
+    op, _, size = group.name.rpartition("_")
+    if not size.isdigit():
+        continue
+    means = {}
+    for function in group.iterdir():
+        estimates = function / size / "new" / "estimates.json"
+        if estimates.exists():
+            means[function.name] = json.loads(estimates.read_text())["mean"]["point_estimate"]
+    if "lzcache" not in means or len(means) < 2:
+        continue
+    peer = next(name for name in means if name != "lzcache")
+    rows.append((op, int(size), means["lzcache"], peer, means[peer]))
+
+print(f"{'operation':<12}{'size':>9}  {'lzcache GB/s':>12}  {'peer':<10}{'peer GB/s':>10}  {'ratio':>6}")
+for op, size, ours, peer, theirs in sorted(rows):
+    print(f"{op:<12}{size:>9}  {size / ours:>12.2f}  {peer:<10}{size / theirs:>10.2f}  {theirs / ours:>6.2f}")

@@ -1,0 +1,81 @@
+#!/usr/bin/env bash
+# lzcache beside memcached under the same load, in one run.
+#
+# Both servers get the same memory (-m), threads (-t) and a port on 127.0.0.1; memcaslap
+# (libmemcached's load generator) drives each with the same workload: get:set 9:1, keys 16-64
+# bytes, values 100-4096 bytes, 16 connections, 2 threads. Prints ops/s, mean latency and the
+# p99 latency bucket (memcaslap's log2 histogram, so p99 is a power-of-two upper bound), and the
+# lzcache/memcached ratios. Then both are filled with compressible values past their memory
+# limit and re-read: items held and hit ratio.
+#
+#   scripts/loadbench.sh [SECONDS]        (default 20)
+set -euo pipefail
+cd "$(dirname "$0")/.."
+seconds=${1:-20}
+memory_mb=64
+threads=2
+lz_port=22311
+mc_port=22312
+work=$(mktemp -d)
+pids=()
+cleanup() { for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done; rm -rf "$work"; }
+trap cleanup EXIT
+
+cargo build --release -q -p lzcache
+cat > "$work/workload" <<'CFG'
+key
+16 64 1
+value
+100 4096 1
+cmd
+0 0.1
+1 0.9
+CFG
+
+start_servers() {
+  ./target/release/lzcache -p $lz_port -m $memory_mb -t $threads 2>/dev/null & pids+=($!)
+  memcached -p $mc_port -m $memory_mb -t $threads -U 0 -u "$(id -un)" & pids+=($!)
+  for port in $lz_port $mc_port; do
+    for _ in $(seq 50); do (exec 3<>/dev/tcp/127.0.0.1/$port) 2>/dev/null && break; sleep 0.1; done
+  done
+}
+stop_servers() { for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done; wait 2>/dev/null || true; pids=(); }
+
+# Prints "ops/s avg_us p99_us" from memcaslap's output.
+load() {
+  memcaslap -s 127.0.0.1:$1 -t "${seconds}s" -c 16 -T 2 -F "$work/workload" -S "${seconds}s" > "$work/out" 2>&1
+  awk '
+    /^Global/ && section == "Total" { tps = $4; avg = $10 }
+    /^Total Statistics$/ { section = "Total" }
+    /^Total Statistics \(/ { hist = 1; next }
+    hist && /^ +[0-9]+:/ {
+      base = $1 + 0
+      for (i = 2; i <= NF; i++) { bucket[base + i - 2] = $i; total += $i }
+    }
+    END {
+      seen = 0
+      for (b = 0; b < 64; b++) { seen += bucket[b]; if (seen >= 0.99 * total) { p99 = 2 ^ (b + 1); break } }
+      printf "%d %d %d\n", tps, avg, p99
+    }' "$work/out"
+}
+
+echo "== load: ${seconds}s each, get:set 9:1, keys 16-64 B, values 100-4096 B, 16 connections"
+start_servers
+read -r lz_tps lz_avg lz_p99 < <(load $lz_port)
+read -r mc_tps mc_avg mc_p99 < <(load $mc_port)
+stop_servers
+printf '%-10s %12s %10s %12s\n' server ops/s avg_us p99_us
+printf '%-10s %12s %10s %12s\n' lzcache "$lz_tps" "$lz_avg" "<=$lz_p99"
+printf '%-10s %12s %10s %12s\n' memcached "$mc_tps" "$mc_avg" "<=$mc_p99"
+awk -v a="$lz_tps" -v b="$mc_tps" 'BEGIN { printf "lzcache/memcached ops/s: %.2f\n", a / b }'
+
+echo "== items held: 4 KiB text-like values, 4x the memory limit written, then re-read"
+start_servers
+count=$(( 4 * memory_mb * 1024 * 1024 / 4096 ))
+lz=$(python3 scripts/items-held.py $lz_port $count 4096 text)
+mc=$(python3 scripts/items-held.py $mc_port $count 4096 text)
+stop_servers
+echo "lzcache:   $lz"
+echo "memcached: $mc"
+awk -v a="$(echo "$lz" | awk '{print $5}')" -v b="$(echo "$mc" | awk '{print $5}')" \
+  'BEGIN { printf "lzcache/memcached items held: %.2f\n", a / b }'
