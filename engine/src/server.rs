@@ -1,7 +1,10 @@
-//! The listener: accepts connections, enforces the connection limit, runs background upkeep.
+//! The listener and the workers: accepts connections, enforces the connection limit, hands each
+//! connection to a worker, runs background upkeep.
 //!
-//! Connections are tasks on a multi-threaded tokio runtime with `-t` workers, so an idle client
-//! costs a socket and a small buffer, not a thread.
+//! As in memcached, each of the `-t` workers is one thread with its own event loop (a
+//! single-threaded tokio runtime), and a connection stays on the worker it was given for its
+//! whole life: serving it never wakes another thread, and an idle client costs a socket and a
+//! small buffer, not a thread. Connections are dealt to workers in turn.
 
 use std::future::Future;
 use std::net::SocketAddr;
@@ -12,8 +15,8 @@ use std::time::Duration;
 
 use lzcache_driver::{Codec, SoftwareCodec};
 use tokio::io::AsyncWriteExt;
-use tokio::net::TcpListener;
-use tokio::sync::oneshot;
+use tokio::net::{TcpListener, TcpStream};
+use tokio::sync::{mpsc, oneshot};
 use tracing::{debug, info};
 
 use crate::commands::Cache;
@@ -24,8 +27,16 @@ use crate::stats::Stats;
 /// How often background upkeep (delayed flush, expiry crawl) runs.
 const MAINTENANCE_INTERVAL: Duration = Duration::from_millis(500);
 
-/// Accepts and serves connections until `shutdown` completes.
-pub async fn run(listener: TcpListener, cache: Arc<Cache>, shutdown: impl Future<Output = ()>) {
+/// A connection on its way from the listener to a worker.
+type Handoff = (std::net::TcpStream, SocketAddr);
+
+/// Accepts connections until `shutdown` completes and deals them to `workers` in turn.
+pub async fn run(
+    listener: TcpListener,
+    cache: Arc<Cache>,
+    workers: Vec<mpsc::UnboundedSender<Handoff>>,
+    shutdown: impl Future<Output = ()>,
+) {
     let upkeep = tokio::spawn({
         let cache = cache.clone();
         async move {
@@ -37,6 +48,7 @@ pub async fn run(listener: TcpListener, cache: Arc<Cache>, shutdown: impl Future
         }
     });
     tokio::pin!(shutdown);
+    let mut next_worker = 0;
     loop {
         let accepted = tokio::select! {
             accepted = listener.accept() => accepted,
@@ -63,15 +75,55 @@ pub async fn run(listener: TcpListener, cache: Arc<Cache>, shutdown: impl Future
         }
         Stats::incr(&stats.curr_connections);
         Stats::incr(&stats.total_connections);
-        let cache = cache.clone();
-        tokio::spawn(async move {
-            if let Err(err) = connection::serve(stream, cache.clone()).await {
-                debug!(%peer, %err, "connection ended with an error");
-            }
-            cache.stats.curr_connections.fetch_sub(1, Ordering::Relaxed);
-        });
+        let handed = stream
+            .into_std()
+            .map_err(|err| debug!(%peer, %err, "cannot hand over connection"))
+            .ok()
+            .and_then(|std_stream| workers[next_worker].send((std_stream, peer)).ok());
+        if handed.is_none() {
+            stats.curr_connections.fetch_sub(1, Ordering::Relaxed);
+        }
+        next_worker = (next_worker + 1) % workers.len();
     }
     upkeep.abort();
+}
+
+/// Starts worker `index`: a thread that serves the connections it receives until the
+/// listener goes away.
+fn spawn_worker(
+    index: usize,
+    cache: Arc<Cache>,
+) -> std::io::Result<(mpsc::UnboundedSender<Handoff>, JoinHandle<()>)> {
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()?;
+    let (sender, mut receiver) = mpsc::unbounded_channel::<Handoff>();
+    let thread = std::thread::Builder::new()
+        .name(format!("lzcache-worker-{index}"))
+        .spawn(move || {
+            runtime.block_on(async move {
+                while let Some((std_stream, peer)) = receiver.recv().await {
+                    let cache = cache.clone();
+                    match TcpStream::from_std(std_stream) {
+                        Ok(stream) => {
+                            tokio::spawn(async move {
+                                if let Err(err) = connection::serve(stream, cache.clone()).await {
+                                    debug!(%peer, %err, "connection ended with an error");
+                                }
+                                cache.stats.curr_connections.fetch_sub(1, Ordering::Relaxed);
+                            });
+                        }
+                        Err(err) => {
+                            debug!(%peer, %err, "cannot register connection");
+                            cache.stats.curr_connections.fetch_sub(1, Ordering::Relaxed);
+                        }
+                    }
+                }
+            });
+            // Dropping the runtime closes the connections still open.
+            runtime.shutdown_timeout(Duration::from_secs(1));
+        })?;
+    Ok((sender, thread))
 }
 
 /// A server running on its own threads; shuts down when dropped.
@@ -79,7 +131,7 @@ pub struct ServerHandle {
     addr: SocketAddr,
     cache: Arc<Cache>,
     shutdown: Option<oneshot::Sender<()>>,
-    thread: Option<JoinHandle<()>>,
+    threads: Vec<JoinHandle<()>>,
 }
 
 impl ServerHandle {
@@ -101,7 +153,7 @@ impl ServerHandle {
         if let Some(tx) = self.shutdown.take() {
             let _ = tx.send(());
         }
-        if let Some(thread) = self.thread.take() {
+        for thread in self.threads.drain(..) {
             let _ = thread.join();
         }
     }
@@ -120,11 +172,6 @@ pub fn start(config: Config) -> std::io::Result<ServerHandle> {
 
 /// Binds `config.listen` and starts serving with `codec`.
 pub fn start_with_codec(config: Config, codec: Arc<dyn Codec>) -> std::io::Result<ServerHandle> {
-    let runtime = tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(config.threads)
-        .thread_name("lzcache-worker")
-        .enable_all()
-        .build()?;
     let std_listener = std::net::TcpListener::bind(config.listen)?;
     std_listener.set_nonblocking(true)?;
     let addr = std_listener.local_addr()?;
@@ -136,16 +183,26 @@ pub fn start_with_codec(config: Config, codec: Arc<dyn Codec>) -> std::io::Resul
         threads = cache.config.threads,
         "lzcache listening"
     );
+    let mut senders = Vec::new();
+    let mut threads = Vec::new();
+    for index in 0..cache.config.threads {
+        let (sender, thread) = spawn_worker(index, cache.clone())?;
+        senders.push(sender);
+        threads.push(thread);
+    }
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()?;
     let (tx, rx) = oneshot::channel::<()>();
-    let thread = std::thread::Builder::new()
-        .name("lzcache-server".into())
+    let listener_thread = std::thread::Builder::new()
+        .name("lzcache-listener".into())
         .spawn({
             let cache = cache.clone();
             move || {
                 runtime.block_on(async move {
                     match TcpListener::from_std(std_listener) {
                         Ok(listener) => {
-                            run(listener, cache, async {
+                            run(listener, cache, senders, async {
                                 let _ = rx.await;
                             })
                             .await
@@ -156,10 +213,12 @@ pub fn start_with_codec(config: Config, codec: Arc<dyn Codec>) -> std::io::Resul
                 runtime.shutdown_timeout(Duration::from_secs(1));
             }
         })?;
+    // The listener thread first: when it ends, the workers' channels close and they end too.
+    threads.insert(0, listener_thread);
     Ok(ServerHandle {
         addr,
         cache,
         shutdown: Some(tx),
-        thread: Some(thread),
+        threads,
     })
 }
