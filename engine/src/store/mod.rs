@@ -180,14 +180,14 @@ impl Store {
     pub fn access<R>(&self, key: &[u8], now: u32, f: impl FnOnce(&mut Item) -> R) -> Option<R> {
         let index = self.shard_index(key);
         let mut shard = self.lock(index);
-        let expired = match shard.map.get_mut(key) {
-            None => return None,
-            Some(item) if is_expired(item.expiry, now) => true,
-            Some(item) => return Some(f(item)),
-        };
-        debug_assert!(expired);
-        self.remove_locked(&mut shard, key, true);
-        None
+        match shard.map.get_mut(key) {
+            None => None,
+            Some(item) if !is_expired(item.expiry, now) => Some(f(item)),
+            Some(_) => {
+                self.remove_locked(&mut shard, key, true);
+                None
+            }
+        }
     }
 
     /// A copy of the live item under `key`, counting a hit and marking it fetched.
@@ -255,7 +255,7 @@ impl Store {
         }
         self.counters.total_items.fetch_add(1, Ordering::Relaxed);
         drop(shard);
-        self.enforce_limit(index, now);
+        self.enforce_limit(index, now, key);
         Outcome::Done(new_cas)
     }
 
@@ -430,12 +430,14 @@ impl Store {
 
     /// Evicts until the charged total is within the limit: first from the shard that just grew,
     /// then from the others in turn.
-    fn enforce_limit(&self, first: usize, now: u32) {
+    /// `protect` is the key just stored: it is never the victim of its own insertion (with
+    /// large values a shard may hold a single item, and S3-FIFO would evict it at once).
+    fn enforce_limit(&self, first: usize, now: u32, protect: &[u8]) {
         let mut index = first;
         let mut empty_in_a_row = 0;
         while self.used() > self.limit && empty_in_a_row < SHARDS {
             let mut shard = self.lock(index);
-            if self.evict_one(&mut shard, now) {
+            if self.evict_one(&mut shard, now, protect) {
                 empty_in_a_row = 0;
             } else {
                 empty_in_a_row += 1;
@@ -445,19 +447,28 @@ impl Store {
         }
     }
 
-    /// Runs this shard's S3-FIFO until one item is removed. False if the shard is empty.
-    fn evict_one(&self, shard: &mut Shard, now: u32) -> bool {
+    /// Runs this shard's S3-FIFO until one item other than `protect` is removed. False if there
+    /// is none.
+    fn evict_one(&self, shard: &mut Shard, now: u32, protect: &[u8]) -> bool {
         // Every step pops a queue entry; a live item is re-queued only when it had hits, and
-        // each re-queue spends one (at most 3), so this ends within 5 × queue length steps.
+        // each re-queue spends one (at most 3); the protected item is re-queued until it is
+        // alone in its queue, which then is not used. So this ends within 5 × queue length
+        // steps.
+        let mut small_blocked = false;
+        let mut main_blocked = false;
         loop {
-            let from_small = !shard.small.is_empty()
-                && (shard.main.is_empty() || shard.small_bytes * 10 >= shard.bytes);
-            let popped = if from_small {
-                shard.small.pop_front()
+            let small_ok = !small_blocked && !shard.small.is_empty();
+            let main_ok = !main_blocked && !shard.main.is_empty();
+            if !small_ok && !main_ok {
+                return false;
+            }
+            let from_small = small_ok && (!main_ok || shard.small_bytes * 10 >= shard.bytes);
+            let queue = if from_small {
+                &mut shard.small
             } else {
-                shard.main.pop_front()
+                &mut shard.main
             };
-            let Some(key) = popped else {
+            let Some(key) = queue.pop_front() else {
                 return false;
             };
             let Some((stored_key, item)) = shard.map.get_key_value(&key[..]) else {
@@ -465,6 +476,22 @@ impl Store {
             };
             if !Arc::ptr_eq(stored_key, &key) || item.in_main == from_small {
                 // Stale: the key was removed, re-added, or has moved to the other queue.
+                continue;
+            }
+            if key[..] == *protect {
+                let queue = if from_small {
+                    &mut shard.small
+                } else {
+                    &mut shard.main
+                };
+                queue.push_back(key);
+                if queue.len() == 1 {
+                    if from_small {
+                        small_blocked = true;
+                    } else {
+                        main_blocked = true;
+                    }
+                }
                 continue;
             }
             if is_expired(item.expiry, now) {
@@ -720,6 +747,28 @@ mod tests {
         s.store(b"brand-new", item(100, 0), Condition::Always, 10, None);
         let shard = s.lock(s.shard_index(b"brand-new"));
         assert!(!shard.map[&b"brand-new"[..]].in_main);
+    }
+
+    #[test]
+    fn a_value_just_stored_is_never_its_own_victim() {
+        // Values of a quarter of the limit: most shards hold at most one item.
+        let value_len = 64 * 1024;
+        let s = Store::new(4 * value_len + 4096);
+        for i in 0..500u32 {
+            let key = format!("big{i}");
+            s.store(
+                key.as_bytes(),
+                item(value_len, 0),
+                Condition::Always,
+                10,
+                None,
+            );
+            assert!(
+                s.get(key.as_bytes(), 10).is_some(),
+                "{key} evicted by its own insertion"
+            );
+            assert!(s.used() <= s.limit());
+        }
     }
 
     #[test]
