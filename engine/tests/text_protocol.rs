@@ -502,3 +502,25 @@ fn random_garbage_never_takes_the_server_down() {
         probe.exchange(b"mn\r\n", b"MN\r\n");
     }
 }
+
+#[test]
+fn an_item_larger_than_memory_is_refused() {
+    // -m 1 with -I 1m: a 1 MiB value plus its bookkeeping does not fit in 1 MiB.
+    let s = server(Config {
+        memory_limit: 1 << 20,
+        ..Config::default()
+    });
+    let mut c = Client::connect(s.addr());
+    c.set("small", b"kept");
+    // Random bytes: they stay raw, so the item really needs more than 1 MiB.
+    let big = common::Rng(17).bytes(1 << 20);
+    let mut request = b"set big 0 0 1048576\r\n".to_vec();
+    request.extend_from_slice(&big);
+    request.extend_from_slice(b"\r\n");
+    c.exchange(&request, b"SERVER_ERROR out of memory storing object\r\n");
+    let mut meta = b"ms big 1048576 k\r\n".to_vec();
+    meta.extend_from_slice(&big);
+    meta.extend_from_slice(b"\r\n");
+    c.exchange(&meta, b"SERVER_ERROR out of memory storing object\r\n");
+    assert_eq!(c.get("small").unwrap(), b"kept");
+}

@@ -171,6 +171,11 @@ impl Cache {
         if code == "HD" && flags.quiet {
             return;
         }
+        if code == super::text::NO_MEMORY {
+            out.extend_from_slice(code.as_bytes());
+            out.extend_from_slice(b"\r\n");
+            return;
+        }
         out.extend_from_slice(code.as_bytes());
         let facts = Facts {
             cas,
@@ -218,6 +223,7 @@ impl Cache {
             Outcome::NotStored => ("NS", None),
             Outcome::Exists => ("EX", None),
             Outcome::NotFound => ("NF", None),
+            Outcome::NoMemory => (super::text::NO_MEMORY, None),
         }
     }
 

@@ -98,7 +98,7 @@ impl Cache {
                 let line = match self.concat(key, data, kind == StoreKind::Append, None) {
                     Concat::Stored(_) => "STORED",
                     Concat::NotStored => "NOT_STORED",
-                    Concat::TooLarge => "SERVER_ERROR out of memory storing object",
+                    Concat::TooLarge => NO_MEMORY,
                 };
                 return reply(out, noreply, line);
             }
@@ -173,6 +173,7 @@ impl Cache {
             {
                 Outcome::Done(cas) => return Concat::Stored(cas),
                 Outcome::Exists => continue,
+                Outcome::NoMemory => return Concat::TooLarge,
                 _ => return Concat::NotStored,
             }
         }
@@ -314,11 +315,14 @@ fn counter_bytes(value: u64, old_len: usize) -> Vec<u8> {
     bytes
 }
 
+pub(super) const NO_MEMORY: &str = "SERVER_ERROR out of memory storing object";
+
 pub(super) fn outcome_line(outcome: Outcome) -> &'static str {
     match outcome {
         Outcome::Done(_) => "STORED",
         Outcome::NotStored => "NOT_STORED",
         Outcome::Exists => "EXISTS",
         Outcome::NotFound => "NOT_FOUND",
+        Outcome::NoMemory => NO_MEMORY,
     }
 }

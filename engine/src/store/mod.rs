@@ -55,6 +55,9 @@ pub enum Outcome {
     Exists,
     /// A CAS condition or delete met no item (`NOT_FOUND`).
     NotFound,
+    /// The item alone would exceed the memory limit (`SERVER_ERROR out of memory storing
+    /// object`); nothing was changed.
+    NoMemory,
 }
 
 /// Counters the store keeps; the server adds them to `stats`.
@@ -211,6 +214,10 @@ impl Store {
         now: u32,
         cas: Option<u64>,
     ) -> Outcome {
+        let footprint = Footprint::of(key, &item);
+        if footprint.charged > self.limit {
+            return Outcome::NoMemory;
+        }
         let index = self.shard_index(key);
         let mut shard = self.lock(index);
         let live = match shard.map.get(key) {
@@ -229,7 +236,6 @@ impl Store {
         }
         item.cas = cas.unwrap_or_else(|| self.next_cas());
         let new_cas = item.cas;
-        let footprint = Footprint::of(key, &item);
         if let Some(old) = shard.map.get_mut(key) {
             // A new version keeps its place in the queues and counts as a hit.
             item.in_main = old.in_main;
@@ -747,6 +753,20 @@ mod tests {
         s.store(b"brand-new", item(100, 0), Condition::Always, 10, None);
         let shard = s.lock(s.shard_index(b"brand-new"));
         assert!(!shard.map[&b"brand-new"[..]].in_main);
+    }
+
+    #[test]
+    fn an_item_larger_than_the_limit_is_refused() {
+        let s = Store::new(64 * 1024);
+        s.store(b"small", item(10, 0), Condition::Always, 10, None);
+        assert_eq!(
+            s.store(b"huge", item(64 * 1024, 0), Condition::Always, 10, None),
+            Outcome::NoMemory
+        );
+        assert!(
+            s.get(b"small", 10).is_some(),
+            "a refused item evicts nothing"
+        );
     }
 
     #[test]
