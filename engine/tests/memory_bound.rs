@@ -5,8 +5,9 @@
 
 mod common;
 
-use std::process::{Child, Command};
-use std::time::{Duration, Instant};
+use std::io::{BufRead, BufReader};
+use std::process::{Child, Command, Stdio};
+use std::time::Duration;
 
 use common::{Client, Rng};
 
@@ -27,28 +28,33 @@ impl Drop for ServerProcess {
     }
 }
 
+/// Starts the binary on an OS-chosen port (`-p 0`) and reads the address it reports, so
+/// tests running in parallel never race for a port.
 fn spawn(memory_mb: usize) -> ServerProcess {
-    let port = {
-        let probe = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
-        probe.local_addr().unwrap().port()
-    };
-    let child = Command::new(env!("CARGO_BIN_EXE_lzcache"))
-        .args([
-            "-p",
-            &port.to_string(),
-            "-m",
-            &memory_mb.to_string(),
-            "-t",
-            "2",
-        ])
-        .stderr(std::process::Stdio::null())
+    let mut child = Command::new(env!("CARGO_BIN_EXE_lzcache"))
+        .args(["-p", "0", "-m", &memory_mb.to_string(), "-t", "2"])
+        .env("RUST_LOG", "info")
+        .env("NO_COLOR", "1")
+        .stderr(Stdio::piped())
         .spawn()
         .expect("lzcache binary runs");
-    let deadline = Instant::now() + Duration::from_secs(10);
-    while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
-        assert!(Instant::now() < deadline, "server did not start");
-        std::thread::sleep(Duration::from_millis(20));
-    }
+    let stderr = BufReader::new(child.stderr.take().unwrap());
+    let (tx, rx) = std::sync::mpsc::channel();
+    // Keeps draining the log so the server never blocks on a full pipe.
+    std::thread::spawn(move || {
+        for line in stderr.lines().map_while(Result::ok) {
+            if let Some(addr) = line
+                .split_whitespace()
+                .find_map(|w| w.strip_prefix("addr="))
+            {
+                let _ = tx.send(addr.to_string());
+            }
+        }
+    });
+    let addr = rx
+        .recv_timeout(Duration::from_secs(20))
+        .expect("server reports its address");
+    let port = addr.rsplit(':').next().unwrap().parse().unwrap();
     ServerProcess { child, port }
 }
 
