@@ -69,6 +69,8 @@ struct lz_dut {
     virtual ~lz_dut() = default;
     virtual void cycle(const lz_beat *s, int m_ready, lz_cycle_result *result) = 0;
     virtual void set_reset(int active) = 0;
+    virtual bool trace_open(const char *path, uint64_t start, uint64_t count) = 0;
+    virtual void trace_close() = 0;
     uint64_t cycles = 0;
 };
 
@@ -77,19 +79,10 @@ namespace {
 template <class M, class Ports, size_t BEAT_BYTES>
 class Model final : public lz_dut {
 public:
-    Model(const char *trace_path, uint64_t trace_start, uint64_t trace_cycles)
-        : context_(new VerilatedContext), trace_start_(trace_start),
-          trace_end_(trace_start + trace_cycles) {
-        if (trace_path != nullptr) {
-            // Must precede the model's construction for its signals to be traced.
-            context_->traceEverOn(true);
-        }
+    Model() : context_(new VerilatedContext) {
+        // Must precede the model's construction for its signals to be traceable later.
+        context_->traceEverOn(true);
         model_.reset(new M(context_.get(), "top"));
-        if (trace_path != nullptr) {
-            trace_.reset(new VerilatedVcdC);
-            model_->trace(trace_.get(), 99);
-            trace_->open(trace_path);
-        }
         model_->clk = 0;
         model_->rst = 0;
         model_->eval();
@@ -97,12 +90,29 @@ public:
 
     ~Model() override {
         model_->final();
-        if (trace_) {
-            trace_->close();
-        }
+        trace_close();
     }
 
-    bool trace_ok() const { return !trace_ || trace_->isOpen(); }
+    bool trace_open(const char *path, uint64_t start, uint64_t count) override {
+        trace_close();
+        trace_.reset(new VerilatedVcdC);
+        model_->trace(trace_.get(), 99);
+        trace_->open(path);
+        if (!trace_->isOpen()) {
+            trace_.reset();
+            return false;
+        }
+        trace_start_ = start;
+        trace_end_ = start + count;
+        return true;
+    }
+
+    void trace_close() override {
+        if (trace_) {
+            trace_->close();
+            trace_.reset();
+        }
+    }
 
     void set_reset(int active) override { model_->rst = active ? 1 : 0; }
 
@@ -146,24 +156,19 @@ private:
     std::unique_ptr<VerilatedContext> context_;
     std::unique_ptr<M> model_;
     std::unique_ptr<VerilatedVcdC> trace_;
-    uint64_t trace_start_;
-    uint64_t trace_end_;
+    uint64_t trace_start_ = 0;
+    uint64_t trace_end_ = 0;
 };
 
 struct ModelInfo {
     const char *name;
     int beat_bytes;
-    lz_dut *(*create)(const char *, uint64_t, uint64_t);
+    lz_dut *(*create)();
 };
 
 template <class M, class Ports, size_t BEAT_BYTES>
-lz_dut *create(const char *trace_path, uint64_t start, uint64_t count) {
-    auto *model = new Model<M, Ports, BEAT_BYTES>(trace_path, start, count);
-    if (!model->trace_ok()) {
-        delete model;
-        return nullptr;
-    }
-    return model;
+lz_dut *create() {
+    return new Model<M, Ports, BEAT_BYTES>();
 }
 
 #define LZ_MODEL(cls, name, bytes, ports) {name, bytes, &create<cls, ports, bytes>},
@@ -198,11 +203,16 @@ int lz_model_beat_bytes(const char *name) {
     return info ? info->beat_bytes : 0;
 }
 
-lz_dut *lz_dut_new(const char *name, const char *trace_path, uint64_t trace_start,
-                   uint64_t trace_cycles) {
+lz_dut *lz_dut_new(const char *name) {
     const ModelInfo *info = find(name);
-    return info ? info->create(trace_path, trace_start, trace_cycles) : nullptr;
+    return info ? info->create() : nullptr;
 }
+
+int lz_dut_trace_open(lz_dut *dut, const char *path, uint64_t start, uint64_t count) {
+    return dut->trace_open(path, start, count) ? 0 : -1;
+}
+
+void lz_dut_trace_close(lz_dut *dut) { dut->trace_close(); }
 
 void lz_dut_free(lz_dut *dut) { delete dut; }
 

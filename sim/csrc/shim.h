@@ -42,14 +42,16 @@ const char *lz_model_name(int index);
 /* Stream width of a model in bytes, or 0 for an unknown name. */
 int lz_model_beat_bytes(const char *name);
 
-/* Creates a model instance with its own simulation context. When trace_path is not NULL,
- * tracing is compiled in and enabled, and a VCD file is opened at that path; only cycles in
- * [trace_start, trace_start + trace_cycles) are written. Returns NULL for an unknown name or a
- * trace file that cannot be opened. */
-lz_dut *lz_dut_new(const char *name, const char *trace_path, uint64_t trace_start,
-                   uint64_t trace_cycles);
-/* Finishes the model and closes its trace. */
+/* Creates a model instance with its own simulation context, or NULL for an unknown name. */
+lz_dut *lz_dut_new(const char *name);
+/* Finishes the model and closes its trace, if one is open. */
 void lz_dut_free(lz_dut *dut);
+
+/* Opens a VCD waveform at `path` (closing any open one); only cycles in
+ * [start, start + count) are written. Returns 0 on success, -1 if the file cannot be opened. */
+int lz_dut_trace_open(lz_dut *dut, const char *path, uint64_t start, uint64_t count);
+/* Flushes and closes the open waveform, if any. */
+void lz_dut_trace_close(lz_dut *dut);
 
 /* Drives rst high for `cycles` clock cycles (inputs idle), then low. */
 void lz_dut_reset(lz_dut *dut, uint32_t cycles);

@@ -78,51 +78,49 @@ pub struct Dut {
 impl Dut {
     /// Creates model `name`, tracing it if `LZCACHE_TRACE` is set.
     pub fn new(name: &str) -> Result<Self, SimError> {
-        match trace_from_env(name) {
-            Some((path, start, cycles)) => Self::with_trace(name, Some((&path, start, cycles))),
-            None => Self::with_trace(name, None),
-        }
-    }
-
-    /// Creates model `name`, writing a VCD of cycles `[start, start + cycles)` to `path`.
-    pub fn with_trace(name: &str, trace: Option<(&Path, u64, u64)>) -> Result<Self, SimError> {
         let c_name = CString::new(name).map_err(|_| unknown(name))?;
         // SAFETY: c_name is a valid C string for the duration of the call.
         let beat_bytes = unsafe { ffi::lz_model_beat_bytes(c_name.as_ptr()) };
-        if beat_bytes == 0 {
-            return Err(unknown(name));
-        }
-        let c_path = trace.map(|(p, _, _)| {
-            if let Some(dir) = p.parent() {
-                let _ = std::fs::create_dir_all(dir);
-            }
-            CString::new(p.to_string_lossy().as_bytes()).expect("path without NUL")
-        });
-        let (start, cycles) = trace.map_or((0, 0), |(_, s, c)| (s, c));
-        // SAFETY: both strings outlive the call; a NULL path disables tracing.
-        let raw = unsafe {
-            ffi::lz_dut_new(
-                c_name.as_ptr(),
-                c_path.as_ref().map_or(std::ptr::null(), |p| p.as_ptr()),
-                start,
-                cycles,
-            )
-        };
-        let raw = NonNull::new(raw).ok_or_else(|| match trace {
-            Some((p, _, _)) => SimError::Trace(p.to_path_buf()),
-            None => unknown(name),
-        })?;
-        let trace = trace.map(|(p, _, _)| p.to_path_buf());
-        if let Some(path) = &trace {
-            eprintln!("lzcache-sim: tracing {name} to {}", path.display());
-        }
-        Ok(Self {
+        // SAFETY: as above; the shim returns NULL for an unknown name.
+        let raw = NonNull::new(unsafe { ffi::lz_dut_new(c_name.as_ptr()) })
+            .ok_or_else(|| unknown(name))?;
+        let mut dut = Self {
             raw,
             name: name.to_string(),
             beat_bytes: beat_bytes as usize,
-            trace,
+            trace: None,
             _not_send: PhantomData,
-        })
+        };
+        if let Some((path, start, cycles)) = trace_from_env(name) {
+            dut.open_trace(&path, start, cycles)?;
+            eprintln!("lzcache-sim: tracing {name} to {}", path.display());
+        }
+        Ok(dut)
+    }
+
+    /// Writes a VCD of the cycles `[start, start + cycles)` (counted from creation) to `path`,
+    /// closing any waveform already open.
+    pub fn open_trace(&mut self, path: &Path, start: u64, cycles: u64) -> Result<(), SimError> {
+        if let Some(dir) = path.parent() {
+            let _ = std::fs::create_dir_all(dir);
+        }
+        let c_path = CString::new(path.to_string_lossy().as_bytes())
+            .map_err(|_| SimError::Trace(path.to_path_buf()))?;
+        // SAFETY: self.raw is live and c_path outlives the call.
+        let status =
+            unsafe { ffi::lz_dut_trace_open(self.raw.as_ptr(), c_path.as_ptr(), start, cycles) };
+        if status != 0 {
+            return Err(SimError::Trace(path.to_path_buf()));
+        }
+        self.trace = Some(path.to_path_buf());
+        Ok(())
+    }
+
+    /// Flushes and closes the waveform, if one is open.
+    pub fn close_trace(&mut self) {
+        // SAFETY: self.raw is the live handle this struct owns.
+        unsafe { ffi::lz_dut_trace_close(self.raw.as_ptr()) };
+        self.trace = None;
     }
 
     pub fn name(&self) -> &str {
@@ -149,6 +147,13 @@ impl Dut {
     pub fn set_reset(&mut self, active: bool) {
         // SAFETY: self.raw is the live handle this struct owns.
         unsafe { ffi::lz_dut_set_reset(self.raw.as_ptr(), i32::from(active)) }
+    }
+
+    /// `cycles` clock cycles with no input beat and the output not ready.
+    pub fn tick(&mut self, cycles: u64) {
+        for _ in 0..cycles {
+            self.cycle(None, false);
+        }
     }
 
     /// One clock cycle with `input` presented (None: tvalid low) and `m_axis_tready`.

@@ -179,3 +179,19 @@ fn last_beat_may_be_empty_or_full() {
     assert_eq!(out.output[2].user, reference(&data));
     assert_eq!(lanes(64), u64::MAX);
 }
+
+#[test]
+fn waveforms_open_and_close_on_demand() {
+    let dir = std::env::temp_dir().join(format!("lzcache-sim-trace-{}", std::process::id()));
+    let path = dir.join("crc64.vcd");
+    let mut dut = model(64);
+    dut.tick(3);
+    dut.open_trace(&path, 0, 1000).expect("trace opens");
+    check_frames(&mut dut, &[b"123456789".to_vec()], &Traffic::FULL_RATE);
+    dut.close_trace();
+    let vcd = std::fs::read_to_string(&path).expect("trace written");
+    assert!(vcd.contains("$enddefinitions"), "a VCD header");
+    assert!(vcd.contains("s_axis_tvalid"), "stream signals are traced");
+    assert!(dut.trace_path().is_none());
+    let _ = std::fs::remove_dir_all(dir);
+}
