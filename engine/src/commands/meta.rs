@@ -116,7 +116,7 @@ impl Cache {
     fn vivify(&self, key: &[u8], flags: &MetaFlags<'_>) -> Option<ItemSnapshot> {
         let ttl = flags.vivify?;
         let now = self.clock.now();
-        let value = self.values.encode(b"");
+        let value = self.encode(b"");
         let mut item = Item::new(value, 0, self.clock.expiry(ttl), now);
         item.win_sent = true;
         match self
@@ -150,10 +150,7 @@ impl Cache {
                         self.meta_store(key, data, 0, ttl, Condition::Absent, flags)
                     }
                     Concat::NotStored => ("NS", None),
-                    Concat::TooLarge => {
-                        out.extend_from_slice(b"SERVER_ERROR out of memory storing object\r\n");
-                        return;
-                    }
+                    Concat::TooLarge => (super::text::NO_MEMORY, None),
                 }
             }
             _ => {
@@ -195,8 +192,7 @@ impl Cache {
         condition: Condition,
         flags: &MetaFlags<'_>,
     ) -> (&'static str, Option<u64>) {
-        let value = self.values.encode(data);
-        self.count_encoding(value.compressed);
+        let value = self.encode(data);
         let now = self.clock.now();
         let mut item = Item::new(value, client_flags, self.clock.expiry(ttl), now);
         let mut outcome = self
@@ -262,7 +258,7 @@ impl Cache {
         }
         let expiry = flags.ttl.map_or(old.expiry, |t| self.clock.expiry(t));
         let (value, client_flags) = if flags.remove_value {
-            (self.values.encode(b""), 0)
+            (self.encode(b""), 0)
         } else {
             (old.value.clone(), old.flags)
         };

@@ -20,7 +20,7 @@ use crate::config::Config;
 use crate::protocol::{Limits, Request};
 use crate::stats::Stats;
 use crate::store::{ItemSnapshot, Store};
-use crate::value::{ValueCodec, ValueError};
+use crate::value::{StoredValue, ValueCodec, ValueError};
 
 /// What the connection should do after a command.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -189,12 +189,16 @@ impl Cache {
         );
     }
 
-    fn count_encoding(&self, compressed: bool) {
-        if compressed {
-            Stats::incr(&self.stats.values_compressed);
+    /// Encodes a value for the store, counting how it was kept.
+    fn encode(&self, raw: &[u8]) -> StoredValue {
+        let value = self.values.encode(raw);
+        let counter = if value.compressed {
+            &self.stats.values_compressed
         } else {
-            Stats::incr(&self.stats.values_uncompressed);
-        }
+            &self.stats.values_uncompressed
+        };
+        Stats::incr(counter);
+        value
     }
 }
 

@@ -27,28 +27,17 @@ impl Cache {
     pub fn get_one(&self, kind: GetKind, key: &[u8], out: &mut Vec<u8>) {
         let now = self.clock.now();
         Stats::incr(&self.stats.cmd_get);
-        let item = match kind.touch() {
-            Some(exptime) => {
-                Stats::incr(&self.stats.cmd_touch);
-                let expiry = self.clock.expiry(exptime);
-                let item = self.store.access(key, now, |item| {
-                    item.expiry = expiry;
-                    item.touch_for_eviction();
-                    item.last_access = now;
-                    let snapshot = item.clone();
-                    item.fetched = true;
-                    snapshot
-                });
-                let counter = if item.is_some() {
-                    &self.stats.touch_hits
-                } else {
-                    &self.stats.touch_misses
-                };
-                Stats::incr(counter);
-                item
-            }
-            None => self.store.get(key, now),
-        };
+        let new_expiry = kind.touch().map(|exptime| self.clock.expiry(exptime));
+        let item = self.store.fetch(key, now, new_expiry);
+        if new_expiry.is_some() {
+            Stats::incr(&self.stats.cmd_touch);
+            let counter = if item.is_some() {
+                &self.stats.touch_hits
+            } else {
+                &self.stats.touch_misses
+            };
+            Stats::incr(counter);
+        }
         let Some(item) = item else {
             Stats::incr(&self.stats.get_misses);
             return;
@@ -125,8 +114,7 @@ impl Cache {
         condition: Condition,
         cas: Option<u64>,
     ) -> Outcome {
-        let value = self.values.encode(data);
-        self.count_encoding(value.compressed);
+        let value = self.encode(data);
         let now = self.clock.now();
         let item = Item::new(value, flags, self.clock.expiry(exptime), now);
         self.store.store(key, item, condition, now, cas)
@@ -162,8 +150,7 @@ impl Cache {
             } else {
                 [data, &raw[..]].concat()
             };
-            let value = self.values.encode(&joined);
-            self.count_encoding(value.compressed);
+            let value = self.encode(&joined);
             let now = self.clock.now();
             let mut item = Item::new(value, old.flags, old.expiry, now);
             item.fetched = old.fetched;
@@ -250,7 +237,7 @@ impl Cache {
             } else {
                 current.saturating_sub(delta)
             };
-            let value = self.values.encode(&counter_bytes(next, raw.len()));
+            let value = self.encode(&counter_bytes(next, raw.len()));
             let now = self.clock.now();
             let expiry = new_ttl.map_or(old.expiry, |t| self.clock.expiry(t));
             let mut item = Item::new(value, old.flags, expiry, now);

@@ -195,7 +195,15 @@ impl Store {
 
     /// A copy of the live item under `key`, counting a hit and marking it fetched.
     pub fn get(&self, key: &[u8], now: u32) -> Option<ItemSnapshot> {
+        self.fetch(key, now, None)
+    }
+
+    /// Like [`Store::get`], and when `new_expiry` is given, sets it first (`gat`, `gats`).
+    pub fn fetch(&self, key: &[u8], now: u32, new_expiry: Option<u32>) -> Option<ItemSnapshot> {
         self.access(key, now, |item| {
+            if let Some(expiry) = new_expiry {
+                item.expiry = expiry;
+            }
             item.touch_for_eviction();
             item.last_access = now;
             let snapshot = item.clone();
