@@ -24,7 +24,7 @@ struct ModelSpec {
 }
 
 fn models() -> Vec<ModelSpec> {
-    [64usize, 128, 256, 512]
+    let mut models: Vec<ModelSpec> = [64usize, 128, 256, 512]
         .into_iter()
         .map(|width| ModelSpec {
             name: format!("crc64_nvme_w{width}"),
@@ -33,7 +33,24 @@ fn models() -> Vec<ModelSpec> {
             ports: "CrcPorts",
             params: vec![("DATA_WIDTH".into(), width.to_string())],
         })
-        .collect()
+        .collect();
+    // The decompressor at its default and at the narrow configuration for small FPGAs.
+    for (name, width, out_bytes) in [
+        ("lz4_decompress_w512", 512usize, 32usize),
+        ("lz4_decompress_w64", 64, 8),
+    ] {
+        models.push(ModelSpec {
+            name: name.into(),
+            top: "lz4_decompress",
+            beat_bytes: width / 8,
+            ports: "UserPorts",
+            params: vec![
+                ("DATA_WIDTH".into(), width.to_string()),
+                ("OUT_BYTES".into(), out_bytes.to_string()),
+            ],
+        });
+    }
+    models
 }
 
 fn main() {

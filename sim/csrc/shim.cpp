@@ -56,10 +56,32 @@ void get_port(const VlWide<N> &port, uint8_t *bytes, size_t nbytes) {
 // Sideband of the crc64_nvme top: the frame CRC travels with the output's last beat.
 struct CrcPorts {
     template <class M>
-    static void drive_user(M &, uint64_t) {}
+    static void drive_user(M &, const uint64_t *) {}
     template <class M>
-    static uint64_t sample_user(M &m) {
-        return m.m_axis_crc;
+    static void sample_user(M &m, uint64_t *user) {
+        user[0] = m.m_axis_crc;
+        user[1] = 0;
+    }
+};
+
+// Tops with 128-bit s_axis_tuser and m_axis_tuser (the LZ4 engines).
+struct UserPorts {
+    template <class M>
+    static void drive_user(M &m, const uint64_t *user) {
+        uint8_t bytes[16];
+        for (size_t i = 0; i < 16; ++i) {
+            bytes[i] = static_cast<uint8_t>(user[i / 8] >> (8 * (i % 8)));
+        }
+        set_port(m.s_axis_tuser, bytes, sizeof(bytes));
+    }
+    template <class M>
+    static void sample_user(M &m, uint64_t *user) {
+        uint8_t bytes[16];
+        get_port(m.m_axis_tuser, bytes, sizeof(bytes));
+        user[0] = user[1] = 0;
+        for (size_t i = 0; i < 16; ++i) {
+            user[i / 8] |= static_cast<uint64_t>(bytes[i]) << (8 * (i % 8));
+        }
     }
 };
 
@@ -136,7 +158,7 @@ public:
             get_port(m.m_axis_tdata, result->m.data, BEAT_BYTES);
             result->m.keep = static_cast<uint64_t>(m.m_axis_tkeep);
             result->m.last = m.m_axis_tlast;
-            result->m.user = Ports::sample_user(m);
+            Ports::sample_user(m, result->m.user);
         }
 
         m.clk = 1;

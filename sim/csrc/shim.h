@@ -3,7 +3,8 @@
  *
  * Coarse operations on an opaque handle, so bindgen sees plain C and the C++ stays here.
  * Every model has an AXI-Stream input (s_axis_*) and output (m_axis_*), up to 512 bits wide,
- * and may carry 64 bits of sideband with each output beat (for example a CRC).
+ * and may carry up to 128 bits of sideband (tuser) with each beat in either direction: job
+ * parameters with an input frame's first beat, a completion with an output frame's last.
  */
 #ifndef LZCACHE_SIM_SHIM_H
 #define LZCACHE_SIM_SHIM_H
@@ -21,7 +22,8 @@ extern "C" {
 typedef struct lz_beat {
     uint8_t data[LZ_MAX_BEAT_BYTES];
     uint64_t keep;
-    uint64_t user;
+    /* Sideband, least significant word first. */
+    uint64_t user[2];
     uint8_t valid;
     uint8_t last;
 } lz_beat;

@@ -16,8 +16,9 @@ pub struct Beat {
     /// One bit per byte lane.
     pub keep: u64,
     pub last: bool,
-    /// Sideband: into the model on input, out of it on output (e.g. a frame's CRC).
-    pub user: u64,
+    /// Sideband (tuser, up to 128 bits): job parameters on an input frame's first beat, a
+    /// completion (or a CRC) on an output frame's last beat.
+    pub user: u128,
 }
 
 /// Splits `frame` into beats of `beat_bytes`, packed: full beats, then a partial last beat.
@@ -225,6 +226,50 @@ pub fn run(
     assert!(
         source.is_done(),
         "{}: output complete but input left over; {traffic}",
+        dut.name()
+    );
+    Run {
+        output: sink.beats,
+        cycles: dut.cycles() - start,
+    }
+}
+
+/// Streams `beats` through `dut` under `traffic` until `frames` output frames (beats with
+/// tlast) arrived, for engines whose output length is not known in advance. Panics (with the
+/// traffic and its seed) if that takes more than `max_cycles`.
+pub fn run_frames(
+    dut: &mut Dut,
+    beats: Vec<Beat>,
+    frames: usize,
+    traffic: &Traffic,
+    max_cycles: u64,
+) -> Run {
+    let mut source = Source::new(beats, traffic);
+    let mut sink = Sink::new(traffic);
+    let start = dut.cycles();
+    let mut done = 0;
+    // An engine may report a frame (an error) before it has taken all of the frame's input.
+    while done < frames || !source.is_done() {
+        assert!(
+            dut.cycles() - start < max_cycles,
+            "{}: no progress after {max_cycles} cycles ({done} of {frames} frames out, input \
+             left: {}); {traffic}",
+            dut.name(),
+            !source.is_done()
+        );
+        let ready = sink.ready();
+        let input = source.current().cloned();
+        let cycle = dut.cycle(input.as_ref(), ready);
+        source.advance(input.is_some() && cycle.input_ready);
+        if let (true, Some(beat)) = (ready, cycle.output) {
+            done += usize::from(beat.last);
+            sink.beats.push(beat);
+        }
+    }
+    assert_eq!(
+        done,
+        frames,
+        "{}: more frames out than expected; {traffic}",
         dut.name()
     );
     Run {

@@ -163,7 +163,7 @@ impl Dut {
             let n = beat.data.len().min(ffi::LZ_MAX_BEAT_BYTES as usize);
             s.data[..n].copy_from_slice(&beat.data[..n]);
             s.keep = beat.keep;
-            s.user = beat.user;
+            s.user = [beat.user as u64, (beat.user >> 64) as u64];
             s.last = u8::from(beat.last);
             s.valid = 1;
         }
@@ -174,7 +174,7 @@ impl Dut {
             data: result.m.data[..self.beat_bytes].to_vec(),
             keep: result.m.keep,
             last: result.m.last != 0,
-            user: result.m.user,
+            user: u128::from(result.m.user[0]) | u128::from(result.m.user[1]) << 64,
         });
         Cycle {
             input_ready: result.s_ready != 0,

@@ -1,0 +1,252 @@
+/*
+ * lzcache — LZ4 block decompressor: copy engine
+ *
+ * Executes the parser's commands against a banked history memory and emits up to OUT_BYTES
+ * raw bytes per cycle.
+ */
+
+`resetall
+`timescale 1ns / 1ps
+`default_nettype none
+
+// Copy engine: literals, then match bytes, of one command per cycle.
+//
+// History: HISTORY_SIZE bytes in OUT_BYTES single-byte banks (address a lives in bank
+// a mod OUT_BYTES), so any OUT_BYTES consecutive bytes are read in one cycle, one row per
+// bank, and a command's output is written in one cycle. Two stages:
+//   A  (command accepted) computes, per output lane, where its byte comes from and issues the
+//      bank reads for a match that starts more than OUT_BYTES bytes back;
+//   B  forms the output from the literals, the last OUT_BYTES bytes written (kept in
+//      registers) and the bank data, then writes it to the history.
+// Why the recent bytes sit in registers: bytes written by the command in stage B are not yet
+// in the banks when stage A reads, and a short offset (down to 1, a run) repeats bytes of its
+// own output. With the last OUT_BYTES bytes at hand, a lane whose source lies fewer than
+// OUT_BYTES bytes back takes it from the registers — for an overlapping match, from byte
+// (j mod offset) of the repeating pattern — and every other lane's source is at least
+// OUT_BYTES bytes old, hence already in the banks. So no offset ever stalls the engine.
+module lz4_dec_copy #
+(
+    // Output bytes per cycle (a power of two, 8 or more)
+    parameter OUT_BYTES = 32,
+    // Bytes of history (a power of two, at least 2*OUT_BYTES); offsets must be smaller
+    parameter HISTORY_SIZE = 65536,
+    // Width of a command's length fields
+    parameter LEN_WIDTH = $clog2(OUT_BYTES + 1),
+    // Width of the job record passed through with an end command
+    parameter META_WIDTH = 100
+)
+(
+    input  wire                   clk,
+    input  wire                   rst,
+
+    /*
+     * Commands from lz4_dec_parser
+     */
+    input  wire [OUT_BYTES*8-1:0] s_cmd_literals,
+    input  wire [LEN_WIDTH-1:0]   s_cmd_lit_len,
+    input  wire [LEN_WIDTH-1:0]   s_cmd_match_len,
+    input  wire [15:0]            s_cmd_offset,
+    input  wire                   s_cmd_end,
+    input  wire [META_WIDTH-1:0]  s_cmd_meta,
+    input  wire                   s_cmd_valid,
+    output wire                   s_cmd_ready,
+
+    /*
+     * Output bytes: m_bytes lanes 0..m_count-1; m_end closes a job and carries its record
+     */
+    output wire [OUT_BYTES*8-1:0] m_data,
+    output wire [LEN_WIDTH-1:0]   m_count,
+    output wire                   m_end,
+    output wire [META_WIDTH-1:0]  m_meta,
+    output wire                   m_valid,
+    input  wire                   m_ready
+);
+
+localparam LANE_WIDTH = $clog2(OUT_BYTES);
+localparam HIST_WIDTH = $clog2(HISTORY_SIZE);
+localparam ROWS = HISTORY_SIZE / OUT_BYTES;
+// Index into {literals, recent bytes}: 2*OUT_BYTES entries.
+localparam SRC_WIDTH = LANE_WIDTH + 1;
+localparam [15:0] OUT_BYTES_16 = OUT_BYTES[15:0];
+
+initial begin
+    if (OUT_BYTES < 8 || (1 << LANE_WIDTH) != OUT_BYTES) begin
+        $error("Error: OUT_BYTES must be a power of two, 8 or more (instance %m)");
+        $finish;
+    end
+    if ((1 << HIST_WIDTH) != HISTORY_SIZE || HISTORY_SIZE < 2 * OUT_BYTES
+            || HISTORY_SIZE > 65536) begin
+        $error("Error: HISTORY_SIZE must be a power of two in 2*OUT_BYTES..65536 (instance %m)");
+        $finish;
+    end
+end
+
+/*
+ * Stage A: per-lane sources and bank reads
+ */
+
+reg                   b_valid_reg = 1'b0;
+wire                  b_done = b_valid_reg && m_ready;
+wire                  a_accept = s_cmd_valid && (!b_valid_reg || b_done);
+
+assign s_cmd_ready = !b_valid_reg || b_done;
+
+// Position (mod HISTORY_SIZE) of the next command's first output byte.
+reg [HIST_WIDTH-1:0]  a_pos_reg = {HIST_WIDTH{1'b0}};
+
+wire [HIST_WIDTH-1:0] offset_h = s_cmd_offset[HIST_WIDTH-1:0];
+wire [HIST_WIDTH-1:0] lit_len_h = {{(HIST_WIDTH-LEN_WIDTH){1'b0}}, s_cmd_lit_len};
+// First byte of the match's source window.
+wire [HIST_WIDTH-1:0] src = a_pos_reg + lit_len_h - offset_h;
+wire [LANE_WIDTH-1:0] src_lane = src[LANE_WIDTH-1:0];
+// Bank holding the source of output lane 0 (lane k reads bank rot + k).
+wire [LANE_WIDTH-1:0] rot = a_pos_reg[LANE_WIDTH-1:0] - s_cmd_offset[LANE_WIDTH-1:0];
+
+reg [OUT_BYTES*SRC_WIDTH-1:0] lane_src;
+reg [OUT_BYTES-1:0]           lane_from_bank;
+
+integer k;
+reg [LANE_WIDTH:0] j;
+reg [LANE_WIDTH:0] j_mod;
+reg [17:0]         rel;
+always @* begin
+    lane_src = {OUT_BYTES*SRC_WIDTH{1'b0}};
+    lane_from_bank = {OUT_BYTES{1'b0}};
+    for (k = 0; k < OUT_BYTES; k = k + 1) begin
+        j = k[LANE_WIDTH:0] - s_cmd_lit_len[LANE_WIDTH:0];
+        j_mod = j;
+        rel = 18'd0;
+        if (k < s_cmd_lit_len) begin
+            // A literal: entry OUT_BYTES + k.
+            lane_src[k*SRC_WIDTH +: SRC_WIDTH] = OUT_BYTES[SRC_WIDTH-1:0] + k[SRC_WIDTH-1:0];
+        end else begin
+            // Match byte j repeats byte j - offset while that is still in this match, so its
+            // source is byte (j mod offset) of the pattern that starts offset bytes back.
+            if (s_cmd_offset != 16'd0 && s_cmd_offset < OUT_BYTES_16
+                    && {{(16-LANE_WIDTH-1){1'b0}}, j} >= s_cmd_offset) begin
+                j_mod = j % s_cmd_offset[LANE_WIDTH:0];
+            end else begin
+                j_mod = j;
+            end
+            // Source position relative to this command's first output byte (negative: history).
+            rel = {{(17-LEN_WIDTH){1'b0}}, s_cmd_lit_len} + {{(17-LANE_WIDTH){1'b0}}, j_mod}
+                - {2'd0, s_cmd_offset};
+            if ($signed(rel) < -$signed({1'b0, OUT_BYTES[16:0]})) begin
+                lane_from_bank[k] = 1'b1;
+            end else begin
+                lane_src[k*SRC_WIDTH +: SRC_WIDTH] = rel[SRC_WIDTH-1:0] + OUT_BYTES[SRC_WIDTH-1:0];
+            end
+        end
+    end
+end
+
+/*
+ * History banks
+ */
+
+reg [OUT_BYTES*8-1:0]         b_literals_reg = {OUT_BYTES*8{1'b0}};
+reg [OUT_BYTES*SRC_WIDTH-1:0] b_src_reg = {OUT_BYTES*SRC_WIDTH{1'b0}};
+reg [OUT_BYTES-1:0]           b_from_bank_reg = {OUT_BYTES{1'b0}};
+reg [LANE_WIDTH-1:0]          b_rot_reg = {LANE_WIDTH{1'b0}};
+reg [HIST_WIDTH-1:0]          b_pos_reg = {HIST_WIDTH{1'b0}};
+reg [LEN_WIDTH-1:0]           b_count_reg = {LEN_WIDTH{1'b0}};
+reg                           b_end_reg = 1'b0;
+reg [META_WIDTH-1:0]          b_meta_reg = {META_WIDTH{1'b0}};
+// The last OUT_BYTES bytes written; byte OUT_BYTES-1 is the newest.
+reg [OUT_BYTES*8-1:0]         recent_reg = {OUT_BYTES*8{1'b0}};
+
+wire [OUT_BYTES*8-1:0] bank_data;
+reg  [OUT_BYTES*8-1:0] out_bytes;
+
+genvar bank;
+generate
+    for (bank = 0; bank < OUT_BYTES; bank = bank + 1) begin : history_bank
+        // Source row: the row of the address in [src, src + OUT_BYTES) that lives here.
+        wire [LANE_WIDTH-1:0] rd_delta = bank[LANE_WIDTH-1:0] - src_lane;
+        wire [HIST_WIDTH-1:0] rd_addr = src + {{(HIST_WIDTH-LANE_WIDTH){1'b0}}, rd_delta};
+        // Output lane written to this bank.
+        wire [LANE_WIDTH-1:0] wr_lane = bank[LANE_WIDTH-1:0] - b_pos_reg[LANE_WIDTH-1:0];
+        wire [HIST_WIDTH-1:0] wr_addr = b_pos_reg + {{(HIST_WIDTH-LANE_WIDTH){1'b0}}, wr_lane};
+        wire                  wr_en = b_done && {1'b0, wr_lane} < b_count_reg;
+
+        ram_sdp #(
+            .WIDTH(8),
+            .DEPTH(ROWS)
+        )
+        ram (
+            .clk(clk),
+            .wr_en(wr_en),
+            .wr_addr(wr_addr[HIST_WIDTH-1:LANE_WIDTH]),
+            .wr_data(out_bytes[wr_lane*8 +: 8]),
+            .rd_en(a_accept),
+            .rd_addr(rd_addr[HIST_WIDTH-1:LANE_WIDTH]),
+            .rd_data(bank_data[bank*8 +: 8])
+        );
+        // The low address bits name the bank, not the row.
+        wire unused_bank_bits = &{1'b0, rd_addr[LANE_WIDTH-1:0], wr_addr[LANE_WIDTH-1:0]};
+    end
+endgenerate
+
+/*
+ * Stage B: form the output
+ */
+
+wire [OUT_BYTES*16-1:0] near = {b_literals_reg, recent_reg};
+
+integer lane;
+reg [LANE_WIDTH-1:0] bank_sel;
+always @* begin
+    for (lane = 0; lane < OUT_BYTES; lane = lane + 1) begin
+        bank_sel = b_rot_reg + lane[LANE_WIDTH-1:0];
+        if (b_from_bank_reg[lane]) begin
+            out_bytes[lane*8 +: 8] = bank_data[bank_sel*8 +: 8];
+        end else begin
+            out_bytes[lane*8 +: 8] = near[b_src_reg[lane*SRC_WIDTH +: SRC_WIDTH]*8 +: 8];
+        end
+    end
+end
+
+// The newest OUT_BYTES bytes after this command's output.
+wire [OUT_BYTES*16-1:0] recent_shifted = {out_bytes, recent_reg} >> (b_count_reg * 8);
+
+assign m_data = out_bytes;
+assign m_count = b_count_reg;
+assign m_end = b_end_reg;
+assign m_meta = b_meta_reg;
+assign m_valid = b_valid_reg;
+
+// Low address bits select the bank, not the row; the upper half of the shifted window is the
+// part shifted out.
+wire unused = &{1'b0, recent_shifted[OUT_BYTES*16-1:OUT_BYTES*8]};
+
+always @(posedge clk) begin
+    if (a_accept) begin
+        b_literals_reg <= s_cmd_literals;
+        b_src_reg <= lane_src;
+        b_from_bank_reg <= lane_from_bank;
+        b_rot_reg <= rot;
+        b_pos_reg <= a_pos_reg;
+        b_count_reg <= s_cmd_lit_len + s_cmd_match_len;
+        b_end_reg <= s_cmd_end;
+        b_meta_reg <= s_cmd_meta;
+        a_pos_reg <= a_pos_reg + lit_len_h + {{(HIST_WIDTH-LEN_WIDTH){1'b0}}, s_cmd_match_len};
+    end
+    if (b_done) begin
+        recent_reg <= recent_shifted[OUT_BYTES*8-1:0];
+    end
+    if (a_accept) begin
+        b_valid_reg <= 1'b1;
+    end else if (b_done) begin
+        b_valid_reg <= 1'b0;
+    end
+
+    if (rst) begin
+        b_valid_reg <= 1'b0;
+        a_pos_reg <= {HIST_WIDTH{1'b0}};
+    end
+end
+
+endmodule
+
+`resetall
+`default_nettype wire

@@ -1,0 +1,226 @@
+/*
+ * lzcache — LZ4 block decompressor with inline CRC-64/NVME
+ *
+ * The read path of the CacheAccelerator: an LZ4 block in, the raw bytes out, and a
+ * completion that says whether they are complete and match the expected CRC.
+ */
+
+`resetall
+`timescale 1ns / 1ps
+`default_nettype none
+
+// LZ4 block decompressor: parser -> copy engine -> byte packer -> CRC-64/NVME.
+//
+// Input: one LZ4 block per frame. s_axis_tuser on the frame's first beat carries the job:
+//   [63:0]  expected CRC-64/NVME of the raw bytes
+//   [95:64] expected raw length (the output bound: no more bytes are ever produced)
+// Output: the raw bytes as one packed frame (an empty value is one beat with tkeep zero);
+// m_axis_tuser on its last beat is the completion:
+//   [63:0]  CRC-64/NVME of the bytes produced
+//   [95:64] bytes produced
+//   [99:96] status (lz4_dec_status.vh: 0 = ok)
+//   [100]   crc_valid: status ok and the CRC equals the expected one
+// Every frame in gets exactly one frame out; a malformed block ends early with an error
+// status (see lz4_dec_parser for the cycle bound) and the next frame follows at once.
+module lz4_decompress #
+(
+    // Width of the input and output streams in bits (64, 128, 256 or 512)
+    parameter DATA_WIDTH = 512,
+    // Width of tkeep: one bit per byte
+    parameter KEEP_WIDTH = DATA_WIDTH/8,
+    // Output bytes produced per cycle at most (a power of two in 8..KEEP_WIDTH)
+    parameter OUT_BYTES = KEEP_WIDTH < 32 ? KEEP_WIDTH : 32,
+    // Bytes of history (a power of two up to 65536); blocks with larger offsets are rejected
+    parameter HISTORY_SIZE = 65536
+)
+(
+    input  wire                  clk,
+    input  wire                  rst,
+
+    /*
+     * LZ4 block input
+     */
+    input  wire [DATA_WIDTH-1:0] s_axis_tdata,
+    input  wire [KEEP_WIDTH-1:0] s_axis_tkeep,
+    input  wire                  s_axis_tvalid,
+    output wire                  s_axis_tready,
+    input  wire                  s_axis_tlast,
+    input  wire [127:0]          s_axis_tuser,
+
+    /*
+     * Raw output with completion
+     */
+    output wire [DATA_WIDTH-1:0] m_axis_tdata,
+    output wire [KEEP_WIDTH-1:0] m_axis_tkeep,
+    output wire                  m_axis_tvalid,
+    input  wire                  m_axis_tready,
+    output wire                  m_axis_tlast,
+    output wire [127:0]          m_axis_tuser
+);
+
+/* verilator lint_off UNUSEDPARAM */
+`include "lz4_dec_status.vh"
+/* verilator lint_on UNUSEDPARAM */
+
+localparam LEN_WIDTH = $clog2(OUT_BYTES + 1);
+// Job record: {expected CRC, bytes produced, status}.
+localparam META_WIDTH = 64 + 32 + 4;
+
+wire [OUT_BYTES*8-1:0] cmd_literals;
+wire [LEN_WIDTH-1:0]   cmd_lit_len;
+wire [LEN_WIDTH-1:0]   cmd_match_len;
+wire [15:0]            cmd_offset;
+wire                   cmd_end;
+wire [3:0]             cmd_status;
+wire [31:0]            cmd_length;
+wire [63:0]            cmd_crc;
+wire                   cmd_valid;
+wire                   cmd_ready;
+
+lz4_dec_parser #(
+    .DATA_WIDTH(DATA_WIDTH),
+    .OUT_BYTES(OUT_BYTES),
+    .HISTORY_SIZE(HISTORY_SIZE)
+)
+parser (
+    .clk(clk),
+    .rst(rst),
+    .s_axis_tdata(s_axis_tdata),
+    .s_axis_tkeep(s_axis_tkeep),
+    .s_axis_tvalid(s_axis_tvalid),
+    .s_axis_tready(s_axis_tready),
+    .s_axis_tlast(s_axis_tlast),
+    .s_axis_tuser(s_axis_tuser[95:0]),
+    .m_cmd_literals(cmd_literals),
+    .m_cmd_lit_len(cmd_lit_len),
+    .m_cmd_match_len(cmd_match_len),
+    .m_cmd_offset(cmd_offset),
+    .m_cmd_end(cmd_end),
+    .m_cmd_status(cmd_status),
+    .m_cmd_length(cmd_length),
+    .m_cmd_crc(cmd_crc),
+    .m_cmd_valid(cmd_valid),
+    .m_cmd_ready(cmd_ready)
+);
+
+wire [OUT_BYTES*8-1:0] raw_data;
+wire [LEN_WIDTH-1:0]   raw_count;
+wire                   raw_end;
+wire [META_WIDTH-1:0]  raw_meta;
+wire                   raw_valid;
+wire                   raw_ready;
+
+lz4_dec_copy #(
+    .OUT_BYTES(OUT_BYTES),
+    .HISTORY_SIZE(HISTORY_SIZE),
+    .META_WIDTH(META_WIDTH)
+)
+copy (
+    .clk(clk),
+    .rst(rst),
+    .s_cmd_literals(cmd_literals),
+    .s_cmd_lit_len(cmd_lit_len),
+    .s_cmd_match_len(cmd_match_len),
+    .s_cmd_offset(cmd_offset),
+    .s_cmd_end(cmd_end),
+    .s_cmd_meta({cmd_crc, cmd_length, cmd_status}),
+    .s_cmd_valid(cmd_valid),
+    .s_cmd_ready(cmd_ready),
+    .m_data(raw_data),
+    .m_count(raw_count),
+    .m_end(raw_end),
+    .m_meta(raw_meta),
+    .m_valid(raw_valid),
+    .m_ready(raw_ready)
+);
+
+wire [DATA_WIDTH-1:0] packed_tdata;
+wire [KEEP_WIDTH-1:0] packed_tkeep;
+wire                  packed_tvalid;
+wire                  packed_tready;
+wire                  packed_tlast;
+wire [META_WIDTH-1:0] packed_tuser;
+
+axis_byte_packer #(
+    .DATA_WIDTH(DATA_WIDTH),
+    .IN_BYTES(OUT_BYTES),
+    .USER_WIDTH(META_WIDTH)
+)
+packer (
+    .clk(clk),
+    .rst(rst),
+    .s_data(raw_data),
+    .s_count(raw_count),
+    .s_end(raw_end),
+    .s_user(raw_meta),
+    .s_valid(raw_valid),
+    .s_ready(raw_ready),
+    .m_axis_tdata(packed_tdata),
+    .m_axis_tkeep(packed_tkeep),
+    .m_axis_tvalid(packed_tvalid),
+    .m_axis_tready(packed_tready),
+    .m_axis_tlast(packed_tlast),
+    .m_axis_tuser(packed_tuser)
+);
+
+/*
+ * CRC of the raw bytes; the job record waits in a FIFO while its frame passes the CRC unit
+ */
+
+wire                  crc_s_ready;
+wire                  meta_s_ready;
+wire [META_WIDTH-1:0] meta_out;
+wire                  meta_valid;
+wire [63:0]           frame_crc;
+
+wire frame_may_pass = !packed_tlast || meta_s_ready;
+assign packed_tready = crc_s_ready && frame_may_pass;
+
+crc64_nvme #(
+    .DATA_WIDTH(DATA_WIDTH)
+)
+crc (
+    .clk(clk),
+    .rst(rst),
+    .s_axis_tdata(packed_tdata),
+    .s_axis_tkeep(packed_tkeep),
+    .s_axis_tvalid(packed_tvalid && frame_may_pass),
+    .s_axis_tready(crc_s_ready),
+    .s_axis_tlast(packed_tlast),
+    .m_axis_tdata(m_axis_tdata),
+    .m_axis_tkeep(m_axis_tkeep),
+    .m_axis_tvalid(m_axis_tvalid),
+    .m_axis_tready(m_axis_tready),
+    .m_axis_tlast(m_axis_tlast),
+    .m_axis_crc(frame_crc)
+);
+
+sync_fifo #(
+    .WIDTH(META_WIDTH),
+    .DEPTH(8)
+)
+meta_fifo (
+    .clk(clk),
+    .rst(rst),
+    .s_data(packed_tuser),
+    .s_valid(packed_tvalid && packed_tlast && crc_s_ready),
+    .s_ready(meta_s_ready),
+    .m_data(meta_out),
+    .m_valid(meta_valid),
+    .m_ready(m_axis_tvalid && m_axis_tready && m_axis_tlast)
+);
+
+wire [63:0] expected_crc = meta_out[99:36];
+wire [31:0] produced = meta_out[35:4];
+wire [3:0]  status = meta_out[3:0];
+wire        crc_valid = status == LZ4_OK && frame_crc == expected_crc;
+
+assign m_axis_tuser = {27'd0, crc_valid, status, produced, frame_crc};
+
+// meta_valid is high whenever a last beat is out (its record entered the FIFO first).
+wire unused = &{1'b0, meta_valid, s_axis_tuser[127:96]};
+
+endmodule
+
+`resetall
+`default_nettype wire

@@ -1,0 +1,68 @@
+/*
+ * lzcache — simple dual-port RAM
+ *
+ * One write port and one registered read port on the same clock, written so that yosys and
+ * vendor tools infer block RAM.
+ */
+
+`resetall
+`timescale 1ns / 1ps
+`default_nettype none
+
+// Simple dual-port RAM with a synchronous, enabled read: rd_data holds its value while rd_en
+// is low, which lets a stalled pipeline keep a read result without re-reading. A read of the
+// address being written in the same cycle returns the old or the new word (tool dependent);
+// callers never rely on either.
+module ram_sdp #
+(
+    // Width of a word in bits
+    parameter WIDTH = 8,
+    // Number of words (a power of two)
+    parameter DEPTH = 2048,
+    // Width of an address
+    parameter ADDR_WIDTH = $clog2(DEPTH)
+)
+(
+    input  wire                  clk,
+
+    /*
+     * Write port
+     */
+    input  wire                  wr_en,
+    input  wire [ADDR_WIDTH-1:0] wr_addr,
+    input  wire [WIDTH-1:0]      wr_data,
+
+    /*
+     * Read port (one cycle of latency)
+     */
+    input  wire                  rd_en,
+    input  wire [ADDR_WIDTH-1:0] rd_addr,
+    output reg  [WIDTH-1:0]      rd_data
+);
+
+initial begin
+    if ((1 << ADDR_WIDTH) != DEPTH) begin
+        $error("Error: DEPTH must be a power of two (instance %m)");
+        $finish;
+    end
+end
+
+reg [WIDTH-1:0] mem [0:DEPTH-1];
+
+initial begin
+    rd_data = {WIDTH{1'b0}};
+end
+
+always @(posedge clk) begin
+    if (wr_en) begin
+        mem[wr_addr] <= wr_data;
+    end
+    if (rd_en) begin
+        rd_data <= mem[rd_addr];
+    end
+end
+
+endmodule
+
+`resetall
+`default_nettype wire

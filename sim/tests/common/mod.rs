@@ -1,0 +1,193 @@
+//! Test data and helpers shared by the RTL engine tests.
+#![allow(dead_code)]
+
+use std::path::PathBuf;
+
+use lzcache_sim::axis::Rng;
+
+/// Reference CRC-64/NVME, checked against the independent `crc` crate.
+pub fn crc64(data: &[u8]) -> u64 {
+    let crc = lzcache_driver::crc64::checksum(data);
+    assert_eq!(
+        crc,
+        crc::Crc::<u64>::new(&crc::CRC_64_NVME).checksum(data),
+        "software CRCs disagree"
+    );
+    crc
+}
+
+/// Bytes of English-like text: words from a small vocabulary, with punctuation.
+pub fn text(len: usize, seed: u64) -> Vec<u8> {
+    const WORDS: &[&str] = &[
+        "the",
+        "cache",
+        "value",
+        "of",
+        "and",
+        "a",
+        "server",
+        "to",
+        "memory",
+        "block",
+        "is",
+        "compressed",
+        "in",
+        "client",
+        "that",
+        "key",
+        "for",
+        "with",
+        "hardware",
+        "stream",
+        "on",
+        "lz4",
+        "checksum",
+        "returns",
+        "every",
+        "request",
+        "item",
+        "by",
+        "eviction",
+        "pipeline",
+    ];
+    let mut rng = Rng::new(seed);
+    let mut out = Vec::with_capacity(len + 16);
+    while out.len() < len {
+        let word = WORDS[(rng.next_u64() % WORDS.len() as u64) as usize];
+        out.extend_from_slice(word.as_bytes());
+        out.push(match rng.next_u64() % 12 {
+            0 => b'.',
+            1 => b',',
+            2 => b'\n',
+            _ => b' ',
+        });
+    }
+    out.truncate(len);
+    out
+}
+
+/// JSON documents like a cache holds: repeated field names, varying numbers and strings.
+pub fn json(len: usize, seed: u64) -> Vec<u8> {
+    let mut rng = Rng::new(seed);
+    let mut out = Vec::with_capacity(len + 128);
+    out.push(b'[');
+    while out.len() < len {
+        let id = rng.next_u64() % 1_000_000;
+        let score = rng.next_u64() % 10_000;
+        let name = text(6 + (rng.next_u64() % 10) as usize, rng.next_u64());
+        out.extend_from_slice(
+            format!(
+                "{{\"id\":{id},\"name\":\"{}\",\"score\":{score}.{},\"active\":{},\"tags\":[\"a\",\"b{}\"]}},",
+                String::from_utf8_lossy(&name).replace(['\n', '"'], " "),
+                score % 97,
+                id % 2 == 0,
+                id % 7
+            )
+            .as_bytes(),
+        );
+    }
+    out.truncate(len);
+    out
+}
+
+/// Uniformly random bytes (incompressible).
+pub fn random(len: usize, seed: u64) -> Vec<u8> {
+    let mut rng = Rng::new(seed);
+    (0..len).map(|_| rng.next_u64() as u8).collect()
+}
+
+/// A pattern of `period` random bytes repeated (matches at short offsets, down to 1).
+pub fn periodic(len: usize, period: usize, seed: u64) -> Vec<u8> {
+    let pattern = random(period.max(1), seed);
+    (0..len).map(|i| pattern[i % pattern.len()]).collect()
+}
+
+/// Runs of random bytes (long literals) between copies of text from far back (long offsets).
+pub fn far_matches(len: usize, seed: u64) -> Vec<u8> {
+    let mut rng = Rng::new(seed);
+    let mut out = text(4096, seed);
+    while out.len() < len {
+        if rng.next_u64() % 2 == 0 {
+            out.extend(random(
+                100 + (rng.next_u64() % 3000) as usize,
+                rng.next_u64(),
+            ));
+        } else {
+            let n = 20 + (rng.next_u64() % 300) as usize;
+            let back = (n + (rng.next_u64() % 65_000) as usize).min(out.len());
+            let start = out.len() - back;
+            let copy = out[start..start + n.min(back)].to_vec();
+            out.extend(copy);
+        }
+    }
+    out.truncate(len);
+    out
+}
+
+/// Named generated inputs: every kind of data at sizes from empty to beyond the 64 KiB window.
+pub fn generated() -> Vec<(String, Vec<u8>)> {
+    let mut cases: Vec<(String, Vec<u8>)> = Vec::new();
+    for len in [0usize, 1, 5, 12, 13, 64, 100, 1000, 4096] {
+        cases.push((format!("text-{len}"), text(len, len as u64)));
+    }
+    cases.push(("text-200k".into(), text(200_000, 1)));
+    cases.push(("json-50k".into(), json(50_000, 2)));
+    cases.push(("random-3000".into(), random(3000, 3)));
+    cases.push(("random-70k".into(), random(70_000, 4)));
+    cases.push(("zeros-100k".into(), vec![0; 100_000]));
+    for period in [1usize, 2, 3, 7, 16, 31, 33, 64, 100] {
+        cases.push((
+            format!("period-{period}"),
+            periodic(5000, period, period as u64),
+        ));
+    }
+    cases.push(("far-matches-150k".into(), far_matches(150_000, 5)));
+    cases
+}
+
+/// Files of ../shared/corpus (the real compression corpus) when it is present.
+pub fn corpus() -> Vec<(String, Vec<u8>)> {
+    let dir = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../shared/corpus");
+    let mut files: Vec<(String, Vec<u8>)> = std::fs::read_dir(&dir)
+        .map(|entries| {
+            entries
+                .filter_map(Result::ok)
+                .filter(|e| e.path().is_file())
+                .map(|e| {
+                    (
+                        e.file_name().to_string_lossy().into_owned(),
+                        std::fs::read(e.path()).expect("read corpus file"),
+                    )
+                })
+                .collect()
+        })
+        .unwrap_or_default();
+    files.sort();
+    files
+}
+
+/// LZ4 block by lz4_flex.
+pub fn lz4_flex_block(data: &[u8]) -> Vec<u8> {
+    lz4_flex::block::compress(data)
+}
+
+/// LZ4 block by the lz4 C library (level 1 / default mode).
+pub fn lz4_c_block(data: &[u8]) -> Vec<u8> {
+    lz4::block::compress(data, Some(lz4::block::CompressionMode::DEFAULT), false)
+        .expect("lz4 C compresses")
+}
+
+/// Status codes, read from the RTL's own definition so the two cannot drift apart.
+pub fn status_code(name: &str) -> u8 {
+    const VH: &str = include_str!("../../../rtl/lz4_dec_status.vh");
+    VH.lines()
+        .filter_map(|line| {
+            let rest = line.trim().strip_prefix("localparam [3:0] ")?;
+            let (n, value) = rest.split_once(" = ")?;
+            let value = value.split(';').next()?.trim().strip_prefix("4'd")?;
+            Some((n.to_string(), value.parse::<u8>().ok()?))
+        })
+        .find(|(n, _)| n == name)
+        .unwrap_or_else(|| panic!("status {name} not in lz4_dec_status.vh"))
+        .1
+}
