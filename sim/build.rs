@@ -50,6 +50,25 @@ fn models() -> Vec<ModelSpec> {
             ],
         });
     }
+    // The compressor: default, a larger hash table, and a small-FPGA configuration.
+    for (name, width, hash_bits, window, literals) in [
+        ("lz4_compress_w512", 512usize, 12u32, 65536u32, 65536u32),
+        ("lz4_compress_h14", 512, 14, 65536, 65536),
+        ("lz4_compress_small", 64, 10, 4096, 4096),
+    ] {
+        models.push(ModelSpec {
+            name: name.into(),
+            top: "lz4_compress",
+            beat_bytes: width / 8,
+            ports: "UserPorts",
+            params: vec![
+                ("DATA_WIDTH".into(), width.to_string()),
+                ("HASH_BITS".into(), hash_bits.to_string()),
+                ("WINDOW_SIZE".into(), window.to_string()),
+                ("LIT_BUFFER".into(), literals.to_string()),
+            ],
+        });
+    }
     models
 }
 

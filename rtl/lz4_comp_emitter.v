@@ -1,0 +1,324 @@
+/*
+ * lzcache — LZ4 block compressor: sequence emitter
+ *
+ * Writes the LZ4 block format — token, length extension bytes, literals, offset — from the
+ * match finder's sequence records and literal bytes.
+ */
+
+`resetall
+`timescale 1ns / 1ps
+`default_nettype none
+
+// LZ4 sequence emitter. Literal bytes wait in a buffer of LIT_BUFFER bytes (8 byte banks,
+// so up to 8 leave per cycle) until their sequence's record arrives: a token holds the
+// literal count, so no literal can leave before its run has ended.
+//
+// Rate: a sequence takes one cycle for its token, one per 8 literals, one for its offset and
+// one per length extension byte, never more cycles than the match finder spent on its input
+// bytes (a literal and a 4-byte match take 4 input cycles and 3 here), so the emitter keeps
+// up with one input byte per cycle.
+//
+// Each job ends with an end chunk (no bytes) whose record is the completion:
+//   [63:0] CRC-64/NVME of the input, [95:64] block length, [99:96] status,
+//   [100] incompressible: no usable block, or a block not smaller than the input.
+module lz4_comp_emitter #
+(
+    // Bytes of the literal buffer (a power of two, at least 64)
+    parameter LIT_BUFFER = 65536
+)
+(
+    input  wire         clk,
+    input  wire         rst,
+
+    /*
+     * Literal bytes from lz4_comp_matcher
+     */
+    input  wire [7:0]   s_lit_data,
+    input  wire         s_lit_valid,
+    output wire         s_lit_full,
+
+    /*
+     * Sequence records from lz4_comp_matcher (see there)
+     */
+    input  wire [84:0]  s_rec_data,
+    input  wire [95:0]  s_rec_job,
+    input  wire         s_rec_valid,
+    output wire         s_rec_ready,
+
+    /*
+     * Block bytes: m_data lanes 0..m_count-1; m_end closes a job, m_user is its completion
+     */
+    output wire [63:0]  m_data,
+    output wire [3:0]   m_count,
+    output wire         m_end,
+    output wire [127:0] m_user,
+    output wire         m_valid,
+    input  wire         m_ready
+);
+
+/* verilator lint_off UNUSEDPARAM */
+`include "lz4_comp_status.vh"
+/* verilator lint_on UNUSEDPARAM */
+
+localparam LIT_WIDTH = $clog2(LIT_BUFFER);
+localparam [LIT_WIDTH:0] LIT_CAPACITY = {1'b1, {LIT_WIDTH{1'b0}}};
+
+initial begin
+    if (LIT_BUFFER < 64 || (1 << LIT_WIDTH) != LIT_BUFFER) begin
+        $error("Error: LIT_BUFFER must be a power of two, at least 64 (instance %m)");
+        $finish;
+    end
+end
+
+localparam [2:0]
+    STATE_IDLE = 3'd0,
+    STATE_LIT_EXT = 3'd1,
+    STATE_LITS = 3'd2,
+    STATE_OFFSET = 3'd3,
+    STATE_MATCH_EXT = 3'd4,
+    STATE_END = 3'd5;
+
+/*
+ * Records
+ */
+
+wire [84:0] rec_data;
+wire [95:0] rec_job;
+wire        rec_valid;
+reg         rec_pop;
+
+sync_fifo #(
+    .WIDTH(85 + 96),
+    .DEPTH(16)
+)
+records (
+    .clk(clk),
+    .rst(rst),
+    .s_data({s_rec_job, s_rec_data}),
+    .s_valid(s_rec_valid),
+    .s_ready(s_rec_ready),
+    .m_data({rec_job, rec_data}),
+    .m_valid(rec_valid),
+    .m_ready(rec_pop)
+);
+
+wire        rec_final = rec_data[84];
+wire [3:0]  rec_status = rec_data[83:80];
+wire [31:0] rec_lits = rec_data[79:48];
+wire [15:0] rec_offset = rec_data[47:32];
+wire [31:0] rec_match = rec_data[31:0];
+
+/*
+ * Literal buffer
+ */
+
+reg  [LIT_WIDTH:0] wr_ptr_reg = {(LIT_WIDTH+1){1'b0}};
+reg  [LIT_WIDTH:0] rd_ptr_reg = {(LIT_WIDTH+1){1'b0}}, rd_ptr_next;
+wire [LIT_WIDTH:0] buffered = wr_ptr_reg - rd_ptr_reg;
+
+assign s_lit_full = buffered == LIT_CAPACITY;
+
+wire [63:0] lit_banks;
+
+genvar bank;
+generate
+    for (bank = 0; bank < 8; bank = bank + 1) begin : lit_bank
+        // Read the row of the address in [rd_ptr_next, rd_ptr_next + 8) held here, so the
+        // bytes at the read pointer are always at hand one cycle later.
+        wire [2:0]           delta = bank[2:0] - rd_ptr_next[2:0];
+        wire [LIT_WIDTH-1:0] rd_addr = rd_ptr_next[LIT_WIDTH-1:0] + {{(LIT_WIDTH-3){1'b0}}, delta};
+        // The low address bits select the bank, not the row.
+        wire unused_bank_bits = &{1'b0, rd_addr[2:0]};
+
+        ram_sdp #(
+            .WIDTH(8),
+            .DEPTH(LIT_BUFFER / 8)
+        )
+        ram (
+            .clk(clk),
+            .wr_en(s_lit_valid && wr_ptr_reg[2:0] == bank[2:0]),
+            .wr_addr(wr_ptr_reg[LIT_WIDTH-1:3]),
+            .wr_data(s_lit_data),
+            .rd_en(1'b1),
+            .rd_addr(rd_addr[LIT_WIDTH-1:3]),
+            .rd_data(lit_banks[bank*8 +: 8])
+        );
+    end
+endgenerate
+
+reg [63:0] lits_at_ptr;
+integer lane;
+always @* begin
+    for (lane = 0; lane < 8; lane = lane + 1) begin
+        lits_at_ptr[lane*8 +: 8] = lit_banks[(rd_ptr_reg[2:0] + lane[2:0])*8 +: 8];
+    end
+end
+
+/*
+ * Sequence writer
+ */
+
+reg [2:0]  state_reg = STATE_IDLE, state_next;
+reg [31:0] lits_reg = 32'd0, lits_next;
+reg [31:0] ext_reg = 32'd0, ext_next;
+reg [15:0] offset_reg = 16'd0, offset_next;
+reg [31:0] match_reg = 32'd0, match_next;
+reg        final_reg = 1'b0, final_next;
+reg [3:0]  status_reg = LZ4C_OK, status_next;
+reg [95:0] job_reg = 96'd0, job_next;
+reg [31:0] block_len_reg = 32'd0, block_len_next;
+
+reg [63:0] out_data;
+reg [3:0]  out_count;
+reg        out_end;
+reg        out_valid;
+
+wire [31:0] lits_chunk = lits_reg < 32'd8 ? lits_reg : 32'd8;
+wire [3:0]  lit_nibble = rec_lits >= 32'd15 ? 4'd15 : rec_lits[3:0];
+wire [31:0] match_extra = rec_match - 32'd4;
+wire [3:0]  match_nibble = rec_final ? 4'd0 : (match_extra >= 32'd15 ? 4'd15 : match_extra[3:0]);
+wire [31:0] match_ext_total = match_reg - 32'd19;
+wire [7:0]  ext_byte = ext_reg >= 32'd255 ? 8'd255 : ext_reg[7:0];
+// The state after the literals.
+wire [2:0]  after_lits = final_reg ? STATE_END : STATE_OFFSET;
+
+always @* begin
+    state_next = state_reg;
+    lits_next = lits_reg;
+    ext_next = ext_reg;
+    offset_next = offset_reg;
+    match_next = match_reg;
+    final_next = final_reg;
+    status_next = status_reg;
+    job_next = job_reg;
+    block_len_next = block_len_reg;
+    rd_ptr_next = rd_ptr_reg;
+    rec_pop = 1'b0;
+
+    out_data = 64'd0;
+    out_count = 4'd0;
+    out_end = 1'b0;
+    out_valid = 1'b0;
+
+    case (state_reg)
+        STATE_IDLE: begin
+            if (rec_valid) begin
+                if (rec_final && rec_status != LZ4C_OK) begin
+                    // No usable block: drop the run's buffered literals and end the job.
+                    out_end = 1'b1;
+                    out_valid = 1'b1;
+                    status_next = rec_status;
+                    job_next = rec_job;
+                    if (m_ready) begin
+                        rec_pop = 1'b1;
+                        rd_ptr_next = rd_ptr_reg + rec_lits[LIT_WIDTH:0];
+                    end
+                end else begin
+                    out_data[7:0] = {lit_nibble, match_nibble};
+                    out_count = 4'd1;
+                    out_valid = 1'b1;
+                    if (m_ready) begin
+                        rec_pop = 1'b1;
+                        lits_next = rec_lits;
+                        ext_next = rec_lits - 32'd15;
+                        offset_next = rec_offset;
+                        match_next = rec_match;
+                        final_next = rec_final;
+                        status_next = rec_status;
+                        job_next = rec_job;
+                        if (rec_lits >= 32'd15) begin
+                            state_next = STATE_LIT_EXT;
+                        end else if (rec_lits != 32'd0) begin
+                            state_next = STATE_LITS;
+                        end else begin
+                            state_next = rec_final ? STATE_END : STATE_OFFSET;
+                        end
+                    end
+                end
+            end
+        end
+        STATE_LIT_EXT, STATE_MATCH_EXT: begin
+            out_data[7:0] = ext_byte;
+            out_count = 4'd1;
+            out_valid = 1'b1;
+            if (m_ready) begin
+                ext_next = ext_reg - {24'd0, ext_byte};
+                if (ext_reg < 32'd255) begin
+                    state_next = state_reg == STATE_LIT_EXT ? STATE_LITS : STATE_IDLE;
+                end
+            end
+        end
+        STATE_LITS: begin
+            out_data = lits_at_ptr;
+            out_count = lits_chunk[3:0];
+            out_valid = 1'b1;
+            if (m_ready) begin
+                rd_ptr_next = rd_ptr_reg + lits_chunk[LIT_WIDTH:0];
+                lits_next = lits_reg - lits_chunk;
+                if (lits_reg == lits_chunk) begin
+                    state_next = after_lits;
+                end
+            end
+        end
+        STATE_OFFSET: begin
+            out_data[15:0] = offset_reg;
+            out_count = 4'd2;
+            out_valid = 1'b1;
+            if (m_ready) begin
+                ext_next = match_ext_total;
+                state_next = match_reg >= 32'd19 ? STATE_MATCH_EXT : STATE_IDLE;
+            end
+        end
+        STATE_END: begin
+            out_end = 1'b1;
+            out_valid = 1'b1;
+            if (m_ready) begin
+                state_next = STATE_IDLE;
+            end
+        end
+        default: begin
+            state_next = STATE_IDLE;
+        end
+    endcase
+
+    if (out_valid && m_ready) begin
+        block_len_next = out_end ? 32'd0 : block_len_reg + {28'd0, out_count};
+    end
+end
+
+wire [31:0] raw_len = job_next[31:0];
+wire        incompressible = status_next != LZ4C_OK || block_len_reg >= raw_len;
+
+assign m_data = out_data;
+assign m_count = out_count;
+assign m_end = out_end;
+assign m_user = {27'd0, incompressible, status_next, block_len_reg, job_next[95:32]};
+assign m_valid = out_valid;
+
+always @(posedge clk) begin
+    state_reg <= state_next;
+    lits_reg <= lits_next;
+    ext_reg <= ext_next;
+    offset_reg <= offset_next;
+    match_reg <= match_next;
+    final_reg <= final_next;
+    status_reg <= status_next;
+    job_reg <= job_next;
+    block_len_reg <= block_len_next;
+    rd_ptr_reg <= rd_ptr_next;
+    if (s_lit_valid) begin
+        wr_ptr_reg <= wr_ptr_reg + 1'b1;
+    end
+
+    if (rst) begin
+        state_reg <= STATE_IDLE;
+        block_len_reg <= 32'd0;
+        wr_ptr_reg <= {(LIT_WIDTH+1){1'b0}};
+        rd_ptr_reg <= {(LIT_WIDTH+1){1'b0}};
+    end
+end
+
+endmodule
+
+`resetall
+`default_nettype wire

@@ -1,0 +1,496 @@
+/*
+ * lzcache — LZ4 block compressor: match finder
+ *
+ * Finds LZ4 matches one input byte per cycle and describes the block as literal bytes and
+ * sequence records for lz4_comp_emitter.
+ */
+
+`resetall
+`timescale 1ns / 1ps
+`default_nettype none
+
+// Greedy LZ4 match finder at one position per cycle, whatever the data.
+//
+// Per position q (bytes q..q+3 form the key):
+//   P1  hash the key (lz4's multiplicative hash) and read the hash table: the last position
+//       with the same hash is the candidate;
+//   P2  write q into the table; check the candidate's offset (1..MAX_OFFSET, inside this
+//       value); read 4 history bytes at the candidate (copy A) and 1 history byte at
+//       q - offset of the match in progress (copy B);
+//   P3  decide: extend the match in progress by byte q, or end it and start a new one at q
+//       (the candidate's 4 bytes equal the key), or make q a literal.
+// Why candidates are verified against the history and not against bytes kept in the table:
+// a table entry may be stale (another value, or 4 GiB of positions ago); the history holds
+// the actual bytes of this value at any offset accepted, so no stale entry can make an
+// invalid block. Why two history copies: verification (4 bytes at the candidate) and
+// extension (1 byte of the match in progress) read different addresses in the same cycle.
+//
+// The end-of-block rules of the LZ4 format are met by looking 12 bytes ahead: a match match_starts
+// only with at least 12 bytes to the end of the value and covers only bytes with at least 6
+// to the end, so the last 5 bytes are literals and the block ends with a literals-only
+// sequence. Lengths need no sideband: tlast marks the end.
+//
+// Outputs: literal bytes (m_lit_*) in order, and one record per sequence: literal count,
+// offset, match length; the final record has no match and carries the value's length, the
+// CRC of the input (from the CRC unit ahead of this module, on s_axis_crc with tlast) and a
+// status. A literal run longer than LIT_BUFFER cannot be encoded (the emitter must hold a
+// run before its length is known): the job then ends with status LZ4C_ERR_LITERALS and no
+// usable block, and the host stores the value raw.
+module lz4_comp_matcher #
+(
+    // Width of the input stream in bits
+    parameter DATA_WIDTH = 512,
+    // Width of tkeep: one bit per byte
+    parameter KEEP_WIDTH = DATA_WIDTH/8,
+    // log2 of the hash table entries
+    parameter HASH_BITS = 12,
+    // Bytes of history (a power of two, at most 65536); offsets reach WINDOW_SIZE - 32
+    parameter WINDOW_SIZE = 65536,
+    // Bytes the emitter can hold for one literal run (a power of two)
+    parameter LIT_BUFFER = 65536
+)
+(
+    input  wire                  clk,
+    input  wire                  rst,
+
+    /*
+     * Raw input (one value per frame) and its CRC with the last beat
+     */
+    input  wire [DATA_WIDTH-1:0] s_axis_tdata,
+    input  wire [KEEP_WIDTH-1:0] s_axis_tkeep,
+    input  wire                  s_axis_tvalid,
+    output wire                  s_axis_tready,
+    input  wire                  s_axis_tlast,
+    input  wire [63:0]           s_axis_crc,
+
+    /*
+     * Literal bytes, into the emitter's buffer
+     */
+    output wire [7:0]            m_lit_data,
+    output wire                  m_lit_valid,
+    input  wire                  m_lit_full,
+
+    /*
+     * Sequence records: {final, status[3:0], literal count[31:0], offset[15:0],
+     * match length[31:0]}; a final record has {crc[63:0], raw length[31:0]} in m_rec_job
+     */
+    output wire [84:0]           m_rec_data,
+    output wire [95:0]           m_rec_job,
+    output wire                  m_rec_valid,
+    input  wire                  m_rec_ready
+);
+
+`include "lz4_comp_status.vh"
+
+localparam BEAT_COUNT_WIDTH = $clog2(KEEP_WIDTH + 1);
+localparam INDEX_WIDTH = KEEP_WIDTH > 1 ? $clog2(KEEP_WIDTH) : 1;
+localparam WIN_WIDTH = $clog2(WINDOW_SIZE);
+localparam [31:0] MAX_OFFSET = WINDOW_SIZE - 32;
+localparam [31:0] LIT_LIMIT = LIT_BUFFER;
+// Look-ahead: position q is processed once q+12 has arrived (or the value has ended).
+localparam LOOK = 16;
+localparam LOOK_COUNT_WIDTH = 5;
+
+initial begin
+    if (KEEP_WIDTH * 8 != DATA_WIDTH) begin
+        $error("Error: KEEP_WIDTH must be DATA_WIDTH/8 (instance %m)");
+        $finish;
+    end
+    if (WINDOW_SIZE < 256 || WINDOW_SIZE > 65536 || (1 << WIN_WIDTH) != WINDOW_SIZE) begin
+        $error("Error: WINDOW_SIZE must be a power of two in 256..65536 (instance %m)");
+        $finish;
+    end
+    if (HASH_BITS < 8 || HASH_BITS > 16) begin
+        $error("Error: HASH_BITS must be in 8..16 (instance %m)");
+        $finish;
+    end
+end
+
+/*
+ * Input beat, one byte per cycle into the look-ahead
+ */
+
+reg [DATA_WIDTH-1:0]       beat_data_reg = {DATA_WIDTH{1'b0}};
+reg [BEAT_COUNT_WIDTH-1:0] beat_bytes_reg = {BEAT_COUNT_WIDTH{1'b0}};
+reg [INDEX_WIDTH-1:0]      beat_index_reg = {INDEX_WIDTH{1'b0}};
+reg                        beat_last_reg = 1'b0;
+reg [63:0]                 beat_crc_reg = 64'd0;
+reg                        beat_valid_reg = 1'b0;
+
+reg [BEAT_COUNT_WIDTH-1:0] s_beat_bytes;
+integer keep_lane;
+always @* begin
+    s_beat_bytes = {BEAT_COUNT_WIDTH{1'b0}};
+    for (keep_lane = 0; keep_lane < KEEP_WIDTH; keep_lane = keep_lane + 1) begin
+        if (s_axis_tkeep[keep_lane]) begin
+            s_beat_bytes = keep_lane[BEAT_COUNT_WIDTH-1:0] + 1'b1;
+        end
+    end
+end
+
+reg [LOOK*8-1:0]           look_reg = {LOOK*8{1'b0}};
+reg [LOOK_COUNT_WIDTH-1:0] look_count_reg = {LOOK_COUNT_WIDTH{1'b0}};
+reg                        look_ended_reg = 1'b0;
+reg [63:0]                 look_crc_reg = 64'd0;
+reg [31:0]                 in_pos_reg = 32'd0;
+
+wire [BEAT_COUNT_WIDTH:0] beat_next_index = {1'b0, beat_index_reg} + 1'b1;
+wire                      beat_empty = beat_bytes_reg == 0;
+wire                      beat_final_byte = beat_empty || beat_next_index >= {1'b0, beat_bytes_reg};
+wire                      look_room = look_count_reg < LOOK[LOOK_COUNT_WIDTH-1:0];
+// Take a byte (or the empty last beat of an empty value) while the look-ahead has room.
+wire                      ingest = beat_valid_reg && !look_ended_reg && look_room;
+wire                      ingest_byte = ingest && !beat_empty;
+wire [7:0]                in_byte = beat_data_reg[beat_index_reg*8 +: 8];
+
+assign s_axis_tready = !beat_valid_reg || (ingest && beat_final_byte);
+
+/*
+ * Pipeline control: one position per cycle unless the outputs are full
+ */
+
+reg        p1_valid_reg = 1'b0, p2_valid_reg = 1'b0, p3_valid_reg = 1'b0;
+reg        p3_stall;
+wire       advance = !p3_stall;
+wire       look_ready = look_count_reg >= 5'd13 || (look_ended_reg && look_count_reg != 0);
+wire       look_end = look_ended_reg && look_count_reg == 0;
+wire       pop = advance && (look_ready || look_end);
+
+// Bytes from q to the end of the value, capped: 16 means "at least 13".
+wire [4:0] remaining = look_ended_reg ? look_count_reg : 5'd16;
+wire [31:0] key = look_reg[31:0];
+// lz4's hash: the low 32 bits of key * 2654435761, top HASH_BITS bits.
+wire [31:0] hash_product = key * 32'h9E3779B1;
+wire [HASH_BITS-1:0] hash = hash_product[31 -: HASH_BITS];
+
+/*
+ * History: written as bytes arrive, read at the candidate (copy A, 4 banks) and at the
+ * match in progress (copy B)
+ */
+
+wire [WIN_WIDTH-1:0] write_addr = in_pos_reg[WIN_WIDTH-1:0];
+
+/*
+ * Stage P1: hash table read
+ */
+
+reg [31:0]          p1_pos_reg = 32'd0;
+reg [31:0]          p1_key_reg = 32'd0;
+reg [4:0]           p1_remaining_reg = 5'd0;
+reg                 p1_end_reg = 1'b0;
+reg [HASH_BITS-1:0] p1_hash_reg = {HASH_BITS{1'b0}};
+reg [31:0]          p1_start_reg = 32'd0;
+// A value's CRC travels with its end token: the next value may arrive meanwhile.
+reg [63:0]          p1_crc_reg = 64'd0, p2_crc_reg = 64'd0, p3_crc_reg = 64'd0;
+
+wire [31:0] table_data;
+
+/*
+ * Stage P2: candidate
+ */
+
+reg [31:0]          p2_pos_reg = 32'd0;
+reg [31:0]          p2_key_reg = 32'd0;
+reg [4:0]           p2_remaining_reg = 5'd0;
+reg                 p2_end_reg = 1'b0;
+reg [HASH_BITS-1:0] p2_hash_reg = {HASH_BITS{1'b0}};
+reg [31:0]          p2_start_reg = 32'd0;
+
+reg [31:0]          p3_pos_reg = 32'd0;
+reg [HASH_BITS-1:0] p3_hash_reg = {HASH_BITS{1'b0}};
+
+// The table write of the previous position happens as this one reads: forward it.
+wire        p2_forward = p3_valid_reg && !p3_end_reg && p3_hash_reg == p2_hash_reg;
+wire [31:0] candidate = p2_forward ? p3_pos_reg : table_data;
+wire [31:0] candidate_offset = p2_pos_reg - candidate;
+wire        candidate_ok = p2_valid_reg && !p2_end_reg && p2_remaining_reg >= 5'd12
+    && candidate_offset != 32'd0 && candidate_offset <= MAX_OFFSET
+    && candidate_offset <= p2_pos_reg - p2_start_reg;
+
+ram_sdp #(
+    .WIDTH(32),
+    .DEPTH(1 << HASH_BITS)
+)
+hash_table (
+    .clk(clk),
+    .wr_en(advance && p2_valid_reg && !p2_end_reg),
+    .wr_addr(p2_hash_reg),
+    .wr_data(p2_pos_reg),
+    .rd_en(advance),
+    .rd_addr(p1_hash_reg),
+    .rd_data(table_data)
+);
+
+// Copy A: 4 byte banks, so any 4 consecutive bytes are read in one cycle.
+wire [WIN_WIDTH-1:0] verify_addr = candidate[WIN_WIDTH-1:0];
+wire [31:0]          verify_banks;
+reg  [1:0]           p3_verify_rot_reg = 2'd0;
+
+genvar bank;
+generate
+    for (bank = 0; bank < 4; bank = bank + 1) begin : copy_a
+        wire [1:0]           delta = bank[1:0] - verify_addr[1:0];
+        wire [WIN_WIDTH-1:0] rd_addr = verify_addr + {{(WIN_WIDTH-2){1'b0}}, delta};
+        // The low address bits select the bank, not the row.
+        wire unused_bank_bits = &{1'b0, rd_addr[1:0]};
+
+        ram_sdp #(
+            .WIDTH(8),
+            .DEPTH(WINDOW_SIZE / 4)
+        )
+        ram (
+            .clk(clk),
+            .wr_en(ingest_byte && write_addr[1:0] == bank[1:0]),
+            .wr_addr(write_addr[WIN_WIDTH-1:2]),
+            .wr_data(in_byte),
+            .rd_en(advance),
+            .rd_addr(rd_addr[WIN_WIDTH-1:2]),
+            .rd_data(verify_banks[bank*8 +: 8])
+        );
+    end
+endgenerate
+
+// Copy B: the byte that match_continues the match in progress, offset_reg bytes back.
+reg  [15:0] offset_reg = 16'd0;
+wire [31:0] extend_src = p2_pos_reg - {16'd0, offset_reg};
+wire [7:0]  extend_byte;
+// Positions wrap in the window; the hash's low product bits are not part of the hash.
+wire unused_bits = &{1'b0, extend_src[31:WIN_WIDTH], hash_product[31-HASH_BITS:0]};
+
+ram_sdp #(
+    .WIDTH(8),
+    .DEPTH(WINDOW_SIZE)
+)
+copy_b (
+    .clk(clk),
+    .wr_en(ingest_byte),
+    .wr_addr(write_addr),
+    .wr_data(in_byte),
+    .rd_en(advance),
+    .rd_addr(extend_src[WIN_WIDTH-1:0]),
+    .rd_data(extend_byte)
+);
+
+/*
+ * Stage P3: extend, start, or literal
+ */
+
+reg [31:0] p3_key_reg = 32'd0;
+reg [4:0]  p3_remaining_reg = 5'd0;
+reg        p3_end_reg = 1'b0;
+reg        p3_candidate_ok_reg = 1'b0;
+reg [15:0] p3_offset_reg = 16'd0;
+
+reg [31:0] verify_bytes;
+always @* begin
+    case (p3_verify_rot_reg)
+        2'd0: verify_bytes = verify_banks;
+        2'd1: verify_bytes = {verify_banks[7:0], verify_banks[31:8]};
+        2'd2: verify_bytes = {verify_banks[15:0], verify_banks[31:16]};
+        default: verify_bytes = {verify_banks[23:0], verify_banks[31:24]};
+    endcase
+end
+
+reg        in_match_reg = 1'b0, in_match_next;
+reg [1:0]  auto_reg = 2'd0, auto_next;
+reg [31:0] match_len_reg = 32'd0, match_len_next;
+reg [15:0] offset_next;
+reg [31:0] lit_count_reg = 32'd0, lit_count_next;
+reg        overflow_reg = 1'b0, overflow_next;
+reg [31:0] raw_len_reg = 32'd0, raw_len_next;
+
+reg        rec_valid;
+reg        rec_final;
+reg [31:0] rec_lit_count;
+reg [3:0]  rec_status;
+reg        lit_valid;
+
+wire match_starts = p3_candidate_ok_reg && p3_key_reg == verify_bytes;
+wire match_continues = extend_byte == p3_key_reg[7:0] && p3_remaining_reg >= 5'd6;
+
+always @* begin
+    in_match_next = in_match_reg;
+    auto_next = auto_reg;
+    match_len_next = match_len_reg;
+    offset_next = offset_reg;
+    lit_count_next = lit_count_reg;
+    overflow_next = overflow_reg;
+    raw_len_next = raw_len_reg;
+    rec_valid = 1'b0;
+    rec_final = 1'b0;
+    rec_lit_count = lit_count_reg;
+    rec_status = LZ4C_OK;
+    lit_valid = 1'b0;
+    p3_stall = 1'b0;
+
+    if (p3_valid_reg && p3_end_reg) begin
+        // End of the value: the literals-only last sequence (never inside a match: a match
+        // stops 5 bytes before the end).
+        rec_valid = 1'b1;
+        rec_final = 1'b1;
+        rec_status = overflow_reg ? LZ4C_ERR_LITERALS : LZ4C_OK;
+        // After an overflow the emitter discards the run's buffered bytes.
+        rec_lit_count = overflow_reg ? LIT_LIMIT : lit_count_reg;
+        p3_stall = !m_rec_ready;
+        if (m_rec_ready) begin
+            lit_count_next = 32'd0;
+            overflow_next = 1'b0;
+            raw_len_next = 32'd0;
+            in_match_next = 1'b0;
+        end
+    end else if (p3_valid_reg) begin
+        raw_len_next = raw_len_reg + 32'd1;
+        if (in_match_reg && (auto_reg != 2'd0 || match_continues)) begin
+            match_len_next = match_len_reg + 32'd1;
+            auto_next = auto_reg == 2'd0 ? 2'd0 : auto_reg - 2'd1;
+        end else begin
+            if (in_match_reg) begin
+                // The match ends before q: its sequence is complete.
+                rec_valid = !overflow_reg;
+                in_match_next = 1'b0;
+                lit_count_next = 32'd0;
+            end
+            if (match_starts && !overflow_reg) begin
+                in_match_next = 1'b1;
+                auto_next = 2'd3;
+                match_len_next = 32'd1;
+                offset_next = p3_offset_reg;
+            end else begin
+                lit_count_next = (in_match_reg ? 32'd0 : lit_count_reg) + 32'd1;
+                if (!overflow_reg) begin
+                    if (!in_match_reg && lit_count_reg == LIT_LIMIT) begin
+                        // A run longer than the literal buffer: no block can be made.
+                        overflow_next = 1'b1;
+                    end else begin
+                        lit_valid = 1'b1;
+                    end
+                end
+            end
+        end
+        // Wait for room; the emitter drains older sequences (a run that fills the whole
+        // buffer is the overflow case above, so this cannot deadlock).
+        p3_stall = (rec_valid && !m_rec_ready) || (lit_valid && m_lit_full);
+    end
+    if (p3_stall) begin
+        in_match_next = in_match_reg;
+        auto_next = auto_reg;
+        match_len_next = match_len_reg;
+        offset_next = offset_reg;
+        lit_count_next = lit_count_reg;
+        overflow_next = overflow_reg;
+        raw_len_next = raw_len_reg;
+    end
+end
+
+assign m_lit_data = p3_key_reg[7:0];
+assign m_lit_valid = lit_valid && !p3_stall;
+assign m_rec_data = {rec_final, rec_status, rec_lit_count, offset_reg, match_len_reg};
+assign m_rec_job = {p3_crc_reg, raw_len_reg};
+assign m_rec_valid = rec_valid && !p3_stall;
+
+always @(posedge clk) begin
+    // Input and look-ahead.
+    if (s_axis_tvalid && s_axis_tready) begin
+        beat_data_reg <= s_axis_tdata;
+        beat_bytes_reg <= s_beat_bytes;
+        beat_last_reg <= s_axis_tlast;
+        beat_crc_reg <= s_axis_crc;
+        beat_index_reg <= {INDEX_WIDTH{1'b0}};
+        beat_valid_reg <= 1'b1;
+    end else if (ingest) begin
+        beat_index_reg <= beat_next_index[INDEX_WIDTH-1:0];
+        if (beat_final_byte) begin
+            beat_valid_reg <= 1'b0;
+        end
+    end
+
+    begin : look_ahead
+        reg [LOOK*8-1:0]           look_shifted;
+        reg [LOOK_COUNT_WIDTH-1:0] count_kept;
+        look_shifted = look_reg;
+        count_kept = look_count_reg;
+        if (pop && look_ready) begin
+            look_shifted = look_reg >> 8;
+            count_kept = look_count_reg - 5'd1;
+        end
+        if (ingest_byte) begin
+            look_shifted[count_kept*8 +: 8] = in_byte;
+            count_kept = count_kept + 5'd1;
+        end
+        look_reg <= look_shifted;
+        look_count_reg <= count_kept;
+    end
+    if (ingest_byte) begin
+        in_pos_reg <= in_pos_reg + 32'd1;
+    end
+    if (ingest && beat_final_byte && beat_last_reg) begin
+        look_ended_reg <= 1'b1;
+        look_crc_reg <= beat_crc_reg;
+    end
+    if (pop && look_end) begin
+        look_ended_reg <= 1'b0;
+    end
+
+    // Pipeline.
+    if (advance) begin
+        p1_valid_reg <= pop;
+        p1_pos_reg <= in_pos_reg - {27'd0, look_count_reg};
+        p1_key_reg <= key;
+        p1_remaining_reg <= remaining;
+        p1_end_reg <= look_end;
+        p1_hash_reg <= hash;
+        p1_crc_reg <= look_crc_reg;
+        p2_crc_reg <= p1_crc_reg;
+        p3_crc_reg <= p2_crc_reg;
+        if (p1_end_reg && p1_valid_reg) begin
+            // The next value match_starts at the next position.
+            p1_start_reg <= p1_pos_reg;
+        end
+
+        p2_valid_reg <= p1_valid_reg;
+        p2_pos_reg <= p1_pos_reg;
+        p2_key_reg <= p1_key_reg;
+        p2_remaining_reg <= p1_remaining_reg;
+        p2_end_reg <= p1_end_reg;
+        p2_hash_reg <= p1_hash_reg;
+        p2_start_reg <= p1_start_reg;
+
+        p3_valid_reg <= p2_valid_reg;
+        p3_pos_reg <= p2_pos_reg;
+        p3_key_reg <= p2_key_reg;
+        p3_remaining_reg <= p2_remaining_reg;
+        p3_end_reg <= p2_end_reg;
+        p3_hash_reg <= p2_hash_reg;
+        p3_candidate_ok_reg <= candidate_ok;
+        p3_offset_reg <= candidate_offset[15:0];
+        p3_verify_rot_reg <= verify_addr[1:0];
+    end
+
+    in_match_reg <= in_match_next;
+    auto_reg <= auto_next;
+    match_len_reg <= match_len_next;
+    offset_reg <= offset_next;
+    lit_count_reg <= lit_count_next;
+    overflow_reg <= overflow_next;
+    raw_len_reg <= raw_len_next;
+
+    if (rst) begin
+        beat_valid_reg <= 1'b0;
+        look_count_reg <= {LOOK_COUNT_WIDTH{1'b0}};
+        look_ended_reg <= 1'b0;
+        p1_valid_reg <= 1'b0;
+        p2_valid_reg <= 1'b0;
+        p3_valid_reg <= 1'b0;
+        in_match_reg <= 1'b0;
+        auto_reg <= 2'd0;
+        lit_count_reg <= 32'd0;
+        overflow_reg <= 1'b0;
+        raw_len_reg <= 32'd0;
+        p1_start_reg <= in_pos_reg;
+    end
+end
+
+endmodule
+
+`resetall
+`default_nettype wire

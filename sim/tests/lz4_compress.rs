@@ -1,0 +1,368 @@
+//! The LZ4 block compressor (rtl/lz4_compress.v) against software: every block it emits is
+//! checked against the strict rules of the format and decoded by lz4_flex and by the lz4 C
+//! library; CRC, length and the incompressible flag are checked; the ratio is compared with
+//! the C library at level 1; all crossed with random idle cycles and random backpressure.
+
+mod common;
+
+use common::*;
+use lzcache_sim::axis::{frame_to_beats, run_frames};
+use lzcache_sim::{Beat, Dut, Traffic};
+
+/// Default: 512-bit streams, 4096-entry hash table, 64 KiB window and literal buffer.
+const DEFAULT: &str = "lz4_compress_w512";
+/// A 16384-entry hash table.
+const LARGE_TABLE: &str = "lz4_compress_h14";
+/// Small FPGAs: 64-bit streams, 1024-entry table, 4 KiB window, 4 KiB literal buffer.
+const SMALL: &str = "lz4_compress_small";
+const SMALL_LIT_BUFFER: usize = 4096;
+const DEFAULT_LIT_BUFFER: usize = 65536;
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+struct Done {
+    block: Vec<u8>,
+    crc: u64,
+    length: u32,
+    status: u8,
+    incompressible: bool,
+}
+
+fn status_ok() -> u8 {
+    compress_status_code("LZ4C_OK")
+}
+
+/// Compressor status codes, read from the RTL's definition.
+fn compress_status_code(name: &str) -> u8 {
+    const VH: &str = include_str!("../../rtl/lz4_comp_status.vh");
+    VH.lines()
+        .filter_map(|line| {
+            let rest = line.trim().strip_prefix("localparam [3:0] ")?;
+            let (n, value) = rest.split_once(" = ")?;
+            let value = value.split(';').next()?.trim().strip_prefix("4'd")?;
+            Some((n.to_string(), value.parse::<u8>().ok()?))
+        })
+        .find(|(n, _)| n == name)
+        .unwrap_or_else(|| panic!("status {name} not in lz4_comp_status.vh"))
+        .1
+}
+
+struct Engine {
+    dut: Dut,
+}
+
+impl Engine {
+    fn new(name: &str) -> Self {
+        let mut dut = Dut::new(name).expect("model is compiled in");
+        dut.reset(4);
+        Self { dut }
+    }
+
+    /// Compresses `values` back to back; returns each completion and the cycles taken.
+    fn run(&mut self, values: &[&[u8]], traffic: &Traffic) -> (Vec<Done>, u64) {
+        let beat_bytes = self.dut.beat_bytes();
+        let beats: Vec<Beat> = values
+            .iter()
+            .flat_map(|v| frame_to_beats(v, beat_bytes))
+            .collect();
+        // One byte per cycle, plus per-value latency; generous for idle and backpressure.
+        let total: usize = values.iter().map(|v| v.len() + 64).sum();
+        let budget = 4 * total as u64 + 1000;
+        let run = run_frames(&mut self.dut, beats, values.len(), traffic, budget);
+        (completions(&run.output, beat_bytes), run.cycles)
+    }
+}
+
+fn completions(beats: &[Beat], beat_bytes: usize) -> Vec<Done> {
+    let mut out = Vec::new();
+    let mut block = Vec::new();
+    for beat in beats {
+        let kept = beat.keep.count_ones() as usize;
+        assert_eq!(
+            beat.keep,
+            lzcache_sim::axis::lanes(kept),
+            "tkeep not contiguous"
+        );
+        assert!(
+            beat.last || kept == beat_bytes,
+            "a beat before the last is not full"
+        );
+        block.extend_from_slice(&beat.data[..kept]);
+        if beat.last {
+            let user = beat.user;
+            out.push(Done {
+                block: std::mem::take(&mut block),
+                crc: user as u64,
+                length: (user >> 64) as u32,
+                status: ((user >> 96) & 0xF) as u8,
+                incompressible: (user >> 100) & 1 == 1,
+            });
+        }
+    }
+    out
+}
+
+/// Checks the block against the strict rules of the LZ4 block format and returns the
+/// decoded bytes: every match at least 4 bytes at an offset in 1..=65535 inside the output,
+/// the last match starting at least 12 bytes before the end and ending at least 5 before it,
+/// and a literals-only last sequence.
+fn strict_decode(block: &[u8], what: &str) -> Vec<u8> {
+    let mut out: Vec<u8> = Vec::new();
+    let mut i = 0;
+    let mut last_match: Option<(usize, usize)> = None;
+    let read_len = |i: &mut usize, base: usize| -> usize {
+        let mut n = base;
+        if base == 15 {
+            loop {
+                let b = block[*i];
+                *i += 1;
+                n += usize::from(b);
+                if b != 255 {
+                    break;
+                }
+            }
+        }
+        n
+    };
+    loop {
+        let token = block[i];
+        i += 1;
+        let lits = read_len(&mut i, usize::from(token >> 4));
+        out.extend_from_slice(&block[i..i + lits]);
+        i += lits;
+        if i == block.len() {
+            assert_eq!(token & 0xF, 0, "{what}: last sequence has a match length");
+            break;
+        }
+        let offset = usize::from(u16::from_le_bytes([block[i], block[i + 1]]));
+        i += 2;
+        let len = read_len(&mut i, usize::from(token & 0xF)) + 4;
+        assert!(
+            offset >= 1 && offset <= out.len(),
+            "{what}: offset {offset}"
+        );
+        let start = out.len();
+        for k in 0..len {
+            out.push(out[start - offset + k]);
+        }
+        last_match = Some((start, out.len()));
+    }
+    if let Some((start, end)) = last_match {
+        assert!(
+            out.len() - start >= 12,
+            "{what}: last match starts too late"
+        );
+        assert!(
+            out.len() - end >= 5,
+            "{what}: last 5 bytes are not literals"
+        );
+    }
+    out
+}
+
+/// Checks one completion: status, CRC, length, flag, and that the block decodes to `raw`
+/// by the strict checker, lz4_flex and the lz4 C library.
+fn check(done: &Done, raw: &[u8], lit_buffer: usize, what: &str) {
+    assert_eq!(done.crc, crc64(raw), "{what}: CRC");
+    if longest_literal_run_bound_exceeded(raw, lit_buffer) && done.status != status_ok() {
+        assert_eq!(
+            done.status,
+            compress_status_code("LZ4C_ERR_LITERALS"),
+            "{what}"
+        );
+        assert!(done.incompressible, "{what}: no block but not flagged");
+        return;
+    }
+    assert_eq!(done.status, status_ok(), "{what}: status");
+    assert_eq!(
+        done.length as usize,
+        done.block.len(),
+        "{what}: reported length"
+    );
+    assert_eq!(
+        done.incompressible,
+        done.block.len() >= raw.len(),
+        "{what}: incompressible flag"
+    );
+    assert!(
+        strict_decode(&done.block, what) == raw,
+        "{what}: strict decode"
+    );
+    let flex = lz4_flex::block::decompress(&done.block, raw.len()).expect("lz4_flex decodes");
+    assert!(flex == raw, "{what}: lz4_flex decodes other bytes");
+    let c = lz4::block::decompress(&done.block, Some(raw.len() as i32)).expect("lz4 C decodes");
+    assert!(c == raw, "{what}: lz4 C decodes other bytes");
+}
+
+/// Whether `raw` may hold a literal run longer than the buffer: only values with more bytes
+/// than the buffer can, and then the engine may say so (LZ4C_ERR_LITERALS) instead of a
+/// block.
+fn longest_literal_run_bound_exceeded(raw: &[u8], lit_buffer: usize) -> bool {
+    raw.len() > lit_buffer
+}
+
+fn cases() -> Vec<(String, Vec<u8>)> {
+    let mut cases = generated();
+    for len in 0..=64usize {
+        cases.push((format!("text-{len}"), text(len, 100 + len as u64)));
+        cases.push((format!("zeros-{len}"), vec![0; len]));
+    }
+    cases.push(("text-1MiB".into(), text(1 << 20, 7)));
+    cases.push(("json-1MiB".into(), json(1 << 20, 8)));
+    cases.push(("random-1MiB".into(), random(1 << 20, 9)));
+    cases
+}
+
+#[test]
+fn every_block_decodes_under_every_traffic() {
+    let cases = cases();
+    let values: Vec<&[u8]> = cases.iter().map(|(_, v)| v.as_slice()).collect();
+    let mut engine = Engine::new(DEFAULT);
+    let mut first: Option<Vec<Done>> = None;
+    for traffic in Traffic::matrix(71) {
+        let (done, _) = engine.run(&values, &traffic);
+        for ((name, raw), done) in cases.iter().zip(&done) {
+            check(done, raw, DEFAULT_LIT_BUFFER, &format!("{name}; {traffic}"));
+        }
+        // Deterministic: the same blocks whatever the handshakes.
+        match &first {
+            None => first = Some(done),
+            Some(first) => assert!(first == &done, "blocks differ under {traffic}"),
+        }
+    }
+    // Random 1 MiB: one literal run longer than the buffer, so no block.
+    let random = first.unwrap().pop().unwrap();
+    assert_eq!(random.status, compress_status_code("LZ4C_ERR_LITERALS"));
+}
+
+#[test]
+fn small_configuration() {
+    let cases: Vec<(String, Vec<u8>)> = cases()
+        .into_iter()
+        .filter(|(_, v)| v.len() <= 200_000)
+        .collect();
+    let values: Vec<&[u8]> = cases.iter().map(|(_, v)| v.as_slice()).collect();
+    let mut engine = Engine::new(SMALL);
+    for traffic in Traffic::matrix(72) {
+        let (done, _) = engine.run(&values, &traffic);
+        for ((name, raw), done) in cases.iter().zip(&done) {
+            check(
+                done,
+                raw,
+                SMALL_LIT_BUFFER,
+                &format!("{name} (small); {traffic}"),
+            );
+        }
+    }
+}
+
+/// The ratio bound on generated compressible data: total raw over total block at least 90 %
+/// of the lz4 C library's at level 1 (the floor), for the default configuration.
+#[test]
+fn ratio_within_ten_percent_of_lz4_c() {
+    let values: Vec<Vec<u8>> = vec![
+        text(200_000, 81),
+        json(200_000, 82),
+        far_matches(200_000, 83),
+        periodic(50_000, 100, 84),
+    ];
+    let refs: Vec<&[u8]> = values.iter().map(Vec::as_slice).collect();
+    let mut engine = Engine::new(DEFAULT);
+    let (done, _) = engine.run(&refs, &Traffic::FULL_RATE);
+    let raw: usize = values.iter().map(Vec::len).sum();
+    let ours: usize = done.iter().map(|d| d.block.len()).sum();
+    let theirs: usize = values.iter().map(|v| lz4_c_block(v).len()).sum();
+    let (ours, theirs) = (raw as f64 / ours as f64, raw as f64 / theirs as f64);
+    eprintln!("ratio: lzcache RTL {ours:.3}, lz4 C level 1 {theirs:.3}");
+    assert!(
+        ours >= 0.9 * theirs,
+        "ratio {ours:.3} below 90% of {theirs:.3}"
+    );
+}
+
+/// Every corpus file: blocks decode, and per file input bytes per cycle and ratio next to
+/// lz4 C level 1, for the three configurations (printed with --nocapture).
+#[test]
+fn corpus_ratio_and_rate() {
+    let files = corpus();
+    if files.is_empty() {
+        eprintln!("../shared/corpus not present: generated data only");
+        return;
+    }
+    let configs = [
+        (DEFAULT, DEFAULT_LIT_BUFFER),
+        (LARGE_TABLE, DEFAULT_LIT_BUFFER),
+        (SMALL, SMALL_LIT_BUFFER),
+    ];
+    let mut engines: Vec<Engine> = configs.iter().map(|(n, _)| Engine::new(n)).collect();
+    eprintln!(
+        "{:<16} {:>8} {:>7} | {:>6} {:>6} | {:>6} {:>6} | {:>6} {:>6}",
+        "file", "raw", "lz4 C", "h12", "B/cyc", "h14", "B/cyc", "small", "B/cyc"
+    );
+    let mut totals = vec![(0usize, 0usize, 0u64); configs.len()];
+    let mut c_total = 0usize;
+    let mut raw_total = 0usize;
+    for (name, raw) in &files {
+        let c = lz4_c_block(raw).len();
+        c_total += c;
+        raw_total += raw.len();
+        let mut line = format!(
+            "{:<16} {:>8} {:>7.3} |",
+            name,
+            raw.len(),
+            raw.len() as f64 / c as f64
+        );
+        for (i, ((config, lit_buffer), engine)) in configs.iter().zip(&mut engines).enumerate() {
+            let (done, cycles) = engine.run(&[raw], &Traffic::FULL_RATE);
+            check(&done[0], raw, *lit_buffer, &format!("{name} ({config})"));
+            let stored = if done[0].status == status_ok() {
+                done[0].block.len()
+            } else {
+                raw.len()
+            };
+            totals[i].0 += stored;
+            totals[i].2 += cycles;
+            line.push_str(&format!(
+                " {:>6.3} {:>6.3} |",
+                raw.len() as f64 / stored as f64,
+                raw.len() as f64 / cycles as f64
+            ));
+        }
+        eprintln!("{line}");
+    }
+    let mut line = format!(
+        "{:<16} {:>8} {:>7.3} |",
+        "all",
+        raw_total,
+        raw_total as f64 / c_total as f64
+    );
+    for total in &totals {
+        line.push_str(&format!(
+            " {:>6.3} {:>6.3} |",
+            raw_total as f64 / total.0 as f64,
+            raw_total as f64 / total.2 as f64
+        ));
+    }
+    eprintln!("{line}");
+    // Floors: 90 % of lz4 C level 1's ratio, and one input byte per cycle (less the
+    // per-value latency, a few dozen cycles).
+    let default_ratio = raw_total as f64 / totals[0].0 as f64;
+    let c_ratio = raw_total as f64 / c_total as f64;
+    assert!(
+        default_ratio >= 0.9 * c_ratio,
+        "corpus ratio {default_ratio:.3}"
+    );
+    assert!(raw_total as u64 + 100 * files.len() as u64 >= totals[0].2);
+}
+
+#[test]
+fn reset_mid_value_then_compress() {
+    let raw = json(30_000, 91);
+    let mut engine = Engine::new(DEFAULT);
+    let beats = frame_to_beats(&raw, engine.dut.beat_bytes());
+    for beat in beats.iter().take(100) {
+        engine.dut.cycle(Some(beat), true);
+    }
+    engine.dut.reset(2);
+    let (done, _) = engine.run(&[&raw], &Traffic::matrix(92)[3]);
+    check(&done[0], &raw, DEFAULT_LIT_BUFFER, "after reset");
+}
