@@ -80,7 +80,7 @@ pub fn json(len: usize, seed: u64) -> Vec<u8> {
                 "{{\"id\":{id},\"name\":\"{}\",\"score\":{score}.{},\"active\":{},\"tags\":[\"a\",\"b{}\"]}},",
                 String::from_utf8_lossy(&name).replace(['\n', '"'], " "),
                 score % 97,
-                id % 2 == 0,
+                id.is_multiple_of(2),
                 id % 7
             )
             .as_bytes(),
@@ -107,7 +107,7 @@ pub fn far_matches(len: usize, seed: u64) -> Vec<u8> {
     let mut rng = Rng::new(seed);
     let mut out = text(4096, seed);
     while out.len() < len {
-        if rng.next_u64() % 2 == 0 {
+        if rng.next_u64().is_multiple_of(2) {
             out.extend(random(
                 100 + (rng.next_u64() % 3000) as usize,
                 rng.next_u64(),
