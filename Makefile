@@ -37,7 +37,7 @@ rtl-lint: ## Lint every RTL module with verilator -Wall
 	@$(MAKE) --no-print-directory -C rtl lint
 
 synth: ## Synthesize every RTL module with yosys synth_xilinx; resource summaries in rtl/build/
-	@$(MAKE) --no-print-directory -C rtl synth
+	@$(MAKE) --no-print-directory -j2 -C rtl synth
 
 bench: deps-run ## Software codec beside lz4 C and the crc crate (criterion), then the ratios
 	$(CARGO) bench -p lzcache-benches --bench codec

@@ -215,6 +215,20 @@ fn corpus_files_and_throughput() {
     // The floor the engine is built to: 8 output bytes per cycle over the corpus.
     assert!(total.0 >= 8 * total.1, "below 8 output bytes per cycle");
 
+    // The slowest inputs: generated data of every kind (short offsets, runs, literals).
+    let mut worst = (f64::MAX, String::new());
+    for (name, raw) in generated().iter().filter(|(_, raw)| raw.len() >= 4096) {
+        let job = Job::new(lz4_flex_block(raw), raw);
+        let (done, cycles) = engine.run_one(&job, &Traffic::FULL_RATE);
+        assert_decoded(&done, raw, name);
+        let rate = raw.len() as f64 / cycles as f64;
+        eprintln!("{name:<16} {:>9} {:>9} {rate:>12.2}", raw.len(), job.block.len());
+        if rate < worst.0 {
+            worst = (rate, name.clone());
+        }
+    }
+    eprintln!("slowest generated input: {} at {:.2} B/cycle", worst.1, worst.0);
+
     // Correct under idle cycles and backpressure too (lz4 C blocks this time).
     let cases: Vec<(String, Vec<u8>, Job)> = files
         .iter()
