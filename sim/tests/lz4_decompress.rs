@@ -222,12 +222,19 @@ fn corpus_files_and_throughput() {
         let (done, cycles) = engine.run_one(&job, &Traffic::FULL_RATE);
         assert_decoded(&done, raw, name);
         let rate = raw.len() as f64 / cycles as f64;
-        eprintln!("{name:<16} {:>9} {:>9} {rate:>12.2}", raw.len(), job.block.len());
+        eprintln!(
+            "{name:<16} {:>9} {:>9} {rate:>12.2}",
+            raw.len(),
+            job.block.len()
+        );
         if rate < worst.0 {
             worst = (rate, name.clone());
         }
     }
-    eprintln!("slowest generated input: {} at {:.2} B/cycle", worst.1, worst.0);
+    eprintln!(
+        "slowest generated input: {} at {:.2} B/cycle",
+        worst.1, worst.0
+    );
 
     // Correct under idle cycles and backpressure too (lz4 C blocks this time).
     let cases: Vec<(String, Vec<u8>, Job)> = files

@@ -1,0 +1,766 @@
+/*
+ * lzcache — CacheAccelerator: the device a card carries
+ *
+ * Jobs in on a host-to-card AXI-Stream, results out on a card-to-host AXI-Stream (the
+ * streaming interfaces of a Xilinx XDMA design), control and counters on AXI4-Lite.
+ */
+
+`resetall
+`timescale 1ns / 1ps
+`default_nettype none
+
+// CacheAccelerator top: a dispatcher, N_COMPRESS lz4_compress engines, N_DECOMPRESS
+// lz4_decompress engines, a checksum unit, a result buffer per engine, a result sender and
+// the register block. Layouts and register map: cache_accelerator_defs.vh.
+//
+// A job is one host-to-card frame: a header beat, then the payload from the next beat. The
+// dispatcher checks the header, picks a free engine of the job's kind (waiting while all are
+// busy), and streams the payload to it. A job with a bad magic or opcode, or lengths over
+// MAX_JOB_BYTES, gets an error result and its payload is discarded. Every job gets exactly one
+// result, carrying its tag: a result is one card-to-host frame, a header beat followed by the
+// output (none for a checksum, an error, or an incompressible value).
+//
+// Why results are buffered: the result header holds the output length, CRC and status, which
+// are known only when the engine has finished; each engine therefore writes its output into
+// its own buffer of MAX_JOB_BYTES, and the sender streams header and output once complete.
+// Results leave in completion order, not submission order: the host matches them by tag.
+module cache_accelerator #
+(
+    // Width of the streams in bits (XDMA streaming: 512)
+    parameter DATA_WIDTH = 512,
+    // Width of tkeep
+    parameter KEEP_WIDTH = DATA_WIDTH/8,
+    // Number of compress engines (at least 1; at most 7 engines in all)
+    parameter N_COMPRESS = 2,
+    // Number of decompress engines (at least 1)
+    parameter N_DECOMPRESS = 2,
+    // Largest job input and output in bytes (a power of two; sets each result buffer)
+    parameter MAX_JOB_BYTES = 1048576,
+    // Decompressor history and compressor window in bytes
+    parameter HISTORY_SIZE = 65536,
+    // log2 of the compressor's hash table entries
+    parameter HASH_BITS = 12
+)
+(
+    input  wire                  clk,
+    input  wire                  rst,
+
+    /*
+     * Host to card: jobs
+     */
+    input  wire [DATA_WIDTH-1:0] s_axis_tdata,
+    input  wire [KEEP_WIDTH-1:0] s_axis_tkeep,
+    input  wire                  s_axis_tvalid,
+    output wire                  s_axis_tready,
+    input  wire                  s_axis_tlast,
+
+    /*
+     * Card to host: results
+     */
+    output wire [DATA_WIDTH-1:0] m_axis_tdata,
+    output wire [KEEP_WIDTH-1:0] m_axis_tkeep,
+    output wire                  m_axis_tvalid,
+    input  wire                  m_axis_tready,
+    output wire                  m_axis_tlast,
+
+    /*
+     * AXI4-Lite registers
+     */
+    input  wire [11:0]           s_axil_awaddr,
+    input  wire [2:0]            s_axil_awprot,
+    input  wire                  s_axil_awvalid,
+    output wire                  s_axil_awready,
+    input  wire [31:0]           s_axil_wdata,
+    input  wire [3:0]            s_axil_wstrb,
+    input  wire                  s_axil_wvalid,
+    output wire                  s_axil_wready,
+    output wire [1:0]            s_axil_bresp,
+    output wire                  s_axil_bvalid,
+    input  wire                  s_axil_bready,
+    input  wire [11:0]           s_axil_araddr,
+    input  wire [2:0]            s_axil_arprot,
+    input  wire                  s_axil_arvalid,
+    output wire                  s_axil_arready,
+    output wire [31:0]           s_axil_rdata,
+    output wire [1:0]            s_axil_rresp,
+    output wire                  s_axil_rvalid,
+    input  wire                  s_axil_rready
+);
+
+`include "cache_accelerator_defs.vh"
+
+localparam N_ENGINES = N_COMPRESS + N_DECOMPRESS;
+// Result slots: the engines, then the checksum unit.
+localparam N_SLOTS = N_ENGINES + 1;
+localparam CHECKSUM_SLOT = N_ENGINES;
+// Result sources: the slots, then the error path.
+localparam N_SOURCES = N_SLOTS + 1;
+localparam ERROR_SOURCE = N_SLOTS;
+localparam SOURCE_WIDTH = $clog2(N_SOURCES);
+localparam WORDS = MAX_JOB_BYTES / KEEP_WIDTH;
+localparam WORD_WIDTH = $clog2(WORDS);
+localparam [31:0] MAX_JOB = MAX_JOB_BYTES;
+localparam [31:0] HISTORY = HISTORY_SIZE;
+localparam [7:0] COMPRESS_COUNT = N_COMPRESS;
+localparam [7:0] DECOMPRESS_COUNT = N_DECOMPRESS;
+localparam [7:0] BEAT_BYTES = KEEP_WIDTH[7:0];
+
+initial begin
+    if (DATA_WIDTH != 512) begin
+        $error("Error: DATA_WIDTH must be 512, the header layout's beat (instance %m)");
+        $finish;
+    end
+    if (N_COMPRESS < 1 || N_DECOMPRESS < 1 || N_ENGINES > 7) begin
+        $error("Error: at least one engine of each kind, at most 7 in all (instance %m)");
+        $finish;
+    end
+    if ((1 << WORD_WIDTH) != WORDS || MAX_JOB_BYTES < 2 * KEEP_WIDTH) begin
+        $error("Error: MAX_JOB_BYTES must be a power of two (instance %m)");
+        $finish;
+    end
+end
+
+/*
+ * Registers: control
+ */
+
+reg         enable_reg = 1'b1;
+reg         soft_reset_reg = 1'b0;
+reg  [31:0] scratch_reg = 32'd0;
+wire        core_rst = rst || soft_reset_reg;
+
+/*
+ * Dispatcher
+ */
+
+localparam [2:0]
+    DISPATCH_HEADER = 3'd0,
+    DISPATCH_PAYLOAD = 3'd1,
+    DISPATCH_EMPTY = 3'd2,
+    DISPATCH_DRAIN = 3'd3;
+
+wire [15:0] hdr_magic = s_axis_tdata[15:0];
+wire [7:0]  hdr_opcode = s_axis_tdata[HDR_OPCODE_LSB +: 8];
+wire [31:0] hdr_tag = s_axis_tdata[HDR_TAG_LSB +: 32];
+wire [31:0] hdr_input_len = s_axis_tdata[HDR_INPUT_LEN_LSB +: 32];
+wire [31:0] hdr_raw_len = s_axis_tdata[HDR_RAW_LEN_LSB +: 32];
+wire [63:0] hdr_crc = s_axis_tdata[HDR_CRC_LSB +: 64];
+
+wire hdr_known = hdr_magic == JOB_MAGIC
+    && (hdr_opcode == OP_COMPRESS || hdr_opcode == OP_DECOMPRESS || hdr_opcode == OP_CHECKSUM);
+wire hdr_too_large = hdr_input_len > MAX_JOB
+    || (hdr_opcode == OP_DECOMPRESS && hdr_raw_len > MAX_JOB);
+
+reg  [N_SLOTS-1:0] slot_busy_reg = {N_SLOTS{1'b0}};
+reg  [N_SLOTS-1:0] slot_done_reg = {N_SLOTS{1'b0}};
+
+// The first free slot that can run the header's opcode.
+reg                    target_found;
+reg  [SOURCE_WIDTH-1:0] target;
+integer t;
+always @* begin
+    target_found = 1'b0;
+    target = {SOURCE_WIDTH{1'b0}};
+    for (t = N_SLOTS - 1; t >= 0; t = t - 1) begin
+        if (!slot_busy_reg[t]
+                && ((t < N_COMPRESS && hdr_opcode == OP_COMPRESS)
+                    || (t >= N_COMPRESS && t < N_ENGINES && hdr_opcode == OP_DECOMPRESS)
+                    || (t == CHECKSUM_SLOT && hdr_opcode == OP_CHECKSUM))) begin
+            target_found = 1'b1;
+            target = t[SOURCE_WIDTH-1:0];
+        end
+    end
+end
+
+reg  [2:0]              dispatch_state_reg = DISPATCH_HEADER, dispatch_state_next;
+reg  [SOURCE_WIDTH-1:0] route_reg = {SOURCE_WIDTH{1'b0}}, route_next;
+reg  [95:0]             route_user_reg = 96'd0, route_user_next;
+reg                     route_first_reg = 1'b0, route_first_next;
+
+reg                     error_pending_reg = 1'b0;
+reg  [7:0]              error_status_reg = 8'd0;
+reg  [7:0]              error_opcode_reg = 8'd0;
+reg  [31:0]             error_tag_reg = 32'd0;
+
+reg  [N_SLOTS*32-1:0]   slot_tag_reg = {N_SLOTS*32{1'b0}};
+
+reg                     accept_header;
+reg                     accept_error;
+reg  [7:0]              accept_error_status;
+reg                     s_ready;
+
+wire [N_SLOTS-1:0]      engine_in_ready;
+reg  [N_SLOTS-1:0]      engine_in_valid;
+reg  [KEEP_WIDTH-1:0]   engine_in_keep;
+reg                     engine_in_last;
+
+assign s_axis_tready = s_ready;
+
+always @* begin
+    dispatch_state_next = dispatch_state_reg;
+    route_next = route_reg;
+    route_user_next = route_user_reg;
+    route_first_next = route_first_reg;
+    accept_header = 1'b0;
+    accept_error = 1'b0;
+    accept_error_status = RES_OK;
+    s_ready = 1'b0;
+    engine_in_valid = {N_SLOTS{1'b0}};
+    engine_in_keep = s_axis_tkeep;
+    engine_in_last = s_axis_tlast;
+
+    case (dispatch_state_reg)
+        DISPATCH_HEADER: begin
+            if (s_axis_tvalid && enable_reg) begin
+                if (!hdr_known || hdr_too_large) begin
+                    if (!error_pending_reg) begin
+                        s_ready = 1'b1;
+                        accept_error = 1'b1;
+                        accept_error_status = hdr_known ? RES_TOO_LARGE : RES_BAD_OPCODE;
+                        dispatch_state_next = s_axis_tlast ? DISPATCH_HEADER : DISPATCH_DRAIN;
+                    end
+                end else if (target_found) begin
+                    s_ready = 1'b1;
+                    accept_header = 1'b1;
+                    route_next = target;
+                    route_user_next = {hdr_raw_len, hdr_crc};
+                    route_first_next = 1'b1;
+                    dispatch_state_next = s_axis_tlast ? DISPATCH_EMPTY : DISPATCH_PAYLOAD;
+                end
+            end
+        end
+        DISPATCH_PAYLOAD: begin
+            engine_in_valid[route_reg] = s_axis_tvalid;
+            s_ready = engine_in_ready[route_reg];
+            if (s_axis_tvalid && s_ready) begin
+                route_first_next = 1'b0;
+                if (s_axis_tlast) begin
+                    dispatch_state_next = DISPATCH_HEADER;
+                end
+            end
+        end
+        DISPATCH_EMPTY: begin
+            // A job without payload: the engine still gets its (empty) frame.
+            engine_in_valid[route_reg] = 1'b1;
+            engine_in_keep = {KEEP_WIDTH{1'b0}};
+            engine_in_last = 1'b1;
+            if (engine_in_ready[route_reg]) begin
+                dispatch_state_next = DISPATCH_HEADER;
+            end
+        end
+        DISPATCH_DRAIN: begin
+            s_ready = 1'b1;
+            if (s_axis_tvalid && s_axis_tlast) begin
+                dispatch_state_next = DISPATCH_HEADER;
+            end
+        end
+        default: begin
+            dispatch_state_next = DISPATCH_HEADER;
+        end
+    endcase
+end
+
+// Job parameters ride on tuser of the engine's first beat.
+wire [127:0] engine_in_user = route_first_reg ? {32'd0, route_user_reg} : 128'd0;
+
+/*
+ * Engines and their result capture
+ */
+
+wire [N_SLOTS*DATA_WIDTH-1:0] engine_out_data;
+wire [N_SLOTS*KEEP_WIDTH-1:0] engine_out_keep;
+wire [N_SLOTS-1:0]            engine_out_valid;
+wire [N_SLOTS-1:0]            engine_out_last;
+wire [N_SLOTS*128-1:0]        engine_out_user;
+
+genvar e;
+generate
+    for (e = 0; e < N_COMPRESS; e = e + 1) begin : compressor
+        lz4_compress #(
+            .DATA_WIDTH(DATA_WIDTH),
+            .HASH_BITS(HASH_BITS),
+            .WINDOW_SIZE(HISTORY_SIZE),
+            .LIT_BUFFER(HISTORY_SIZE)
+        )
+        engine (
+            .clk(clk),
+            .rst(core_rst),
+            .s_axis_tdata(s_axis_tdata),
+            .s_axis_tkeep(engine_in_keep),
+            .s_axis_tvalid(engine_in_valid[e]),
+            .s_axis_tready(engine_in_ready[e]),
+            .s_axis_tlast(engine_in_last),
+            .s_axis_tuser(engine_in_user),
+            .m_axis_tdata(engine_out_data[e*DATA_WIDTH +: DATA_WIDTH]),
+            .m_axis_tkeep(engine_out_keep[e*KEEP_WIDTH +: KEEP_WIDTH]),
+            .m_axis_tvalid(engine_out_valid[e]),
+            .m_axis_tready(1'b1),
+            .m_axis_tlast(engine_out_last[e]),
+            .m_axis_tuser(engine_out_user[e*128 +: 128])
+        );
+    end
+    for (e = N_COMPRESS; e < N_ENGINES; e = e + 1) begin : decompressor
+        lz4_decompress #(
+            .DATA_WIDTH(DATA_WIDTH),
+            .HISTORY_SIZE(HISTORY_SIZE)
+        )
+        engine (
+            .clk(clk),
+            .rst(core_rst),
+            .s_axis_tdata(s_axis_tdata),
+            .s_axis_tkeep(engine_in_keep),
+            .s_axis_tvalid(engine_in_valid[e]),
+            .s_axis_tready(engine_in_ready[e]),
+            .s_axis_tlast(engine_in_last),
+            .s_axis_tuser(engine_in_user),
+            .m_axis_tdata(engine_out_data[e*DATA_WIDTH +: DATA_WIDTH]),
+            .m_axis_tkeep(engine_out_keep[e*KEEP_WIDTH +: KEEP_WIDTH]),
+            .m_axis_tvalid(engine_out_valid[e]),
+            .m_axis_tready(1'b1),
+            .m_axis_tlast(engine_out_last[e]),
+            .m_axis_tuser(engine_out_user[e*128 +: 128])
+        );
+    end
+endgenerate
+
+wire [63:0] checksum_crc;
+
+crc64_nvme #(
+    .DATA_WIDTH(DATA_WIDTH)
+)
+checksum (
+    .clk(clk),
+    .rst(core_rst),
+    .s_axis_tdata(s_axis_tdata),
+    .s_axis_tkeep(engine_in_keep),
+    .s_axis_tvalid(engine_in_valid[CHECKSUM_SLOT]),
+    .s_axis_tready(engine_in_ready[CHECKSUM_SLOT]),
+    .s_axis_tlast(engine_in_last),
+    .m_axis_tdata(engine_out_data[CHECKSUM_SLOT*DATA_WIDTH +: DATA_WIDTH]),
+    .m_axis_tkeep(engine_out_keep[CHECKSUM_SLOT*KEEP_WIDTH +: KEEP_WIDTH]),
+    .m_axis_tvalid(engine_out_valid[CHECKSUM_SLOT]),
+    .m_axis_tready(1'b1),
+    .m_axis_tlast(engine_out_last[CHECKSUM_SLOT]),
+    .m_axis_crc(checksum_crc)
+);
+
+assign engine_out_user[CHECKSUM_SLOT*128 +: 128] = {64'd0, checksum_crc};
+
+// Per slot: the result as it will be reported.
+reg  [N_SLOTS*8-1:0]          slot_status_reg = {N_SLOTS*8{1'b0}};
+reg  [N_SLOTS*8-1:0]          slot_engine_status_reg = {N_SLOTS*8{1'b0}};
+reg  [N_SLOTS*32-1:0]         slot_len_reg = {N_SLOTS*32{1'b0}};
+reg  [N_SLOTS*64-1:0]         slot_crc_reg = {N_SLOTS*64{1'b0}};
+reg  [N_SLOTS-1:0]            slot_crc_valid_reg = {N_SLOTS{1'b0}};
+reg  [N_SLOTS*(WORD_WIDTH+1)-1:0] slot_words_reg = {N_SLOTS*(WORD_WIDTH+1){1'b0}};
+
+wire [N_ENGINES*DATA_WIDTH-1:0] buffer_rd_data;
+reg  [N_SOURCES-1:0]            buffer_rd_en;
+reg  [WORD_WIDTH-1:0]           buffer_rd_addr;
+wire [N_SLOTS-1:0]              slot_release;
+
+generate
+    for (e = 0; e < N_ENGINES; e = e + 1) begin : result_buffer
+        wire [WORD_WIDTH:0] words = slot_words_reg[e*(WORD_WIDTH+1) +: WORD_WIDTH+1];
+        wire                room = !words[WORD_WIDTH];
+
+        ram_sdp #(
+            .WIDTH(DATA_WIDTH),
+            .DEPTH(WORDS)
+        )
+        ram (
+            .clk(clk),
+            .wr_en(engine_out_valid[e] && room),
+            .wr_addr(words[WORD_WIDTH-1:0]),
+            .wr_data(engine_out_data[e*DATA_WIDTH +: DATA_WIDTH]),
+            .rd_en(buffer_rd_en[e]),
+            .rd_addr(buffer_rd_addr),
+            .rd_data(buffer_rd_data[e*DATA_WIDTH +: DATA_WIDTH])
+        );
+    end
+endgenerate
+
+// The bytes the engines report are authoritative; keep only says where each beat ends.
+wire unused_engine_keep = &{1'b0, engine_out_keep};
+
+integer s;
+always @(posedge clk) begin
+    for (s = 0; s < N_SLOTS; s = s + 1) begin
+        if (engine_out_valid[s]) begin
+            if (!slot_words_reg[s*(WORD_WIDTH+1) + WORD_WIDTH] && s != CHECKSUM_SLOT) begin
+                slot_words_reg[s*(WORD_WIDTH+1) +: WORD_WIDTH+1] <=
+                    slot_words_reg[s*(WORD_WIDTH+1) +: WORD_WIDTH+1] + 1'b1;
+            end
+            if (engine_out_last[s]) begin
+                slot_done_reg[s] <= 1'b1;
+                slot_crc_reg[s*64 +: 64] <= engine_out_user[s*128 +: 64];
+                slot_engine_status_reg[s*8 +: 8] <= {4'd0, engine_out_user[s*128 + 96 +: 4]};
+                if (s < N_COMPRESS) begin
+                    // Incompressible, no block, or a block over the buffer: no output.
+                    if (engine_out_user[s*128 + 100]
+                            || engine_out_user[s*128 + 64 +: 32] > MAX_JOB) begin
+                        slot_status_reg[s*8 +: 8] <= RES_INCOMPRESSIBLE;
+                        slot_len_reg[s*32 +: 32] <= 32'd0;
+                    end else begin
+                        slot_status_reg[s*8 +: 8] <= RES_OK;
+                        slot_len_reg[s*32 +: 32] <= engine_out_user[s*128 + 64 +: 32];
+                    end
+                    slot_crc_valid_reg[s] <= 1'b1;
+                end else if (s < N_ENGINES) begin
+                    if (engine_out_user[s*128 + 96 +: 4] == 4'd0) begin
+                        slot_status_reg[s*8 +: 8] <= RES_OK;
+                        slot_len_reg[s*32 +: 32] <= engine_out_user[s*128 + 64 +: 32];
+                    end else begin
+                        slot_status_reg[s*8 +: 8] <=
+                            engine_out_user[s*128 + 96 +: 4] == 4'd1 ? RES_LENGTH : RES_MALFORMED;
+                        slot_len_reg[s*32 +: 32] <= 32'd0;
+                    end
+                    slot_crc_valid_reg[s] <= engine_out_user[s*128 + 100];
+                end else begin
+                    slot_status_reg[s*8 +: 8] <= RES_OK;
+                    slot_len_reg[s*32 +: 32] <= 32'd0;
+                    slot_crc_valid_reg[s] <= 1'b1;
+                end
+            end
+        end
+        if (slot_release[s]) begin
+            slot_done_reg[s] <= 1'b0;
+            slot_busy_reg[s] <= 1'b0;
+            slot_words_reg[s*(WORD_WIDTH+1) +: WORD_WIDTH+1] <= {(WORD_WIDTH+1){1'b0}};
+        end
+    end
+    if (accept_header) begin
+        slot_busy_reg[route_next] <= 1'b1;
+        slot_tag_reg[route_next*32 +: 32] <= hdr_tag;
+    end
+
+    if (core_rst) begin
+        slot_busy_reg <= {N_SLOTS{1'b0}};
+        slot_done_reg <= {N_SLOTS{1'b0}};
+        slot_words_reg <= {N_SLOTS*(WORD_WIDTH+1){1'b0}};
+    end
+end
+
+/*
+ * Result sender: header beat, then the buffered output
+ */
+
+localparam [1:0]
+    SEND_IDLE = 2'd0,
+    SEND_HEADER = 2'd1,
+    SEND_READ = 2'd2,
+    SEND_DATA = 2'd3;
+
+reg  [1:0]              send_state_reg = SEND_IDLE, send_state_next;
+reg  [SOURCE_WIDTH-1:0] source_reg = {SOURCE_WIDTH{1'b0}}, source_next;
+reg  [SOURCE_WIDTH-1:0] rr_reg = {SOURCE_WIDTH{1'b0}}, rr_next;
+reg  [WORD_WIDTH-1:0]   word_reg = {WORD_WIDTH{1'b0}}, word_next;
+reg  [N_SOURCES-1:0]    release_sources;
+
+wire [N_SOURCES-1:0] source_ready = {error_pending_reg, slot_done_reg};
+
+// Round robin: the first ready source at or after rr_reg.
+reg                     pick_found;
+reg  [SOURCE_WIDTH-1:0] pick;
+integer p;
+reg [31:0] q;
+always @* begin
+    pick_found = 1'b0;
+    pick = {SOURCE_WIDTH{1'b0}};
+    for (p = 0; p < N_SOURCES; p = p + 1) begin
+        q = (p + {{(32-SOURCE_WIDTH){1'b0}}, rr_reg}) % N_SOURCES;
+        if (!pick_found && source_ready[q]) begin
+            pick_found = 1'b1;
+            pick = q[SOURCE_WIDTH-1:0];
+        end
+    end
+end
+wire unused_pick = &{1'b0, q};
+
+wire        from_error = source_reg == ERROR_SOURCE[SOURCE_WIDTH-1:0];
+wire [7:0]  res_status = from_error ? error_status_reg : slot_status_reg[source_reg*8 +: 8];
+wire [7:0]  res_opcode = from_error ? error_opcode_reg
+    : (source_reg < N_COMPRESS ? OP_COMPRESS
+        : (source_reg < N_ENGINES ? OP_DECOMPRESS : OP_CHECKSUM));
+wire [31:0] res_tag = from_error ? error_tag_reg : slot_tag_reg[source_reg*32 +: 32];
+wire [31:0] res_len = from_error ? 32'd0 : slot_len_reg[source_reg*32 +: 32];
+wire [63:0] res_crc = from_error ? 64'd0 : slot_crc_reg[source_reg*64 +: 64];
+wire        res_crc_valid = !from_error && slot_crc_valid_reg[source_reg];
+wire [7:0]  res_engine_status = from_error ? 8'd0 : slot_engine_status_reg[source_reg*8 +: 8];
+
+reg [DATA_WIDTH-1:0] header;
+always @* begin
+    header = {DATA_WIDTH{1'b0}};
+    header[15:0] = RESULT_MAGIC;
+    header[RES_OPCODE_LSB +: 8] = res_opcode;
+    header[RES_STATUS_LSB +: 8] = res_status;
+    header[RES_TAG_LSB +: 32] = res_tag;
+    header[RES_OUTPUT_LEN_LSB +: 32] = res_len;
+    header[RES_CRC_LSB +: 64] = res_crc;
+    header[RES_CRC_VALID_BIT] = res_crc_valid;
+    header[RES_ENGINE_STATUS_LSB +: 8] = res_engine_status;
+    header[RES_ENGINE_LSB +: 8] = {{(8-SOURCE_WIDTH){1'b0}}, source_reg};
+end
+
+// The last output word and the bytes it holds.
+wire [31:0]           last_word_wide = (res_len - 32'd1) >> $clog2(KEEP_WIDTH);
+wire [WORD_WIDTH-1:0] last_word = last_word_wide[WORD_WIDTH-1:0];
+wire [31:0]           tail_bytes = res_len - {last_word_wide[31-$clog2(KEEP_WIDTH):0], {$clog2(KEEP_WIDTH){1'b0}}};
+wire                  at_last_word = word_reg == last_word;
+
+reg [KEEP_WIDTH-1:0] tail_keep;
+integer k;
+always @* begin
+    for (k = 0; k < KEEP_WIDTH; k = k + 1) begin
+        tail_keep[k] = k < tail_bytes;
+    end
+end
+
+reg [DATA_WIDTH-1:0] out_data;
+reg [KEEP_WIDTH-1:0] out_keep;
+reg                  out_valid;
+reg                  out_last;
+
+assign m_axis_tdata = out_data;
+assign m_axis_tkeep = out_keep;
+assign m_axis_tvalid = out_valid;
+assign m_axis_tlast = out_last;
+
+always @* begin
+    send_state_next = send_state_reg;
+    source_next = source_reg;
+    rr_next = rr_reg;
+    word_next = word_reg;
+    release_sources = {N_SOURCES{1'b0}};
+    buffer_rd_en = {N_SOURCES{1'b0}};
+    buffer_rd_addr = word_reg;
+    out_data = header;
+    out_keep = {KEEP_WIDTH{1'b1}};
+    out_valid = 1'b0;
+    out_last = 1'b0;
+
+    case (send_state_reg)
+        SEND_IDLE: begin
+            if (pick_found) begin
+                source_next = pick;
+                rr_next = pick == N_SOURCES - 1 ? {SOURCE_WIDTH{1'b0}} : pick + 1'b1;
+                send_state_next = SEND_HEADER;
+            end
+        end
+        SEND_HEADER: begin
+            out_valid = 1'b1;
+            out_last = res_len == 32'd0;
+            if (m_axis_tready) begin
+                word_next = {WORD_WIDTH{1'b0}};
+                if (res_len == 32'd0) begin
+                    release_sources[source_reg] = 1'b1;
+                    send_state_next = SEND_IDLE;
+                end else begin
+                    send_state_next = SEND_READ;
+                end
+            end
+        end
+        SEND_READ: begin
+            buffer_rd_en[source_reg] = 1'b1;
+            send_state_next = SEND_DATA;
+        end
+        SEND_DATA: begin
+            out_data = buffer_rd_data[source_reg*DATA_WIDTH +: DATA_WIDTH];
+            out_keep = at_last_word ? tail_keep : {KEEP_WIDTH{1'b1}};
+            out_last = at_last_word;
+            out_valid = 1'b1;
+            if (m_axis_tready) begin
+                if (at_last_word) begin
+                    release_sources[source_reg] = 1'b1;
+                    send_state_next = SEND_IDLE;
+                end else begin
+                    // Read the next word now: it is presented from the next cycle on.
+                    word_next = word_reg + 1'b1;
+                    buffer_rd_addr = word_reg + 1'b1;
+                    buffer_rd_en[source_reg] = 1'b1;
+                end
+            end
+        end
+        default: begin
+            send_state_next = SEND_IDLE;
+        end
+    endcase
+end
+
+assign slot_release = release_sources[N_SLOTS-1:0];
+
+/*
+ * Counters
+ */
+
+wire        result_sent = send_state_reg == SEND_HEADER && m_axis_tready;
+reg  [31:0] jobs_in_reg = 32'd0;
+reg  [31:0] jobs_out_reg = 32'd0;
+reg  [63:0] bytes_in_reg = 64'd0;
+reg  [63:0] bytes_out_reg = 64'd0;
+reg  [31:0] err_opcode_reg = 32'd0;
+reg  [31:0] err_length_reg = 32'd0;
+reg  [31:0] err_malformed_reg = 32'd0;
+reg  [31:0] err_crc_reg = 32'd0;
+reg  [31:0] incompressible_reg = 32'd0;
+reg  [7:0]  last_error_reg = 8'd0;
+reg  [31:0] last_error_tag_reg = 32'd0;
+
+always @(posedge clk) begin
+    dispatch_state_reg <= dispatch_state_next;
+    route_reg <= route_next;
+    route_user_reg <= route_user_next;
+    route_first_reg <= route_first_next;
+    send_state_reg <= send_state_next;
+    source_reg <= source_next;
+    rr_reg <= rr_next;
+    word_reg <= word_next;
+
+    if (accept_error) begin
+        error_pending_reg <= 1'b1;
+        error_status_reg <= accept_error_status;
+        error_opcode_reg <= hdr_opcode;
+        error_tag_reg <= hdr_tag;
+    end
+    if (release_sources[ERROR_SOURCE]) begin
+        error_pending_reg <= 1'b0;
+    end
+
+    if (accept_header || accept_error) begin
+        jobs_in_reg <= jobs_in_reg + 32'd1;
+        bytes_in_reg <= bytes_in_reg + {32'd0, hdr_input_len};
+    end
+    if (result_sent) begin
+        jobs_out_reg <= jobs_out_reg + 32'd1;
+        bytes_out_reg <= bytes_out_reg + {32'd0, res_len};
+        case (res_status)
+            RES_BAD_OPCODE: err_opcode_reg <= err_opcode_reg + 32'd1;
+            RES_TOO_LARGE: err_length_reg <= err_length_reg + 32'd1;
+            RES_MALFORMED, RES_LENGTH: err_malformed_reg <= err_malformed_reg + 32'd1;
+            RES_INCOMPRESSIBLE: incompressible_reg <= incompressible_reg + 32'd1;
+            default: begin
+                if (!res_crc_valid) begin
+                    err_crc_reg <= err_crc_reg + 32'd1;
+                end
+            end
+        endcase
+        if ((res_status != RES_OK && res_status != RES_INCOMPRESSIBLE) || !res_crc_valid) begin
+            last_error_reg <= res_status == RES_OK ? RES_MALFORMED : res_status;
+            last_error_tag_reg <= res_tag;
+        end
+    end
+
+    if (core_rst) begin
+        dispatch_state_reg <= DISPATCH_HEADER;
+        send_state_reg <= SEND_IDLE;
+        rr_reg <= {SOURCE_WIDTH{1'b0}};
+        error_pending_reg <= 1'b0;
+        jobs_in_reg <= 32'd0;
+        jobs_out_reg <= 32'd0;
+        bytes_in_reg <= 64'd0;
+        bytes_out_reg <= 64'd0;
+        err_opcode_reg <= 32'd0;
+        err_length_reg <= 32'd0;
+        err_malformed_reg <= 32'd0;
+        err_crc_reg <= 32'd0;
+        incompressible_reg <= 32'd0;
+        last_error_reg <= 8'd0;
+        last_error_tag_reg <= 32'd0;
+    end
+end
+
+/*
+ * AXI4-Lite register block: one transaction at a time, OKAY responses
+ */
+
+reg         bvalid_reg = 1'b0;
+reg         rvalid_reg = 1'b0;
+reg  [31:0] rdata_reg = 32'd0;
+
+wire write = s_axil_awvalid && s_axil_wvalid && !bvalid_reg;
+wire read = s_axil_arvalid && !rvalid_reg;
+
+assign s_axil_awready = write;
+assign s_axil_wready = write;
+assign s_axil_bresp = 2'b00;
+assign s_axil_bvalid = bvalid_reg;
+assign s_axil_arready = read;
+assign s_axil_rdata = rdata_reg;
+assign s_axil_rresp = 2'b00;
+assign s_axil_rvalid = rvalid_reg;
+
+reg [31:0] read_value;
+always @* begin
+    case ({s_axil_araddr[11:2], 2'b00})
+        REG_ID: read_value = ACCEL_ID;
+        REG_VERSION: read_value = ACCEL_VERSION;
+        REG_CAPS: read_value = {7'd0, 1'b1, BEAT_BYTES, DECOMPRESS_COUNT, COMPRESS_COUNT};
+        REG_HISTORY: read_value = HISTORY;
+        REG_MAX_JOB: read_value = MAX_JOB;
+        REG_CONTROL: read_value = {30'd0, 1'b0, enable_reg};
+        REG_STATUS: read_value = {16'd0, {(8-N_SLOTS){1'b0}}, slot_busy_reg, 7'd0, enable_reg};
+        REG_SCRATCH: read_value = scratch_reg;
+        REG_JOBS_IN: read_value = jobs_in_reg;
+        REG_JOBS_OUT: read_value = jobs_out_reg;
+        REG_BYTES_IN_LO: read_value = bytes_in_reg[31:0];
+        REG_BYTES_IN_HI: read_value = bytes_in_reg[63:32];
+        REG_BYTES_OUT_LO: read_value = bytes_out_reg[31:0];
+        REG_BYTES_OUT_HI: read_value = bytes_out_reg[63:32];
+        REG_ERR_OPCODE: read_value = err_opcode_reg;
+        REG_ERR_LENGTH: read_value = err_length_reg;
+        REG_ERR_MALFORMED: read_value = err_malformed_reg;
+        REG_ERR_CRC: read_value = err_crc_reg;
+        REG_INCOMPRESSIBLE: read_value = incompressible_reg;
+        REG_LAST_ERROR: read_value = {24'd0, last_error_reg};
+        REG_LAST_ERROR_TAG: read_value = last_error_tag_reg;
+        default: read_value = 32'd0;
+    endcase
+end
+
+always @(posedge clk) begin
+    soft_reset_reg <= 1'b0;
+    if (write) begin
+        bvalid_reg <= 1'b1;
+        case ({s_axil_awaddr[11:2], 2'b00})
+            REG_CONTROL: begin
+                if (s_axil_wstrb[0]) begin
+                    enable_reg <= s_axil_wdata[0];
+                    soft_reset_reg <= s_axil_wdata[1];
+                end
+            end
+            REG_SCRATCH: begin
+                if (s_axil_wstrb[0]) scratch_reg[7:0] <= s_axil_wdata[7:0];
+                if (s_axil_wstrb[1]) scratch_reg[15:8] <= s_axil_wdata[15:8];
+                if (s_axil_wstrb[2]) scratch_reg[23:16] <= s_axil_wdata[23:16];
+                if (s_axil_wstrb[3]) scratch_reg[31:24] <= s_axil_wdata[31:24];
+            end
+            default: begin
+            end
+        endcase
+    end else if (s_axil_bready) begin
+        bvalid_reg <= 1'b0;
+    end
+    if (read) begin
+        rvalid_reg <= 1'b1;
+        rdata_reg <= read_value;
+    end else if (s_axil_rready) begin
+        rvalid_reg <= 1'b0;
+    end
+
+    if (rst) begin
+        bvalid_reg <= 1'b0;
+        rvalid_reg <= 1'b0;
+        enable_reg <= 1'b1;
+        soft_reset_reg <= 1'b0;
+    end
+end
+
+// Protection types are not used; address bits below the word are always zero.
+wire unused = &{1'b0, s_axil_awprot, s_axil_arprot, s_axil_awaddr[1:0], s_axil_araddr[1:0],
+    buffer_rd_en[N_SOURCES-1:N_ENGINES], last_word_wide[31:WORD_WIDTH],
+    engine_out_data[CHECKSUM_SLOT*DATA_WIDTH +: DATA_WIDTH]};
+
+endmodule
+
+`resetall
+`default_nettype wire
