@@ -50,6 +50,14 @@ fn models() -> Vec<ModelSpec> {
             ],
         });
     }
+    // The CacheAccelerator top at its default parameters.
+    models.push(ModelSpec {
+        name: "cache_accelerator".into(),
+        top: "cache_accelerator",
+        beat_bytes: 64,
+        ports: "AccelPorts",
+        params: Vec::new(),
+    });
     // The compressor: default, a larger hash table, and a small-FPGA configuration.
     for (name, width, hash_bits, window, literals) in [
         ("lz4_compress_w512", 512usize, 12u32, 65536u32, 65536u32),

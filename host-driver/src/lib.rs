@@ -11,11 +11,15 @@
 //!   CRC-64/NVME through `crc-fast` (carry-less-multiply SIMD).
 //! * [`crc64`] holds the checksum every other part of lzcache agrees on.
 //!
-//! What this crate is not: it holds no cache state and does no networking. Device backends
-//! (simulator, XDMA card) plug in behind the same trait.
+//! * [`device`] puts the CacheAccelerator behind the same trait: [`device::DeviceCodec`] (jobs,
+//!   tags, timeouts, registers) over a byte transport — the simulated device (`sim`, the
+//!   Verilated top) or a card through the XDMA driver (`xdma:<N>`).
+//!
+//! What this crate is not: it holds no cache state and does no networking.
 
 pub mod codec;
 pub mod crc64;
+pub mod device;
 pub mod software;
 
 pub use codec::{Codec, CodecError, Completion, Job, JobOp, JobStatus, Pending};

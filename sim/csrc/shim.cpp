@@ -53,8 +53,55 @@ void get_port(const VlWide<N> &port, uint8_t *bytes, size_t nbytes) {
     }
 }
 
+// AXI4-Lite master signals driven into a model, and its slave signals sampled each cycle.
+struct AxilIn {
+    uint32_t awaddr = 0, wdata = 0, araddr = 0;
+    uint8_t awvalid = 0, wvalid = 0, wstrb = 0, bready = 0, arvalid = 0, rready = 0;
+};
+struct AxilOut {
+    uint32_t rdata = 0;
+    uint8_t awready = 0, wready = 0, bvalid = 0, arready = 0, rvalid = 0;
+};
+
+// Tops without registers.
+struct NoAxil {
+    static constexpr bool kAxil = false;
+    template <class M>
+    static void drive_axil(M &, const AxilIn &) {}
+    template <class M>
+    static void sample_axil(M &, AxilOut &) {}
+};
+
+// Tops with an s_axil_* slave port.
+struct WithAxil {
+    static constexpr bool kAxil = true;
+    template <class M>
+    static void drive_axil(M &m, const AxilIn &in) {
+        m.s_axil_awaddr = in.awaddr;
+        m.s_axil_awprot = 0;
+        m.s_axil_awvalid = in.awvalid;
+        m.s_axil_wdata = in.wdata;
+        m.s_axil_wstrb = in.wstrb;
+        m.s_axil_wvalid = in.wvalid;
+        m.s_axil_bready = in.bready;
+        m.s_axil_araddr = in.araddr;
+        m.s_axil_arprot = 0;
+        m.s_axil_arvalid = in.arvalid;
+        m.s_axil_rready = in.rready;
+    }
+    template <class M>
+    static void sample_axil(M &m, AxilOut &out) {
+        out.awready = m.s_axil_awready;
+        out.wready = m.s_axil_wready;
+        out.bvalid = m.s_axil_bvalid;
+        out.arready = m.s_axil_arready;
+        out.rvalid = m.s_axil_rvalid;
+        out.rdata = m.s_axil_rdata;
+    }
+};
+
 // Sideband of the crc64_nvme top: the frame CRC travels with the output's last beat.
-struct CrcPorts {
+struct CrcPorts : NoAxil {
     template <class M>
     static void drive_user(M &, const uint64_t *) {}
     template <class M>
@@ -65,7 +112,7 @@ struct CrcPorts {
 };
 
 // Tops with 128-bit s_axis_tuser and m_axis_tuser (the LZ4 engines).
-struct UserPorts {
+struct UserPorts : NoAxil {
     template <class M>
     static void drive_user(M &m, const uint64_t *user) {
         uint8_t bytes[16];
@@ -85,6 +132,16 @@ struct UserPorts {
     }
 };
 
+// The cache_accelerator top: plain streams (headers are in-band) and AXI-Lite registers.
+struct AccelPorts : WithAxil {
+    template <class M>
+    static void drive_user(M &, const uint64_t *) {}
+    template <class M>
+    static void sample_user(M &, uint64_t *user) {
+        user[0] = user[1] = 0;
+    }
+};
+
 }  // namespace
 
 struct lz_dut {
@@ -93,6 +150,8 @@ struct lz_dut {
     virtual void set_reset(int active) = 0;
     virtual bool trace_open(const char *path, uint64_t start, uint64_t count) = 0;
     virtual void trace_close() = 0;
+    virtual int axil_write(uint32_t addr, uint32_t data) = 0;
+    virtual int axil_read(uint32_t addr, uint32_t *data) = 0;
     uint64_t cycles = 0;
 };
 
@@ -146,8 +205,10 @@ public:
         m.s_axis_tvalid = s->valid ? 1 : 0;
         m.s_axis_tlast = s->last ? 1 : 0;
         Ports::drive_user(m, s->user);
+        Ports::drive_axil(m, axil_in_);
         m.m_axis_tready = m_ready ? 1 : 0;
         m.eval();
+        Ports::sample_axil(m, axil_out_);
         dump(10 * cycles + 5);
 
         // The handshake happens at the coming edge, with the values settled now.
@@ -168,7 +229,70 @@ public:
         dump(10 * cycles);
     }
 
+    int axil_write(uint32_t addr, uint32_t data) override {
+        if (!Ports::kAxil) {
+            return -1;
+        }
+        axil_in_ = AxilIn{};
+        axil_in_.awaddr = addr;
+        axil_in_.wdata = data;
+        axil_in_.wstrb = 0xF;
+        axil_in_.awvalid = 1;
+        axil_in_.wvalid = 1;
+        axil_in_.bready = 1;
+        return axil_run([this](const AxilOut &out, bool &accepted) {
+            if (!accepted && out.awready && out.wready) {
+                accepted = true;
+                axil_in_.awvalid = 0;
+                axil_in_.wvalid = 0;
+                return false;
+            }
+            return accepted && out.bvalid;
+        });
+    }
+
+    int axil_read(uint32_t addr, uint32_t *data) override {
+        if (!Ports::kAxil) {
+            return -1;
+        }
+        axil_in_ = AxilIn{};
+        axil_in_.araddr = addr;
+        axil_in_.arvalid = 1;
+        axil_in_.rready = 1;
+        return axil_run([this, data](const AxilOut &out, bool &accepted) {
+            if (!accepted && out.arready) {
+                accepted = true;
+                axil_in_.arvalid = 0;
+                return false;
+            }
+            if (accepted && out.rvalid) {
+                *data = out.rdata;
+                return true;
+            }
+            return false;
+        });
+    }
+
 private:
+    // Clocks the model with idle streams until `step` (called with the signals sampled before
+    // each edge) reports the transaction complete; then releases the bus.
+    template <class Step>
+    int axil_run(Step step) {
+        lz_beat idle;
+        std::memset(&idle, 0, sizeof(idle));
+        lz_cycle_result ignored;
+        bool accepted = false;
+        for (int i = 0; i < 64; ++i) {
+            cycle(&idle, 0, &ignored);
+            if (step(axil_out_, accepted)) {
+                axil_in_ = AxilIn{};
+                return 0;
+            }
+        }
+        axil_in_ = AxilIn{};
+        return -1;
+    }
+
     void dump(uint64_t time) {
         if (trace_ && cycles >= trace_start_ && cycles < trace_end_) {
             trace_->dump(time);
@@ -180,6 +304,8 @@ private:
     std::unique_ptr<VerilatedVcdC> trace_;
     uint64_t trace_start_ = 0;
     uint64_t trace_end_ = 0;
+    AxilIn axil_in_;
+    AxilOut axil_out_;
 };
 
 struct ModelInfo {
@@ -256,5 +382,13 @@ void lz_dut_cycle(lz_dut *dut, const lz_beat *s, int m_ready, lz_cycle_result *r
 }
 
 uint64_t lz_dut_cycles(const lz_dut *dut) { return dut->cycles; }
+
+int lz_dut_axil_write(lz_dut *dut, uint32_t addr, uint32_t data) {
+    return dut->axil_write(addr, data);
+}
+
+int lz_dut_axil_read(lz_dut *dut, uint32_t addr, uint32_t *data) {
+    return dut->axil_read(addr, data);
+}
 
 }  // extern "C"

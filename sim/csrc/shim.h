@@ -67,6 +67,12 @@ void lz_dut_cycle(lz_dut *dut, const lz_beat *s, int m_ready, lz_cycle_result *r
 /* Rising edges since creation. */
 uint64_t lz_dut_cycles(const lz_dut *dut);
 
+/* AXI4-Lite register access, for tops with an s_axil_* port. The streams are idle during the
+ * access (no input beat, output not ready). Return 0, or -1 if the model has no AXI-Lite port
+ * or the access did not complete within 64 cycles. */
+int lz_dut_axil_write(lz_dut *dut, uint32_t addr, uint32_t data);
+int lz_dut_axil_read(lz_dut *dut, uint32_t addr, uint32_t *data);
+
 #ifdef __cplusplus
 }
 #endif

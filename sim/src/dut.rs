@@ -19,6 +19,10 @@ pub enum SimError {
     UnknownModel(String, Vec<String>),
     #[error("cannot open waveform file {0}")]
     Trace(PathBuf),
+    #[error(
+        "AXI-Lite access to {addr:#05x} failed: no register port, or no response in 64 cycles"
+    )]
+    Register { addr: u32 },
 }
 
 /// The result of one clock cycle.
@@ -179,6 +183,29 @@ impl Dut {
         Cycle {
             input_ready: result.s_ready != 0,
             output,
+        }
+    }
+
+    /// Writes a 32-bit register over AXI4-Lite (streams idle meanwhile).
+    pub fn axil_write(&mut self, addr: u32, data: u32) -> Result<(), SimError> {
+        // SAFETY: self.raw is the live handle this struct owns.
+        let rc = unsafe { ffi::lz_dut_axil_write(self.raw.as_ptr(), addr, data) };
+        if rc == 0 {
+            Ok(())
+        } else {
+            Err(SimError::Register { addr })
+        }
+    }
+
+    /// Reads a 32-bit register over AXI4-Lite (streams idle meanwhile).
+    pub fn axil_read(&mut self, addr: u32) -> Result<u32, SimError> {
+        let mut data = 0u32;
+        // SAFETY: self.raw is the live handle this struct owns; `data` outlives the call.
+        let rc = unsafe { ffi::lz_dut_axil_read(self.raw.as_ptr(), addr, &mut data) };
+        if rc == 0 {
+            Ok(data)
+        } else {
+            Err(SimError::Register { addr })
         }
     }
 

@@ -18,7 +18,7 @@ fn reference(data: &[u8]) -> u64 {
     let crc = crc::Crc::<u64>::new(&crc::CRC_64_NVME).checksum(data);
     assert_eq!(
         crc,
-        lzcache_driver::crc64::checksum(data),
+        crc_fast::checksum(crc_fast::CrcAlgorithm::Crc64Nvme, data),
         "software CRCs disagree"
     );
     crc

@@ -7,7 +7,7 @@ use lzcache_sim::axis::Rng;
 
 /// Reference CRC-64/NVME, checked against the independent `crc` crate.
 pub fn crc64(data: &[u8]) -> u64 {
-    let crc = lzcache_driver::crc64::checksum(data);
+    let crc = crc_fast::checksum(crc_fast::CrcAlgorithm::Crc64Nvme, data);
     assert_eq!(
         crc,
         crc::Crc::<u64>::new(&crc::CRC_64_NVME).checksum(data),
