@@ -108,3 +108,160 @@ fn jobs_agree_with_software() {
         assert_eq!(reference.output, done.output);
     }
 }
+
+/// Sends one raw frame and returns the result frame.
+fn exchange(link: &mut SimLink, frame: &[u8]) -> Vec<u8> {
+    link.send(frame).unwrap();
+    link.recv(WAIT).unwrap().expect("a result").frame
+}
+
+#[test]
+fn bad_jobs_get_error_results_and_the_device_goes_on() {
+    let mut link = SimLink::start(FaultPlan::none()).unwrap();
+    let good_raw = text(3000, 5);
+    let block = lz4_flex::block::compress(&good_raw);
+    let decompress = |tag, block: &[u8], raw_len: usize| {
+        job_frame(
+            &JobHeader {
+                opcode: OP_DECOMPRESS,
+                tag,
+                input_len: block.len() as u32,
+                raw_len: raw_len as u32,
+                expected_crc: crc64::checksum(&good_raw),
+            },
+            block,
+        )
+    };
+    let mut bad_magic = decompress(1, &block, good_raw.len());
+    bad_magic[0] ^= 0xFF;
+    let mut bad_opcode = decompress(2, &block, good_raw.len());
+    bad_opcode[2] = 9;
+    let too_large = decompress(3, &block, (1 << 20) + 1);
+    // A match before the start of the output.
+    let malformed = decompress(4, &[0x04, 0x01, 0x00, 0x50, 1, 2, 3, 4, 5], good_raw.len());
+    let short = decompress(5, &block, good_raw.len() + 1);
+    let cases: [(&[u8], u8); 5] = [
+        (&bad_magic, RES_BAD_OPCODE),
+        (&bad_opcode, RES_BAD_OPCODE),
+        (&too_large, RES_TOO_LARGE),
+        (&malformed, RES_MALFORMED),
+        (&short, RES_LENGTH),
+    ];
+    for (i, (frame, status)) in cases.iter().enumerate() {
+        let result = exchange(&mut link, frame);
+        let (header, output) = parse_result(&result).unwrap();
+        assert_eq!(header.status, *status, "case {i}");
+        if i != 0 {
+            // (A bad magic still carries the tag field where the header has it.)
+            assert_eq!(header.tag, i as u32 + 1, "case {i}");
+        }
+        assert!(output.is_empty());
+        // The next job right after decodes normally.
+        let result = exchange(
+            &mut link,
+            &decompress(100 + i as u32, &block, good_raw.len()),
+        );
+        let (header, output) = parse_result(&result).unwrap();
+        assert_eq!((header.status, header.tag), (RES_OK, 100 + i as u32));
+        assert!(header.crc_valid);
+        assert_eq!(output, good_raw.as_slice());
+    }
+    // The counters saw all of it, at the offsets the definitions give.
+    let reg = |link: &mut SimLink, r: u16| link.read_reg(u32::from(r)).unwrap();
+    assert_eq!(reg(&mut link, REG_JOBS_IN), 10);
+    assert_eq!(reg(&mut link, REG_JOBS_OUT), 10);
+    assert_eq!(reg(&mut link, REG_ERR_OPCODE), 2);
+    assert_eq!(reg(&mut link, REG_ERR_LENGTH), 1);
+    assert_eq!(reg(&mut link, REG_ERR_MALFORMED), 2);
+    assert_eq!(reg(&mut link, REG_LAST_ERROR), u32::from(RES_LENGTH));
+    assert_eq!(reg(&mut link, REG_LAST_ERROR_TAG), 5);
+    assert_eq!(
+        u64::from(reg(&mut link, REG_BYTES_OUT_LO)),
+        5 * good_raw.len() as u64
+    );
+    // Soft reset clears the counters; the device works after it.
+    link.write_reg(u32::from(REG_CONTROL), 3).unwrap();
+    assert_eq!(reg(&mut link, REG_JOBS_IN), 0);
+    let result = exchange(&mut link, &decompress(7, &block, good_raw.len()));
+    assert_eq!(parse_result(&result).unwrap().1, good_raw.as_slice());
+}
+
+#[test]
+fn many_jobs_in_flight_come_back_by_tag() {
+    let dev = device();
+    let values: Vec<Vec<u8>> = (0..24).map(|i| text(200 + 700 * i, i as u64)).collect();
+    let pending: Vec<_> = values
+        .iter()
+        .enumerate()
+        .map(|(i, raw)| {
+            let job = match i % 3 {
+                0 => Job::compress(i as u64, raw.clone()),
+                1 => Job::decompress(
+                    i as u64,
+                    lz4_flex::block::compress(raw),
+                    raw.len(),
+                    crc64::checksum(raw),
+                ),
+                _ => Job::checksum(i as u64, raw.clone()),
+            };
+            dev.submit(job).unwrap()
+        })
+        .collect();
+    for (i, pending) in pending.into_iter().enumerate() {
+        let done = pending.wait(WAIT).unwrap();
+        let raw = &values[i];
+        assert_eq!(done.tag, i as u64);
+        assert_eq!(done.crc64, crc64::checksum(raw), "job {i}");
+        match i % 3 {
+            0 => assert_eq!(
+                lz4_flex::block::decompress(&done.output, raw.len()).unwrap(),
+                *raw
+            ),
+            1 => assert_eq!(done.output, *raw),
+            _ => assert!(done.output.is_empty()),
+        }
+    }
+    assert_eq!(dev.queue_depth(), 0);
+}
+
+#[test]
+fn faults_reach_the_driver_and_a_silent_device_times_out() {
+    let link = SimLink::start(FaultPlan::none())
+        .unwrap()
+        .with_base_timeout(Duration::from_millis(300));
+    let faults = link.fault_handle();
+    let dev = DeviceCodec::new(Box::new(link)).unwrap();
+    let raw = text(2000, 9);
+    let block = lz4_flex::block::compress(&raw);
+    let job = || Job::decompress(1, block.clone(), raw.len(), crc64::checksum(&raw));
+
+    *faults.lock().unwrap() = FaultPlan::parse("error=1").unwrap();
+    assert_eq!(dev.run(job(), WAIT).unwrap().status, JobStatus::Malformed);
+
+    *faults.lock().unwrap() = FaultPlan::parse("corrupt=1").unwrap();
+    let done = dev.run(job(), WAIT).unwrap();
+    assert_eq!(done.status, JobStatus::Ok);
+    assert_ne!(done.output, raw, "one bit flipped");
+    assert_ne!(crc64::checksum(&done.output), done.crc64);
+
+    *faults.lock().unwrap() = FaultPlan::parse("stall=1:100ms").unwrap();
+    assert_eq!(dev.run(job(), WAIT).unwrap().output, raw);
+
+    *faults.lock().unwrap() = FaultPlan::parse("drop=1").unwrap();
+    let done = dev.run(job(), WAIT).unwrap();
+    assert_eq!(done.status, JobStatus::DeviceError);
+    assert!(!dev.is_responsive());
+    assert_eq!(
+        dev.counters()
+            .timeouts
+            .load(std::sync::atomic::Ordering::Relaxed),
+        1
+    );
+
+    *faults.lock().unwrap() = FaultPlan::none();
+    assert_eq!(dev.run(job(), WAIT).unwrap().output, raw);
+    assert!(dev.is_responsive());
+
+    assert!(FaultPlan::parse("explode=1").is_err());
+    assert!(FaultPlan::parse("drop=2").is_err());
+}

@@ -105,6 +105,7 @@ enum Command {
 
 /// A handle to the simulated device thread.
 pub struct SimLink {
+    base_timeout: Duration,
     commands: Sender<Command>,
     results: Receiver<Received>,
     faults: Arc<Mutex<FaultPlan>>,
@@ -135,6 +136,7 @@ impl SimLink {
             })?;
         match ready_rx.recv() {
             Ok(Ok(())) => Ok(Self {
+                base_timeout: Duration::from_secs(5),
                 commands,
                 results,
                 faults,
@@ -143,6 +145,13 @@ impl SimLink {
             Ok(Err(e)) => Err(io::Error::other(e)),
             Err(_) => Err(io::Error::other("simulator thread ended at start")),
         }
+    }
+
+    /// Sets the fixed part of every job's timeout (default 5 s), for tests of a device that
+    /// stops answering.
+    pub fn with_base_timeout(mut self, base: Duration) -> Self {
+        self.base_timeout = base;
+        self
     }
 
     /// Changes the faults injected from now on.
@@ -203,7 +212,7 @@ impl DeviceLink for SimLink {
 
     fn timeout_for(&self, bytes: usize) -> Duration {
         // A simulated cycle takes microseconds; a compress engine takes a byte per cycle.
-        Duration::from_secs(5) + Duration::from_micros(20 * bytes as u64)
+        self.base_timeout + Duration::from_micros(20 * bytes as u64)
     }
 }
 
