@@ -104,7 +104,7 @@ impl Bar {
 
     fn check(offset: u32) -> io::Result<usize> {
         let at = offset as usize;
-        if at % 4 != 0 || at + 4 > BAR_BYTES {
+        if !at.is_multiple_of(4) || at + 4 > BAR_BYTES {
             return Err(io::Error::new(
                 io::ErrorKind::InvalidInput,
                 format!("register offset {offset:#x} outside the BAR"),
