@@ -19,6 +19,7 @@ fn main() {
     let manifest = PathBuf::from(env::var("CARGO_MANIFEST_DIR").unwrap());
     let rtl = manifest.join("../rtl");
     let mut out = String::new();
+    let mut registers = Vec::new();
     for file in FILES {
         let path = rtl.join(file);
         println!("cargo:rerun-if-changed={}", path.display());
@@ -41,9 +42,18 @@ fn main() {
                     writeln!(out, "/// {comment}").unwrap();
                 }
                 writeln!(out, "pub const {name}: {ty} = {value:#x};").unwrap();
+                if name.starts_with("REG_") {
+                    registers.push((name, comment));
+                }
             }
         }
     }
+    writeln!(out, "/// Every register: name, byte offset, description.").unwrap();
+    writeln!(out, "pub const REGISTERS: &[(&str, u16, &str)] = &[").unwrap();
+    for (name, comment) in &registers {
+        writeln!(out, "    ({name:?}, {name}, {comment:?}),").unwrap();
+    }
+    writeln!(out, "];").unwrap();
     let dest = PathBuf::from(env::var("OUT_DIR").unwrap()).join("defs.rs");
     fs::write(dest, out).unwrap();
 }

@@ -1,1 +1,398 @@
-fn main() {}
+//! accelctl: look at, test and benchmark a CacheAccelerator (or the software codec), and
+//! compress, decompress or checksum stdin through it.
+
+use std::io::{self, Read, Write};
+use std::process::ExitCode;
+use std::time::{Duration, Instant};
+
+use clap::{Parser, Subcommand};
+use lzcache_driver::device::{self, defs, DeviceCodec, DeviceSpec};
+use lzcache_driver::{crc64, Codec, Completion, Job, JobStatus, SoftwareCodec};
+
+const WAIT: Duration = Duration::from_secs(600);
+
+/// `println!` that stops quietly when stdout is closed (`accelctl regs | head`).
+macro_rules! say {
+    ($($arg:tt)*) => {{
+        if writeln!(io::stdout(), $($arg)*).is_err() {
+            std::process::exit(0);
+        }
+    }};
+}
+
+#[derive(Parser)]
+#[command(
+    version,
+    about = "Inspect, test and benchmark an lzcache CacheAccelerator"
+)]
+struct Cli {
+    /// software, sim (the Verilated device) or xdma:<N> (a card)
+    #[arg(long, global = true, default_value = "sim")]
+    device: String,
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Devices present, with ID, version and capabilities
+    List,
+    /// Dump the device's registers
+    Regs,
+    /// Fixed vectors and generated data through the device, compared with software
+    Selftest,
+    /// Per file (generated data when none): bytes, ratio, MB/s, and cycles for `sim`
+    Bench { files: Vec<std::path::PathBuf> },
+    /// Compress stdin into one LZ4 block on stdout (CRC-64 of the input on stderr)
+    Compress,
+    /// Decompress one LZ4 block from stdin to stdout
+    Decompress {
+        /// Size of the raw value in bytes
+        #[arg(long)]
+        raw_size: usize,
+        /// Expected CRC-64/NVME of the raw value (hex); checked when given
+        #[arg(long, value_parser = parse_hex)]
+        crc: Option<u64>,
+    },
+    /// CRC-64/NVME of stdin, in hex
+    Crc,
+}
+
+fn parse_hex(s: &str) -> Result<u64, String> {
+    u64::from_str_radix(s.trim_start_matches("0x"), 16).map_err(|e| e.to_string())
+}
+
+enum Backend {
+    Software(SoftwareCodec),
+    Device(Box<DeviceCodec>),
+}
+
+impl Backend {
+    fn open(name: &str) -> Result<Self, String> {
+        if name == "software" {
+            return Ok(Self::Software(SoftwareCodec::new()));
+        }
+        let spec: DeviceSpec = name.parse()?;
+        device::open(&spec)
+            .map(|d| Self::Device(Box::new(d)))
+            .map_err(|e| format!("{name}: {e}"))
+    }
+
+    fn device(&self) -> Result<&DeviceCodec, String> {
+        match self {
+            Self::Device(d) => Ok(d),
+            Self::Software(_) => Err("the software codec has no registers".into()),
+        }
+    }
+
+    /// Runs a job; the cycles it took when the device counts them.
+    fn run(&self, job: Job) -> Result<(Completion, Option<u64>), String> {
+        match self {
+            Self::Software(c) => c
+                .run(job, WAIT)
+                .map(|c| (c, None))
+                .map_err(|e| e.to_string()),
+            Self::Device(d) => d
+                .submit_timed(job)
+                .map_err(|e| e.to_string())?
+                .recv_timeout(WAIT)
+                .map_err(|e| e.to_string()),
+        }
+    }
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    let result = match cli.command {
+        Command::List => list(),
+        command => Backend::open(&cli.device).and_then(|backend| run(&backend, command)),
+    };
+    match result {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            esay!("accelctl: {e}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+fn run(backend: &Backend, command: Command) -> Result<(), String> {
+    match command {
+        Command::List => unreachable!("handled before a device is opened"),
+        Command::Regs => regs(backend.device()?),
+        Command::Selftest => selftest(backend),
+        Command::Bench { files } => bench(backend, &files),
+        Command::Compress => {
+            let input = stdin()?;
+            let (done, _) = backend.run(Job::compress(0, input))?;
+            esay!("crc64 {:016x}", done.crc64);
+            match done.status {
+                JobStatus::Ok => write_stdout(&done.output),
+                JobStatus::Incompressible if !done.output.is_empty() => {
+                    esay!("incompressible: the block is not smaller than the input");
+                    write_stdout(&done.output)
+                }
+                status => Err(format!(
+                    "compress: {status:?} (no block: store the value raw)"
+                )),
+            }
+        }
+        Command::Decompress { raw_size, crc } => {
+            let input = stdin()?;
+            let (done, _) = backend.run(Job::decompress(0, input, raw_size, crc.unwrap_or(0)))?;
+            if done.status != JobStatus::Ok {
+                return Err(format!("decompress: {:?}", done.status));
+            }
+            if crc.is_some() && !done.crc_valid {
+                return Err(format!(
+                    "decompress: CRC {:016x} differs from the expected one",
+                    done.crc64
+                ));
+            }
+            esay!("crc64 {:016x}", done.crc64);
+            write_stdout(&done.output)
+        }
+        Command::Crc => {
+            let input = stdin()?;
+            let (done, _) = backend.run(Job::checksum(0, input))?;
+            say!("{:016x}", done.crc64);
+            Ok(())
+        }
+    }
+}
+
+fn stdin() -> Result<Vec<u8>, String> {
+    let mut input = Vec::new();
+    io::stdin()
+        .read_to_end(&mut input)
+        .map_err(|e| format!("stdin: {e}"))?;
+    Ok(input)
+}
+
+fn write_stdout(bytes: &[u8]) -> Result<(), String> {
+    io::stdout()
+        .write_all(bytes)
+        .map_err(|e| format!("stdout: {e}"))
+}
+
+fn print_info(info: &device::DeviceInfo) {
+    say!(
+        "{:<8} id {:#010x} version {}  compress engines {}  decompress engines {}  \
+         {}-byte beats  history {} B  max job {} B",
+        info.name,
+        info.id,
+        info.version_string(),
+        info.compress_engines,
+        info.decompress_engines,
+        info.beat_bytes,
+        info.history,
+        info.max_job
+    );
+}
+
+fn list() -> Result<(), String> {
+    say!("software  lz4_flex + crc-fast (always present)");
+    let mut specs = vec![DeviceSpec::Sim];
+    specs.extend(device::xdma::cards().into_iter().map(DeviceSpec::Xdma));
+    for spec in specs {
+        match device::open(&spec) {
+            Ok(dev) => print_info(dev.info()),
+            Err(e) => say!("{spec:?}: {e}"),
+        }
+    }
+    if device::xdma::cards().is_empty() {
+        say!("(no XDMA card: /dev/xdma*_user not found)");
+    }
+    Ok(())
+}
+
+fn regs(dev: &DeviceCodec) -> Result<(), String> {
+    print_info(dev.info());
+    for (name, offset, what) in defs::REGISTERS {
+        let value = dev
+            .read_reg(u32::from(*offset))
+            .map_err(|e| format!("{name}: {e}"))?;
+        say!("{offset:#05x} {name:<20} {value:#010x} {value:>12}  {what}");
+    }
+    Ok(())
+}
+
+/// Deterministic test data: text-like, JSON-like, runs, and noise.
+fn generated() -> Vec<(String, Vec<u8>)> {
+    let words = [
+        "cache", "value", "lz4", "the", "block", "server", "of", "memory",
+    ];
+    let mut x = 0x2545_F491_4F6C_DD1Du64;
+    let mut next = move || {
+        x ^= x << 13;
+        x ^= x >> 7;
+        x ^= x << 17;
+        x
+    };
+    let mut text = Vec::new();
+    while text.len() < 65_536 {
+        text.extend_from_slice(words[(next() % words.len() as u64) as usize].as_bytes());
+        text.push(b' ');
+    }
+    let mut json = Vec::new();
+    for i in 0..600 {
+        json.extend_from_slice(
+            format!(
+                "{{\"id\":{i},\"name\":\"user{}\",\"score\":{}}},",
+                next() % 1000,
+                next() % 97
+            )
+            .as_bytes(),
+        );
+    }
+    let noise: Vec<u8> = (0..4096).map(|_| next() as u8).collect();
+    vec![
+        ("text-1k".into(), text[..1024].to_vec()),
+        ("text-64k".into(), text[..65_536].to_vec()),
+        ("json".into(), json),
+        ("zeros-100k".into(), vec![0; 100_000]),
+        ("noise-4k".into(), noise),
+    ]
+}
+
+fn selftest(backend: &Backend) -> Result<(), String> {
+    let sw = SoftwareCodec::new();
+    let mut cases: Vec<(String, Vec<u8>)> = vec![
+        ("empty".into(), Vec::new()),
+        ("check-value".into(), b"123456789".to_vec()),
+        ("one-byte".into(), b"x".to_vec()),
+    ];
+    cases.extend(generated());
+    let mut failures = 0;
+    let mut check = |what: String, ok: bool| {
+        say!("{} {what}", if ok { "ok  " } else { "FAIL" });
+        failures += usize::from(!ok);
+    };
+    check(
+        "checksum of \"123456789\" is the CRC-64/NVME check value".into(),
+        backend
+            .run(Job::checksum(1, b"123456789".to_vec()))?
+            .0
+            .crc64
+            == crc64::CHECK_VALUE,
+    );
+    for (name, raw) in &cases {
+        let crc = crc64::checksum(raw);
+        let (done, _) = backend.run(Job::checksum(2, raw.clone()))?;
+        check(format!("checksum   {name}"), done.crc64 == crc);
+
+        let (done, _) = backend.run(Job::compress(3, raw.clone()))?;
+        let round_trip = match done.status {
+            JobStatus::Ok | JobStatus::Incompressible if !done.output.is_empty() => {
+                lz4_flex::block::decompress(&done.output, raw.len())
+                    .ok()
+                    .as_ref()
+                    == Some(raw)
+            }
+            JobStatus::Incompressible => true,
+            _ => false,
+        };
+        check(
+            format!(
+                "compress   {name} ({:?}, {} -> {} bytes)",
+                done.status,
+                raw.len(),
+                done.output.len()
+            ),
+            round_trip && done.crc64 == crc,
+        );
+
+        let block = sw
+            .run(Job::compress(4, raw.clone()), WAIT)
+            .map_err(|e| e.to_string())?
+            .output;
+        let (done, _) = backend.run(Job::decompress(5, block, raw.len(), crc))?;
+        check(
+            format!("decompress {name}"),
+            done.status == JobStatus::Ok && done.crc_valid && done.output == *raw,
+        );
+    }
+    let (done, _) = backend.run(Job::decompress(6, vec![0x04, 0x01, 0x00], 100, 0))?;
+    check(
+        format!("malformed block refused ({:?})", done.status),
+        done.status != JobStatus::Ok,
+    );
+    if failures == 0 {
+        say!("selftest passed");
+        Ok(())
+    } else {
+        Err(format!("selftest: {failures} checks failed"))
+    }
+}
+
+fn bench(backend: &Backend, files: &[std::path::PathBuf]) -> Result<(), String> {
+    let inputs: Vec<(String, Vec<u8>)> = if files.is_empty() {
+        generated()
+    } else {
+        files
+            .iter()
+            .map(|f| {
+                std::fs::read(f)
+                    .map(|data| (f.display().to_string(), data))
+                    .map_err(|e| format!("{}: {e}", f.display()))
+            })
+            .collect::<Result<_, _>>()?
+    };
+    say!(
+        "{:<28} {:>9} {:>7} {:>10} {:>10} {:>11} {:>8} {:>11} {:>8}",
+        "input",
+        "bytes",
+        "ratio",
+        "comp MB/s",
+        "dec MB/s",
+        "comp cyc",
+        "B/cyc",
+        "dec cyc",
+        "B/cyc"
+    );
+    for (name, raw) in inputs {
+        let start = Instant::now();
+        let (comp, comp_cycles) = backend.run(Job::compress(1, raw.clone()))?;
+        let comp_time = start.elapsed();
+        let block = if comp.status == JobStatus::Ok {
+            comp.output.clone()
+        } else {
+            lz4_flex::block::compress(&raw)
+        };
+        let start = Instant::now();
+        let (dec, dec_cycles) = backend.run(Job::decompress(
+            2,
+            block.clone(),
+            raw.len(),
+            crc64::checksum(&raw),
+        ))?;
+        let dec_time = start.elapsed();
+        if dec.output != raw {
+            return Err(format!("{name}: decompressed bytes differ"));
+        }
+        let mbps = |t: Duration| raw.len() as f64 / t.as_secs_f64() / 1e6;
+        let per_cycle = |c: Option<u64>| {
+            c.map(|c| (c.to_string(), format!("{:.2}", raw.len() as f64 / c as f64)))
+                .unwrap_or(("-".into(), "-".into()))
+        };
+        let (cc, cb) = per_cycle(comp_cycles);
+        let (dc, db) = per_cycle(dec_cycles);
+        say!(
+            "{:<28} {:>9} {:>7.3} {:>10.1} {:>10.1} {:>11} {:>8} {:>11} {:>8}",
+            name,
+            raw.len(),
+            if comp.status == JobStatus::Ok {
+                raw.len() as f64 / comp.output.len().max(1) as f64
+            } else {
+                1.0
+            },
+            mbps(comp_time),
+            mbps(dec_time),
+            cc,
+            cb,
+            dc,
+            db
+        );
+    }
+    Ok(())
+}
