@@ -110,7 +110,7 @@ fn main() -> ExitCode {
     match result {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {
-            esay!("accelctl: {e}");
+            eprintln!("accelctl: {e}");
             ExitCode::FAILURE
         }
     }
@@ -125,11 +125,11 @@ fn run(backend: &Backend, command: Command) -> Result<(), String> {
         Command::Compress => {
             let input = stdin()?;
             let (done, _) = backend.run(Job::compress(0, input))?;
-            esay!("crc64 {:016x}", done.crc64);
+            eprintln!("crc64 {:016x}", done.crc64);
             match done.status {
                 JobStatus::Ok => write_stdout(&done.output),
                 JobStatus::Incompressible if !done.output.is_empty() => {
-                    esay!("incompressible: the block is not smaller than the input");
+                    eprintln!("incompressible: the block is not smaller than the input");
                     write_stdout(&done.output)
                 }
                 status => Err(format!(
@@ -149,7 +149,7 @@ fn run(backend: &Backend, command: Command) -> Result<(), String> {
                     done.crc64
                 ));
             }
-            esay!("crc64 {:016x}", done.crc64);
+            eprintln!("crc64 {:016x}", done.crc64);
             write_stdout(&done.output)
         }
         Command::Crc => {
