@@ -1,8 +1,11 @@
 //! Server settings: memcached's command-line flags where they apply, plus lzcache's own.
 
 use std::net::SocketAddr;
+use std::time::Duration;
 
 use clap::Parser;
+
+use crate::offload::{AccelChoice, OffloadConfig, Prefer};
 
 /// Default threshold for trying compression. LZ4 rarely saves 1/8 of a value shorter than
 /// this (its block header, literal-length bytes and 5-byte literal tail eat the gain), and
@@ -24,6 +27,12 @@ pub struct Config {
     pub verbosity: u8,
     /// Values at least this long are tried for compression.
     pub compress_min: usize,
+    /// Codec path: software, a device, or a card when one is found (`--accel`).
+    pub accel: AccelChoice,
+    /// How the dispatcher chooses and checks the device path.
+    pub offload: OffloadConfig,
+    /// Faults the simulated device injects (`--accel-faults`, for tests).
+    pub accel_faults: Option<String>,
 }
 
 impl Default for Config {
@@ -36,6 +45,9 @@ impl Default for Config {
             item_size_max: 1 << 20,
             verbosity: 0,
             compress_min: DEFAULT_COMPRESS_MIN,
+            accel: AccelChoice::Software,
+            offload: OffloadConfig::default(),
+            accel_faults: None,
         }
     }
 }
@@ -68,6 +80,22 @@ pub struct Cli {
     /// Values of at least this many bytes are tried for LZ4 compression.
     #[arg(long = "compress-min", default_value_t = DEFAULT_COMPRESS_MIN)]
     pub compress_min: usize,
+    /// Codec path: auto (a card when one is found, else software), software, sim (the
+    /// simulated CacheAccelerator) or xdma:<N>
+    #[arg(long = "accel", default_value = "auto")]
+    pub accel: AccelChoice,
+    /// While the device is healthy: the path expected to finish first, or always the device
+    #[arg(long = "accel-prefer", value_enum, default_value = "fastest")]
+    pub accel_prefer: Prefer,
+    /// Share (0..1) of device-compressed blocks checked by decompressing them in software
+    #[arg(long = "accel-verify", default_value_t = 1.0)]
+    pub accel_verify: f64,
+    /// Fixed part of a device job's timeout in ms (default: the device's own)
+    #[arg(long = "accel-timeout-ms")]
+    pub accel_timeout_ms: Option<u64>,
+    /// Faults for the simulated device to inject, e.g. `error=0.1,corrupt=0.1,drop=0.05,stall=0.1:20ms`
+    #[arg(long = "accel-faults")]
+    pub accel_faults: Option<String>,
 }
 
 impl Cli {
@@ -88,6 +116,9 @@ impl Cli {
         if self.item_size_max > memory_limit {
             return Err("-I cannot be larger than -m".into());
         }
+        if !(0.0..=1.0).contains(&self.accel_verify) {
+            return Err("--accel-verify must be between 0 and 1".into());
+        }
         Ok(Config {
             listen: SocketAddr::new(self.listen, self.port),
             memory_limit,
@@ -96,6 +127,14 @@ impl Cli {
             item_size_max: self.item_size_max,
             verbosity: self.verbose,
             compress_min: self.compress_min,
+            accel: self.accel,
+            offload: OffloadConfig {
+                prefer: self.accel_prefer,
+                verify: self.accel_verify,
+                device_timeout: self.accel_timeout_ms.map(Duration::from_millis),
+                ..OffloadConfig::default()
+            },
+            accel_faults: self.accel_faults,
         })
     }
 }

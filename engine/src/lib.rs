@@ -18,6 +18,7 @@ pub mod clock;
 pub mod commands;
 pub mod config;
 pub mod connection;
+pub mod offload;
 pub mod protocol;
 pub mod server;
 pub mod stats;

@@ -28,7 +28,7 @@ fn main() -> std::process::ExitCode {
     let server = match lzcache::start(config) {
         Ok(server) => server,
         Err(err) => {
-            eprintln!("lzcache: cannot listen on {listen}: {err}");
+            eprintln!("lzcache: cannot start on {listen}: {err}");
             return std::process::ExitCode::from(71);
         }
     };

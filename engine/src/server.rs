@@ -13,7 +13,7 @@ use std::sync::Arc;
 use std::thread::JoinHandle;
 use std::time::Duration;
 
-use lzcache_driver::{Codec, SoftwareCodec};
+use lzcache_driver::Codec;
 use tokio::io::AsyncWriteExt;
 use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::{mpsc, oneshot};
@@ -22,6 +22,7 @@ use tracing::{debug, info};
 use crate::commands::Cache;
 use crate::config::Config;
 use crate::connection;
+use crate::offload;
 use crate::stats::Stats;
 
 /// How often background upkeep (delayed flush, expiry crawl) runs.
@@ -165,9 +166,17 @@ impl Drop for ServerHandle {
     }
 }
 
-/// Binds `config.listen` and starts serving with the software codec.
+/// Opens the codec path `config.accel` names (software fallback included), binds
+/// `config.listen` and starts serving.
 pub fn start(config: Config) -> std::io::Result<ServerHandle> {
-    start_with_codec(config, Arc::new(SoftwareCodec::new()))
+    let (codec, note) = offload::build(
+        &config.accel,
+        config.offload.clone(),
+        config.accel_faults.as_deref(),
+    )
+    .map_err(std::io::Error::other)?;
+    info!("{note}");
+    start_with_codec(config, Arc::new(codec))
 }
 
 /// Binds `config.listen` and starts serving with `codec`.

@@ -64,6 +64,10 @@ impl ValueCodec {
         self.codec.name()
     }
 
+    pub fn codec_stats(&self) -> Vec<lzcache_driver::CodecStat> {
+        self.codec.stats()
+    }
+
     pub fn compress_min(&self) -> usize {
         self.compress_min
     }

@@ -157,6 +157,9 @@ impl Pending {
     }
 }
 
+/// One line of a backend's statistics: name and value.
+pub type CodecStat = (String, String);
+
 /// A compression and checksum engine. Implementations are shared between server threads.
 pub trait Codec: Send + Sync {
     /// A short name for logs and stats (`software`, `sim`, `xdma:0`).
@@ -169,5 +172,10 @@ pub trait Codec: Send + Sync {
     /// Submits and waits: the convenience most callers want.
     fn run(&self, job: Job, timeout: Duration) -> Result<Completion, CodecError> {
         self.submit(job)?.wait(timeout)
+    }
+
+    /// Counters for the server's `stats` command (none by default).
+    fn stats(&self) -> Vec<CodecStat> {
+        Vec::new()
     }
 }

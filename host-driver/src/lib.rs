@@ -22,5 +22,5 @@ pub mod crc64;
 pub mod device;
 pub mod software;
 
-pub use codec::{Codec, CodecError, Completion, Job, JobOp, JobStatus, Pending};
+pub use codec::{Codec, CodecError, CodecStat, Completion, Job, JobOp, JobStatus, Pending};
 pub use software::SoftwareCodec;

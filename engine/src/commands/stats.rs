@@ -78,6 +78,10 @@ impl Cache {
             load(&self.stats.values_uncompressed),
         );
         stat(out, "crc_errors", load(&self.stats.crc_errors));
+        // Per-path counters of the codec (software, device, fallbacks).
+        for (name, value) in self.values.codec_stats() {
+            stat(out, &name, value);
+        }
     }
 
     fn settings_stats(&self, out: &mut Vec<u8>) {

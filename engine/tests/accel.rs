@@ -1,0 +1,186 @@
+//! The server on the simulated CacheAccelerator: values go through the device and come back
+//! exactly; every injected device fault (error results, corrupted output, no answer, stalls)
+//! ends in zero wrong answers and zero client-visible errors, the work falling back to
+//! software; real clients (memccapable, pymemcache) pass against `lzcache --accel sim`.
+
+mod common;
+
+use std::net::SocketAddr;
+use std::path::Path;
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+use common::{server, Client, Rng};
+use lzcache::offload::{AccelChoice, Prefer};
+use lzcache::Config;
+use lzcache_driver::device::DeviceSpec;
+
+fn sim_config(faults: Option<&str>) -> Config {
+    let mut config = Config {
+        accel: AccelChoice::Device(DeviceSpec::Sim),
+        accel_faults: faults.map(str::to_string),
+        ..Config::default()
+    };
+    config.offload.prefer = Prefer::Device;
+    config.offload.device_timeout = Some(Duration::from_millis(300));
+    config.offload.backoff = Duration::from_millis(10);
+    config
+}
+
+/// Values the device compresses (text of several sizes) and some it cannot (noise).
+fn values(rng: &mut Rng, n: usize) -> Vec<(String, Vec<u8>)> {
+    (0..n)
+        .map(|i| {
+            let len = [100, 700, 3000, 9000, 20_000][i % 5];
+            let value = if i % 7 == 3 {
+                rng.bytes(len)
+            } else {
+                rng.text(len)
+            };
+            (format!("key:{i}"), value)
+        })
+        .collect()
+}
+
+/// Stores and reads back every value twice, asserting exact replies; returns the stats.
+fn round_trip(addr: SocketAddr, seed: u64) -> std::collections::HashMap<String, String> {
+    let mut client = Client::connect(addr);
+    let values = values(&mut Rng(seed), 30);
+    for (key, value) in &values {
+        client.set(key, value);
+    }
+    for _ in 0..2 {
+        for (key, value) in &values {
+            let got = client.get(key).unwrap_or_else(|| panic!("{key}: miss"));
+            assert!(
+                &got == value,
+                "{key}: wrong bytes ({} vs {})",
+                got.len(),
+                value.len()
+            );
+        }
+    }
+    client.stats("")
+}
+
+fn number(stats: &std::collections::HashMap<String, String>, name: &str) -> u64 {
+    stats
+        .get(name)
+        .unwrap_or_else(|| panic!("no stat {name}"))
+        .parse()
+        .unwrap()
+}
+
+#[test]
+fn values_go_through_the_device_and_come_back_exactly() {
+    let s = server(sim_config(None));
+    let stats = round_trip(s.addr(), 1);
+    assert_eq!(stats["lz_accel"], "sim");
+    assert_eq!(stats["lz_dev_state"], "closed");
+    // 30 sets and 60 gets of compressible values, all but the smallest on the device.
+    assert!(number(&stats, "lz_dev_jobs") >= 60, "{stats:?}");
+    assert_eq!(number(&stats, "lz_dev_fallbacks"), 0);
+    assert_eq!(number(&stats, "lz_sw_jobs"), 0);
+    assert!(number(&stats, "lz_dev_verified") > 0);
+    assert_eq!(number(&stats, "crc_errors"), 0);
+}
+
+#[test]
+fn every_fault_kind_falls_back_with_no_wrong_answer() {
+    for (plan, counter) in [
+        ("error=0.5,seed=3", "lz_dev_errors"),
+        ("corrupt=0.5,seed=4", "lz_dev_fallbacks"),
+        ("drop=0.3,seed=5", "lz_dev_timeouts"),
+        ("stall=0.3:30ms,seed=6", "lz_dev_jobs"),
+    ] {
+        let s = server(sim_config(Some(plan)));
+        let stats = round_trip(s.addr(), 7);
+        assert!(
+            number(&stats, counter) > 0,
+            "{plan}: {counter} is 0: {stats:?}"
+        );
+        assert_eq!(number(&stats, "crc_errors"), 0, "{plan}");
+        if !plan.starts_with("stall") {
+            assert!(number(&stats, "lz_dev_fallbacks") > 0, "{plan}: {stats:?}");
+            assert!(number(&stats, "lz_sw_jobs") > 0, "{plan}: {stats:?}");
+        }
+        if plan.starts_with("corrupt") {
+            let caught =
+                number(&stats, "lz_dev_crc_mismatches") + number(&stats, "lz_dev_verify_failures");
+            assert!(caught > 0, "{plan}: {stats:?}");
+        }
+        eprintln!(
+            "{plan}: {} device jobs, {} software jobs, {} fallbacks",
+            stats["lz_dev_jobs"], stats["lz_sw_jobs"], stats["lz_dev_fallbacks"]
+        );
+    }
+}
+
+/// The release-mode binary, on the simulated device, on a free port.
+struct Binary {
+    child: Child,
+    port: u16,
+}
+
+impl Binary {
+    fn start(args: &[&str]) -> Self {
+        let port = {
+            let probe = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+            probe.local_addr().unwrap().port()
+        };
+        let child = Command::new(env!("CARGO_BIN_EXE_lzcache"))
+            .args(["-p", &port.to_string(), "-t", "2"])
+            .args(args)
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("lzcache starts");
+        let deadline = Instant::now() + Duration::from_secs(60);
+        while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
+            assert!(Instant::now() < deadline, "lzcache did not listen");
+            std::thread::sleep(Duration::from_millis(50));
+        }
+        Self { child, port }
+    }
+}
+
+impl Drop for Binary {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+#[test]
+fn memccapable_passes_against_the_simulated_device() {
+    let server = Binary::start(&["--accel", "sim", "--accel-prefer", "device"]);
+    let out = Command::new("memccapable")
+        .args(["-h", "127.0.0.1", "-p", &server.port.to_string(), "-a"])
+        .output()
+        .expect("memccapable is installed (make deps)");
+    let text = format!(
+        "{}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(!text.contains("FAIL"), "memccapable:\n{text}");
+    assert_eq!(text.matches("[pass]").count(), 27, "{text}");
+}
+
+#[test]
+fn pymemcache_values_go_through_the_simulated_device() {
+    let server = Binary::start(&["--accel", "sim", "--accel-prefer", "device"]);
+    let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/clients/pymemcache_device.py");
+    let out = Command::new("/usr/bin/python3")
+        .arg(script)
+        .arg(server.port.to_string())
+        .output()
+        .expect("python3 runs");
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        out.status.success(),
+        "{stdout}{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    eprintln!("{stdout}");
+}
