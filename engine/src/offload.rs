@@ -230,7 +230,10 @@ impl Offload {
             Prefer::Device => true,
             Prefer::Fastest => {
                 // Now and then the slower-looking path runs, to keep its measurement fresh.
-                let explore = self.decisions.fetch_add(1, Ordering::Relaxed) % 64 == 0;
+                let explore = self
+                    .decisions
+                    .fetch_add(1, Ordering::Relaxed)
+                    .is_multiple_of(64);
                 let queue = device.queue_depth() as u64 + 1;
                 match (
                     self.device_stats.estimate(bytes),
@@ -375,7 +378,7 @@ impl Offload {
             + self.device_stats.jobs.load(Ordering::Relaxed);
         // Deterministic sampling: every k-th block.
         let every = (1.0 / self.config.verify.max(1e-9)).round().max(1.0) as u64;
-        n % every == 0
+        n.is_multiple_of(every)
     }
 }
 
