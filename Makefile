@@ -10,7 +10,7 @@ RUN_PACKAGES := build-essential pkg-config
 TEST_PACKAGES := $(RUN_PACKAGES) verilator yosys clang libclang-dev zlib1g-dev \
 	libmemcached-tools python3-pymemcache memcached
 
-.PHONY: help run build test check fmt lint clippy rtl-lint synth bench loadbench deps-run deps clean
+.PHONY: help run build test check fmt lint clippy rtl-lint synth bench hwreport loadbench deps-run deps clean
 
 help: ## List the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-10s %s\n", $$1, $$2}'
@@ -42,6 +42,9 @@ synth: ## Synthesize every RTL module with yosys synth_xilinx; resource summarie
 bench: deps-run ## Software codec beside lz4 C and the crc crate (criterion), then the ratios
 	$(CARGO) bench -p lzcache-benches --bench codec
 	python3 benches/summarize.py target/criterion
+
+hwreport: deps synth ## The RTL in clock cycles over the corpus, beside lz4 C, with resources (CSV/JSON in target/)
+	$(CARGO) run --release -p lzcache-benches --bin hwreport
 
 loadbench: deps ## lzcache beside memcached under memcaslap load, then items held past -m
 	scripts/loadbench.sh

@@ -468,7 +468,11 @@ always @* begin
     pick_found = 1'b0;
     pick = {SOURCE_WIDTH{1'b0}};
     for (p = 0; p < N_SOURCES; p = p + 1) begin
-        q = (p + {{(32-SOURCE_WIDTH){1'b0}}, rr_reg}) % N_SOURCES;
+        // rr_reg + p wraps at most once: one subtraction, not a divider.
+        q = p + {{(32-SOURCE_WIDTH){1'b0}}, rr_reg};
+        if (q >= N_SOURCES) begin
+            q = q - N_SOURCES;
+        end
         if (!pick_found && source_ready[q]) begin
             pick_found = 1'b1;
             pick = q[SOURCE_WIDTH-1:0];
