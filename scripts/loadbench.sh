@@ -6,7 +6,9 @@
 # bytes, values 100-4096 bytes, 16 connections, 2 threads. Prints ops/s, mean latency and the
 # p99 latency bucket (memcaslap's log2 histogram, so p99 is a power-of-two upper bound), and the
 # lzcache/memcached ratios. Then both are filled with compressible values past their memory
-# limit and re-read: items held and hit ratio.
+# limit and re-read: items held and hit ratio. Finally a sweep over connection counts and
+# memory sizes, written to target/loadbench/{load,items}.csv and plotted to
+# target/loadbench/loadbench.png (python3-matplotlib).
 #
 #   scripts/loadbench.sh [SECONDS]        (default 20)
 set -euo pipefail
@@ -33,17 +35,19 @@ cmd
 CFG
 
 start_servers() {
-  ./target/release/lzcache -p $lz_port -m $memory_mb -t $threads 2>/dev/null & pids+=($!)
-  memcached -p $mc_port -m $memory_mb -t $threads -U 0 -u "$(id -un)" & pids+=($!)
+  local mb=${1:-$memory_mb}
+  ./target/release/lzcache -p $lz_port -m "$mb" -t $threads 2>/dev/null & pids+=($!)
+  memcached -p $mc_port -m "$mb" -t $threads -U 0 -u "$(id -un)" & pids+=($!)
   for port in $lz_port $mc_port; do
     for _ in $(seq 50); do (exec 3<>/dev/tcp/127.0.0.1/$port) 2>/dev/null && break; sleep 0.1; done
   done
 }
 stop_servers() { for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done; wait 2>/dev/null || true; pids=(); }
 
-# Prints "ops/s avg_us p99_us" from memcaslap's output.
+# Prints "ops/s avg_us p99_us" from memcaslap's output: load PORT [CONNECTIONS [SECONDS]].
 load() {
-  memcaslap -s 127.0.0.1:$1 -t "${seconds}s" -c 16 -T 2 -F "$work/workload" -S "${seconds}s" > "$work/out" 2>&1
+  local conns=${2:-16} secs=${3:-$seconds}
+  memcaslap -s 127.0.0.1:$1 -t "${secs}s" -c "$conns" -T 2 -F "$work/workload" -S "${secs}s" > "$work/out" 2>&1
   awk '
     /^Global/ && section == "Total" { tps = $4; avg = $10 }
     /^Total Statistics$/ { section = "Total" }
@@ -79,3 +83,28 @@ echo "lzcache:   $lz"
 echo "memcached: $mc"
 awk -v a="$(echo "$lz" | awk '{print $5}')" -v b="$(echo "$mc" | awk '{print $5}')" \
   'BEGIN { printf "lzcache/memcached items held: %.2f\n", a / b }'
+
+out=target/loadbench
+mkdir -p "$out"
+echo "== sweep: connections (ops/s, p99) and memory sizes (items held) -> $out"
+echo "server,connections,ops_per_s,avg_us,p99_us" > "$out/load.csv"
+start_servers
+for conns in 4 16 64; do
+  for server in lzcache:$lz_port memcached:$mc_port; do
+    read -r tps avg p99 < <(load "${server#*:}" "$conns" $(( (seconds + 1) / 2 )))
+    echo "${server%%:*},$conns,$tps,$avg,$p99" >> "$out/load.csv"
+  done
+done
+stop_servers
+echo "server,memory_mb,items,hit_ratio" > "$out/items.csv"
+for mb in 16 64; do
+  start_servers "$mb"
+  count=$(( 4 * mb * 1024 * 1024 / 4096 ))
+  for server in lzcache:$lz_port memcached:$mc_port; do
+    line=$(python3 scripts/items-held.py "${server#*:}" $count 4096 text)
+    echo "${server%%:*},$mb,$(echo "$line" | awk '{print $5}'),$(echo "$line" | awk '{print $11}')" >> "$out/items.csv"
+  done
+  stop_servers
+done
+cat "$out/load.csv" "$out/items.csv"
+/usr/bin/python3 scripts/plot-loadbench.py "$out" && echo "plot: $out/loadbench.png"
