@@ -184,3 +184,21 @@ fn pymemcache_values_go_through_the_simulated_device() {
     );
     eprintln!("{stdout}");
 }
+
+#[test]
+fn fastest_sends_most_work_to_software_when_the_device_is_slower() {
+    // The simulated device takes milliseconds per job, software microseconds: once both are
+    // measured, software gets the work, and the device still sees a share (to stay measured).
+    let mut config = sim_config(None);
+    config.offload.prefer = Prefer::Fastest;
+    let s = server(config);
+    let mut client = Client::connect(s.addr());
+    let values = values(&mut Rng(11), 200);
+    for (key, value) in &values {
+        client.set(key, value);
+        assert_eq!(client.get(key).as_ref(), Some(value));
+    }
+    let stats = client.stats("");
+    let (sw, dev) = (number(&stats, "lz_sw_jobs"), number(&stats, "lz_dev_jobs"));
+    assert!(dev >= 1 && sw > 4 * dev, "software {sw}, device {dev}");
+}
