@@ -1,6 +1,7 @@
 //! `accelctl` as a user runs it: the self-test on the simulated device and on software, the
 //! stdin/stdout commands round-tripping through the device, and a clear error for a card that
 //! is not there.
+#![cfg(feature = "sim")]
 
 use std::io::Write;
 use std::process::{Command, Output, Stdio};

@@ -2,6 +2,7 @@
 //! (checked against the RTL's definitions), every job kind against the software codec, bad
 //! jobs, many jobs in flight, and the driver's handling of a device that errs, corrupts,
 //! stalls or stops answering.
+#![cfg(feature = "sim")]
 
 use std::time::Duration;
 
