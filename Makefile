@@ -5,9 +5,10 @@ CARGO ?= cargo
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 RUN_ARGS ?=
 
-# Debian packages: what building and running need, and what the tests add.
-RUN_PACKAGES := build-essential pkg-config
-TEST_PACKAGES := $(RUN_PACKAGES) verilator yosys clang libclang-dev zlib1g-dev python3-matplotlib \
+# Debian packages: what building and running need (the server includes the simulated
+# accelerator, so Verilator and libclang build it), and what the tests add.
+RUN_PACKAGES := build-essential pkg-config verilator clang libclang-dev zlib1g-dev
+TEST_PACKAGES := $(RUN_PACKAGES) yosys python3-matplotlib \
 	libmemcached-tools python3-pymemcache memcached
 
 .PHONY: help run build test check fmt lint clippy rtl-lint synth bench hwreport loadbench deps-run deps clean
