@@ -33,17 +33,11 @@ fn status_ok() -> u8 {
 
 /// Compressor status codes, read from the RTL's definition.
 fn compress_status_code(name: &str) -> u8 {
-    const VH: &str = include_str!("../../rtl/lz4_comp_status.vh");
-    VH.lines()
-        .filter_map(|line| {
-            let rest = line.trim().strip_prefix("localparam [3:0] ")?;
-            let (n, value) = rest.split_once(" = ")?;
-            let value = value.split(';').next()?.trim().strip_prefix("4'd")?;
-            Some((n.to_string(), value.parse::<u8>().ok()?))
-        })
-        .find(|(n, _)| n == name)
-        .unwrap_or_else(|| panic!("status {name} not in lz4_comp_status.vh"))
-        .1
+    status_in(
+        include_str!("../../rtl/lz4_comp_status.vh"),
+        "lz4_comp_status.vh",
+        name,
+    )
 }
 
 struct Engine {
@@ -72,33 +66,18 @@ impl Engine {
     }
 }
 
+/// Decodes each output frame's completion.
 fn completions(beats: &[Beat], beat_bytes: usize) -> Vec<Done> {
-    let mut out = Vec::new();
-    let mut block = Vec::new();
-    for beat in beats {
-        let kept = beat.keep.count_ones() as usize;
-        assert_eq!(
-            beat.keep,
-            lzcache_sim::axis::lanes(kept),
-            "tkeep not contiguous"
-        );
-        assert!(
-            beat.last || kept == beat_bytes,
-            "a beat before the last is not full"
-        );
-        block.extend_from_slice(&beat.data[..kept]);
-        if beat.last {
-            let user = beat.user;
-            out.push(Done {
-                block: std::mem::take(&mut block),
-                crc: user as u64,
-                length: (user >> 64) as u32,
-                status: ((user >> 96) & 0xF) as u8,
-                incompressible: (user >> 100) & 1 == 1,
-            });
-        }
-    }
-    out
+    packed_frames(beats, beat_bytes)
+        .into_iter()
+        .map(|(block, user)| Done {
+            block,
+            crc: user as u64,
+            length: (user >> 64) as u32,
+            status: ((user >> 96) & 0xF) as u8,
+            incompressible: (user >> 100) & 1 == 1,
+        })
+        .collect()
 }
 
 /// Checks the block against the strict rules of the LZ4 block format and returns the

@@ -85,35 +85,18 @@ impl Engine {
     }
 }
 
-/// Splits output beats into frames, checking that each is packed (full beats, then a last
-/// beat with contiguous tkeep), and decodes each completion.
+/// Decodes each output frame's completion.
 fn frames(beats: &[Beat], beat_bytes: usize) -> Vec<Done> {
-    let mut out = Vec::new();
-    let mut data = Vec::new();
-    for beat in beats {
-        let kept = beat.keep.count_ones() as usize;
-        assert_eq!(
-            beat.keep,
-            lzcache_sim::axis::lanes(kept),
-            "tkeep not contiguous"
-        );
-        assert!(
-            beat.last || kept == beat_bytes,
-            "a beat before the last is not full"
-        );
-        data.extend_from_slice(&beat.data[..kept]);
-        if beat.last {
-            let user = beat.user;
-            out.push(Done {
-                data: std::mem::take(&mut data),
-                crc: user as u64,
-                length: (user >> 64) as u32,
-                status: ((user >> 96) & 0xF) as u8,
-                crc_valid: (user >> 100) & 1 == 1,
-            });
-        }
-    }
-    out
+    packed_frames(beats, beat_bytes)
+        .into_iter()
+        .map(|(data, user)| Done {
+            data,
+            crc: user as u64,
+            length: (user >> 64) as u32,
+            status: ((user >> 96) & 0xF) as u8,
+            crc_valid: (user >> 100) & 1 == 1,
+        })
+        .collect()
 }
 
 fn assert_decoded(done: &Done, raw: &[u8], what: &str) {

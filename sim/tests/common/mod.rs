@@ -177,10 +177,10 @@ pub fn lz4_c_block(data: &[u8]) -> Vec<u8> {
         .expect("lz4 C compresses")
 }
 
-/// Status codes, read from the RTL's own definition so the two cannot drift apart.
-pub fn status_code(name: &str) -> u8 {
-    const VH: &str = include_str!("../../../rtl/lz4_dec_status.vh");
-    VH.lines()
+/// A status code by name from one of the RTL's status files (`lz4_dec_status.vh`,
+/// `lz4_comp_status.vh`), so tests and RTL cannot drift apart.
+pub fn status_in(vh: &str, file: &str, name: &str) -> u8 {
+    vh.lines()
         .filter_map(|line| {
             let rest = line.trim().strip_prefix("localparam [3:0] ")?;
             let (n, value) = rest.split_once(" = ")?;
@@ -188,6 +188,39 @@ pub fn status_code(name: &str) -> u8 {
             Some((n.to_string(), value.parse::<u8>().ok()?))
         })
         .find(|(n, _)| n == name)
-        .unwrap_or_else(|| panic!("status {name} not in lz4_dec_status.vh"))
+        .unwrap_or_else(|| panic!("status {name} not in {file}"))
         .1
+}
+
+/// Decompressor status codes.
+pub fn status_code(name: &str) -> u8 {
+    status_in(
+        include_str!("../../../rtl/lz4_dec_status.vh"),
+        "lz4_dec_status.vh",
+        name,
+    )
+}
+
+/// Splits output beats into frames, checking that each is packed (full beats, then a last
+/// beat with contiguous tkeep); returns each frame's bytes and its last beat's tuser.
+pub fn packed_frames(beats: &[lzcache_sim::Beat], beat_bytes: usize) -> Vec<(Vec<u8>, u128)> {
+    let mut out = Vec::new();
+    let mut data = Vec::new();
+    for beat in beats {
+        let kept = beat.keep.count_ones() as usize;
+        assert_eq!(
+            beat.keep,
+            lzcache_sim::axis::lanes(kept),
+            "tkeep not contiguous"
+        );
+        assert!(
+            beat.last || kept == beat_bytes,
+            "a beat before the last is not full"
+        );
+        data.extend_from_slice(&beat.data[..kept]);
+        if beat.last {
+            out.push((std::mem::take(&mut data), beat.user));
+        }
+    }
+    out
 }
