@@ -8,25 +8,11 @@ use std::collections::HashMap;
 use lzcache_driver::crc64;
 use lzcache_driver::device::defs::*;
 use lzcache_driver::device::protocol::{job_frame, parse_result, JobHeader, BEAT_BYTES};
-use lzcache_sim::axis::{lanes, run_frames};
+use lzcache_sim::axis::{frame_to_beats, run_frames};
 use lzcache_sim::{Beat, Dut, Traffic};
 
 fn beats(frame: &[u8]) -> Vec<Beat> {
-    let n = frame.len().div_ceil(BEAT_BYTES);
-    frame
-        .chunks(BEAT_BYTES)
-        .enumerate()
-        .map(|(i, chunk)| {
-            let mut data = chunk.to_vec();
-            data.resize(BEAT_BYTES, 0);
-            Beat {
-                data,
-                keep: lanes(chunk.len()),
-                last: i + 1 == n,
-                user: 0,
-            }
-        })
-        .collect()
+    frame_to_beats(frame, BEAT_BYTES)
 }
 
 fn text(len: usize, seed: u64) -> Vec<u8> {

@@ -290,17 +290,8 @@ impl SimDevice {
     }
 
     fn queue(&mut self, frame: &[u8]) {
-        let beats = frame.len().div_ceil(BEAT_BYTES).max(1);
-        for (i, chunk) in frame.chunks(BEAT_BYTES).enumerate() {
-            let mut data = chunk.to_vec();
-            data.resize(BEAT_BYTES, 0);
-            self.input.push_back(Beat {
-                data,
-                keep: lzcache_sim::axis::lanes(chunk.len()),
-                last: i + 1 == beats,
-                user: 0,
-            });
-        }
+        self.input
+            .extend(lzcache_sim::axis::frame_to_beats(frame, BEAT_BYTES));
         self.outstanding += 1;
     }
 
