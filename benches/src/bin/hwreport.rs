@@ -1,7 +1,7 @@
 //! `make hwreport`: the RTL in clock cycles. Runs the LZ4 engines and the CacheAccelerator
 //! top in Verilator over `../shared/corpus` (generated data when it is absent) and prints,
 //! per file, bytes per cycle and ratio next to the lz4 C library at level 1, then the yosys
-//! resource summary of each top (from `rtl/build`, written by `make synth`). The same figures
+//! resource summary of each top (from `target/synth`, written by `make synth`). The same figures
 //! go to `target/hwreport.csv` and `target/hwreport.json`.
 //!
 //! Cycles are exact; no idle input and no backpressure, so they are the engines' own rates.
@@ -213,7 +213,7 @@ fn main() {
         ));
     }
     if resources.is_empty() {
-        writeln!(table, "(no rtl/build/*.stat: run `make synth` first)").unwrap();
+        writeln!(table, "(no target/synth/*.stat: run `make synth` first)").unwrap();
     }
     print!("{table}");
 
@@ -233,7 +233,7 @@ fn main() {
 
 /// Per synthesized top: LUT, FF, BRAM36, DSP, longest path — read as `rtl/resources.sh` does.
 fn resources() -> Vec<(String, [String; 5])> {
-    let build = Path::new(env!("CARGO_MANIFEST_DIR")).join("../rtl/build");
+    let build = Path::new(env!("CARGO_MANIFEST_DIR")).join("../target/synth");
     let mut stats: Vec<PathBuf> = std::fs::read_dir(&build)
         .map(|e| e.filter_map(Result::ok).map(|e| e.path()).collect())
         .unwrap_or_default();
