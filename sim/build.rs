@@ -80,6 +80,30 @@ fn models() -> Vec<ModelSpec> {
     models
 }
 
+/// Every file directly in `dir`, sorted.
+fn dir_files(dir: &Path) -> Vec<PathBuf> {
+    let mut files: Vec<PathBuf> = fs::read_dir(dir)
+        .unwrap_or_else(|e| panic!("reading {}: {e}", dir.display()))
+        .map(|entry| entry.expect("directory entry").path())
+        .filter(|path| path.is_file())
+        .collect();
+    files.sort();
+    files
+}
+
+/// The `.v`, `.vh` and `.f` files of `rtl/`: what Verilator reads.
+fn rtl_inputs(rtl: &Path) -> Vec<PathBuf> {
+    dir_files(rtl)
+        .into_iter()
+        .filter(|path| {
+            matches!(
+                path.extension().and_then(|ext| ext.to_str()),
+                Some("v" | "vh" | "f")
+            )
+        })
+        .collect()
+}
+
 fn main() {
     let manifest = PathBuf::from(env::var("CARGO_MANIFEST_DIR").unwrap());
     let rtl = manifest
@@ -88,8 +112,11 @@ fn main() {
         .expect("rtl/ next to sim/");
     let csrc = manifest.join("csrc");
     let out = PathBuf::from(env::var("OUT_DIR").unwrap());
-    println!("cargo:rerun-if-changed={}", rtl.display());
-    println!("cargo:rerun-if-changed={}", csrc.display());
+    // The models' real inputs only: the RTL sources, headers and file lists directly in rtl/
+    // (not what synthesis or place-and-route write elsewhere), and the shim.
+    for input in rtl_inputs(&rtl).into_iter().chain(dir_files(&csrc)) {
+        println!("cargo:rerun-if-changed={}", input.display());
+    }
     println!("cargo:rerun-if-env-changed=VERILATOR");
 
     let verilator = env::var("VERILATOR").unwrap_or_else(|_| "verilator".into());
