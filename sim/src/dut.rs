@@ -76,6 +76,9 @@ pub struct Dut {
     name: String,
     beat_bytes: usize,
     trace: Option<PathBuf>,
+    /// The output beat presented last cycle and not taken (tvalid high, tready low): AXI-Stream
+    /// requires the same beat, unchanged, until tready.
+    held: Option<Beat>,
     _not_send: PhantomData<*const ()>,
 }
 
@@ -93,6 +96,7 @@ impl Dut {
             name: name.to_string(),
             beat_bytes: beat_bytes as usize,
             trace: None,
+            held: None,
             _not_send: PhantomData,
         };
         if let Some((path, start, cycles)) = trace_from_env(name) {
@@ -149,6 +153,8 @@ impl Dut {
 
     /// Drives reset for the following cycles (to reset in the middle of traffic).
     pub fn set_reset(&mut self, active: bool) {
+        // Reset may withdraw a beat.
+        self.held = None;
         // SAFETY: self.raw is the live handle this struct owns.
         unsafe { ffi::lz_dut_set_reset(self.raw.as_ptr(), i32::from(active)) }
     }
@@ -161,6 +167,10 @@ impl Dut {
     }
 
     /// One clock cycle with `input` presented (None: tvalid low) and `m_axis_tready`.
+    ///
+    /// Checks the output's stream protocol on every cycle, whoever drives the model: once
+    /// `tvalid` is high it stays high, with `tdata/tkeep/tlast/tuser` unchanged, until `tready`.
+    /// A violation panics (this is the testbench's assertion) with the model, cycle and beats.
     pub fn cycle(&mut self, input: Option<&Beat>, output_ready: bool) -> Cycle {
         let mut s = ffi::lz_beat::default();
         if let Some(beat) = input {
@@ -180,6 +190,18 @@ impl Dut {
             last: result.m.last != 0,
             user: u128::from(result.m.user[0]) | u128::from(result.m.user[1]) << 64,
         });
+        if let Some(held) = self.held.take() {
+            assert!(
+                output.as_ref() == Some(&held),
+                "{}: AXI-Stream violation at cycle {}: a beat presented without tready changed or \
+                 was withdrawn\n  was: {held:?}\n  now: {output:?}",
+                self.name,
+                self.cycles()
+            );
+        }
+        if !output_ready {
+            self.held.clone_from(&output);
+        }
         Cycle {
             input_ready: result.s_ready != 0,
             output,
