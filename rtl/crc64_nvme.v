@@ -16,8 +16,8 @@
 // are fed as zeros through the one full-width network, which computes the CRC of the frame
 // followed by P zero bytes. Appending a zero byte multiplies the (pre-XOR) register by x^8
 // modulo the polynomial, which is invertible, so a second, small stage multiplies by x^-8P:
-// log2(KEEP_WIDTH)+1 optional 64x64 steps selected by the bits of P, split over two pipeline
-// stages. Latency: four cycles from input to output beat.
+// log2(KEEP_WIDTH)+1 optional 64x64 steps selected by the bits of P, one pipeline stage each.
+// Latency: log2(KEEP_WIDTH)+3 cycles from input to output beat (6 at 64 bits, 9 at 512).
 //
 // Frames must be packed: every beat but the last has all tkeep bits set, and the last beat's
 // tkeep is contiguous from lane 0 (a last beat with no bytes is allowed).
@@ -171,11 +171,12 @@ reg  [63:0]           stage_crc_reg = 64'd0;
 reg  [PAD_WIDTH-1:0]  stage_pad_reg = {PAD_WIDTH{1'b0}}, stage_pad_next;
 reg                   stage_valid_reg = 1'b0, stage_valid_next;
 
-wire                  mid_ready;
-wire                  stage_ready = !stage_valid_reg || mid_ready;
-wire                  accept = s_axis_tvalid && stage_ready;
+// The whole pipeline advances together when the output register can take a beat; its ready
+// comes from a flip-flop, so s_axis_tready does too.
+wire                  advance;
+wire                  accept = s_axis_tvalid && advance;
 
-assign s_axis_tready = stage_ready;
+assign s_axis_tready = advance;
 
 // Data with empty lanes zeroed, so a partial beat acts as the frame plus trailing zero bytes.
 reg  [DATA_WIDTH-1:0] masked_data;
@@ -225,7 +226,7 @@ always @* begin
     stage_valid_next = stage_valid_reg;
     stage_pad_next = stage_pad_reg;
 
-    if (stage_ready) begin
+    if (advance) begin
         stage_valid_next = s_axis_tvalid;
     end
     if (accept) begin
@@ -253,75 +254,76 @@ always @(posedge clk) begin
 end
 
 /*
- * Stages 2 and 3: remove the zero bytes of a partial last beat (the small rewind steps in
- * stage 2, the large ones in stage 3, so neither cycle holds the whole cascade), then apply
- * the final XOR.
+ * Stages 2 to PAD_WIDTH+1: remove the zero bytes of a partial last beat, one rewind step
+ * (a 64x64 matrix, selected by one bit of the pad) per stage, so that each cycle holds one
+ * 64-input parity and a select; then the final XOR into the output register.
  */
-
-// Rewind steps applied in stage 2; the rest in stage 3.
-localparam EARLY_STEPS = (PAD_WIDTH + 1) / 2;
-
-wire                  out_ready;
-reg  [DATA_WIDTH-1:0] mid_data_reg = {DATA_WIDTH{1'b0}};
-reg  [KEEP_WIDTH-1:0] mid_keep_reg = {KEEP_WIDTH{1'b0}};
-reg                   mid_last_reg = 1'b0;
-reg  [63:0]           mid_crc_reg = 64'd0;
-// Only the pad bits of the late steps travel on.
-reg  [PAD_WIDTH-1:EARLY_STEPS] mid_pad_reg = {(PAD_WIDTH-EARLY_STEPS){1'b0}};
-reg                   mid_valid_reg = 1'b0, mid_valid_next;
-
-assign mid_ready = !mid_valid_reg || out_ready;
-wire mid_load = stage_valid_reg && mid_ready;
 
 genvar s;
 generate
     for (s = 0; s < PAD_WIDTH; s = s + 1) begin : rewind_stage
         localparam [64*64-1:0] MATRIX = rewind_matrix(1 << s);
-        wire [63:0] source;
-        wire [63:0] applied;
-        wire [63:0] result;
-        if (s == 0) begin : from_stage
-            assign source = stage_crc_reg;
-        end else if (s == EARLY_STEPS) begin : from_register
-            assign source = mid_crc_reg;
+
+        // The beat as it leaves this stage; stage s still needs the pad bits s and above.
+        reg [DATA_WIDTH-1:0] data_reg = {DATA_WIDTH{1'b0}};
+        reg [KEEP_WIDTH-1:0] keep_reg = {KEEP_WIDTH{1'b0}};
+        reg                  last_reg = 1'b0;
+        reg                  valid_reg = 1'b0;
+        reg [63:0]           crc_reg = 64'd0;
+        reg [PAD_WIDTH-1:0]  pad_reg = {PAD_WIDTH{1'b0}};
+
+        wire [DATA_WIDTH-1:0] source_data;
+        wire [KEEP_WIDTH-1:0] source_keep;
+        wire                  source_last;
+        wire                  source_valid;
+        wire [63:0]           source_crc;
+        wire [PAD_WIDTH-1:0]  source_pad;
+        wire [63:0]           applied;
+
+        if (s == 0) begin : from_update
+            assign source_data = stage_data_reg;
+            assign source_keep = stage_keep_reg;
+            assign source_last = stage_last_reg;
+            assign source_valid = stage_valid_reg;
+            assign source_crc = stage_crc_reg;
+            assign source_pad = stage_pad_reg;
         end else begin : from_previous
-            assign source = rewind_stage[s-1].result;
+            assign source_data = rewind_stage[s-1].data_reg;
+            assign source_keep = rewind_stage[s-1].keep_reg;
+            assign source_last = rewind_stage[s-1].last_reg;
+            assign source_valid = rewind_stage[s-1].valid_reg;
+            assign source_crc = rewind_stage[s-1].crc_reg;
+            assign source_pad = rewind_stage[s-1].pad_reg;
         end
+
         for (i = 0; i < 64; i = i + 1) begin : rewind_bit_out
             localparam [63:0] MASK = square_row(MATRIX, i);
-            assign applied[i] = ^(source & MASK);
+            assign applied[i] = ^(source_crc & MASK);
         end
-        if (s < EARLY_STEPS) begin : early
-            assign result = stage_pad_reg[s] ? applied : source;
-        end else begin : late
-            assign result = mid_pad_reg[s] ? applied : source;
+
+        always @(posedge clk) begin
+            if (advance) begin
+                valid_reg <= source_valid;
+                data_reg <= source_data;
+                keep_reg <= source_keep;
+                last_reg <= source_last;
+                crc_reg <= source_pad[s] ? applied : source_crc;
+                pad_reg <= source_pad;
+            end
+
+            if (rst) begin
+                valid_reg <= 1'b0;
+            end
         end
     end
 endgenerate
 
-always @* begin
-    mid_valid_next = mid_valid_reg;
-    if (mid_ready) begin
-        mid_valid_next = stage_valid_reg;
-    end
-end
+localparam LAST_STAGE = PAD_WIDTH - 1;
 
-always @(posedge clk) begin
-    mid_valid_reg <= mid_valid_next;
-    if (mid_load) begin
-        mid_data_reg <= stage_data_reg;
-        mid_keep_reg <= stage_keep_reg;
-        mid_last_reg <= stage_last_reg;
-        mid_crc_reg <= rewind_stage[EARLY_STEPS-1].result;
-        mid_pad_reg <= stage_pad_reg[PAD_WIDTH-1:EARLY_STEPS];
-    end
+// After the last rewind step no pad bit is needed (synthesis drops the register).
+wire unused_pad = &{1'b0, rewind_stage[LAST_STAGE].pad_reg};
 
-    if (rst) begin
-        mid_valid_reg <= 1'b0;
-    end
-end
-
-wire [63:0] frame_crc = rewind_stage[PAD_WIDTH-1].result ^ XOROUT;
+wire [63:0] frame_crc = rewind_stage[LAST_STAGE].crc_reg ^ XOROUT;
 
 /*
  * Output register with skid, so m_axis_tready reaches s_axis_tready only through flip-flops.
@@ -333,9 +335,10 @@ axis_skid_buffer #(
 output_register (
     .clk(clk),
     .rst(rst),
-    .s_payload({mid_data_reg, mid_keep_reg, mid_last_reg, frame_crc}),
-    .s_valid(mid_valid_reg),
-    .s_ready(out_ready),
+    .s_payload({rewind_stage[LAST_STAGE].data_reg, rewind_stage[LAST_STAGE].keep_reg,
+                rewind_stage[LAST_STAGE].last_reg, frame_crc}),
+    .s_valid(rewind_stage[LAST_STAGE].valid_reg),
+    .s_ready(advance),
     .m_payload({m_axis_tdata, m_axis_tkeep, m_axis_tlast, m_axis_crc}),
     .m_valid(m_axis_tvalid),
     .m_ready(m_axis_tready)
