@@ -11,21 +11,24 @@
 
 // Greedy LZ4 match finder at one position per cycle, whatever the data.
 //
-// Per position q (bytes q..q+3 form the key):
-//   P1  hash the key (lz4's multiplicative hash) and read the hash table: the last position
-//       with the same hash is the candidate;
-//   P2  write q into the table; check the candidate's offset (1..MAX_OFFSET, inside this
-//       value); read 4 history bytes at the candidate (copy A) and 1 history byte at
-//       q - offset of the match in progress (copy B);
-//   P3  decide: extend the match in progress by byte q, or end it and start a new one at q
+// Per position q (bytes q..q+3 form the key), one stage a cycle:
+//   P1, P2  hash the key (lz4's multiplicative hash: partial products, then their sum);
+//   P3  read the hash table: the last position with the same hash is the candidate;
+//   P4  write q into the table; the read data lands in a register;
+//   P5  read 4 history bytes at the candidate (copy A) and 1 history byte at q - offset of
+//       the match in progress (copy B); compute the candidate's offset;
+//   P6  check the offset (1..MAX_OFFSET, inside this value); the history bytes land;
+//   P7  decide: extend the match in progress by byte q, or end it and start a new one at q
 //       (the candidate's 4 bytes equal the key), or make q a literal.
+// Each stage is a few LUT levels: no block RAM's read data feeds logic before a register,
+// and the stall comes from registers only.
 // Why candidates are verified against the history and not against bytes kept in the table:
 // a table entry may be stale (another value, or 4 GiB of positions ago); the history holds
 // the actual bytes of this value at any offset accepted, so no stale entry can make an
 // invalid block. Why two history copies: verification (4 bytes at the candidate) and
 // extension (1 byte of the match in progress) read different addresses in the same cycle.
 //
-// The end-of-block rules of the LZ4 format are met by looking 12 bytes ahead: a match match_starts
+// The end-of-block rules of the LZ4 format are met by looking 12 bytes ahead: a match starts
 // only with at least 12 bytes to the end of the value and covers only bytes with at least 6
 // to the end, so the last 5 bytes are literals and the block ends with a literals-only
 // sequence. Lengths need no sideband: tlast marks the end.
@@ -80,7 +83,9 @@ module lz4_comp_matcher #
     input  wire                  m_rec_ready
 );
 
+/* verilator lint_off UNUSEDPARAM */
 `include "lz4_comp_status.vh"
+/* verilator lint_on UNUSEDPARAM */
 
 localparam BEAT_COUNT_WIDTH = $clog2(KEEP_WIDTH + 1);
 localparam INDEX_WIDTH = KEEP_WIDTH > 1 ? $clog2(KEEP_WIDTH) : 1;
@@ -145,67 +150,76 @@ wire [7:0]                in_byte = beat_data_reg[beat_index_reg*8 +: 8];
 
 assign s_axis_tready = !beat_valid_reg || (ingest && beat_final_byte);
 
+// History: written as bytes arrive, read at the candidate (copy A, 4 banks) and at the match
+// in progress (copy B).
+wire [WIN_WIDTH-1:0] write_addr = in_pos_reg[WIN_WIDTH-1:0];
+
 /*
- * Pipeline control: one position per cycle unless the outputs are full
+ * Pipeline: one position per cycle through P1..P7 unless the outputs are full. Every stage
+ * is short: the hash multiply is split over two stages, every block-RAM read lands in a
+ * register before logic uses it, and the stall is decided from registers only (not from this
+ * cycle's match decision), since it fans out to every stage.
  */
 
-reg        p1_valid_reg = 1'b0, p2_valid_reg = 1'b0, p3_valid_reg = 1'b0;
-reg        p3_stall;
-wire       advance = !p3_stall;
+reg        p1_valid_reg = 1'b0, p2_valid_reg = 1'b0, p3_valid_reg = 1'b0, p4_valid_reg = 1'b0;
+reg        p5_valid_reg = 1'b0, p6_valid_reg = 1'b0, p7_valid_reg = 1'b0;
+wire       stall;
+wire       advance = !stall;
 wire       look_ready = look_count_reg >= 5'd13 || (look_ended_reg && look_count_reg != 0);
 wire       look_end = look_ended_reg && look_count_reg == 0;
 wire       pop = advance && (look_ready || look_end);
 
 // Bytes from q to the end of the value, capped: 16 means "at least 13".
 wire [4:0] remaining = look_ended_reg ? look_count_reg : 5'd16;
-wire [31:0] key = look_reg[31:0];
-// lz4's hash: the low 32 bits of key * 2654435761, top HASH_BITS bits.
-wire [31:0] hash_product = key * 32'h9E3779B1;
+
+// Per-position fields that travel down the pipeline unchanged.
+reg [31:0] p1_pos_reg = 32'd0, p2_pos_reg = 32'd0, p3_pos_reg = 32'd0, p4_pos_reg = 32'd0;
+reg [31:0] p5_pos_reg = 32'd0, p6_pos_reg = 32'd0;
+reg [31:0] p1_key_reg = 32'd0, p2_key_reg = 32'd0, p3_key_reg = 32'd0, p4_key_reg = 32'd0;
+reg [31:0] p5_key_reg = 32'd0, p6_key_reg = 32'd0, p7_key_reg = 32'd0;
+reg [4:0]  p1_remaining_reg = 5'd0, p2_remaining_reg = 5'd0, p3_remaining_reg = 5'd0;
+reg [4:0]  p4_remaining_reg = 5'd0, p5_remaining_reg = 5'd0, p6_remaining_reg = 5'd0;
+reg [4:0]  p7_remaining_reg = 5'd0;
+reg        p1_end_reg = 1'b0, p2_end_reg = 1'b0, p3_end_reg = 1'b0, p4_end_reg = 1'b0;
+reg        p5_end_reg = 1'b0, p6_end_reg = 1'b0, p7_end_reg = 1'b0;
+// A value's CRC travels with its end token: the next value may arrive meanwhile.
+reg [63:0] p1_crc_reg = 64'd0, p2_crc_reg = 64'd0, p3_crc_reg = 64'd0, p4_crc_reg = 64'd0;
+reg [63:0] p5_crc_reg = 64'd0, p6_crc_reg = 64'd0, p7_crc_reg = 64'd0;
+// First position of the value a position belongs to.
+reg [31:0] p1_start_reg = 32'd0, p2_start_reg = 32'd0, p3_start_reg = 32'd0;
+reg [31:0] p4_start_reg = 32'd0;
+
+/*
+ * P1, P2: lz4's hash, the low 32 bits of key * 2654435761, top HASH_BITS bits; the 32x32
+ * product is three 16x16 partial products (P1) and their sum (P2).
+ */
+
+localparam [31:0] HASH_PRIME = 32'h9E3779B1;
+
+wire [31:0] product_ll = p1_key_reg[15:0] * HASH_PRIME[15:0];
+wire [15:0] product_lh = p1_key_reg[15:0] * HASH_PRIME[31:16];
+wire [15:0] product_hl = p1_key_reg[31:16] * HASH_PRIME[15:0];
+
+reg  [31:0] p2_product_ll_reg = 32'd0;
+reg  [15:0] p2_product_lh_reg = 16'd0;
+reg  [15:0] p2_product_hl_reg = 16'd0;
+
+wire [31:0] hash_product = p2_product_ll_reg + {p2_product_lh_reg + p2_product_hl_reg, 16'd0};
 wire [HASH_BITS-1:0] hash = hash_product[31 -: HASH_BITS];
 
 /*
- * History: written as bytes arrive, read at the candidate (copy A, 4 banks) and at the
- * match in progress (copy B)
+ * P3: hash table read; P4: table write (the position is the next candidate for its hash)
+ * while the read data lands in a register.
  */
 
-wire [WIN_WIDTH-1:0] write_addr = in_pos_reg[WIN_WIDTH-1:0];
-
-/*
- * Stage P1: hash table read
- */
-
-reg [31:0]          p1_pos_reg = 32'd0;
-reg [31:0]          p1_key_reg = 32'd0;
-reg [4:0]           p1_remaining_reg = 5'd0;
-reg                 p1_end_reg = 1'b0;
-reg [HASH_BITS-1:0] p1_hash_reg = {HASH_BITS{1'b0}};
-reg [31:0]          p1_start_reg = 32'd0;
-// A value's CRC travels with its end token: the next value may arrive meanwhile.
-reg [63:0]          p1_crc_reg = 64'd0, p2_crc_reg = 64'd0, p3_crc_reg = 64'd0;
+reg [HASH_BITS-1:0] p3_hash_reg = {HASH_BITS{1'b0}}, p4_hash_reg = {HASH_BITS{1'b0}};
+// The write of the position just ahead happens in the same cycle as this position's read,
+// which returns the old entry: forward it.
+reg                 p4_forward_reg = 1'b0, p5_forward_reg = 1'b0;
+wire                forward = p4_valid_reg && !p4_end_reg && p4_hash_reg == p3_hash_reg;
 
 wire [31:0] table_data;
-
-/*
- * Stage P2: candidate
- */
-
-reg [31:0]          p2_pos_reg = 32'd0;
-reg [31:0]          p2_key_reg = 32'd0;
-reg [4:0]           p2_remaining_reg = 5'd0;
-reg                 p2_end_reg = 1'b0;
-reg [HASH_BITS-1:0] p2_hash_reg = {HASH_BITS{1'b0}};
-reg [31:0]          p2_start_reg = 32'd0;
-
-reg [31:0]          p3_pos_reg = 32'd0;
-reg [HASH_BITS-1:0] p3_hash_reg = {HASH_BITS{1'b0}};
-
-// The table write of the previous position happens as this one reads: forward it.
-wire        p2_forward = p3_valid_reg && !p3_end_reg && p3_hash_reg == p2_hash_reg;
-wire [31:0] candidate = p2_forward ? p3_pos_reg : table_data;
-wire [31:0] candidate_offset = p2_pos_reg - candidate;
-wire        candidate_ok = p2_valid_reg && !p2_end_reg && p2_remaining_reg >= 5'd12
-    && candidate_offset != 32'd0 && candidate_offset <= MAX_OFFSET
-    && candidate_offset <= p2_pos_reg - p2_start_reg;
+reg  [31:0] p5_table_reg = 32'd0;
 
 ram_sdp #(
     .WIDTH(32),
@@ -213,18 +227,23 @@ ram_sdp #(
 )
 hash_table (
     .clk(clk),
-    .wr_en(advance && p2_valid_reg && !p2_end_reg),
-    .wr_addr(p2_hash_reg),
-    .wr_data(p2_pos_reg),
+    .wr_en(advance && p4_valid_reg && !p4_end_reg),
+    .wr_addr(p4_hash_reg),
+    .wr_data(p4_pos_reg),
     .rd_en(advance),
-    .rd_addr(p1_hash_reg),
+    .rd_addr(p3_hash_reg),
     .rd_data(table_data)
 );
 
-// Copy A: 4 byte banks, so any 4 consecutive bytes are read in one cycle.
+/*
+ * P5: the candidate; read 4 history bytes at it (copy A) and 1 history byte at q - offset of
+ * the match in progress (copy B); its offset goes into a register.
+ */
+
+wire [31:0]          candidate = p5_forward_reg ? p6_pos_reg : p5_table_reg;
+reg  [31:0]          p5_in_value_reg = 32'd0;
 wire [WIN_WIDTH-1:0] verify_addr = candidate[WIN_WIDTH-1:0];
 wire [31:0]          verify_banks;
-reg  [1:0]           p3_verify_rot_reg = 2'd0;
 
 genvar bank;
 generate
@@ -250,9 +269,11 @@ generate
     end
 endgenerate
 
-// Copy B: the byte that match_continues the match in progress, offset_reg bytes back.
+// Copy B: the byte that continues the match in progress, offset_reg bytes back. Its address
+// uses the offset as of two positions earlier: a new match's first three following
+// positions are covered by its four verified bytes (auto_reg), so that is never stale.
 reg  [15:0] offset_reg = 16'd0;
-wire [31:0] extend_src = p2_pos_reg - {16'd0, offset_reg};
+wire [31:0] extend_src = p5_pos_reg - {16'd0, offset_reg};
 wire [7:0]  extend_byte;
 // Positions wrap in the window; the hash's low product bits are not part of the hash.
 wire unused_bits = &{1'b0, extend_src[31:WIN_WIDTH], hash_product[31-HASH_BITS:0]};
@@ -272,22 +293,34 @@ copy_b (
 );
 
 /*
- * Stage P3: extend, start, or literal
+ * P6: check the candidate's offset (1..MAX_OFFSET, inside this value) while the history
+ * bytes land in registers.
  */
 
-reg [31:0] p3_key_reg = 32'd0;
-reg [4:0]  p3_remaining_reg = 5'd0;
-reg        p3_end_reg = 1'b0;
-reg        p3_candidate_ok_reg = 1'b0;
-reg [15:0] p3_offset_reg = 16'd0;
+reg  [31:0] p6_offset_reg = 32'd0;
+reg  [31:0] p6_in_value_reg = 32'd0;
+reg  [1:0]  p6_verify_rot_reg = 2'd0;
+wire        candidate_ok = p6_valid_reg && !p6_end_reg && p6_remaining_reg >= 5'd12
+    && p6_offset_reg != 32'd0 && p6_offset_reg <= MAX_OFFSET
+    && p6_offset_reg <= p6_in_value_reg;
+
+/*
+ * P7: extend, start, or literal
+ */
+
+reg        p7_candidate_ok_reg = 1'b0;
+reg [15:0] p7_offset_reg = 16'd0;
+reg [1:0]  p7_verify_rot_reg = 2'd0;
+reg [31:0] p7_verify_banks_reg = 32'd0;
+reg [7:0]  p7_extend_byte_reg = 8'd0;
 
 reg [31:0] verify_bytes;
 always @* begin
-    case (p3_verify_rot_reg)
-        2'd0: verify_bytes = verify_banks;
-        2'd1: verify_bytes = {verify_banks[7:0], verify_banks[31:8]};
-        2'd2: verify_bytes = {verify_banks[15:0], verify_banks[31:16]};
-        default: verify_bytes = {verify_banks[23:0], verify_banks[31:24]};
+    case (p7_verify_rot_reg)
+        2'd0: verify_bytes = p7_verify_banks_reg;
+        2'd1: verify_bytes = {p7_verify_banks_reg[7:0], p7_verify_banks_reg[31:8]};
+        2'd2: verify_bytes = {p7_verify_banks_reg[15:0], p7_verify_banks_reg[31:16]};
+        default: verify_bytes = {p7_verify_banks_reg[23:0], p7_verify_banks_reg[31:24]};
     endcase
 end
 
@@ -305,8 +338,24 @@ reg [31:0] rec_lit_count;
 reg [3:0]  rec_status;
 reg        lit_valid;
 
-wire match_starts = p3_candidate_ok_reg && p3_key_reg == verify_bytes;
-wire match_continues = extend_byte == p3_key_reg[7:0] && p3_remaining_reg >= 5'd6;
+// A run as long as the literal buffer fills it: the buffer then holds nothing the emitter
+// could drain, so such a run takes no more literals (an overflow) and starts no match.
+wire run_full = lit_count_reg == LIT_LIMIT;
+wire match_starts = p7_candidate_ok_reg && p7_key_reg == verify_bytes && !run_full;
+wire match_continues = p7_extend_byte_reg == p7_key_reg[7:0] && p7_remaining_reg >= 5'd6;
+
+// The stall, from registers and the one-byte extension compare only (not from the 4-byte
+// candidate compare, the deep part of the decision): the position in P7 waits whenever it
+// might need room that is not there. A record is sent at a value's end or when the match in
+// progress ends (exactly known here); a literal may be written unless the match goes on,
+// the job has overflowed or the run is full (the one case it is not known here is a new
+// match starting, which writes none). Waiting on a full buffer is safe then: it holds older
+// sequences' literals (a run that fills it starts no match), which the emitter drains.
+wire match_ends = in_match_reg && auto_reg == 2'd0 && !match_continues;
+wire rec_needed = p7_end_reg || (match_ends && !overflow_reg);
+wire lit_possible = !p7_end_reg && !overflow_reg && (in_match_reg ? match_ends : !run_full);
+assign stall = p7_valid_reg
+    && ((rec_needed && !m_rec_ready) || (lit_possible && m_lit_full));
 
 always @* begin
     in_match_next = in_match_reg;
@@ -321,9 +370,8 @@ always @* begin
     rec_lit_count = lit_count_reg;
     rec_status = LZ4C_OK;
     lit_valid = 1'b0;
-    p3_stall = 1'b0;
 
-    if (p3_valid_reg && p3_end_reg) begin
+    if (p7_valid_reg && p7_end_reg) begin
         // End of the value: the literals-only last sequence (never inside a match: a match
         // stops 5 bytes before the end).
         rec_valid = 1'b1;
@@ -331,14 +379,11 @@ always @* begin
         rec_status = overflow_reg ? LZ4C_ERR_LITERALS : LZ4C_OK;
         // After an overflow the emitter discards the run's buffered bytes.
         rec_lit_count = overflow_reg ? LIT_LIMIT : lit_count_reg;
-        p3_stall = !m_rec_ready;
-        if (m_rec_ready) begin
-            lit_count_next = 32'd0;
-            overflow_next = 1'b0;
-            raw_len_next = 32'd0;
-            in_match_next = 1'b0;
-        end
-    end else if (p3_valid_reg) begin
+        lit_count_next = 32'd0;
+        overflow_next = 1'b0;
+        raw_len_next = 32'd0;
+        in_match_next = 1'b0;
+    end else if (p7_valid_reg) begin
         raw_len_next = raw_len_reg + 32'd1;
         if (in_match_reg && (auto_reg != 2'd0 || match_continues)) begin
             match_len_next = match_len_reg + 32'd1;
@@ -354,11 +399,11 @@ always @* begin
                 in_match_next = 1'b1;
                 auto_next = 2'd3;
                 match_len_next = 32'd1;
-                offset_next = p3_offset_reg;
+                offset_next = p7_offset_reg;
             end else begin
                 lit_count_next = (in_match_reg ? 32'd0 : lit_count_reg) + 32'd1;
                 if (!overflow_reg) begin
-                    if (!in_match_reg && lit_count_reg == LIT_LIMIT) begin
+                    if (!in_match_reg && run_full) begin
                         // A run longer than the literal buffer: no block can be made.
                         overflow_next = 1'b1;
                     end else begin
@@ -367,11 +412,8 @@ always @* begin
                 end
             end
         end
-        // Wait for room; the emitter drains older sequences (a run that fills the whole
-        // buffer is the overflow case above, so this cannot deadlock).
-        p3_stall = (rec_valid && !m_rec_ready) || (lit_valid && m_lit_full);
     end
-    if (p3_stall) begin
+    if (stall) begin
         in_match_next = in_match_reg;
         auto_next = auto_reg;
         match_len_next = match_len_reg;
@@ -382,11 +424,27 @@ always @* begin
     end
 end
 
-assign m_lit_data = p3_key_reg[7:0];
-assign m_lit_valid = lit_valid && !p3_stall;
+assign m_lit_data = p7_key_reg[7:0];
+assign m_lit_valid = lit_valid && !stall;
 assign m_rec_data = {rec_final, rec_status, rec_lit_count, offset_reg, match_len_reg};
-assign m_rec_job = {p3_crc_reg, raw_len_reg};
-assign m_rec_valid = rec_valid && !p3_stall;
+assign m_rec_job = {p7_crc_reg, raw_len_reg};
+assign m_rec_valid = rec_valid && !stall;
+
+/*
+ * Look-ahead: bytes q..q+15. A popped byte shifts the window down and an ingested byte goes
+ * in at the count; both insert positions are decoded from registers, so pop (which comes
+ * from the stall) only selects between them.
+ */
+
+reg [LOOK-1:0] insert_at_count;
+always @* begin : insert_decode
+    integer lane;
+    for (lane = 0; lane < LOOK; lane = lane + 1) begin
+        insert_at_count[lane] = look_count_reg == lane[LOOK_COUNT_WIDTH-1:0];
+    end
+end
+wire [LOOK-1:0] insert_after_pop = insert_at_count >> 1;
+wire            look_pop = pop && look_ready;
 
 always @(posedge clk) begin
     // Input and look-ahead.
@@ -405,20 +463,21 @@ always @(posedge clk) begin
     end
 
     begin : look_ahead
-        reg [LOOK*8-1:0]           look_shifted;
-        reg [LOOK_COUNT_WIDTH-1:0] count_kept;
-        look_shifted = look_reg;
-        count_kept = look_count_reg;
-        if (pop && look_ready) begin
-            look_shifted = look_reg >> 8;
-            count_kept = look_count_reg - 5'd1;
+        integer lane;
+        reg [7:0] kept;
+        for (lane = 0; lane < LOOK; lane = lane + 1) begin
+            if (look_pop) begin
+                kept = lane == LOOK - 1 ? 8'd0 : look_reg[(lane+1)*8 +: 8];
+            end else begin
+                kept = look_reg[lane*8 +: 8];
+            end
+            if (ingest_byte && (look_pop ? insert_after_pop[lane] : insert_at_count[lane])) begin
+                look_reg[lane*8 +: 8] <= in_byte;
+            end else begin
+                look_reg[lane*8 +: 8] <= kept;
+            end
         end
-        if (ingest_byte) begin
-            look_shifted[count_kept*8 +: 8] = in_byte;
-            count_kept = count_kept + 5'd1;
-        end
-        look_reg <= look_shifted;
-        look_count_reg <= count_kept;
+        look_count_reg <= look_count_reg - {4'd0, look_pop} + {4'd0, ingest_byte};
     end
     if (ingest_byte) begin
         in_pos_reg <= in_pos_reg + 32'd1;
@@ -435,15 +494,12 @@ always @(posedge clk) begin
     if (advance) begin
         p1_valid_reg <= pop;
         p1_pos_reg <= in_pos_reg - {27'd0, look_count_reg};
-        p1_key_reg <= key;
+        p1_key_reg <= look_reg[31:0];
         p1_remaining_reg <= remaining;
         p1_end_reg <= look_end;
-        p1_hash_reg <= hash;
         p1_crc_reg <= look_crc_reg;
-        p2_crc_reg <= p1_crc_reg;
-        p3_crc_reg <= p2_crc_reg;
         if (p1_end_reg && p1_valid_reg) begin
-            // The next value match_starts at the next position.
+            // The next value starts at the next position.
             p1_start_reg <= p1_pos_reg;
         end
 
@@ -452,18 +508,61 @@ always @(posedge clk) begin
         p2_key_reg <= p1_key_reg;
         p2_remaining_reg <= p1_remaining_reg;
         p2_end_reg <= p1_end_reg;
-        p2_hash_reg <= p1_hash_reg;
+        p2_crc_reg <= p1_crc_reg;
         p2_start_reg <= p1_start_reg;
+        p2_product_ll_reg <= product_ll;
+        p2_product_lh_reg <= product_lh;
+        p2_product_hl_reg <= product_hl;
 
         p3_valid_reg <= p2_valid_reg;
         p3_pos_reg <= p2_pos_reg;
         p3_key_reg <= p2_key_reg;
         p3_remaining_reg <= p2_remaining_reg;
         p3_end_reg <= p2_end_reg;
-        p3_hash_reg <= p2_hash_reg;
-        p3_candidate_ok_reg <= candidate_ok;
-        p3_offset_reg <= candidate_offset[15:0];
-        p3_verify_rot_reg <= verify_addr[1:0];
+        p3_crc_reg <= p2_crc_reg;
+        p3_start_reg <= p2_start_reg;
+        p3_hash_reg <= hash;
+
+        p4_valid_reg <= p3_valid_reg;
+        p4_pos_reg <= p3_pos_reg;
+        p4_key_reg <= p3_key_reg;
+        p4_remaining_reg <= p3_remaining_reg;
+        p4_end_reg <= p3_end_reg;
+        p4_crc_reg <= p3_crc_reg;
+        p4_start_reg <= p3_start_reg;
+        p4_hash_reg <= p3_hash_reg;
+        p4_forward_reg <= forward;
+
+        p5_valid_reg <= p4_valid_reg;
+        p5_pos_reg <= p4_pos_reg;
+        p5_key_reg <= p4_key_reg;
+        p5_remaining_reg <= p4_remaining_reg;
+        p5_end_reg <= p4_end_reg;
+        p5_crc_reg <= p4_crc_reg;
+        p5_in_value_reg <= p4_pos_reg - p4_start_reg;
+        p5_forward_reg <= p4_forward_reg;
+        p5_table_reg <= table_data;
+
+        p6_valid_reg <= p5_valid_reg;
+        p6_pos_reg <= p5_pos_reg;
+        p6_key_reg <= p5_key_reg;
+        p6_remaining_reg <= p5_remaining_reg;
+        p6_end_reg <= p5_end_reg;
+        p6_crc_reg <= p5_crc_reg;
+        p6_in_value_reg <= p5_in_value_reg;
+        p6_offset_reg <= p5_pos_reg - candidate;
+        p6_verify_rot_reg <= verify_addr[1:0];
+
+        p7_valid_reg <= p6_valid_reg;
+        p7_key_reg <= p6_key_reg;
+        p7_remaining_reg <= p6_remaining_reg;
+        p7_end_reg <= p6_end_reg;
+        p7_crc_reg <= p6_crc_reg;
+        p7_candidate_ok_reg <= candidate_ok;
+        p7_offset_reg <= p6_offset_reg[15:0];
+        p7_verify_rot_reg <= p6_verify_rot_reg;
+        p7_verify_banks_reg <= verify_banks;
+        p7_extend_byte_reg <= extend_byte;
     end
 
     in_match_reg <= in_match_next;
@@ -481,6 +580,10 @@ always @(posedge clk) begin
         p1_valid_reg <= 1'b0;
         p2_valid_reg <= 1'b0;
         p3_valid_reg <= 1'b0;
+        p4_valid_reg <= 1'b0;
+        p5_valid_reg <= 1'b0;
+        p6_valid_reg <= 1'b0;
+        p7_valid_reg <= 1'b0;
         in_match_reg <= 1'b0;
         auto_reg <= 2'd0;
         lit_count_reg <= 32'd0;
