@@ -118,29 +118,34 @@ wire [LIT_WIDTH:0] buffered = wr_ptr_reg - rd_ptr_reg;
 
 assign s_lit_full = buffered == LIT_CAPACITY;
 
-wire [63:0] lit_banks;
+// 16 one-byte banks (address a in bank a mod 16), each read every cycle at the row of the
+// address in [rd_ptr_reg, rd_ptr_reg + 16) that it holds. Why 16 banks for 8 bytes a cycle:
+// the read address then comes from a register, not from this cycle's consumption (a path
+// through the sequence writer into the block RAM address), and the 8 bytes at the pointer
+// are still in the window read a cycle earlier, since at most 8 are consumed per cycle.
+localparam LIT_BANKS = 16;
+
+wire [LIT_BANKS*8-1:0] lit_banks;
 
 genvar bank;
 generate
-    for (bank = 0; bank < 8; bank = bank + 1) begin : lit_bank
-        // Read the row of the address in [rd_ptr_next, rd_ptr_next + 8) held here, so the
-        // bytes at the read pointer are always at hand one cycle later.
-        wire [2:0]           delta = bank[2:0] - rd_ptr_next[2:0];
-        wire [LIT_WIDTH-1:0] rd_addr = rd_ptr_next[LIT_WIDTH-1:0] + {{(LIT_WIDTH-3){1'b0}}, delta};
+    for (bank = 0; bank < LIT_BANKS; bank = bank + 1) begin : lit_bank
+        wire [3:0]           delta = bank[3:0] - rd_ptr_reg[3:0];
+        wire [LIT_WIDTH-1:0] rd_addr = rd_ptr_reg[LIT_WIDTH-1:0] + {{(LIT_WIDTH-4){1'b0}}, delta};
         // The low address bits select the bank, not the row.
-        wire unused_bank_bits = &{1'b0, rd_addr[2:0]};
+        wire unused_bank_bits = &{1'b0, rd_addr[3:0]};
 
         ram_sdp #(
             .WIDTH(8),
-            .DEPTH(LIT_BUFFER / 8)
+            .DEPTH(LIT_BUFFER / LIT_BANKS)
         )
         ram (
             .clk(clk),
-            .wr_en(s_lit_valid && wr_ptr_reg[2:0] == bank[2:0]),
-            .wr_addr(wr_ptr_reg[LIT_WIDTH-1:3]),
+            .wr_en(s_lit_valid && wr_ptr_reg[3:0] == bank[3:0]),
+            .wr_addr(wr_ptr_reg[LIT_WIDTH-1:4]),
             .wr_data(s_lit_data),
             .rd_en(1'b1),
-            .rd_addr(rd_addr[LIT_WIDTH-1:3]),
+            .rd_addr(rd_addr[LIT_WIDTH-1:4]),
             .rd_data(lit_banks[bank*8 +: 8])
         );
     end
@@ -150,7 +155,7 @@ reg [63:0] lits_at_ptr;
 integer lane;
 always @* begin
     for (lane = 0; lane < 8; lane = lane + 1) begin
-        lits_at_ptr[lane*8 +: 8] = lit_banks[(rd_ptr_reg[2:0] + lane[2:0])*8 +: 8];
+        lits_at_ptr[lane*8 +: 8] = lit_banks[(rd_ptr_reg[3:0] + lane[3:0])*8 +: 8];
     end
 end
 
@@ -292,7 +297,17 @@ wire        incompressible = status_next != LZ4C_OK || block_len_reg >= raw_len;
 assign m_data = out_data;
 assign m_count = out_count;
 assign m_end = out_end;
-assign m_user = {27'd0, incompressible, status_next, block_len_reg, job_next[95:32]};
+// The completion, each field at its named position (lz4_comp_status.vh).
+reg [127:0] completion;
+always @* begin
+    completion = 128'd0;
+    completion[LZ4C_DONE_CRC_LSB +: 64] = job_next[95:32];
+    completion[LZ4C_DONE_LENGTH_LSB +: 32] = block_len_reg;
+    completion[LZ4C_DONE_STATUS_LSB +: 4] = status_next;
+    completion[LZ4C_DONE_INCOMPRESSIBLE_BIT] = incompressible;
+end
+
+assign m_user = completion;
 assign m_valid = out_valid;
 
 always @(posedge clk) begin

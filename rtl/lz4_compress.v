@@ -148,6 +148,29 @@ emitter (
     .m_ready(block_ready)
 );
 
+// Block bytes register: the literal buffer's read data is selected in the emitter and
+// accumulated in the packer in cycles of their own.
+wire [63:0]  reg_block_data;
+wire [3:0]   reg_block_count;
+wire         reg_block_end;
+wire [127:0] reg_block_user;
+wire         reg_block_valid;
+wire         reg_block_ready;
+
+axis_skid_buffer #(
+    .WIDTH(64 + 4 + 1 + 128)
+)
+block_register (
+    .clk(clk),
+    .rst(rst),
+    .s_payload({block_data, block_count, block_end, block_user}),
+    .s_valid(block_valid),
+    .s_ready(block_ready),
+    .m_payload({reg_block_data, reg_block_count, reg_block_end, reg_block_user}),
+    .m_valid(reg_block_valid),
+    .m_ready(reg_block_ready)
+);
+
 axis_byte_packer #(
     .DATA_WIDTH(DATA_WIDTH),
     .IN_BYTES(8),
@@ -156,12 +179,12 @@ axis_byte_packer #(
 packer (
     .clk(clk),
     .rst(rst),
-    .s_data(block_data),
-    .s_count(block_count),
-    .s_end(block_end),
-    .s_user(block_user),
-    .s_valid(block_valid),
-    .s_ready(block_ready),
+    .s_data(reg_block_data),
+    .s_count(reg_block_count),
+    .s_end(reg_block_end),
+    .s_user(reg_block_user),
+    .s_valid(reg_block_valid),
+    .s_ready(reg_block_ready),
     .m_axis_tdata(m_axis_tdata),
     .m_axis_tkeep(m_axis_tkeep),
     .m_axis_tvalid(m_axis_tvalid),
