@@ -92,7 +92,9 @@ assign m_axis_tdata = acc_reg[DATA_WIDTH-1:0];
 assign m_axis_tkeep = keep;
 assign m_axis_tvalid = out_valid;
 assign m_axis_tlast = out_last;
-assign m_axis_tuser = user_reg;
+// The record only on the last beat: on other beats tuser is zero, so a beat held under
+// backpressure keeps its tuser while the next frame's record is taken in.
+assign m_axis_tuser = out_last ? user_reg : {USER_WIDTH{1'b0}};
 
 reg [IN_BYTES*8-1:0] chunk;
 integer chunk_lane;

@@ -9,7 +9,8 @@
 `timescale 1ns / 1ps
 `default_nettype none
 
-// LZ4 block decompressor: parser -> copy engine -> byte packer -> CRC-64/NVME.
+// LZ4 block decompressor: parser -> command register -> copy engine -> byte packer ->
+// CRC-64/NVME.
 //
 // Input: one LZ4 block per frame. s_axis_tuser on the frame's first beat carries the job:
 //   [63:0]  expected CRC-64/NVME of the raw bytes
@@ -103,6 +104,39 @@ parser (
     .m_cmd_ready(cmd_ready)
 );
 
+/*
+ * Command register: the parser's one-cycle sequence decode and the copy engine's byte
+ * selection each get a cycle of their own (a skid buffer, so full rate is kept and the copy
+ * engine's ready reaches the parser only through a flip-flop).
+ */
+
+localparam CMD_WIDTH = OUT_BYTES*8 + 2*LEN_WIDTH + 16 + 1 + META_WIDTH;
+
+wire [OUT_BYTES*8-1:0] reg_cmd_literals;
+wire [LEN_WIDTH-1:0]   reg_cmd_lit_len;
+wire [LEN_WIDTH-1:0]   reg_cmd_match_len;
+wire [15:0]            reg_cmd_offset;
+wire                   reg_cmd_end;
+wire [META_WIDTH-1:0]  reg_cmd_meta;
+wire                   reg_cmd_valid;
+wire                   reg_cmd_ready;
+
+axis_skid_buffer #(
+    .WIDTH(CMD_WIDTH)
+)
+cmd_register (
+    .clk(clk),
+    .rst(rst),
+    .s_payload({cmd_literals, cmd_lit_len, cmd_match_len, cmd_offset, cmd_end,
+                cmd_crc, cmd_length, cmd_status}),
+    .s_valid(cmd_valid),
+    .s_ready(cmd_ready),
+    .m_payload({reg_cmd_literals, reg_cmd_lit_len, reg_cmd_match_len, reg_cmd_offset,
+                reg_cmd_end, reg_cmd_meta}),
+    .m_valid(reg_cmd_valid),
+    .m_ready(reg_cmd_ready)
+);
+
 wire [OUT_BYTES*8-1:0] raw_data;
 wire [LEN_WIDTH-1:0]   raw_count;
 wire                   raw_end;
@@ -118,14 +152,14 @@ lz4_dec_copy #(
 copy (
     .clk(clk),
     .rst(rst),
-    .s_cmd_literals(cmd_literals),
-    .s_cmd_lit_len(cmd_lit_len),
-    .s_cmd_match_len(cmd_match_len),
-    .s_cmd_offset(cmd_offset),
-    .s_cmd_end(cmd_end),
-    .s_cmd_meta({cmd_crc, cmd_length, cmd_status}),
-    .s_cmd_valid(cmd_valid),
-    .s_cmd_ready(cmd_ready),
+    .s_cmd_literals(reg_cmd_literals),
+    .s_cmd_lit_len(reg_cmd_lit_len),
+    .s_cmd_match_len(reg_cmd_match_len),
+    .s_cmd_offset(reg_cmd_offset),
+    .s_cmd_end(reg_cmd_end),
+    .s_cmd_meta(reg_cmd_meta),
+    .s_cmd_valid(reg_cmd_valid),
+    .s_cmd_ready(reg_cmd_ready),
     .m_data(raw_data),
     .m_count(raw_count),
     .m_end(raw_end),
@@ -215,7 +249,19 @@ wire [31:0] produced = meta_out[35:4];
 wire [3:0]  status = meta_out[3:0];
 wire        crc_valid = status == LZ4_OK && frame_crc == expected_crc;
 
-assign m_axis_tuser = {27'd0, crc_valid, status, produced, frame_crc};
+// The completion, each field at its named position (lz4_dec_status.vh).
+reg [127:0] completion;
+always @* begin
+    completion = 128'd0;
+    completion[LZ4_DONE_CRC_LSB +: 64] = frame_crc;
+    completion[LZ4_DONE_LENGTH_LSB +: 32] = produced;
+    completion[LZ4_DONE_STATUS_LSB +: 4] = status;
+    completion[LZ4_DONE_CRC_VALID_BIT] = crc_valid;
+end
+
+// Only on the last beat (zero on others), so a held beat's tuser stays unchanged while the
+// next frame's record enters the FIFO.
+assign m_axis_tuser = m_axis_tlast ? completion : 128'd0;
 
 // meta_valid is high whenever a last beat is out (its record entered the FIFO first).
 wire unused = &{1'b0, meta_valid, s_axis_tuser[127:96]};
