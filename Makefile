@@ -60,6 +60,9 @@ pnr: ## Place and route each engine's narrow configuration on ECP5; Fmax against
 	@$(MAKE) --no-print-directory -j2 pnr-reports
 	@python3 rtl/pnr/summary.py rtl/pnr/floors.txt $(PNR)/summary $(PNR_REPORTS)
 
+# Keep the netlists: both parts place the same one.
+.SECONDARY: $(foreach m,$(PNR_MODULES),$(PNR)/$(m).netlist.json)
+
 pnr-reports: $(PNR_REPORTS)
 
 pnr-tools: $(PNR_VENV)/.installed
@@ -96,7 +99,7 @@ bench: deps-run ## Software codec beside lz4 C and the crc crate (criterion), th
 	$(CARGO) bench -p lzcache-benches --bench codec
 	python3 benches/summarize.py target/criterion
 
-hwreport: deps synth ## The RTL in clock cycles over the corpus, beside lz4 C, with resources (CSV/JSON in target/)
+hwreport: deps synth pnr ## The RTL in clock cycles over the corpus, beside lz4 C, with resources (CSV/JSON in target/)
 	$(CARGO) run --release -p lzcache-benches --bin hwreport
 
 loadbench: deps ## lzcache beside memcached under memcaslap load, then items held past -m

@@ -88,6 +88,10 @@ module cache_accelerator #
 );
 
 `include "cache_accelerator_defs.vh"
+/* verilator lint_off UNUSEDPARAM */
+`include "lz4_dec_status.vh"
+`include "lz4_comp_status.vh"
+/* verilator lint_on UNUSEDPARAM */
 
 localparam N_ENGINES = N_COMPRESS + N_DECOMPRESS;
 // Result slots: the engines, then the checksum unit.
@@ -130,6 +134,31 @@ reg  [31:0] scratch_reg = 32'd0;
 wire        core_rst = rst || soft_reset_reg;
 
 /*
+ * Job input register: s_axis_tready comes from a flip-flop, not from an engine's ready
+ * through the dispatcher.
+ */
+
+wire [DATA_WIDTH-1:0] job_tdata;
+wire [KEEP_WIDTH-1:0] job_tkeep;
+wire                  job_tvalid;
+wire                  job_tready;
+wire                  job_tlast;
+
+axis_skid_buffer #(
+    .WIDTH(DATA_WIDTH + KEEP_WIDTH + 1)
+)
+job_register (
+    .clk(clk),
+    .rst(rst),
+    .s_payload({s_axis_tdata, s_axis_tkeep, s_axis_tlast}),
+    .s_valid(s_axis_tvalid),
+    .s_ready(s_axis_tready),
+    .m_payload({job_tdata, job_tkeep, job_tlast}),
+    .m_valid(job_tvalid),
+    .m_ready(job_tready)
+);
+
+/*
  * Dispatcher
  */
 
@@ -139,12 +168,12 @@ localparam [2:0]
     DISPATCH_EMPTY = 3'd2,
     DISPATCH_DRAIN = 3'd3;
 
-wire [15:0] hdr_magic = s_axis_tdata[15:0];
-wire [7:0]  hdr_opcode = s_axis_tdata[HDR_OPCODE_LSB +: 8];
-wire [31:0] hdr_tag = s_axis_tdata[HDR_TAG_LSB +: 32];
-wire [31:0] hdr_input_len = s_axis_tdata[HDR_INPUT_LEN_LSB +: 32];
-wire [31:0] hdr_raw_len = s_axis_tdata[HDR_RAW_LEN_LSB +: 32];
-wire [63:0] hdr_crc = s_axis_tdata[HDR_CRC_LSB +: 64];
+wire [15:0] hdr_magic = job_tdata[15:0];
+wire [7:0]  hdr_opcode = job_tdata[HDR_OPCODE_LSB +: 8];
+wire [31:0] hdr_tag = job_tdata[HDR_TAG_LSB +: 32];
+wire [31:0] hdr_input_len = job_tdata[HDR_INPUT_LEN_LSB +: 32];
+wire [31:0] hdr_raw_len = job_tdata[HDR_RAW_LEN_LSB +: 32];
+wire [63:0] hdr_crc = job_tdata[HDR_CRC_LSB +: 64];
 
 wire hdr_known = hdr_magic == JOB_MAGIC
     && (hdr_opcode == OP_COMPRESS || hdr_opcode == OP_DECOMPRESS || hdr_opcode == OP_CHECKSUM);
@@ -194,7 +223,7 @@ reg  [N_SLOTS-1:0]      engine_in_valid;
 reg  [KEEP_WIDTH-1:0]   engine_in_keep;
 reg                     engine_in_last;
 
-assign s_axis_tready = s_ready;
+assign job_tready = s_ready;
 
 always @* begin
     dispatch_state_next = dispatch_state_reg;
@@ -206,18 +235,18 @@ always @* begin
     accept_error_status = RES_OK;
     s_ready = 1'b0;
     engine_in_valid = {N_SLOTS{1'b0}};
-    engine_in_keep = s_axis_tkeep;
-    engine_in_last = s_axis_tlast;
+    engine_in_keep = job_tkeep;
+    engine_in_last = job_tlast;
 
     case (dispatch_state_reg)
         DISPATCH_HEADER: begin
-            if (s_axis_tvalid && enable_reg) begin
+            if (job_tvalid && enable_reg) begin
                 if (!hdr_known || hdr_too_large) begin
                     if (!error_pending_reg) begin
                         s_ready = 1'b1;
                         accept_error = 1'b1;
                         accept_error_status = hdr_known ? RES_TOO_LARGE : RES_BAD_OPCODE;
-                        dispatch_state_next = s_axis_tlast ? DISPATCH_HEADER : DISPATCH_DRAIN;
+                        dispatch_state_next = job_tlast ? DISPATCH_HEADER : DISPATCH_DRAIN;
                     end
                 end else if (target_found) begin
                     s_ready = 1'b1;
@@ -225,16 +254,16 @@ always @* begin
                     route_next = target;
                     route_user_next = {hdr_raw_len, hdr_crc};
                     route_first_next = 1'b1;
-                    dispatch_state_next = s_axis_tlast ? DISPATCH_EMPTY : DISPATCH_PAYLOAD;
+                    dispatch_state_next = job_tlast ? DISPATCH_EMPTY : DISPATCH_PAYLOAD;
                 end
             end
         end
         DISPATCH_PAYLOAD: begin
-            engine_in_valid[route_reg] = s_axis_tvalid;
+            engine_in_valid[route_reg] = job_tvalid;
             s_ready = engine_in_ready[route_reg];
-            if (s_axis_tvalid && s_ready) begin
+            if (job_tvalid && s_ready) begin
                 route_first_next = 1'b0;
-                if (s_axis_tlast) begin
+                if (job_tlast) begin
                     dispatch_state_next = DISPATCH_HEADER;
                 end
             end
@@ -250,7 +279,7 @@ always @* begin
         end
         DISPATCH_DRAIN: begin
             s_ready = 1'b1;
-            if (s_axis_tvalid && s_axis_tlast) begin
+            if (job_tvalid && job_tlast) begin
                 dispatch_state_next = DISPATCH_HEADER;
             end
         end
@@ -285,7 +314,7 @@ generate
         engine (
             .clk(clk),
             .rst(core_rst),
-            .s_axis_tdata(s_axis_tdata),
+            .s_axis_tdata(job_tdata),
             .s_axis_tkeep(engine_in_keep),
             .s_axis_tvalid(engine_in_valid[e]),
             .s_axis_tready(engine_in_ready[e]),
@@ -307,7 +336,7 @@ generate
         engine (
             .clk(clk),
             .rst(core_rst),
-            .s_axis_tdata(s_axis_tdata),
+            .s_axis_tdata(job_tdata),
             .s_axis_tkeep(engine_in_keep),
             .s_axis_tvalid(engine_in_valid[e]),
             .s_axis_tready(engine_in_ready[e]),
@@ -331,7 +360,7 @@ crc64_nvme #(
 checksum (
     .clk(clk),
     .rst(core_rst),
-    .s_axis_tdata(s_axis_tdata),
+    .s_axis_tdata(job_tdata),
     .s_axis_tkeep(engine_in_keep),
     .s_axis_tvalid(engine_in_valid[CHECKSUM_SLOT]),
     .s_axis_tready(engine_in_ready[CHECKSUM_SLOT]),
@@ -393,30 +422,36 @@ always @(posedge clk) begin
             end
             if (engine_out_last[s]) begin
                 slot_done_reg[s] <= 1'b1;
-                slot_crc_reg[s*64 +: 64] <= engine_out_user[s*128 +: 64];
-                slot_engine_status_reg[s*8 +: 8] <= {4'd0, engine_out_user[s*128 + 96 +: 4]};
+                // The checksum unit's CRC sits where the engines' completions have theirs.
+                slot_crc_reg[s*64 +: 64] <= engine_out_user[s*128 + LZ4_DONE_CRC_LSB +: 64];
                 if (s < N_COMPRESS) begin
+                    slot_engine_status_reg[s*8 +: 8] <=
+                        {4'd0, engine_out_user[s*128 + LZ4C_DONE_STATUS_LSB +: 4]};
                     // Incompressible, no block, or a block over the buffer: no output.
-                    if (engine_out_user[s*128 + 100]
-                            || engine_out_user[s*128 + 64 +: 32] > MAX_JOB) begin
+                    if (engine_out_user[s*128 + LZ4C_DONE_INCOMPRESSIBLE_BIT]
+                            || engine_out_user[s*128 + LZ4C_DONE_LENGTH_LSB +: 32] > MAX_JOB) begin
                         slot_status_reg[s*8 +: 8] <= RES_INCOMPRESSIBLE;
                         slot_len_reg[s*32 +: 32] <= 32'd0;
                     end else begin
                         slot_status_reg[s*8 +: 8] <= RES_OK;
-                        slot_len_reg[s*32 +: 32] <= engine_out_user[s*128 + 64 +: 32];
+                        slot_len_reg[s*32 +: 32] <= engine_out_user[s*128 + LZ4C_DONE_LENGTH_LSB +: 32];
                     end
                     slot_crc_valid_reg[s] <= 1'b1;
                 end else if (s < N_ENGINES) begin
-                    if (engine_out_user[s*128 + 96 +: 4] == 4'd0) begin
+                    slot_engine_status_reg[s*8 +: 8] <=
+                        {4'd0, engine_out_user[s*128 + LZ4_DONE_STATUS_LSB +: 4]};
+                    if (engine_out_user[s*128 + LZ4_DONE_STATUS_LSB +: 4] == LZ4_OK) begin
                         slot_status_reg[s*8 +: 8] <= RES_OK;
-                        slot_len_reg[s*32 +: 32] <= engine_out_user[s*128 + 64 +: 32];
+                        slot_len_reg[s*32 +: 32] <= engine_out_user[s*128 + LZ4_DONE_LENGTH_LSB +: 32];
                     end else begin
                         slot_status_reg[s*8 +: 8] <=
-                            engine_out_user[s*128 + 96 +: 4] == 4'd1 ? RES_LENGTH : RES_MALFORMED;
+                            engine_out_user[s*128 + LZ4_DONE_STATUS_LSB +: 4] == LZ4_ERR_SHORT
+                            ? RES_LENGTH : RES_MALFORMED;
                         slot_len_reg[s*32 +: 32] <= 32'd0;
                     end
-                    slot_crc_valid_reg[s] <= engine_out_user[s*128 + 100];
+                    slot_crc_valid_reg[s] <= engine_out_user[s*128 + LZ4_DONE_CRC_VALID_BIT];
                 end else begin
+                    slot_engine_status_reg[s*8 +: 8] <= 8'd0;
                     slot_status_reg[s*8 +: 8] <= RES_OK;
                     slot_len_reg[s*32 +: 32] <= 32'd0;
                     slot_crc_valid_reg[s] <= 1'b1;
@@ -525,10 +560,23 @@ reg [KEEP_WIDTH-1:0] out_keep;
 reg                  out_valid;
 reg                  out_last;
 
-assign m_axis_tdata = out_data;
-assign m_axis_tkeep = out_keep;
-assign m_axis_tvalid = out_valid;
-assign m_axis_tlast = out_last;
+// Output register: the header/buffer multiplexer and the sender's state reach m_axis_* only
+// through flip-flops, and m_axis_tready reaches the sender only through one.
+wire result_tready;
+
+axis_skid_buffer #(
+    .WIDTH(DATA_WIDTH + KEEP_WIDTH + 1)
+)
+result_register (
+    .clk(clk),
+    .rst(rst),
+    .s_payload({out_data, out_keep, out_last}),
+    .s_valid(out_valid),
+    .s_ready(result_tready),
+    .m_payload({m_axis_tdata, m_axis_tkeep, m_axis_tlast}),
+    .m_valid(m_axis_tvalid),
+    .m_ready(m_axis_tready)
+);
 
 always @* begin
     send_state_next = send_state_reg;
@@ -554,7 +602,7 @@ always @* begin
         SEND_HEADER: begin
             out_valid = 1'b1;
             out_last = res_len == 32'd0;
-            if (m_axis_tready) begin
+            if (result_tready) begin
                 word_next = {WORD_WIDTH{1'b0}};
                 if (res_len == 32'd0) begin
                     release_sources[source_reg] = 1'b1;
@@ -573,7 +621,7 @@ always @* begin
             out_keep = at_last_word ? tail_keep : {KEEP_WIDTH{1'b1}};
             out_last = at_last_word;
             out_valid = 1'b1;
-            if (m_axis_tready) begin
+            if (result_tready) begin
                 if (at_last_word) begin
                     release_sources[source_reg] = 1'b1;
                     send_state_next = SEND_IDLE;
@@ -597,7 +645,7 @@ assign slot_release = release_sources[N_SLOTS-1:0];
  * Counters
  */
 
-wire        result_sent = send_state_reg == SEND_HEADER && m_axis_tready;
+wire        result_sent = send_state_reg == SEND_HEADER && result_tready;
 reg  [31:0] jobs_in_reg = 32'd0;
 reg  [31:0] jobs_out_reg = 32'd0;
 reg  [63:0] bytes_in_reg = 64'd0;
@@ -693,16 +741,34 @@ assign s_axil_rdata = rdata_reg;
 assign s_axil_rresp = 2'b00;
 assign s_axil_rvalid = rvalid_reg;
 
+// Register values, each field at its named position (cache_accelerator_defs.vh).
+reg [31:0] caps_value, control_value, status_value, last_error_value;
+always @* begin
+    caps_value = 32'd0;
+    caps_value[CAPS_COMPRESS_LSB +: 8] = COMPRESS_COUNT;
+    caps_value[CAPS_DECOMPRESS_LSB +: 8] = DECOMPRESS_COUNT;
+    caps_value[CAPS_BEAT_BYTES_LSB +: 8] = BEAT_BYTES;
+    caps_value[CAPS_CHECKSUM_BIT] = 1'b1;
+    // Soft reset reads as 0: it clears itself.
+    control_value = 32'd0;
+    control_value[CONTROL_ENABLE_BIT] = enable_reg;
+    status_value = 32'd0;
+    status_value[STATUS_ENABLED_BIT] = enable_reg;
+    status_value[STATUS_BUSY_LSB +: N_SLOTS] = slot_busy_reg;
+    last_error_value = 32'd0;
+    last_error_value[LAST_ERROR_STATUS_LSB +: 8] = last_error_reg;
+end
+
 reg [31:0] read_value;
 always @* begin
     case ({s_axil_araddr[11:2], 2'b00})
         REG_ID: read_value = ACCEL_ID;
         REG_VERSION: read_value = ACCEL_VERSION;
-        REG_CAPS: read_value = {7'd0, 1'b1, BEAT_BYTES, DECOMPRESS_COUNT, COMPRESS_COUNT};
+        REG_CAPS: read_value = caps_value;
         REG_HISTORY: read_value = HISTORY;
         REG_MAX_JOB: read_value = MAX_JOB;
-        REG_CONTROL: read_value = {30'd0, 1'b0, enable_reg};
-        REG_STATUS: read_value = {16'd0, {(8-N_SLOTS){1'b0}}, slot_busy_reg, 7'd0, enable_reg};
+        REG_CONTROL: read_value = control_value;
+        REG_STATUS: read_value = status_value;
         REG_SCRATCH: read_value = scratch_reg;
         REG_JOBS_IN: read_value = jobs_in_reg;
         REG_JOBS_OUT: read_value = jobs_out_reg;
@@ -715,7 +781,7 @@ always @* begin
         REG_ERR_MALFORMED: read_value = err_malformed_reg;
         REG_ERR_CRC: read_value = err_crc_reg;
         REG_INCOMPRESSIBLE: read_value = incompressible_reg;
-        REG_LAST_ERROR: read_value = {24'd0, last_error_reg};
+        REG_LAST_ERROR: read_value = last_error_value;
         REG_LAST_ERROR_TAG: read_value = last_error_tag_reg;
         default: read_value = 32'd0;
     endcase
@@ -728,8 +794,8 @@ always @(posedge clk) begin
         case ({s_axil_awaddr[11:2], 2'b00})
             REG_CONTROL: begin
                 if (s_axil_wstrb[0]) begin
-                    enable_reg <= s_axil_wdata[0];
-                    soft_reset_reg <= s_axil_wdata[1];
+                    enable_reg <= s_axil_wdata[CONTROL_ENABLE_BIT];
+                    soft_reset_reg <= s_axil_wdata[CONTROL_SOFT_RESET_BIT];
                 end
             end
             REG_SCRATCH: begin

@@ -31,6 +31,17 @@ localparam [11:0] REG_INCOMPRESSIBLE = 12'h070;     // compress jobs answered in
 localparam [11:0] REG_LAST_ERROR = 12'h074;         // [7:0] result status of the last failed job
 localparam [11:0] REG_LAST_ERROR_TAG = 12'h078;     // its tag
 
+// Register fields (bit positions within their register).
+localparam [31:0] CAPS_COMPRESS_LSB = 32'd0;          // REG_CAPS: 8 bits, compress engines
+localparam [31:0] CAPS_DECOMPRESS_LSB = 32'd8;        // REG_CAPS: 8 bits, decompress engines
+localparam [31:0] CAPS_BEAT_BYTES_LSB = 32'd16;       // REG_CAPS: 8 bits, stream bytes per beat
+localparam [31:0] CAPS_CHECKSUM_BIT = 32'd24;         // REG_CAPS: a checksum unit is present
+localparam [31:0] CONTROL_ENABLE_BIT = 32'd0;         // REG_CONTROL: accept jobs (reset value 1)
+localparam [31:0] CONTROL_SOFT_RESET_BIT = 32'd1;     // REG_CONTROL: write 1 to reset the engines (self-clearing)
+localparam [31:0] STATUS_ENABLED_BIT = 32'd0;         // REG_STATUS: accepting jobs
+localparam [31:0] STATUS_BUSY_LSB = 32'd8;            // REG_STATUS: 8 bits, one per engine slot busy
+localparam [31:0] LAST_ERROR_STATUS_LSB = 32'd0;      // REG_LAST_ERROR: 8 bits, result status
+
 // Job header: the first 64-byte beat of each host-to-card frame; the payload follows from
 // the next beat. Bit offsets within the beat (little-endian bytes).
 localparam [15:0] JOB_MAGIC = 16'h4A4C;             // bits [15:0]

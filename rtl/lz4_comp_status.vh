@@ -3,3 +3,9 @@
 
 localparam [3:0] LZ4C_OK = 4'd0;           // a valid block (see the incompressible flag)
 localparam [3:0] LZ4C_ERR_LITERALS = 4'd1; // a literal run longer than the buffer: no block
+
+// Completion fields on m_axis_tuser of the last output beat (bit positions).
+localparam [31:0] LZ4C_DONE_CRC_LSB = 32'd0;              // 64 bits: CRC-64/NVME of the input
+localparam [31:0] LZ4C_DONE_LENGTH_LSB = 32'd64;          // 32 bits: block length
+localparam [31:0] LZ4C_DONE_STATUS_LSB = 32'd96;          // 4 bits: an LZ4C_* status above
+localparam [31:0] LZ4C_DONE_INCOMPRESSIBLE_BIT = 32'd100; // no usable block, or not smaller than the input

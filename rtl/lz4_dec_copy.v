@@ -52,7 +52,7 @@ module lz4_dec_copy #
     output wire                   s_cmd_ready,
 
     /*
-     * Output bytes: m_bytes lanes 0..m_count-1; m_end closes a job and carries its record
+     * Output bytes: m_data lanes 0..m_count-1; m_end closes a job and carries its record
      */
     output wire [OUT_BYTES*8-1:0] m_data,
     output wire [LEN_WIDTH-1:0]   m_count,
@@ -215,8 +215,7 @@ assign m_end = b_end_reg;
 assign m_meta = b_meta_reg;
 assign m_valid = b_valid_reg;
 
-// Low address bits select the bank, not the row; the upper half of the shifted window is the
-// part shifted out.
+// The upper half of the shifted window is the part shifted out.
 wire unused = &{1'b0, recent_shifted[OUT_BYTES*16-1:OUT_BYTES*8]};
 
 always @(posedge clk) begin

@@ -8,3 +8,9 @@ localparam [3:0] LZ4_ERR_OFFSET_ZERO = 4'd3;  // match offset 0
 localparam [3:0] LZ4_ERR_OFFSET_RANGE = 4'd4; // match reaching before the start of output
 localparam [3:0] LZ4_ERR_OVERRUN = 4'd5;      // literals or match past the expected length
 localparam [3:0] LZ4_ERR_HISTORY = 4'd6;      // offset beyond this engine's history size
+
+// Completion fields on m_axis_tuser of the last output beat (bit positions).
+localparam [31:0] LZ4_DONE_CRC_LSB = 32'd0;        // 64 bits: CRC-64/NVME of the bytes produced
+localparam [31:0] LZ4_DONE_LENGTH_LSB = 32'd64;    // 32 bits: bytes produced
+localparam [31:0] LZ4_DONE_STATUS_LSB = 32'd96;    // 4 bits: an LZ4_* status above
+localparam [31:0] LZ4_DONE_CRC_VALID_BIT = 32'd100; // status ok and the CRC equals the expected one

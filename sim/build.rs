@@ -118,6 +118,7 @@ fn main() {
         println!("cargo:rerun-if-changed={}", input.display());
     }
     println!("cargo:rerun-if-env-changed=VERILATOR");
+    println!("cargo:rerun-if-env-changed=LZCACHE_SIM_MODELS");
 
     let verilator = env::var("VERILATOR").unwrap_or_else(|_| "verilator".into());
     let root = verilator_root(&verilator);
@@ -148,7 +149,18 @@ fn main() {
     let mut switches: BTreeMap<String, String> = BTreeMap::new();
     let mut includes = String::new();
     let mut list = String::new();
-    for model in models() {
+    // LZCACHE_SIM_MODELS=name,name builds only those models (a development shortcut while
+    // iterating on one engine: the others then fail to open); unset, every model is built.
+    let only: Option<Vec<String>> = env::var("LZCACHE_SIM_MODELS").ok().map(|list| {
+        list.split(',')
+            .map(|name| name.trim().to_string())
+            .collect()
+    });
+    let selected = models().into_iter().filter(|model| {
+        only.as_ref()
+            .is_none_or(|names| names.contains(&model.name))
+    });
+    for model in selected {
         let class = format!("V{}", model.name);
         let mdir = out.join(&class);
         verilate(&verilator, &rtl, &model, &class, &mdir);

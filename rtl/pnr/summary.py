@@ -6,11 +6,13 @@ Usage: summary.py FLOORS OUT_PREFIX REPORT...
 Each REPORT is target/pnr/<module>-<part>.report.json. FLOORS lists `module part MHz`: the
 Fmax a module must reach on a part; the script exits non-zero when any report falls below its
 floor (a floor is a gate against regressions; the figure itself is what gets reported).
-Writes OUT_PREFIX.json (every figure, for hwreport) and OUT_PREFIX.md (the table printed).
+Writes OUT_PREFIX.json (every figure), OUT_PREFIX.tsv (the same, for hwreport) and
+OUT_PREFIX.md (the table printed).
 """
 
 import json
 import os
+import re
 import sys
 
 PARTS = {
@@ -46,6 +48,16 @@ def critical_sources(report, limit=4):
             short = f"{name}:{line}"
             if short not in seen:
                 seen.append(short)
+    if not seen:
+        # Paths through inferred cells carry only the cell library's lines: name the
+        # hierarchy of the path's first and last cells instead.
+        steps = paths[0].get("path", [])
+        if steps:
+            for cell in (steps[0]["from"]["cell"], steps[-1]["to"]["cell"]):
+                name = re.split(r"_(?:TRELLIS|LUT4|DO[AB]\d|DI|PFUMX|CCU2C|L6MUX21)", cell)[0]
+                name = name.removeprefix("dut.")
+                if name not in seen:
+                    seen.append(name)
     if len(seen) > limit:
         seen = seen[:2] + ["…"] + seen[-(limit - 2):]
     return seen
@@ -102,6 +114,12 @@ def main():
         f.write(table + "\n")
     with open(out_prefix + ".json", "w") as f:
         json.dump(rows, f, indent=2)
+    # The same figures as tab-separated lines, for readers without a JSON parser (hwreport).
+    with open(out_prefix + ".tsv", "w") as f:
+        f.write("module\tpart\tdevice\tfmax_mhz\tlut4\tff\tdp16kd\tmult18\n")
+        for row in rows:
+            f.write("\t".join(str(row[k]) for k in
+                               ("module", "part", "device", "fmax_mhz", "lut4", "ff", "dp16kd", "mult18")) + "\n")
     print(table)
     for failure in failed:
         print(f"pnr: FAIL {failure}", file=sys.stderr)

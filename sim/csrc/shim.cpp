@@ -1,8 +1,8 @@
 // lzcache-sim C shim: adapts each Verilated model to the C interface in shim.h.
 //
-// build.rs writes models.inc with one LZ_MODEL(class, "name", beat_bytes, Ports) line per
-// model and includes each model's header before it. `Ports` names the adapter that knows a
-// top's sideband signals; the AXI-Stream ports are the same on every top.
+// build.rs writes models_include.inc (each model's header) and models_list.inc (one
+// LZ_MODEL(class, "name", beat_bytes, Ports) line per model). `Ports` names the adapter that
+// knows a top's sideband signals; the AXI-Stream ports are the same on every top.
 
 #include "shim.h"
 

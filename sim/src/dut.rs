@@ -147,6 +147,8 @@ impl Dut {
 
     /// Holds reset for `cycles` cycles with idle inputs.
     pub fn reset(&mut self, cycles: u32) {
+        // Reset may withdraw a beat.
+        self.held = None;
         // SAFETY: self.raw is the live handle this struct owns.
         unsafe { ffi::lz_dut_reset(self.raw.as_ptr(), cycles) }
     }

@@ -6,6 +6,8 @@
 mod common;
 
 use common::*;
+
+const COMP_STATUS_VH: &str = include_str!("../../rtl/lz4_comp_status.vh");
 use lzcache_sim::axis::{frame_to_beats, run_frames};
 use lzcache_sim::{Beat, Dut, Traffic};
 
@@ -33,11 +35,7 @@ fn status_ok() -> u8 {
 
 /// Compressor status codes, read from the RTL's definition.
 fn compress_status_code(name: &str) -> u8 {
-    status_in(
-        include_str!("../../rtl/lz4_comp_status.vh"),
-        "lz4_comp_status.vh",
-        name,
-    )
+    status_in(COMP_STATUS_VH, "lz4_comp_status.vh", name)
 }
 
 struct Engine {
@@ -70,12 +68,17 @@ impl Engine {
 fn completions(beats: &[Beat], beat_bytes: usize) -> Vec<Done> {
     packed_frames(beats, beat_bytes)
         .into_iter()
-        .map(|(block, user)| Done {
-            block,
-            crc: user as u64,
-            length: (user >> 64) as u32,
-            status: ((user >> 96) & 0xF) as u8,
-            incompressible: (user >> 100) & 1 == 1,
+        .map(|(block, user)| {
+            let field = |name: &str, width: u32| {
+                completion_field(user, COMP_STATUS_VH, "lz4_comp_status.vh", name, width)
+            };
+            Done {
+                block,
+                crc: field("LZ4C_DONE_CRC_LSB", 64),
+                length: field("LZ4C_DONE_LENGTH_LSB", 32) as u32,
+                status: field("LZ4C_DONE_STATUS_LSB", 4) as u8,
+                incompressible: field("LZ4C_DONE_INCOMPRESSIBLE_BIT", 1) == 1,
+            }
         })
         .collect()
 }

@@ -6,6 +6,8 @@
 mod common;
 
 use common::*;
+
+const DEC_STATUS_VH: &str = include_str!("../../rtl/lz4_dec_status.vh");
 use lzcache_sim::axis::{frame_to_beats, run_frames, Rng};
 use lzcache_sim::{Beat, Dut, Traffic};
 
@@ -89,12 +91,17 @@ impl Engine {
 fn frames(beats: &[Beat], beat_bytes: usize) -> Vec<Done> {
     packed_frames(beats, beat_bytes)
         .into_iter()
-        .map(|(data, user)| Done {
-            data,
-            crc: user as u64,
-            length: (user >> 64) as u32,
-            status: ((user >> 96) & 0xF) as u8,
-            crc_valid: (user >> 100) & 1 == 1,
+        .map(|(data, user)| {
+            let field = |name: &str, width: u32| {
+                completion_field(user, DEC_STATUS_VH, "lz4_dec_status.vh", name, width)
+            };
+            Done {
+                data,
+                crc: field("LZ4_DONE_CRC_LSB", 64),
+                length: field("LZ4_DONE_LENGTH_LSB", 32) as u32,
+                status: field("LZ4_DONE_STATUS_LSB", 4) as u8,
+                crc_valid: field("LZ4_DONE_CRC_VALID_BIT", 1) == 1,
+            }
         })
         .collect()
 }

@@ -1,8 +1,10 @@
 //! `make hwreport`: the RTL in clock cycles. Runs the LZ4 engines and the CacheAccelerator
 //! top in Verilator over `../shared/corpus` (generated data when it is absent) and prints,
 //! per file, bytes per cycle and ratio next to the lz4 C library at level 1, then the yosys
-//! resource summary of each top (from `target/synth`, written by `make synth`). The same figures
-//! go to `target/hwreport.csv` and `target/hwreport.json`.
+//! resource summary of each top (from `target/synth`, written by `make synth`), then each
+//! engine's throughput: the narrow configuration's bytes per cycle × its Fmax on each ECP5
+//! part (from `target/pnr`, written by `make pnr`), beside the software codec on this machine.
+//! The same figures go to `target/hwreport.csv` and `target/hwreport.json`.
 //!
 //! Cycles are exact; no idle input and no backpressure, so they are the engines' own rates.
 
@@ -10,7 +12,7 @@ use std::fmt::Write as _;
 use std::path::{Path, PathBuf};
 
 use lzcache_driver::device::sim::{FaultPlan, SimLink};
-use lzcache_driver::device::DeviceCodec;
+use lzcache_driver::device::{defs, DeviceCodec};
 use lzcache_driver::{crc64, Job, JobStatus};
 use lzcache_sim::axis::{frame_to_beats, run_frames};
 use lzcache_sim::{Beat, Dut, Traffic};
@@ -86,7 +88,8 @@ fn main() {
         let c_block = lz4::block::compress(&raw, Some(lz4::block::CompressionMode::DEFAULT), false)
             .expect("lz4 C");
         let (block, user, comp_cycles) = run_engine(&mut compressor, &raw, 0);
-        let stored = if (user >> 96) & 0xF == 0 {
+        let status = (user >> defs::LZ4C_DONE_STATUS_LSB) & 0xF;
+        let stored = if status == u128::from(defs::LZ4C_OK) {
             block.len()
         } else {
             raw.len()
@@ -215,6 +218,9 @@ fn main() {
     if resources.is_empty() {
         writeln!(table, "(no target/synth/*.stat: run `make synth` first)").unwrap();
     }
+
+    let corpus: Vec<Vec<u8>> = inputs().into_iter().map(|(_, raw)| raw).collect();
+    let json_throughput = throughput(&corpus, &mut table);
     print!("{table}");
 
     let target = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../target");
@@ -222,13 +228,136 @@ fn main() {
     std::fs::write(
         target.join("hwreport.json"),
         format!(
-            "{{\"files\":[{}],\"resources\":[{}]}}\n",
+            "{{\"files\":[{}],\"resources\":[{}],\"throughput\":[{}]}}\n",
             json_rows.join(","),
-            json_resources.join(",")
+            json_resources.join(","),
+            json_throughput.join(",")
         ),
     )
     .expect("write json");
     eprintln!("written: target/hwreport.csv, target/hwreport.json");
+}
+
+/// Place-and-route results from `make pnr` (`target/pnr/summary.tsv`): module, device, Fmax.
+fn pnr_fmax() -> Vec<(String, String, f64)> {
+    let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("../target/pnr/summary.tsv");
+    let text = std::fs::read_to_string(path).unwrap_or_default();
+    text.lines()
+        .skip(1)
+        .filter_map(|line| {
+            let fields: Vec<&str> = line.split('\t').collect();
+            let fmax = fields.get(3)?.parse().ok()?;
+            Some((fields[0].to_string(), fields.get(2)?.to_string(), fmax))
+        })
+        .collect()
+}
+
+/// Raw bytes per cycle of one engine model over `corpus`, one value at a time at full rate
+/// (so each value's pipeline latency counts); a decompressor is fed lz4_flex blocks.
+fn engine_bytes_per_cycle(model: &str, corpus: &[Vec<u8>], decompress: bool) -> f64 {
+    let mut dut = Dut::new(model).expect("model");
+    dut.reset(4);
+    let (mut bytes, mut cycles) = (0u64, 0u64);
+    for raw in corpus {
+        let (frame, user) = if decompress {
+            let expected = u128::from(raw.len() as u32) << 64 | u128::from(crc64::checksum(raw));
+            (lz4_flex::block::compress(raw), expected)
+        } else {
+            (raw.clone(), 0)
+        };
+        let (_, _, c) = run_engine(&mut dut, &frame, user);
+        bytes += raw.len() as u64;
+        cycles += c;
+    }
+    bytes as f64 / cycles as f64
+}
+
+/// Best-of-three MB/s of `f` over `corpus` on this machine (one core).
+fn software_mb_per_s(corpus: &[Vec<u8>], mut f: impl FnMut(&[u8])) -> f64 {
+    let bytes: usize = corpus.iter().map(Vec::len).sum();
+    let mut best = f64::MAX;
+    for _ in 0..3 {
+        let start = std::time::Instant::now();
+        for raw in corpus {
+            f(raw);
+        }
+        best = best.min(start.elapsed().as_secs_f64());
+    }
+    bytes as f64 / best / 1e6
+}
+
+/// Throughput = bytes per cycle (the narrow configurations that `make pnr` places, over the
+/// corpus) × Fmax (from place and route), per engine and part, beside the software codec on
+/// one core of this machine. Appends a table to `table`; returns the JSON rows.
+fn throughput(corpus: &[Vec<u8>], table: &mut String) -> Vec<String> {
+    let fmax = pnr_fmax();
+    let blocks: Vec<Vec<u8>> = corpus
+        .iter()
+        .map(|r| lz4_flex::block::compress(r))
+        .collect();
+    let engines = [
+        (
+            "lz4_compress",
+            engine_bytes_per_cycle("lz4_compress_small", corpus, false),
+            software_mb_per_s(corpus, |raw| {
+                std::hint::black_box(lz4_flex::block::compress(raw));
+            }),
+        ),
+        (
+            "lz4_decompress",
+            engine_bytes_per_cycle("lz4_decompress_w64", corpus, true),
+            {
+                let mut i = 0;
+                let sizes: Vec<usize> = corpus.iter().map(Vec::len).collect();
+                software_mb_per_s(corpus, |_| {
+                    let n = i % blocks.len();
+                    i += 1;
+                    std::hint::black_box(
+                        lz4_flex::block::decompress(&blocks[n], sizes[n]).expect("decodes"),
+                    );
+                })
+            },
+        ),
+        (
+            "crc64_nvme",
+            engine_bytes_per_cycle("crc64_nvme_w64", corpus, false),
+            software_mb_per_s(corpus, |raw| {
+                std::hint::black_box(crc64::checksum(raw));
+            }),
+        ),
+    ];
+    writeln!(
+        table,
+        "\nthroughput (narrow configuration: bytes/cycle over the corpus × Fmax from `make pnr`; \
+         software: one core of this machine)\n{:<16} {:>8} {:<16} {:>9} {:>9} {:>12} {:>9}",
+        "engine", "B/cycle", "part", "Fmax MHz", "MB/s", "software MB/s", "ratio"
+    )
+    .unwrap();
+    let mut json = Vec::new();
+    for (engine, bpc, sw) in engines {
+        let parts: Vec<&(String, String, f64)> =
+            fmax.iter().filter(|(m, _, _)| m == engine).collect();
+        if parts.is_empty() {
+            writeln!(
+                table,
+                "{engine:<16} {bpc:>8.3} (no target/pnr/summary.tsv: run `make pnr`)"
+            )
+            .unwrap();
+        }
+        for (_, device, mhz) in parts {
+            let mb_s = bpc * mhz;
+            writeln!(
+                table,
+                "{engine:<16} {bpc:>8.3} {device:<16} {mhz:>9.1} {mb_s:>9.0} {sw:>12.0} {:>9.3}",
+                mb_s / sw
+            )
+            .unwrap();
+            json.push(format!(
+                "{{\"engine\":{engine:?},\"bytes_per_cycle\":{bpc:.4},\"device\":{device:?},\"fmax_mhz\":{mhz},\"mb_per_s\":{mb_s:.1},\"software_mb_per_s\":{sw:.1}}}"
+            ));
+        }
+    }
+    json
 }
 
 /// Per synthesized top: LUT, FF, BRAM36, DSP, longest path — read as `rtl/resources.sh` does.

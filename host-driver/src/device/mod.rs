@@ -154,7 +154,7 @@ impl DeviceCodec {
     /// device, and starts the I/O thread.
     pub fn new(mut link: Box<dyn DeviceLink>) -> io::Result<Self> {
         let info = read_info(link.as_mut())?;
-        link.write_reg(u32::from(defs::REG_CONTROL), 1)?;
+        link.write_reg(u32::from(defs::REG_CONTROL), 1 << defs::CONTROL_ENABLE_BIT)?;
         let name = link.name();
         let probe: Vec<Duration> = [0usize, 1 << 10, 1 << 20]
             .iter()
@@ -345,9 +345,9 @@ fn read_info(link: &mut dyn DeviceLink) -> io::Result<DeviceInfo> {
         name: link.name(),
         id,
         version: link.read_reg(u32::from(defs::REG_VERSION))?,
-        compress_engines: caps as u8,
-        decompress_engines: (caps >> 8) as u8,
-        beat_bytes: (caps >> 16) as u8,
+        compress_engines: (caps >> defs::CAPS_COMPRESS_LSB) as u8,
+        decompress_engines: (caps >> defs::CAPS_DECOMPRESS_LSB) as u8,
+        beat_bytes: (caps >> defs::CAPS_BEAT_BYTES_LSB) as u8,
         history: link.read_reg(u32::from(defs::REG_HISTORY))?,
         max_job: link.read_reg(u32::from(defs::REG_MAX_JOB))?,
     })

@@ -177,19 +177,33 @@ pub fn lz4_c_block(data: &[u8]) -> Vec<u8> {
         .expect("lz4 C compresses")
 }
 
-/// A status code by name from one of the RTL's status files (`lz4_dec_status.vh`,
-/// `lz4_comp_status.vh`), so tests and RTL cannot drift apart.
-pub fn status_in(vh: &str, file: &str, name: &str) -> u8 {
+/// A definition by name from one of the RTL's status files (`lz4_dec_status.vh`,
+/// `lz4_comp_status.vh`: `localparam [W-1:0] NAME = W'dX;`), so tests and RTL cannot drift
+/// apart.
+pub fn vh_param(vh: &str, file: &str, name: &str) -> u64 {
     vh.lines()
         .filter_map(|line| {
-            let rest = line.trim().strip_prefix("localparam [3:0] ")?;
+            let rest = line.trim().strip_prefix("localparam [")?;
+            let (_, rest) = rest.split_once("] ")?;
             let (n, value) = rest.split_once(" = ")?;
-            let value = value.split(';').next()?.trim().strip_prefix("4'd")?;
-            Some((n.to_string(), value.parse::<u8>().ok()?))
+            let (_, value) = value.split(';').next()?.trim().split_once("'d")?;
+            Some((n.to_string(), value.parse::<u64>().ok()?))
         })
         .find(|(n, _)| n == name)
-        .unwrap_or_else(|| panic!("status {name} not in {file}"))
+        .unwrap_or_else(|| panic!("{name} not in {file}"))
         .1
+}
+
+/// A status code by name from one of the RTL's status files.
+pub fn status_in(vh: &str, file: &str, name: &str) -> u8 {
+    vh_param(vh, file, name) as u8
+}
+
+/// The `width`-bit field of a completion (`tuser`) at the bit position `lsb_name` names in
+/// the RTL file `vh`.
+pub fn completion_field(user: u128, vh: &str, file: &str, lsb_name: &str, width: u32) -> u64 {
+    let lsb = vh_param(vh, file, lsb_name) as u32;
+    ((user >> lsb) & ((1u128 << width) - 1)) as u64
 }
 
 /// Decompressor status codes.
