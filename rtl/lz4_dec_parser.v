@@ -207,8 +207,11 @@ wire [7:0]  head = win_reg[7:0];
 wire [3:0]  token_lit = head[7:4];
 wire [3:0]  token_match = head[3:0];
 wire [15:0] head_offset = win_reg[15:0];
-// Header of a sequence decoded in one cycle (the fast path).
-wire        fast_lit_ext = token_lit == 4'd15;
+// Header of a sequence decoded in one cycle (the fast path). A literal count with an
+// extension byte is at least 15, so it can take the fast path only when OUT_BYTES >= 15;
+// below that the datapath leaves the extension out (shallower logic in the narrow engine).
+localparam  FAST_LIT_EXT = OUT_BYTES >= 15;
+wire        fast_lit_ext = FAST_LIT_EXT && token_lit == 4'd15;
 wire        fast_match_ext = token_match == 4'd15;
 wire [7:0]  fast_lit_ext_byte = win_reg[15:8];
 // Literal count and where the literals start (after the token and its extension byte).
@@ -303,7 +306,11 @@ always @* begin
                 end
             end else if (fast_fits) begin
                 // The whole header in one cycle; the literals and the match's first bytes
-                // leave as one command.
+                // leave as one command. The window moves on whether or not the checks pass
+                // (a failed one flushes it next cycle), so they stay out of the window's loop.
+                if (m_cmd_ready) begin
+                    consumed = fast_header_end[WIN_COUNT_WIDTH-1:0];
+                end
                 if (fast_offset_status != LZ4_OK) begin
                     status_next = fast_offset_status;
                     state_next = STATE_ERROR;
@@ -317,7 +324,6 @@ always @* begin
                     cmd_offset = fast_offset;
                     cmd_valid = 1'b1;
                     if (m_cmd_ready) begin
-                        consumed = fast_header_end[WIN_COUNT_WIDTH-1:0];
                         pos_next = pos_reg + fast_lit_wide + fast_match_first;
                         offset_next = fast_offset;
                         match_rem_next = fast_match_len - fast_match_first;

@@ -325,15 +325,20 @@ fn corpus_ratio_and_rate() {
         ));
     }
     eprintln!("{line}");
-    // Floors: 90 % of lz4 C level 1's ratio, and one input byte per cycle (less the
-    // per-value latency, a few dozen cycles).
+    // Floors: 90 % of lz4 C level 1's ratio, and one input byte per cycle to three places
+    // (1.000): what is left are per-value costs, the pipeline's latency (about 36 cycles) and
+    // the emitter writing out a value's last literal run after its last input byte.
     let default_ratio = raw_total as f64 / totals[0].0 as f64;
     let c_ratio = raw_total as f64 / c_total as f64;
     assert!(
         default_ratio >= 0.9 * c_ratio,
         "corpus ratio {default_ratio:.3}"
     );
-    assert!(raw_total as u64 + 100 * files.len() as u64 >= totals[0].2);
+    let bytes_per_cycle = raw_total as f64 / totals[0].2 as f64;
+    assert!(
+        bytes_per_cycle >= 0.9995,
+        "{bytes_per_cycle:.5} input bytes per cycle over the corpus"
+    );
 }
 
 #[test]
