@@ -132,6 +132,10 @@ wire [LIT_BANKS*8-1:0] lit_banks;
 reg  [LIT_BANKS*8-1:0] lit_window_reg = {LIT_BANKS*8{1'b0}};
 // The read pointer jumped last cycle (literals dropped, or reset).
 reg                    dropped_reg = 1'b0;
+// The read pointer's row and the row after it, registered with the pointer, so no adder
+// sits between the pointer and the banks' addresses.
+reg  [LIT_WIDTH-6:0]   rd_row_reg = {(LIT_WIDTH-5){1'b0}};
+reg  [LIT_WIDTH-6:0]   rd_row_next_reg = {{(LIT_WIDTH-6){1'b0}}, 1'b1};
 
 always @(posedge clk) begin
     lit_window_reg <= lit_banks;
@@ -140,10 +144,14 @@ end
 genvar bank;
 generate
     for (bank = 0; bank < LIT_BANKS; bank = bank + 1) begin : lit_bank
-        wire [4:0]           delta = bank[4:0] - rd_ptr_reg[4:0];
-        wire [LIT_WIDTH-1:0] rd_addr = rd_ptr_reg[LIT_WIDTH-1:0] + {{(LIT_WIDTH-5){1'b0}}, delta};
-        // The low address bits select the bank, not the row.
-        wire unused_bank_bits = &{1'b0, rd_addr[4:0]};
+        // The pointer's row, or the next one for the banks below the pointer's bank (never
+        // the last bank).
+        wire [LIT_WIDTH-6:0] rd_row;
+        if (bank == LIT_BANKS - 1) begin : top_bank
+            assign rd_row = rd_row_reg;
+        end else begin : lower_bank
+            assign rd_row = bank[4:0] < rd_ptr_reg[4:0] ? rd_row_next_reg : rd_row_reg;
+        end
 
         ram_sdp #(
             .WIDTH(8),
@@ -155,7 +163,7 @@ generate
             .wr_addr(wr_ptr_reg[LIT_WIDTH-1:5]),
             .wr_data(s_lit_data),
             .rd_en(1'b1),
-            .rd_addr(rd_addr[LIT_WIDTH-1:5]),
+            .rd_addr(rd_row),
             .rd_data(lit_banks[bank*8 +: 8])
         );
     end
@@ -333,6 +341,8 @@ always @(posedge clk) begin
     job_reg <= job_next;
     block_len_reg <= block_len_next;
     rd_ptr_reg <= rd_ptr_next;
+    rd_row_reg <= rd_ptr_next[LIT_WIDTH-1:5];
+    rd_row_next_reg <= rd_ptr_next[LIT_WIDTH-1:5] + 1'b1;
     dropped_reg <= state_reg == STATE_IDLE && rec_pop && rec_final && rec_status != LZ4C_OK;
     if (s_lit_valid) begin
         wr_ptr_reg <= wr_ptr_reg + 1'b1;
@@ -343,6 +353,8 @@ always @(posedge clk) begin
         block_len_reg <= 32'd0;
         wr_ptr_reg <= {(LIT_WIDTH+1){1'b0}};
         rd_ptr_reg <= {(LIT_WIDTH+1){1'b0}};
+        rd_row_reg <= {(LIT_WIDTH-5){1'b0}};
+        rd_row_next_reg <= {{(LIT_WIDTH-6){1'b0}}, 1'b1};
         dropped_reg <= 1'b1;
     end
 end
