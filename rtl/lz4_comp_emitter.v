@@ -132,6 +132,13 @@ wire [LIT_BANKS*8-1:0] lit_banks;
 reg  [LIT_BANKS*8-1:0] lit_window_reg = {LIT_BANKS*8{1'b0}};
 // The read pointer jumped last cycle (literals dropped, or reset).
 reg                    dropped_reg = 1'b0;
+// A literal is counted (wr_ptr_reg, s_lit_full) in the cycle it arrives and written into
+// the banks in the next, from registers: the matcher's decision does not reach the banks'
+// write ports in the cycle it is made. The record that needs it arrives through a register
+// too, so it is still read at least two cycles after it is written.
+reg                    lit_wr_valid_reg = 1'b0;
+reg  [7:0]             lit_wr_data_reg = 8'd0;
+reg  [LIT_WIDTH-1:0]   lit_wr_addr_reg = {LIT_WIDTH{1'b0}};
 // The read pointer's row and the row after it, registered with the pointer, so no adder
 // sits between the pointer and the banks' addresses.
 reg  [LIT_WIDTH-6:0]   rd_row_reg = {(LIT_WIDTH-5){1'b0}};
@@ -159,9 +166,9 @@ generate
         )
         ram (
             .clk(clk),
-            .wr_en(s_lit_valid && wr_ptr_reg[4:0] == bank[4:0]),
-            .wr_addr(wr_ptr_reg[LIT_WIDTH-1:5]),
-            .wr_data(s_lit_data),
+            .wr_en(lit_wr_valid_reg && lit_wr_addr_reg[4:0] == bank[4:0]),
+            .wr_addr(lit_wr_addr_reg[LIT_WIDTH-1:5]),
+            .wr_data(lit_wr_data_reg),
             .rd_en(1'b1),
             .rd_addr(rd_row),
             .rd_data(lit_banks[bank*8 +: 8])
@@ -344,6 +351,9 @@ always @(posedge clk) begin
     rd_row_reg <= rd_ptr_next[LIT_WIDTH-1:5];
     rd_row_next_reg <= rd_ptr_next[LIT_WIDTH-1:5] + 1'b1;
     dropped_reg <= state_reg == STATE_IDLE && rec_pop && rec_final && rec_status != LZ4C_OK;
+    lit_wr_valid_reg <= s_lit_valid;
+    lit_wr_data_reg <= s_lit_data;
+    lit_wr_addr_reg <= wr_ptr_reg[LIT_WIDTH-1:0];
     if (s_lit_valid) begin
         wr_ptr_reg <= wr_ptr_reg + 1'b1;
     end
@@ -356,6 +366,7 @@ always @(posedge clk) begin
         rd_row_reg <= {(LIT_WIDTH-5){1'b0}};
         rd_row_next_reg <= {{(LIT_WIDTH-6){1'b0}}, 1'b1};
         dropped_reg <= 1'b1;
+        lit_wr_valid_reg <= 1'b0;
     end
 end
 

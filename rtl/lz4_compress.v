@@ -120,6 +120,27 @@ matcher (
     .m_rec_ready(rec_ready)
 );
 
+// Record register: the matcher's decision reaches the emitter's record FIFO through
+// flip-flops (and the emitter reads a sequence's literals a cycle later, see the emitter).
+wire [84:0] reg_rec_data;
+wire [95:0] reg_rec_job;
+wire        reg_rec_valid;
+wire        reg_rec_ready;
+
+axis_skid_buffer #(
+    .WIDTH(85 + 96)
+)
+rec_register (
+    .clk(clk),
+    .rst(rst),
+    .s_payload({rec_data, rec_job}),
+    .s_valid(rec_valid),
+    .s_ready(rec_ready),
+    .m_payload({reg_rec_data, reg_rec_job}),
+    .m_valid(reg_rec_valid),
+    .m_ready(reg_rec_ready)
+);
+
 wire [63:0]  block_data;
 wire [3:0]   block_count;
 wire         block_end;
@@ -136,10 +157,10 @@ emitter (
     .s_lit_data(lit_data),
     .s_lit_valid(lit_valid),
     .s_lit_full(lit_full),
-    .s_rec_data(rec_data),
-    .s_rec_job(rec_job),
-    .s_rec_valid(rec_valid),
-    .s_rec_ready(rec_ready),
+    .s_rec_data(reg_rec_data),
+    .s_rec_job(reg_rec_job),
+    .s_rec_valid(reg_rec_valid),
+    .s_rec_ready(reg_rec_ready),
     .m_data(block_data),
     .m_count(block_count),
     .m_end(block_end),
