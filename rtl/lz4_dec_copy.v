@@ -105,37 +105,56 @@ wire [LANE_WIDTH-1:0] rot = a_pos_reg[LANE_WIDTH-1:0] - s_cmd_offset[LANE_WIDTH-
 reg [OUT_BYTES*SRC_WIDTH-1:0] lane_src;
 reg [OUT_BYTES-1:0]           lane_from_bank;
 
+// j mod o for every match byte index j and short offset o below OUT_BYTES, computed at
+// elaboration: a small table in logic instead of a divider (o = 0 never reaches the copy
+// engine: the parser rejects it; its entries are j).
+/* verilator lint_off UNUSEDSIGNAL */
+function [OUT_BYTES*OUT_BYTES*LANE_WIDTH-1:0] mod_table(input integer unused_arg);
+    integer a, b, m;
+    begin
+        for (a = 0; a < OUT_BYTES; a = a + 1) begin
+            for (b = 0; b < OUT_BYTES; b = b + 1) begin
+                m = b == 0 ? a : a % b;
+                mod_table[(a*OUT_BYTES + b)*LANE_WIDTH +: LANE_WIDTH] = m[LANE_WIDTH-1:0];
+            end
+        end
+    end
+endfunction
+/* verilator lint_on UNUSEDSIGNAL */
+
+localparam [OUT_BYTES*OUT_BYTES*LANE_WIDTH-1:0] MOD_TABLE = mod_table(0);
+
+wire short_offset = s_cmd_offset < OUT_BYTES_16;
+
 integer k;
-reg [LANE_WIDTH:0] j;
-reg [LANE_WIDTH:0] j_mod;
-reg [17:0]         rel;
+reg [LANE_WIDTH-1:0] j;
+reg [LANE_WIDTH-1:0] j_mod;
+reg [SRC_WIDTH-1:0]  near_rel;
 always @* begin
     lane_src = {OUT_BYTES*SRC_WIDTH{1'b0}};
     lane_from_bank = {OUT_BYTES{1'b0}};
     for (k = 0; k < OUT_BYTES; k = k + 1) begin
-        j = k[LANE_WIDTH:0] - s_cmd_lit_len[LANE_WIDTH:0];
-        j_mod = j;
-        rel = 18'd0;
+        j = k[LANE_WIDTH-1:0] - s_cmd_lit_len[LANE_WIDTH-1:0];
+        j_mod = MOD_TABLE[{j, s_cmd_offset[LANE_WIDTH-1:0]}*LANE_WIDTH +: LANE_WIDTH];
+        near_rel = {SRC_WIDTH{1'b0}};
         if (k < s_cmd_lit_len) begin
             // A literal: entry OUT_BYTES + k.
             lane_src[k*SRC_WIDTH +: SRC_WIDTH] = OUT_BYTES[SRC_WIDTH-1:0] + k[SRC_WIDTH-1:0];
-        end else begin
+        end else if (short_offset) begin
             // Match byte j repeats byte j - offset while that is still in this match, so its
-            // source is byte (j mod offset) of the pattern that starts offset bytes back.
-            if (s_cmd_offset != 16'd0 && s_cmd_offset < OUT_BYTES_16
-                    && {{(16-LANE_WIDTH-1){1'b0}}, j} >= s_cmd_offset) begin
-                j_mod = j % s_cmd_offset[LANE_WIDTH:0];
-            end else begin
-                j_mod = j;
-            end
-            // Source position relative to this command's first output byte (negative: history).
-            rel = {{(17-LEN_WIDTH){1'b0}}, s_cmd_lit_len} + {{(17-LANE_WIDTH){1'b0}}, j_mod}
-                - {2'd0, s_cmd_offset};
-            if ($signed(rel) < -$signed({1'b0, OUT_BYTES[16:0]})) begin
-                lane_from_bank[k] = 1'b1;
-            end else begin
-                lane_src[k*SRC_WIDTH +: SRC_WIDTH] = rel[SRC_WIDTH-1:0] + OUT_BYTES[SRC_WIDTH-1:0];
-            end
+            // source is byte (j mod offset) of the pattern that starts offset bytes back:
+            // lit_len + (j mod offset) - offset bytes from this command's first output byte,
+            // always among the recent bytes or this command's literals.
+            near_rel = s_cmd_lit_len[SRC_WIDTH-1:0] + {1'b0, j_mod}
+                - s_cmd_offset[SRC_WIDTH-1:0];
+            lane_src[k*SRC_WIDTH +: SRC_WIDTH] = near_rel + OUT_BYTES[SRC_WIDTH-1:0];
+        end else if (s_cmd_offset > k[15:0] + OUT_BYTES_16) begin
+            // Lane k's source is offset - k bytes back, more than OUT_BYTES: in the banks.
+            lane_from_bank[k] = 1'b1;
+        end else begin
+            // Within the last OUT_BYTES bytes: k - offset from the first output byte.
+            lane_src[k*SRC_WIDTH +: SRC_WIDTH] = k[SRC_WIDTH-1:0] - s_cmd_offset[SRC_WIDTH-1:0]
+                + OUT_BYTES[SRC_WIDTH-1:0];
         end
     end
 end
