@@ -114,15 +114,11 @@ wire [31:0] rec_match = rec_data[31:0];
 
 reg  [LIT_WIDTH:0] wr_ptr_reg = {(LIT_WIDTH+1){1'b0}};
 reg  [LIT_WIDTH:0] rd_ptr_reg = {(LIT_WIDTH+1){1'b0}}, rd_ptr_next;
-// Full, exactly, from a flip-flop: next cycle's occupancy is computed for both outcomes of
-// this cycle's literal (whose valid comes late, from the matcher's decision) and the
-// literal only selects between them.
-reg                lit_full_reg = 1'b0;
-wire [LIT_WIDTH:0] buffered_after_read = wr_ptr_reg - rd_ptr_next;
-wire               full_without_write = buffered_after_read == LIT_CAPACITY;
-wire               full_with_write = buffered_after_read == LIT_CAPACITY - 1'b1;
+wire [LIT_WIDTH:0] buffered = wr_ptr_reg - rd_ptr_reg;
 
-assign s_lit_full = lit_full_reg;
+// From the two pointer registers only (precomputing it from next cycle's pointers puts the
+// sequence writer's read-pointer update in front of it, a longer path).
+assign s_lit_full = buffered == LIT_CAPACITY;
 
 // 32 one-byte banks (address a in bank a mod 32), each read every cycle at the row of the
 // address in [rd_ptr_reg, rd_ptr_reg + 32) that it holds, and the read data registered.
@@ -357,7 +353,6 @@ always @(posedge clk) begin
     rd_row_reg <= rd_ptr_next[LIT_WIDTH-1:5];
     rd_row_next_reg <= rd_ptr_next[LIT_WIDTH-1:5] + 1'b1;
     dropped_reg <= state_reg == STATE_IDLE && rec_pop && rec_final && rec_status != LZ4C_OK;
-    lit_full_reg <= s_lit_valid ? full_with_write : full_without_write;
     lit_wr_valid_reg <= s_lit_valid;
     lit_wr_data_reg <= s_lit_data;
     lit_wr_addr_reg <= wr_ptr_reg[LIT_WIDTH-1:0];
@@ -374,7 +369,6 @@ always @(posedge clk) begin
         rd_row_next_reg <= {{(LIT_WIDTH-6){1'b0}}, 1'b1};
         dropped_reg <= 1'b1;
         lit_wr_valid_reg <= 1'b0;
-        lit_full_reg <= 1'b0;
     end
 end
 
