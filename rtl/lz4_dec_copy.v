@@ -107,7 +107,8 @@ reg [OUT_BYTES-1:0]           lane_from_bank;
 
 // j mod o for every match byte index j and short offset o below OUT_BYTES, computed at
 // elaboration: a small table in logic instead of a divider (o = 0 never reaches the copy
-// engine: the parser rejects it; its entries are j).
+// engine: the parser rejects it; its entries are j). Used up to 8 bytes per cycle: wider,
+// the table (OUT_BYTES^2 entries per lane) costs synthesis more than the divider it replaces.
 /* verilator lint_off UNUSEDSIGNAL */
 function [OUT_BYTES*OUT_BYTES*LANE_WIDTH-1:0] mod_table(input integer unused_arg);
     integer a, b, m;
@@ -122,20 +123,36 @@ function [OUT_BYTES*OUT_BYTES*LANE_WIDTH-1:0] mod_table(input integer unused_arg
 endfunction
 /* verilator lint_on UNUSEDSIGNAL */
 
-localparam [OUT_BYTES*OUT_BYTES*LANE_WIDTH-1:0] MOD_TABLE = mod_table(0);
+localparam USE_MOD_TABLE = OUT_BYTES <= 8;
 
 wire short_offset = s_cmd_offset < OUT_BYTES_16;
 
+// Per lane k: match byte index j = k - lit_len and j mod offset (for a short offset).
+wire [OUT_BYTES*LANE_WIDTH-1:0] lane_j_mod;
+
+genvar lane_k;
+generate
+    for (lane_k = 0; lane_k < OUT_BYTES; lane_k = lane_k + 1) begin : mod_lane
+        wire [LANE_WIDTH-1:0] j = lane_k[LANE_WIDTH-1:0] - s_cmd_lit_len[LANE_WIDTH-1:0];
+        wire [LANE_WIDTH-1:0] o = s_cmd_offset[LANE_WIDTH-1:0];
+        if (USE_MOD_TABLE) begin : table_lookup
+            localparam [OUT_BYTES*OUT_BYTES*LANE_WIDTH-1:0] MOD_TABLE = mod_table(0);
+            assign lane_j_mod[lane_k*LANE_WIDTH +: LANE_WIDTH] =
+                MOD_TABLE[{j, o}*LANE_WIDTH +: LANE_WIDTH];
+        end else begin : divide
+            assign lane_j_mod[lane_k*LANE_WIDTH +: LANE_WIDTH] = o == 0 ? j : j % o;
+        end
+    end
+endgenerate
+
 integer k;
-reg [LANE_WIDTH-1:0] j;
 reg [LANE_WIDTH-1:0] j_mod;
 reg [SRC_WIDTH-1:0]  near_rel;
 always @* begin
     lane_src = {OUT_BYTES*SRC_WIDTH{1'b0}};
     lane_from_bank = {OUT_BYTES{1'b0}};
     for (k = 0; k < OUT_BYTES; k = k + 1) begin
-        j = k[LANE_WIDTH-1:0] - s_cmd_lit_len[LANE_WIDTH-1:0];
-        j_mod = MOD_TABLE[{j, s_cmd_offset[LANE_WIDTH-1:0]}*LANE_WIDTH +: LANE_WIDTH];
+        j_mod = lane_j_mod[k*LANE_WIDTH +: LANE_WIDTH];
         near_rel = {SRC_WIDTH{1'b0}};
         if (k < s_cmd_lit_len) begin
             // A literal: entry OUT_BYTES + k.
