@@ -5,13 +5,16 @@ CARGO ?= cargo
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 RUN_ARGS ?=
 
-# Debian packages: what building and running need (the server includes the simulated
-# accelerator, so Verilator and libclang build it), and what the tests add.
-RUN_PACKAGES := build-essential pkg-config verilator clang libclang-dev zlib1g-dev
-TEST_PACKAGES := $(RUN_PACKAGES) yosys python3-matplotlib \
+# Debian packages: what building and running the server need, what the simulated accelerator
+# adds (Verilator builds the models, libclang the bindings), and what the tests add.
+RUN_PACKAGES := build-essential pkg-config
+SIM_PACKAGES := $(RUN_PACKAGES) verilator clang libclang-dev zlib1g-dev
+TEST_PACKAGES := $(SIM_PACKAGES) yosys python3-matplotlib \
 	libmemcached-tools python3-pymemcache memcached
+# The features the tests build with: the server with the simulated device.
+TEST_FEATURES := --features lzcache/sim
 
-.PHONY: help run build test check fmt lint clippy rtl-lint synth hardware pnr pnr-reports pnr-wide pnr-tools bench hwreport loadbench deps-run deps clean
+.PHONY: help run run-sim build check-plain-build deps-sim test check fmt lint clippy rtl-lint synth hardware pnr pnr-reports pnr-wide pnr-tools bench hwreport loadbench deps-run deps clean
 
 help: ## List the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-10s %s\n", $$1, $$2}'
@@ -19,11 +22,19 @@ help: ## List the targets
 run: deps-run ## Start the server (software codec, 127.0.0.1:11211, 64 MiB); RUN_ARGS="-p 11311 -m 128" to change
 	$(CARGO) run --release -p lzcache -- $(RUN_ARGS)
 
-build: deps-run ## Build everything in release mode
-	$(CARGO) build --release --workspace
+run-sim: deps-sim ## Start the server on the simulated CacheAccelerator (builds the Verilated model)
+	$(CARGO) run --release -p lzcache --features sim -- --accel sim $(RUN_ARGS)
 
-test: deps lint hardware ## Every check and test: format, clippy, RTL lint, synthesis, place and route, all test suites
-	$(CARGO) test --workspace --all-targets
+build: deps-sim ## Build everything in release mode
+	$(CARGO) build --release --workspace $(TEST_FEATURES)
+
+# `make run`'s server, built as a fresh machine builds it: without the sim feature, with a
+# Verilator that fails if anything runs it.
+check-plain-build:
+	@CARGO=$(CARGO) ./scripts/check-plain-build.sh
+
+test: deps lint check-plain-build hardware ## Every check and test: format, clippy, RTL lint, synthesis, place and route, all test suites
+	$(CARGO) test --workspace --all-targets $(TEST_FEATURES)
 	@echo "make test: all checks passed"
 
 lint: fmt clippy rtl-lint ## rustfmt check, clippy, verilator --lint-only -Wall
@@ -32,7 +43,7 @@ fmt:
 	$(CARGO) fmt --all -- --check
 
 clippy:
-	$(CARGO) clippy --workspace --all-targets -- -D warnings
+	$(CARGO) clippy --workspace --all-targets $(TEST_FEATURES) -- -D warnings
 
 rtl-lint: ## Lint every RTL module with verilator -Wall
 	@$(MAKE) --no-print-directory -C rtl lint
@@ -129,7 +140,7 @@ $(PNR)/%.report.json: $(PNR)/$$(firstword $$(subst -, ,$$*)).netlist.json rtl/pn
 	@$(PNR_VENV)/bin/yowasp-ecppack --compress $(PNR)/$*.config $(PNR)/$*.bit
 	@mv $(PNR)/$*.report.tmp $@
 
-bench: deps-run ## Software codec beside lz4 C and the crc crate (criterion), then the ratios
+bench: deps-sim ## Software codec beside lz4 C and the crc crate (criterion), then the ratios
 	$(CARGO) bench -p lzcache-benches --bench codec
 	python3 benches/summarize.py target/criterion
 
@@ -142,6 +153,9 @@ loadbench: deps ## lzcache beside memcached under memcaslap load, then items hel
 # Install missing Debian packages (apt-get, with sudo when not root).
 deps-run:
 	@./scripts/install-deps.sh $(RUN_PACKAGES)
+
+deps-sim:
+	@./scripts/install-deps.sh $(SIM_PACKAGES)
 
 deps:
 	@./scripts/install-deps.sh $(TEST_PACKAGES)

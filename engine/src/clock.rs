@@ -4,6 +4,7 @@
 //! items small and makes expiry a plain comparison. Relative time starts at [`START`] so that the
 //! value 1 can mean "expired already" and 0 can mean "never expires".
 
+use std::sync::atomic::{AtomicU32, Ordering};
 use std::time::{Instant, SystemTime, UNIX_EPOCH};
 
 /// Exptime values above this many seconds are absolute unix times (memcached's rule: 30 days).
@@ -16,10 +17,15 @@ pub const START: u32 = 2;
 pub const EXPIRED: u32 = 1;
 
 /// Maps between wall-clock time, monotonic time and relative seconds.
-#[derive(Debug, Clone)]
+///
+/// The clock can be moved forward ([`Clock::advance`]) so that tests of expiry and delayed
+/// flushes run without waiting for real seconds to pass.
+#[derive(Debug)]
 pub struct Clock {
     started: Instant,
     unix_started: i64,
+    /// Seconds added by [`Clock::advance`].
+    advanced: AtomicU32,
 }
 
 impl Clock {
@@ -31,13 +37,22 @@ impl Clock {
         Self {
             started: Instant::now(),
             unix_started,
+            advanced: AtomicU32::new(0),
         }
     }
 
-    /// Seconds since start, plus [`START`].
+    /// Seconds since start (real, plus any [`Clock::advance`]), plus [`START`].
     pub fn now(&self) -> u32 {
-        let secs = self.started.elapsed().as_secs();
-        START.saturating_add(u32::try_from(secs).unwrap_or(u32::MAX - START))
+        let secs = u32::try_from(self.started.elapsed().as_secs()).unwrap_or(u32::MAX);
+        START
+            .saturating_add(secs)
+            .saturating_add(self.advanced.load(Ordering::Relaxed))
+    }
+
+    /// Moves the clock `secs` seconds forward: everything that depends on time (expiry,
+    /// delayed flushes, TTLs, uptime) sees them pass at once. Time never goes back.
+    pub fn advance(&self, secs: u32) {
+        self.advanced.fetch_add(secs, Ordering::Relaxed);
     }
 
     /// Current unix time in seconds.
@@ -113,5 +128,18 @@ mod tests {
         assert!(!is_expired(future, now));
         assert!((i64::from(future) - i64::from(now) - 1000).abs() <= 1);
         assert_eq!(clock.ttl_remaining(0), -1);
+    }
+
+    #[test]
+    fn advancing_moves_every_reading_forward() {
+        let clock = Clock::new();
+        let (now, unix, up) = (clock.now(), clock.unix_now(), clock.uptime());
+        let expiry = clock.expiry(5);
+        clock.advance(10);
+        assert!(clock.now() >= now + 10);
+        assert!(clock.unix_now() >= unix + 10);
+        assert!(clock.uptime() >= up + 10);
+        assert!(is_expired(expiry, clock.now()));
+        assert_eq!(clock.ttl_remaining(expiry), 0);
     }
 }

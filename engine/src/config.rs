@@ -5,7 +5,8 @@ use std::time::Duration;
 
 use clap::Parser;
 
-use crate::offload::{AccelChoice, OffloadConfig, Prefer};
+use lzcache_driver::device::DeviceOptions;
+use lzcache_driver::{CodecSpec, DispatchConfig, Prefer};
 
 /// Default threshold for trying compression. LZ4 rarely saves 1/8 of a value shorter than
 /// this (its block header, literal-length bytes and 5-byte literal tail eat the gain), and
@@ -28,11 +29,11 @@ pub struct Config {
     /// Values at least this long are tried for compression.
     pub compress_min: usize,
     /// Codec path: software, a device, or a card when one is found (`--accel`).
-    pub accel: AccelChoice,
+    pub accel: CodecSpec,
     /// How the dispatcher chooses and checks the device path.
-    pub offload: OffloadConfig,
-    /// Faults the simulated device injects (`--accel-faults`, for tests).
-    pub accel_faults: Option<String>,
+    pub dispatch: DispatchConfig,
+    /// The device's deadline and queue (`--accel-timeout-ms`).
+    pub device: DeviceOptions,
 }
 
 impl Default for Config {
@@ -45,9 +46,9 @@ impl Default for Config {
             item_size_max: 1 << 20,
             verbosity: 0,
             compress_min: DEFAULT_COMPRESS_MIN,
-            accel: AccelChoice::Software,
-            offload: OffloadConfig::default(),
-            accel_faults: None,
+            accel: CodecSpec::Software,
+            dispatch: DispatchConfig::default(),
+            device: DeviceOptions::default(),
         }
     }
 }
@@ -80,22 +81,21 @@ pub struct Cli {
     /// Values of at least this many bytes are tried for LZ4 compression.
     #[arg(long = "compress-min", default_value_t = DEFAULT_COMPRESS_MIN)]
     pub compress_min: usize,
-    /// Codec path: auto (a card when one is found, else software), software, sim (the
-    /// simulated CacheAccelerator) or xdma:<N>
+    /// Codec path: auto (a card when one is found, else software), software, xdma:<N>, or
+    /// sim / sim:<faults> (the simulated CacheAccelerator, in builds with the `sim` feature;
+    /// faults for tests, e.g. `sim:error=0.1,corrupt=0.1,drop=0.05,stall=0.1:20ms`)
     #[arg(long = "accel", default_value = "auto")]
-    pub accel: AccelChoice,
+    pub accel: CodecSpec,
     /// While the device is healthy: the path expected to finish first, or always the device
     #[arg(long = "accel-prefer", value_enum, default_value = "fastest")]
     pub accel_prefer: Prefer,
     /// Share (0..1) of device-compressed blocks checked by decompressing them in software
     #[arg(long = "accel-verify", default_value_t = 1.0)]
     pub accel_verify: f64,
-    /// Fixed part of a device job's timeout in ms (default: the device's own)
+    /// Fixed part of a device job's deadline in ms, after which the job is redone in software
+    /// (default: the device's own; the deadline grows with the job's size at the device's rate)
     #[arg(long = "accel-timeout-ms")]
     pub accel_timeout_ms: Option<u64>,
-    /// Faults for the simulated device to inject, e.g. `error=0.1,corrupt=0.1,drop=0.05,stall=0.1:20ms`
-    #[arg(long = "accel-faults")]
-    pub accel_faults: Option<String>,
 }
 
 impl Cli {
@@ -128,13 +128,15 @@ impl Cli {
             verbosity: self.verbose,
             compress_min: self.compress_min,
             accel: self.accel,
-            offload: OffloadConfig {
+            dispatch: DispatchConfig {
                 prefer: self.accel_prefer,
                 verify: self.accel_verify,
-                device_timeout: self.accel_timeout_ms.map(Duration::from_millis),
-                ..OffloadConfig::default()
+                ..DispatchConfig::default()
             },
-            accel_faults: self.accel_faults,
+            device: DeviceOptions {
+                timeout: self.accel_timeout_ms.map(Duration::from_millis),
+                ..DeviceOptions::default()
+            },
         })
     }
 }

@@ -40,13 +40,13 @@ pub async fn serve(mut stream: TcpStream, cache: Arc<Cache>) -> std::io::Result<
                     if let Request::Get { kind, keys } = &request {
                         cache.apply_due_flush();
                         for key in keys.iter() {
-                            cache.get_one(*kind, key, &mut output);
+                            cache.get_one(*kind, key, &mut output).await;
                             if output.len() >= FLUSH_THRESHOLD {
                                 send(&mut stream, &mut output, &cache).await?;
                             }
                         }
                         cache.end_get(&mut output);
-                    } else if cache.execute(&request, &mut output) == Flow::Close {
+                    } else if cache.execute(&request, &mut output).await == Flow::Close {
                         close = true;
                     }
                 }

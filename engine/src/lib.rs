@@ -8,7 +8,8 @@
 //! * [`server`] accepts connections; [`connection`] moves bytes between a socket and the parser;
 //! * [`protocol`] turns bytes into requests (text and meta protocols) and does no I/O;
 //! * [`commands`] executes requests and composes memcached's exact replies;
-//! * [`value`] compresses and checks values through the codec API of `lzcache-driver`;
+//! * [`value`] compresses and checks values through the codec API of `lzcache-driver`, whose
+//!   dispatcher chooses software or a device per value;
 //! * [`store`] holds items within a memory bound, with eviction, expiry and CAS.
 //!
 //! What it is not: a persistent store, a replicated one, or a binary-protocol server (memcached
@@ -18,7 +19,6 @@ pub mod clock;
 pub mod commands;
 pub mod config;
 pub mod connection;
-pub mod offload;
 pub mod protocol;
 pub mod server;
 pub mod stats;

@@ -22,7 +22,6 @@ use tracing::{debug, info};
 use crate::commands::Cache;
 use crate::config::Config;
 use crate::connection;
-use crate::offload;
 use crate::stats::Stats;
 
 /// How often background upkeep (delayed flush, expiry crawl) runs.
@@ -169,13 +168,13 @@ impl Drop for ServerHandle {
 /// Opens the codec path `config.accel` names (software fallback included), binds
 /// `config.listen` and starts serving.
 pub fn start(config: Config) -> std::io::Result<ServerHandle> {
-    let (codec, note) = offload::build(
+    let codec = lzcache_driver::dispatch::open(
         &config.accel,
-        config.offload.clone(),
-        config.accel_faults.as_deref(),
+        config.dispatch.clone(),
+        config.device.clone(),
     )
     .map_err(std::io::Error::other)?;
-    info!("{note}");
+    info!("{}", codec.describe());
     start_with_codec(config, Arc::new(codec))
 }
 

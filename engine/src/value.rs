@@ -6,20 +6,17 @@
 //! value damaged in memory (or by a faulty codec) is detected and never served.
 
 use std::sync::Arc;
-use std::time::Duration;
 
+use bytes::Bytes;
 use lzcache_driver::{crc64, Codec, Job, JobStatus};
 
 /// Compression must save at least 1/8 of the value to be worth the decompression on every read.
 pub const MIN_SAVING_DIVISOR: usize = 8;
 
-/// How long the server waits for a codec job before giving up on that backend for the job.
-pub const CODEC_TIMEOUT: Duration = Duration::from_secs(2);
-
 /// A value as held in the store.
 #[derive(Debug, Clone)]
 pub struct StoredValue {
-    /// The raw bytes, or one LZ4 block when `compressed`.
+    /// The raw bytes, or one LZ4 block when `compressed`, in an allocation of their own length.
     pub bytes: Arc<[u8]>,
     /// Length of the raw value.
     pub raw_len: u32,
@@ -33,6 +30,44 @@ impl StoredValue {
     pub fn held_len(&self) -> usize {
         self.bytes.len()
     }
+
+    /// A value kept raw, with its CRC computed here.
+    pub fn raw(raw: &[u8]) -> Self {
+        raw_value(Arc::from(raw), crc64::checksum(raw))
+    }
+
+    /// The held bytes as a job input: shared with the store, not copied.
+    fn shared_bytes(&self) -> Bytes {
+        Bytes::from_owner(SharedSlice(Arc::clone(&self.bytes)))
+    }
+}
+
+/// An `Arc<[u8]>` as the owner of a [`Bytes`] (which needs `AsRef<[u8]>`).
+struct SharedSlice(Arc<[u8]>);
+
+impl AsRef<[u8]> for SharedSlice {
+    fn as_ref(&self) -> &[u8] {
+        &self.0
+    }
+}
+
+/// A value's raw bytes ready to serve: the stored bytes themselves for a raw value, a fresh
+/// buffer for a decompressed one.
+#[derive(Debug, Clone)]
+pub enum RawBytes {
+    Stored(Arc<[u8]>),
+    Decoded(Bytes),
+}
+
+impl std::ops::Deref for RawBytes {
+    type Target = [u8];
+
+    fn deref(&self) -> &[u8] {
+        match self {
+            Self::Stored(bytes) => bytes,
+            Self::Decoded(bytes) => bytes,
+        }
+    }
 }
 
 /// Why a stored value could not be served.
@@ -43,10 +78,22 @@ pub enum ValueError {
     #[error("compressed block is damaged ({0:?})")]
     BadBlock(JobStatus),
     #[error("codec failed: {0}")]
-    Codec(String),
+    Codec(#[from] lzcache_driver::CodecError),
 }
 
-/// Encodes and decodes values through a [`Codec`] backend.
+/// Encodes and decodes values through a [`Codec`] backend, awaiting device jobs so that the
+/// worker serves other connections meanwhile.
+///
+/// Copies of a value's bytes, per path (besides the kernel's, into and out of the socket):
+/// * stored: one, from the connection's buffer into the allocation the store keeps if the value
+///   stays raw; the compress job reads that allocation by reference. A compressed block is
+///   copied once out of the codec's output into an allocation of its own size: the output may
+///   be a slice of a larger buffer (a device's result frame, a compressor's worst-case-sized
+///   buffer) that would otherwise stay alive, uncounted, in the store — and the block is
+///   smaller than the value, its copy far cheaper than the compression that made it.
+/// * served: none for a raw value (checked and written from the stored bytes); a compressed
+///   one is decompressed (by the job, reading the stored block by reference) into a fresh
+///   buffer, which is written to the connection's output.
 pub struct ValueCodec {
     codec: Arc<dyn Codec>,
     compress_min: usize,
@@ -73,40 +120,42 @@ impl ValueCodec {
     }
 
     /// Turns a client's raw value into what the store keeps.
-    pub fn encode(&self, raw: &[u8]) -> StoredValue {
-        if raw.len() >= self.compress_min && raw.len() >= 16 {
-            if let Ok(done) = self
-                .codec
-                .run(Job::compress(0, raw.to_vec()), CODEC_TIMEOUT)
-            {
+    pub async fn encode(&self, raw: &[u8]) -> StoredValue {
+        if raw.len() < self.compress_min || raw.len() < 16 {
+            return StoredValue::raw(raw);
+        }
+        let kept = StoredValue::raw_unchecked(raw);
+        let done = match self.codec.submit(Job::compress(0, kept.shared_bytes())) {
+            Ok(pending) => pending.await,
+            Err(err) => Err(err),
+        };
+        match done {
+            Ok(done) if done.status == JobStatus::Ok => {
                 let worthwhile = raw.len() - raw.len() / MIN_SAVING_DIVISOR;
-                if done.status == JobStatus::Ok && done.output.len() <= worthwhile {
+                if done.output.len() <= worthwhile {
                     return StoredValue {
-                        bytes: Arc::from(done.output),
+                        bytes: Arc::from(&done.output[..]),
                         raw_len: raw.len() as u32,
                         crc: done.crc64,
                         compressed: true,
                     };
                 }
-                if done.status == JobStatus::Incompressible || done.status == JobStatus::Ok {
-                    return raw_value(raw, done.crc64);
-                }
+                kept.with_crc(done.crc64)
             }
+            Ok(done) if done.status == JobStatus::Incompressible => kept.with_crc(done.crc64),
+            _ => kept.with_crc(crc64::checksum(raw)),
         }
-        raw_value(raw, crc64::checksum(raw))
     }
 
-    /// The client's bytes of a stored value, after checking its CRC.
-    pub fn decode(&self, value: &StoredValue) -> Result<Vec<u8>, ValueError> {
+    /// The client's bytes of a stored value, after checking its CRC. A raw value is returned
+    /// as the stored bytes themselves (shared, not copied).
+    pub async fn decode(&self, value: &StoredValue) -> Result<RawBytes, ValueError> {
         if !value.compressed {
             verify_raw(value)?;
-            return Ok(value.bytes.to_vec());
+            return Ok(RawBytes::Stored(Arc::clone(&value.bytes)));
         }
-        let job = Job::decompress(0, value.bytes.to_vec(), value.raw_len as usize, value.crc);
-        let done = self
-            .codec
-            .run(job, CODEC_TIMEOUT)
-            .map_err(|e| ValueError::Codec(e.to_string()))?;
+        let job = Job::decompress(0, value.shared_bytes(), value.raw_len as usize, value.crc);
+        let done = self.codec.submit(job)?.await?;
         if done.status != JobStatus::Ok {
             return Err(ValueError::BadBlock(done.status));
         }
@@ -116,29 +165,26 @@ impl ValueCodec {
                 actual: done.crc64,
             });
         }
-        Ok(done.output)
-    }
-
-    /// Like [`ValueCodec::decode`], but a raw value is checked in place and not copied.
-    pub fn with_decoded<R>(
-        &self,
-        value: &StoredValue,
-        f: impl FnOnce(&[u8]) -> R,
-    ) -> Result<R, ValueError> {
-        if value.compressed {
-            let raw = self.decode(value)?;
-            Ok(f(&raw))
-        } else {
-            verify_raw(value)?;
-            Ok(f(&value.bytes))
-        }
+        Ok(RawBytes::Decoded(done.output))
     }
 }
 
-fn raw_value(raw: &[u8], crc: u64) -> StoredValue {
+impl StoredValue {
+    /// `raw` copied for the store, its CRC still to be filled in.
+    fn raw_unchecked(raw: &[u8]) -> Self {
+        raw_value(Arc::from(raw), 0)
+    }
+
+    fn with_crc(mut self, crc: u64) -> Self {
+        self.crc = crc;
+        self
+    }
+}
+
+fn raw_value(bytes: Arc<[u8]>, crc: u64) -> StoredValue {
     StoredValue {
-        bytes: Arc::from(raw),
-        raw_len: raw.len() as u32,
+        raw_len: bytes.len() as u32,
+        bytes,
         crc,
         compressed: false,
     }
@@ -165,18 +211,18 @@ mod tests {
         ValueCodec::new(Arc::new(SoftwareCodec::new()), 64)
     }
 
-    #[test]
-    fn compressible_values_are_stored_compressed_and_round_trip() {
+    #[tokio::test]
+    async fn compressible_values_are_stored_compressed_and_round_trip() {
         let raw = b"abcdefgh".repeat(200);
-        let v = codec().encode(&raw);
+        let v = codec().encode(&raw).await;
         assert!(v.compressed);
         assert!(v.held_len() < raw.len() / 4);
-        assert_eq!(codec().decode(&v).unwrap(), raw);
+        assert_eq!(&codec().decode(&v).await.unwrap()[..], &raw[..]);
     }
 
-    #[test]
-    fn small_and_random_values_stay_raw() {
-        let v = codec().encode(b"short");
+    #[tokio::test]
+    async fn small_and_random_values_stay_raw() {
+        let v = codec().encode(b"short").await;
         assert!(!v.compressed);
         let mut x = 0x1234_5678_9abc_def0u64;
         let noise: Vec<u8> = (0..4096)
@@ -187,15 +233,15 @@ mod tests {
                 x as u8
             })
             .collect();
-        let v = codec().encode(&noise);
+        let v = codec().encode(&noise).await;
         assert!(!v.compressed);
-        assert_eq!(codec().decode(&v).unwrap(), noise);
+        assert_eq!(&codec().decode(&v).await.unwrap()[..], &noise[..]);
     }
 
-    #[test]
-    fn a_flipped_bit_is_detected_in_raw_and_compressed_values() {
+    #[tokio::test]
+    async fn a_flipped_bit_is_detected_in_raw_and_compressed_values() {
         for raw in [b"0123456789".to_vec(), b"hello world ".repeat(100)] {
-            let v = codec().encode(&raw);
+            let v = codec().encode(&raw).await;
             for bit in [0usize, 7, v.bytes.len() * 8 - 1] {
                 let mut bytes = v.bytes.to_vec();
                 bytes[bit / 8] ^= 1 << (bit % 8);
@@ -203,7 +249,10 @@ mod tests {
                     bytes: Arc::from(bytes),
                     ..v.clone()
                 };
-                assert!(codec().decode(&damaged).is_err(), "bit {bit} not detected");
+                assert!(
+                    codec().decode(&damaged).await.is_err(),
+                    "bit {bit} not detected"
+                );
             }
         }
     }

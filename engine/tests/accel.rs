@@ -3,31 +3,33 @@
 //! ends in zero wrong answers and zero client-visible errors, the work falling back to
 //! software; real clients (memccapable, pymemcache) pass against `lzcache --accel sim`.
 
+#![cfg(feature = "sim")]
+
 mod common;
 
 use std::net::SocketAddr;
 use std::path::Path;
-use std::process::{Child, Command, Stdio};
-use std::time::{Duration, Instant};
+use std::process::Command;
+use std::time::Duration;
 
-use common::{server, Client, Rng};
-use lzcache::offload::{AccelChoice, Prefer};
+use common::{server, Binary, Client, Rng};
 use lzcache::Config;
-use lzcache_driver::device::DeviceSpec;
+use lzcache_driver::device::{DeviceSpec, FaultPlan};
+use lzcache_driver::{CodecSpec, Prefer};
 
 fn sim_config(faults: Option<&str>) -> Config {
+    let plan = faults.map_or_else(FaultPlan::none, |f| FaultPlan::parse(f).unwrap());
     let mut config = Config {
-        accel: AccelChoice::Device(DeviceSpec::Sim),
-        accel_faults: faults.map(str::to_string),
+        accel: CodecSpec::Device(DeviceSpec::Sim(plan)),
         ..Config::default()
     };
-    config.offload.prefer = Prefer::Device;
-    // A short timeout only where the device is told not to answer: elsewhere a slow (loaded)
+    config.dispatch.prefer = Prefer::Device;
+    // A short deadline only where the device is told not to answer: elsewhere a slow (loaded)
     // machine must not turn into device faults.
     if faults.is_some_and(|f| f.contains("drop")) {
-        config.offload.device_timeout = Some(Duration::from_millis(300));
+        config.device.timeout = Some(Duration::from_millis(300));
     }
-    config.offload.backoff = Duration::from_millis(10);
+    config.dispatch.backoff = Duration::from_millis(10);
     config
 }
 
@@ -104,6 +106,23 @@ fn every_fault_kind_falls_back_with_no_wrong_answer() {
             "{plan}: {counter} is 0: {stats:?}"
         );
         assert_eq!(number(&stats, "crc_errors"), 0, "{plan}");
+        // The fault did happen, and was survived.
+        let kind = plan.split('=').next().unwrap();
+        let injected = match kind {
+            "error" => "lz_dev_injected_errors",
+            "corrupt" => "lz_dev_injected_corruptions",
+            "drop" => "lz_dev_injected_drops",
+            _ => "lz_dev_injected_stalls",
+        };
+        assert!(
+            number(&stats, injected) > 0,
+            "{plan}: nothing injected: {stats:?}"
+        );
+        if kind == "stall" {
+            // A 30 ms stall is well inside the deadline: no job may have been given up on.
+            assert_eq!(number(&stats, "lz_dev_timeouts"), 0, "{plan}: {stats:?}");
+            assert_eq!(number(&stats, "lz_dev_fallbacks"), 0, "{plan}: {stats:?}");
+        }
         if !plan.starts_with("stall") {
             assert!(number(&stats, "lz_dev_fallbacks") > 0, "{plan}: {stats:?}");
             assert!(number(&stats, "lz_sw_jobs") > 0, "{plan}: {stats:?}");
@@ -117,41 +136,6 @@ fn every_fault_kind_falls_back_with_no_wrong_answer() {
             "{plan}: {} device jobs, {} software jobs, {} fallbacks",
             stats["lz_dev_jobs"], stats["lz_sw_jobs"], stats["lz_dev_fallbacks"]
         );
-    }
-}
-
-/// The release-mode binary, on the simulated device, on a free port.
-struct Binary {
-    child: Child,
-    port: u16,
-}
-
-impl Binary {
-    fn start(args: &[&str]) -> Self {
-        let port = {
-            let probe = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
-            probe.local_addr().unwrap().port()
-        };
-        let child = Command::new(env!("CARGO_BIN_EXE_lzcache"))
-            .args(["-p", &port.to_string(), "-t", "2"])
-            .args(args)
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .spawn()
-            .expect("lzcache starts");
-        let deadline = Instant::now() + Duration::from_secs(60);
-        while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
-            assert!(Instant::now() < deadline, "lzcache did not listen");
-            std::thread::sleep(Duration::from_millis(50));
-        }
-        Self { child, port }
-    }
-}
-
-impl Drop for Binary {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
     }
 }
 
@@ -194,7 +178,7 @@ fn fastest_sends_most_work_to_software_when_the_device_is_slower() {
     // The simulated device takes milliseconds per job, software microseconds: once both are
     // measured, software gets the work, and the device still sees a share (to stay measured).
     let mut config = sim_config(None);
-    config.offload.prefer = Prefer::Fastest;
+    config.dispatch.prefer = Prefer::Fastest;
     let s = server(config);
     let mut client = Client::connect(s.addr());
     let values = values(&mut Rng(11), 200);

@@ -5,58 +5,12 @@
 
 mod common;
 
-use std::io::{BufRead, BufReader};
-use std::process::{Child, Command, Stdio};
-use std::time::Duration;
-
-use common::{Client, Rng};
+use common::{Binary, Client, Rng};
 
 /// Resident memory may exceed `-m` by this factor plus the fixed baseline below: allocator
 /// rounding and fragmentation, per-thread arenas and socket buffers live outside the item count.
 const RSS_FACTOR: f64 = 1.5;
 const RSS_BASELINE_MIB: f64 = 24.0;
-
-struct ServerProcess {
-    child: Child,
-    port: u16,
-}
-
-impl Drop for ServerProcess {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
-
-/// Starts the binary on an OS-chosen port (`-p 0`) and reads the address it reports, so
-/// tests running in parallel never race for a port.
-fn spawn(memory_mb: usize) -> ServerProcess {
-    let mut child = Command::new(env!("CARGO_BIN_EXE_lzcache"))
-        .args(["-p", "0", "-m", &memory_mb.to_string(), "-t", "2"])
-        .env("RUST_LOG", "info")
-        .env("NO_COLOR", "1")
-        .stderr(Stdio::piped())
-        .spawn()
-        .expect("lzcache binary runs");
-    let stderr = BufReader::new(child.stderr.take().unwrap());
-    let (tx, rx) = std::sync::mpsc::channel();
-    // Keeps draining the log so the server never blocks on a full pipe.
-    std::thread::spawn(move || {
-        for line in stderr.lines().map_while(Result::ok) {
-            if let Some(addr) = line
-                .split_whitespace()
-                .find_map(|w| w.strip_prefix("addr="))
-            {
-                let _ = tx.send(addr.to_string());
-            }
-        }
-    });
-    let addr = rx
-        .recv_timeout(Duration::from_secs(20))
-        .expect("server reports its address");
-    let port = addr.rsplit(':').next().unwrap().parse().unwrap();
-    ServerProcess { child, port }
-}
 
 fn rss_mib(pid: u32) -> f64 {
     let status = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap();
@@ -71,7 +25,7 @@ fn rss_mib(pid: u32) -> f64 {
 
 fn fill_and_check(value_len: usize, compressible: bool) {
     let memory_mb = 16;
-    let server = spawn(memory_mb);
+    let server = Binary::start(&["-m", &memory_mb.to_string()]);
     let addr = ("127.0.0.1", server.port);
     let mut c = Client::connect(std::net::SocketAddr::from(([127, 0, 0, 1], addr.1)));
     let mut rng = Rng(11);
@@ -112,7 +66,7 @@ fn fill_and_check(value_len: usize, compressible: bool) {
         );
     }
     assert!(c.get("key:0").is_none(), "oldest key should be evicted");
-    let rss = rss_mib(server.child.id());
+    let rss = rss_mib(server.pid());
     let bound = RSS_FACTOR * memory_mb as f64 + RSS_BASELINE_MIB;
     eprintln!(
         "value {value_len} B compressible={compressible}: {items} items held, {bytes} bytes charged, \

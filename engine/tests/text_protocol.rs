@@ -177,8 +177,8 @@ fn touch_gat_delete_and_expiry() {
         (b"set soon 0 1 1\r\nx\r\n", b"STORED\r\n"),
         (b"get soon\r\n", b"VALUE soon 0 1\r\nx\r\nEND\r\n"),
     ]);
-    // Relative expiry takes effect within a clock tick.
-    std::thread::sleep(Duration::from_millis(2100));
+    // A second later (the server's clock moved forward, not the test's time) it has expired.
+    s.cache().clock.advance(1);
     c.exchange(b"get soon\r\n", b"END\r\n");
 }
 
@@ -201,7 +201,8 @@ fn flush_all_now_and_delayed() {
         (b"flush_all 2\r\n", b"OK\r\n"),
         (b"get a\r\n", b"VALUE a 0 1\r\nx\r\nEND\r\n"),
     ]);
-    std::thread::sleep(Duration::from_millis(3100));
+    // Two seconds on, the delayed flush is due: the next command applies it.
+    s.cache().clock.advance(2);
     c.table(&[
         (b"get a\r\n", b"END\r\n"),
         // Items stored after the delayed flush happened are kept.

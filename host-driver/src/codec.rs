@@ -1,7 +1,16 @@
 //! The codec API: jobs, completions and the trait every backend implements.
+//!
+//! A job's input and a completion's output are [`Bytes`]: a value travels from the server's
+//! buffer to a device link and back by reference count, not by copy. Where copies remain they
+//! are counted in the docs of the path that makes them ([`crate::device`], [`crate::dispatch`]).
 
-use std::sync::mpsc;
+use std::future::Future;
+use std::pin::Pin;
+use std::task::{Context, Poll};
 use std::time::Duration;
+
+use bytes::Bytes;
+use futures_channel::oneshot;
 
 /// What a job asks for.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -16,39 +25,53 @@ pub enum JobOp {
 }
 
 /// One unit of work. The tag is chosen by the submitter and comes back in the completion, so a
-/// device that completes out of order can still be matched up.
+/// device that completes out of order can still be matched up. Cloning a job shares its input.
 #[derive(Debug, Clone)]
 pub struct Job {
     pub tag: u64,
     pub op: JobOp,
-    pub input: Vec<u8>,
+    pub input: Bytes,
 }
 
 impl Job {
-    pub fn compress(tag: u64, input: Vec<u8>) -> Self {
+    pub fn compress(tag: u64, input: impl Into<Bytes>) -> Self {
         Self {
             tag,
             op: JobOp::Compress,
-            input,
+            input: input.into(),
         }
     }
 
-    pub fn decompress(tag: u64, block: Vec<u8>, raw_len: usize, expected_crc: u64) -> Self {
+    pub fn decompress(
+        tag: u64,
+        block: impl Into<Bytes>,
+        raw_len: usize,
+        expected_crc: u64,
+    ) -> Self {
         Self {
             tag,
             op: JobOp::Decompress {
                 raw_len,
                 expected_crc,
             },
-            input: block,
+            input: block.into(),
         }
     }
 
-    pub fn checksum(tag: u64, input: Vec<u8>) -> Self {
+    pub fn checksum(tag: u64, input: impl Into<Bytes>) -> Self {
         Self {
             tag,
             op: JobOp::Checksum,
-            input,
+            input: input.into(),
+        }
+    }
+
+    /// The larger of the input and the expected output: what a job's cost and deadline scale
+    /// with.
+    pub fn size(&self) -> usize {
+        match self.op {
+            JobOp::Decompress { raw_len, .. } => raw_len.max(self.input.len()),
+            _ => self.input.len(),
         }
     }
 }
@@ -77,7 +100,7 @@ pub struct Completion {
     pub tag: u64,
     pub status: JobStatus,
     /// Compressed block, raw bytes, or empty for a checksum job or an error.
-    pub output: Vec<u8>,
+    pub output: Bytes,
     /// CRC-64/NVME of the raw data: the input of a compress or checksum job, the output of a
     /// decompress job.
     pub crc64: u64,
@@ -90,69 +113,121 @@ impl Completion {
     pub fn is_good(&self) -> bool {
         matches!(self.status, JobStatus::Ok | JobStatus::Incompressible) && self.crc_valid
     }
+
+    /// A completion that carries no output: a job refused or failed by the backend.
+    pub fn failed(tag: u64, status: JobStatus) -> Self {
+        Self {
+            tag,
+            status,
+            output: Bytes::new(),
+            crc64: 0,
+            crc_valid: false,
+        }
+    }
 }
 
 /// Failures of the transport, as opposed to a job that completed with a bad status.
-#[derive(Debug, thiserror::Error)]
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum CodecError {
     #[error("codec backend is busy (queue full)")]
     Busy,
     #[error("codec backend did not complete the job within {0:?}")]
     Timeout(Duration),
-    #[error("codec backend is gone: {0}")]
+    #[error("codec backend {0} is gone")]
     Disconnected(String),
     #[error("codec backend I/O error: {0}")]
-    Io(#[from] std::io::Error),
+    Io(String),
 }
 
-/// A submitted job whose completion may not have arrived yet.
+impl From<std::io::Error> for CodecError {
+    fn from(err: std::io::Error) -> Self {
+        Self::Io(err.to_string())
+    }
+}
+
+/// What a submitted job ends in.
+pub type Outcome = Result<Completion, CodecError>;
+
+/// A submitted job whose completion may not have arrived yet. It is a [`Future`], so an event
+/// loop awaits it while serving other work, and it can be waited on by a thread that has
+/// nothing else to do ([`Pending::wait`]). It always resolves: a backend that cannot answer
+/// resolves it with an error by its own deadline.
 pub struct Pending {
     state: PendingState,
 }
 
 enum PendingState {
-    Ready(Completion),
-    Waiting(mpsc::Receiver<Completion>),
+    Ready(Option<Outcome>),
+    Channel(oneshot::Receiver<Outcome>),
+    Future(Pin<Box<dyn Future<Output = Outcome> + Send>>),
+}
+
+/// The backend's side of a [`Pending`]: resolving it wakes whoever awaits the job.
+pub struct Completer {
+    sender: oneshot::Sender<Outcome>,
+}
+
+impl Completer {
+    /// Resolves the job. A caller that went away (its connection closed) is not an error.
+    pub fn complete(self, outcome: Outcome) {
+        let _ = self.sender.send(outcome);
+    }
 }
 
 impl Pending {
     /// A job that completed during submission (the software backend does this).
-    pub fn ready(completion: Completion) -> Self {
+    pub fn ready(outcome: Outcome) -> Self {
         Self {
-            state: PendingState::Ready(completion),
+            state: PendingState::Ready(Some(outcome)),
         }
     }
 
-    /// A job whose completion will be sent on `receiver` by a backend thread.
-    pub fn waiting(receiver: mpsc::Receiver<Completion>) -> Self {
-        Self {
-            state: PendingState::Waiting(receiver),
-        }
-    }
-
-    /// The completion, if it has arrived, without blocking; `Err(self)` otherwise.
-    pub fn try_take(self) -> Result<Completion, Self> {
-        match self.state {
-            PendingState::Ready(c) => Ok(c),
-            PendingState::Waiting(rx) => match rx.try_recv() {
-                Ok(c) => Ok(c),
-                Err(_) => Err(Self {
-                    state: PendingState::Waiting(rx),
-                }),
+    /// A job that a backend thread will complete through the returned [`Completer`].
+    pub fn channel() -> (Completer, Self) {
+        let (sender, receiver) = oneshot::channel();
+        (
+            Completer { sender },
+            Self {
+                state: PendingState::Channel(receiver),
             },
+        )
+    }
+
+    /// A job whose outcome is computed by a future (a dispatcher that checks a device answer
+    /// and falls back to software does this).
+    pub fn from_future(future: impl Future<Output = Outcome> + Send + 'static) -> Self {
+        Self {
+            state: PendingState::Future(Box::pin(future)),
         }
     }
 
-    /// Blocks until the completion arrives or `timeout` passes.
-    pub fn wait(self, timeout: Duration) -> Result<Completion, CodecError> {
-        match self.state {
-            PendingState::Ready(c) => Ok(c),
-            PendingState::Waiting(rx) => rx.recv_timeout(timeout).map_err(|e| match e {
-                mpsc::RecvTimeoutError::Timeout => CodecError::Timeout(timeout),
-                mpsc::RecvTimeoutError::Disconnected => {
-                    CodecError::Disconnected("completion channel closed".into())
-                }
+    /// True when the outcome is already known (no waiting involved).
+    pub fn is_ready(&self) -> bool {
+        matches!(self.state, PendingState::Ready(_))
+    }
+
+    /// Blocks the calling thread until the job resolves. For tools and tests; the server
+    /// awaits instead.
+    pub fn wait(self) -> Outcome {
+        futures_executor::block_on(self)
+    }
+}
+
+impl Future for Pending {
+    type Output = Outcome;
+
+    fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Outcome> {
+        let this = self.get_mut();
+        match &mut this.state {
+            PendingState::Ready(outcome) => Poll::Ready(
+                outcome
+                    .take()
+                    .unwrap_or_else(|| Err(CodecError::Disconnected("(polled twice)".into()))),
+            ),
+            PendingState::Channel(receiver) => Pin::new(receiver).poll(cx).map(|received| {
+                received.unwrap_or_else(|_| Err(CodecError::Disconnected("(job dropped)".into())))
             }),
+            PendingState::Future(future) => future.as_mut().poll(cx),
         }
     }
 }
@@ -165,13 +240,14 @@ pub trait Codec: Send + Sync {
     /// A short name for logs and stats (`software`, `sim`, `xdma:0`).
     fn name(&self) -> &str;
 
-    /// Hands a job to the backend. Returns `Busy` rather than blocking when the backend cannot
-    /// take more work, so the caller can choose another path.
+    /// Hands a job to the backend. Never blocks: a backend that cannot take more work returns
+    /// `Busy` so the caller can choose another path, and a job taken is answered by the
+    /// backend's own deadline at the latest.
     fn submit(&self, job: Job) -> Result<Pending, CodecError>;
 
-    /// Submits and waits: the convenience most callers want.
-    fn run(&self, job: Job, timeout: Duration) -> Result<Completion, CodecError> {
-        self.submit(job)?.wait(timeout)
+    /// Submits and blocks until the job resolves: for tools and tests.
+    fn run(&self, job: Job) -> Outcome {
+        self.submit(job)?.wait()
     }
 
     /// Counters for the server's `stats` command (none by default).

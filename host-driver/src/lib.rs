@@ -4,9 +4,13 @@
 //! decompresses and checksums values, and the backends behind it.
 //!
 //! * [`Codec`] is the trait the server calls. Submission and completion are separate
-//!   ([`Codec::submit`] returns a [`Pending`]) because a device answers later than it is asked:
-//!   an FPGA in microseconds, the simulator in milliseconds. The software backend completes
-//!   inline, so its [`Pending`] is already resolved.
+//!   ([`Codec::submit`] returns a [`Pending`], a future) because a device answers later than
+//!   it is asked: an FPGA in microseconds, the simulator in milliseconds. The software backend
+//!   completes inline, so its [`Pending`] is already resolved.
+//! * [`Dispatcher`] is the codec the server uses: per job software or a device, with the
+//!   checks, fallback and circuit breaker that keep a faulty device from ever producing a
+//!   wrong value; [`dispatch::open`] opens it from a [`CodecSpec`] (`auto`, `software`,
+//!   `sim`, `xdma:<N>`).
 //! * [`SoftwareCodec`] is the reference backend: the LZ4 *block* format through `lz4_flex` and
 //!   CRC-64/NVME through `crc-fast` (carry-less-multiply SIMD).
 //! * [`crc64`] holds the checksum every other part of lzcache agrees on.
@@ -20,7 +24,11 @@
 pub mod codec;
 pub mod crc64;
 pub mod device;
+pub mod dispatch;
 pub mod software;
 
-pub use codec::{Codec, CodecError, CodecStat, Completion, Job, JobOp, JobStatus, Pending};
+pub use codec::{
+    Codec, CodecError, CodecStat, Completer, Completion, Job, JobOp, JobStatus, Outcome, Pending,
+};
+pub use dispatch::{CodecSpec, DispatchConfig, Dispatcher, Prefer};
 pub use software::SoftwareCodec;

@@ -82,3 +82,22 @@ fn a_missing_card_is_a_clear_error() {
     assert!(!out.status.success());
     assert!(text(&out).contains("/dev/xdma63_user"), "{}", text(&out));
 }
+
+#[test]
+fn with_no_card_the_default_is_software_and_says_so() {
+    let out = accelctl(&["selftest"], b"");
+    assert!(out.status.success(), "{}", text(&out));
+    let all = text(&out);
+    assert!(
+        all.contains("no device found; using the software codec"),
+        "{all}"
+    );
+    // The simulator is never chosen unasked: `regs` needs a device and says software has none.
+    let out = accelctl(&["regs"], b"");
+    assert!(!out.status.success());
+    assert!(
+        text(&out).contains("software codec has no registers"),
+        "{}",
+        text(&out)
+    );
+}

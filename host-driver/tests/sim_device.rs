@@ -8,9 +8,9 @@ use std::time::Duration;
 
 use lzcache_driver::device::defs::*;
 use lzcache_driver::device::protocol::{job_frame, parse_result, JobHeader};
-use lzcache_driver::device::sim::{FaultPlan, SimLink};
-use lzcache_driver::device::{DeviceCodec, DeviceLink};
-use lzcache_driver::{crc64, Codec, Job, JobStatus, SoftwareCodec};
+use lzcache_driver::device::sim::SimLink;
+use lzcache_driver::device::{DeviceCodec, DeviceLink, DeviceOptions, FaultPlan};
+use lzcache_driver::{crc64, Codec, CodecError, Job, JobStatus, SoftwareCodec};
 
 const WAIT: Duration = Duration::from_secs(120);
 
@@ -74,11 +74,11 @@ fn jobs_agree_with_software() {
     .enumerate()
     {
         let tag = 1000 + i as u64;
-        let done = dev.run(Job::checksum(tag, raw.clone()), WAIT).unwrap();
+        let done = dev.run(Job::checksum(tag, raw.clone())).unwrap();
         assert_eq!((done.tag, done.status), (tag, JobStatus::Ok));
         assert_eq!(done.crc64, crc64::checksum(&raw));
 
-        let done = dev.run(Job::compress(tag, raw.clone()), WAIT).unwrap();
+        let done = dev.run(Job::compress(tag, raw.clone())).unwrap();
         assert_eq!(done.crc64, crc64::checksum(&raw));
         match done.status {
             JobStatus::Ok => {
@@ -92,19 +92,23 @@ fn jobs_agree_with_software() {
 
         let block = lz4_flex::block::compress(&raw);
         let done = dev
-            .run(
-                Job::decompress(tag, block.clone(), raw.len(), crc64::checksum(&raw)),
-                WAIT,
-            )
+            .run(Job::decompress(
+                tag,
+                block.clone(),
+                raw.len(),
+                crc64::checksum(&raw),
+            ))
             .unwrap();
         assert_eq!(done.status, JobStatus::Ok);
         assert!(done.crc_valid);
         assert_eq!(done.output, raw);
         let reference = sw
-            .run(
-                Job::decompress(tag, block, raw.len(), crc64::checksum(&raw)),
-                WAIT,
-            )
+            .run(Job::decompress(
+                tag,
+                block,
+                raw.len(),
+                crc64::checksum(&raw),
+            ))
             .unwrap();
         assert_eq!(reference.output, done.output);
     }
@@ -112,7 +116,9 @@ fn jobs_agree_with_software() {
 
 /// Sends one raw frame and returns the result frame.
 fn exchange(link: &mut SimLink, frame: &[u8]) -> Vec<u8> {
-    link.send(frame).unwrap();
+    let (header, payload) = frame.split_at(64);
+    link.send(header.try_into().unwrap(), &payload.to_vec().into())
+        .unwrap();
     link.recv(WAIT).unwrap().expect("a result").frame
 }
 
@@ -216,7 +222,7 @@ fn many_jobs_in_flight_come_back_by_tag() {
         })
         .collect();
     for (i, pending) in pending.into_iter().enumerate() {
-        let done = pending.wait(WAIT).unwrap();
+        let done = pending.wait().unwrap();
         let raw = &values[i];
         assert_eq!(done.tag, i as u64);
         assert_eq!(done.crc64, crc64::checksum(raw), "job {i}");
@@ -234,30 +240,42 @@ fn many_jobs_in_flight_come_back_by_tag() {
 
 #[test]
 fn faults_reach_the_driver_and_a_silent_device_times_out() {
-    let link = SimLink::start(FaultPlan::none())
-        .unwrap()
-        .with_base_timeout(Duration::from_millis(300));
+    let link = SimLink::start(FaultPlan::none()).unwrap();
     let faults = link.fault_handle();
-    let dev = DeviceCodec::new(Box::new(link)).unwrap();
+    let options = DeviceOptions {
+        timeout: Some(Duration::from_millis(300)),
+        ..DeviceOptions::default()
+    };
+    let dev = DeviceCodec::with_options(Box::new(link), options).unwrap();
     let raw = text(2000, 9);
     let block = lz4_flex::block::compress(&raw);
     let job = || Job::decompress(1, block.clone(), raw.len(), crc64::checksum(&raw));
 
     *faults.lock().unwrap() = FaultPlan::parse("error=1").unwrap();
-    assert_eq!(dev.run(job(), WAIT).unwrap().status, JobStatus::Malformed);
+    assert_eq!(dev.run(job()).unwrap().status, JobStatus::Malformed);
 
     *faults.lock().unwrap() = FaultPlan::parse("corrupt=1").unwrap();
-    let done = dev.run(job(), WAIT).unwrap();
+    let done = dev.run(job()).unwrap();
     assert_eq!(done.status, JobStatus::Ok);
     assert_ne!(done.output, raw, "one bit flipped");
     assert_ne!(crc64::checksum(&done.output), done.crc64);
 
     *faults.lock().unwrap() = FaultPlan::parse("stall=1:100ms").unwrap();
-    assert_eq!(dev.run(job(), WAIT).unwrap().output, raw);
+    assert_eq!(dev.run(job()).unwrap().output, raw);
 
     *faults.lock().unwrap() = FaultPlan::parse("drop=1").unwrap();
-    let done = dev.run(job(), WAIT).unwrap();
-    assert_eq!(done.status, JobStatus::DeviceError);
+    let started = std::time::Instant::now();
+    let missed = dev.run(job()).unwrap_err();
+    assert!(
+        matches!(missed, CodecError::Timeout(t) if t >= Duration::from_millis(300)),
+        "{missed}"
+    );
+    assert!(started.elapsed() >= Duration::from_millis(300));
+    assert_eq!(
+        dev.queue_depth(),
+        0,
+        "a job past its deadline leaves the queue"
+    );
     assert!(!dev.is_responsive());
     assert_eq!(
         dev.counters()
@@ -267,7 +285,7 @@ fn faults_reach_the_driver_and_a_silent_device_times_out() {
     );
 
     *faults.lock().unwrap() = FaultPlan::none();
-    assert_eq!(dev.run(job(), WAIT).unwrap().output, raw);
+    assert_eq!(dev.run(job()).unwrap().output, raw);
     assert!(dev.is_responsive());
 
     assert!(FaultPlan::parse("explode=1").is_err());

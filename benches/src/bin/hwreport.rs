@@ -11,8 +11,9 @@
 use std::fmt::Write as _;
 use std::path::{Path, PathBuf};
 
-use lzcache_driver::device::sim::{FaultPlan, SimLink};
+use lzcache_driver::device::sim::SimLink;
 use lzcache_driver::device::{defs, DeviceCodec};
+use lzcache_driver::device::{DeviceOptions, FaultPlan};
 use lzcache_driver::{crc64, Job, JobStatus};
 use lzcache_sim::axis::{frame_to_beats, run_frames};
 use lzcache_sim::{Beat, Dut, Traffic};
@@ -78,9 +79,15 @@ fn main() {
     let mut decompressor = Dut::new("lz4_decompress_w512").expect("model");
     compressor.reset(4);
     decompressor.reset(4);
-    let top = DeviceCodec::new(Box::new(
-        SimLink::start(FaultPlan::none()).expect("simulator"),
-    ))
+    // A simulated cycle takes microseconds: the deadline is for a real device, not the model.
+    let patient = DeviceOptions {
+        timeout: Some(std::time::Duration::from_secs(3600)),
+        ..DeviceOptions::default()
+    };
+    let top = DeviceCodec::with_options(
+        Box::new(SimLink::start(FaultPlan::none()).expect("simulator")),
+        patient,
+    )
     .expect("accelerator model");
 
     let mut rows = Vec::new();
@@ -99,25 +106,20 @@ fn main() {
         let (decoded, _, dec_cycles) = run_engine(&mut decompressor, &flex_block, expected);
         assert!(decoded == raw, "{file}: decompressor output differs");
 
-        let wait = std::time::Duration::from_secs(3600);
         let (done, top_comp) = top
-            .submit_timed(Job::compress(1, raw.clone()))
-            .expect("submit")
-            .recv_timeout(wait)
+            .run_timed(Job::compress(1, raw.clone()))
             .expect("result");
         assert!(matches!(
             done.status,
             JobStatus::Ok | JobStatus::Incompressible
         ));
         let (done, top_dec) = top
-            .submit_timed(Job::decompress(
+            .run_timed(Job::decompress(
                 2,
                 flex_block.clone(),
                 raw.len(),
                 crc64::checksum(&raw),
             ))
-            .expect("submit")
-            .recv_timeout(wait)
             .expect("result");
         assert!(done.output == raw, "{file}: accelerator output differs");
         rows.push(Row {

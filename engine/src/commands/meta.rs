@@ -28,7 +28,7 @@ struct Markers {
 }
 
 impl Cache {
-    pub(super) fn meta_get(&self, key: &[u8], flags: &MetaFlags<'_>, out: &mut Vec<u8>) {
+    pub(super) async fn meta_get(&self, key: &[u8], flags: &MetaFlags<'_>, out: &mut Vec<u8>) {
         Stats::incr(&self.stats.cmd_meta);
         Stats::incr(&self.stats.cmd_get);
         let now = self.clock.now();
@@ -77,7 +77,7 @@ impl Cache {
             },
         };
         let value = if flags.return_value {
-            match self.decode_for_serving(key, &item) {
+            match self.decode_for_serving(key, &item).await {
                 Some(raw) => Some(raw),
                 None => {
                     Stats::incr(&self.stats.get_misses);
@@ -116,7 +116,7 @@ impl Cache {
     fn vivify(&self, key: &[u8], flags: &MetaFlags<'_>) -> Option<ItemSnapshot> {
         let ttl = flags.vivify?;
         let now = self.clock.now();
-        let value = self.encode(b"");
+        let value = self.encode_empty();
         let mut item = Item::new(value, 0, self.clock.expiry(ttl), now);
         item.win_sent = true;
         match self
@@ -131,7 +131,7 @@ impl Cache {
         }
     }
 
-    pub(super) fn meta_set(
+    pub(super) async fn meta_set(
         &self,
         key: &[u8],
         data: &[u8],
@@ -143,11 +143,15 @@ impl Cache {
         let mode = flags.mode.unwrap_or(MetaMode::Set);
         let (code, cas) = match mode {
             MetaMode::Append | MetaMode::Prepend => {
-                match self.concat(key, data, mode == MetaMode::Append, flags.new_cas) {
+                match self
+                    .concat(key, data, mode == MetaMode::Append, flags.new_cas)
+                    .await
+                {
                     Concat::Stored(cas) => ("HD", Some(cas)),
                     Concat::NotStored if flags.vivify.is_some() => {
                         let ttl = flags.vivify.unwrap_or(0);
                         self.meta_store(key, data, 0, ttl, Condition::Absent, flags)
+                            .await
                     }
                     Concat::NotStored => ("NS", None),
                     Concat::TooLarge => (super::text::NO_MEMORY, None),
@@ -163,6 +167,7 @@ impl Cache {
                 let client_flags = flags.client_flags.unwrap_or(0);
                 let ttl = flags.ttl.unwrap_or(0);
                 self.meta_store(key, data, client_flags, ttl, condition, flags)
+                    .await
             }
         };
         if code == "HD" && flags.quiet {
@@ -183,7 +188,7 @@ impl Cache {
 
     /// Stores for `ms`, including invalidation: with `I`, a compare-CAS older than the item's
     /// still stores, but the item is marked stale.
-    fn meta_store(
+    async fn meta_store(
         &self,
         key: &[u8],
         data: &[u8],
@@ -192,7 +197,7 @@ impl Cache {
         condition: Condition,
         flags: &MetaFlags<'_>,
     ) -> (&'static str, Option<u64>) {
-        let value = self.encode(data);
+        let value = self.encode(data).await;
         let now = self.clock.now();
         let mut item = Item::new(value, client_flags, self.clock.expiry(ttl), now);
         let mut outcome = self
@@ -258,7 +263,7 @@ impl Cache {
         }
         let expiry = flags.ttl.map_or(old.expiry, |t| self.clock.expiry(t));
         let (value, client_flags) = if flags.remove_value {
-            (self.encode(b""), 0)
+            (self.encode_empty(), 0)
         } else {
             (old.value.clone(), old.flags)
         };
@@ -275,32 +280,39 @@ impl Cache {
         }
     }
 
-    pub(super) fn meta_arith(&self, key: &[u8], flags: &MetaFlags<'_>, out: &mut Vec<u8>) {
+    pub(super) async fn meta_arith(&self, key: &[u8], flags: &MetaFlags<'_>, out: &mut Vec<u8>) {
         Stats::incr(&self.stats.cmd_meta);
         let incr = flags.mode != Some(MetaMode::Decr);
         let delta = flags.delta.unwrap_or(1);
-        let mut result = self.apply_delta(
-            key,
-            incr,
-            delta,
-            flags.compare_cas,
-            flags.new_cas,
-            flags.ttl,
-        );
+        let mut result = self
+            .apply_delta(
+                key,
+                incr,
+                delta,
+                flags.compare_cas,
+                flags.new_cas,
+                flags.ttl,
+            )
+            .await;
         if let (Err(ArithError::NotFound), Some(ttl)) = (&result, flags.vivify) {
             let initial = flags.initial.unwrap_or(0);
-            let outcome = self.store_value(
-                key,
-                initial.to_string().as_bytes(),
-                0,
-                ttl,
-                Condition::Absent,
-                flags.new_cas,
-            );
+            let outcome = self
+                .store_value(
+                    key,
+                    initial.to_string().as_bytes(),
+                    0,
+                    ttl,
+                    Condition::Absent,
+                    flags.new_cas,
+                )
+                .await;
             result = match outcome {
                 Outcome::Done(cas) => Ok((initial, cas)),
                 // Someone created it first: apply the delta to theirs.
-                _ => self.apply_delta(key, incr, delta, None, flags.new_cas, flags.ttl),
+                _ => {
+                    self.apply_delta(key, incr, delta, None, flags.new_cas, flags.ttl)
+                        .await
+                }
             };
         }
         let (value, cas) = match result {

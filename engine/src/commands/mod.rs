@@ -20,7 +20,7 @@ use crate::config::Config;
 use crate::protocol::{Limits, Request};
 use crate::stats::Stats;
 use crate::store::{ItemSnapshot, Store};
-use crate::value::{StoredValue, ValueCodec, ValueError};
+use crate::value::{RawBytes, StoredValue, ValueCodec, ValueError};
 
 /// What the connection should do after a command.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -62,13 +62,14 @@ impl Cache {
     }
 
     /// Executes one request (retrievals go through [`Cache::get_one`] and [`Cache::end_get`] so
-    /// the connection can send a long multi-get in pieces).
-    pub fn execute(&self, request: &Request<'_>, out: &mut Vec<u8>) -> Flow {
+    /// the connection can send a long multi-get in pieces). It awaits only codec jobs on a
+    /// device; no lock is held across an await.
+    pub async fn execute(&self, request: &Request<'_>, out: &mut Vec<u8>) -> Flow {
         self.apply_due_flush();
         match request {
             Request::Get { kind, keys } => {
                 for key in keys.iter() {
-                    self.get_one(*kind, key, out);
+                    self.get_one(*kind, key, out).await;
                 }
                 self.end_get(out);
             }
@@ -79,14 +80,17 @@ impl Cache {
                 exptime,
                 data,
                 noreply,
-            } => self.store_command(*kind, key, *flags, *exptime, data, *noreply, out),
+            } => {
+                self.store_command(*kind, key, *flags, *exptime, data, *noreply, out)
+                    .await
+            }
             Request::Delete { key, noreply } => self.delete(key, *noreply, out),
             Request::Arith {
                 incr,
                 key,
                 delta,
                 noreply,
-            } => self.arith(*incr, key, *delta, *noreply, out),
+            } => self.arith(*incr, key, *delta, *noreply, out).await,
             Request::Touch {
                 key,
                 exptime,
@@ -102,10 +106,10 @@ impl Cache {
                 reply(out, *noreply, "OK");
             }
             Request::Quit => return Flow::Close,
-            Request::MetaGet { key, flags } => self.meta_get(key, flags, out),
-            Request::MetaSet { key, data, flags } => self.meta_set(key, data, flags, out),
+            Request::MetaGet { key, flags } => self.meta_get(key, flags, out).await,
+            Request::MetaSet { key, data, flags } => self.meta_set(key, data, flags, out).await,
             Request::MetaDelete { key, flags } => self.meta_delete(key, flags, out),
-            Request::MetaArith { key, flags } => self.meta_arith(key, flags, out),
+            Request::MetaArith { key, flags } => self.meta_arith(key, flags, out).await,
             Request::MetaDebug { key, flags } => self.meta_debug(key, flags, out),
             Request::MetaNoop => out.extend_from_slice(b"MN\r\n"),
         }
@@ -155,22 +159,12 @@ impl Cache {
         self.verbosity.load(Ordering::Relaxed)
     }
 
-    /// Decodes a stored value for serving. A value that fails its check is dropped from the
-    /// store (if still the same version), counted and logged; the caller serves a miss.
-    fn decode_for_serving(&self, key: &[u8], item: &ItemSnapshot) -> Option<Vec<u8>> {
-        self.with_value(key, item, <[u8]>::to_vec)
-    }
-
-    /// Runs `f` on the client's bytes of `item`, checked; a raw value is not copied. `None`
-    /// (after dropping and reporting the item) when the value fails its check.
-    fn with_value<R>(
-        &self,
-        key: &[u8],
-        item: &ItemSnapshot,
-        f: impl FnOnce(&[u8]) -> R,
-    ) -> Option<R> {
-        match self.values.with_decoded(&item.value, f) {
-            Ok(result) => Some(result),
+    /// The client's bytes of `item`, checked (a raw value is shared, not copied). A value that
+    /// fails its check is dropped from the store (if still the same version), counted and
+    /// logged; the caller serves a miss.
+    async fn decode_for_serving(&self, key: &[u8], item: &ItemSnapshot) -> Option<RawBytes> {
+        match self.values.decode(&item.value).await {
+            Ok(raw) => Some(raw),
             Err(err) => {
                 self.report_corrupt(key, item, &err);
                 None
@@ -190,15 +184,26 @@ impl Cache {
     }
 
     /// Encodes a value for the store, counting how it was kept.
-    fn encode(&self, raw: &[u8]) -> StoredValue {
-        let value = self.values.encode(raw);
+    async fn encode(&self, raw: &[u8]) -> StoredValue {
+        let value = self.values.encode(raw).await;
+        self.count_encoded(&value);
+        value
+    }
+
+    /// The empty value (vivified and invalidated items): never worth a codec job.
+    fn encode_empty(&self) -> StoredValue {
+        let value = StoredValue::raw(b"");
+        self.count_encoded(&value);
+        value
+    }
+
+    fn count_encoded(&self, value: &StoredValue) {
         let counter = if value.compressed {
             &self.stats.values_compressed
         } else {
             &self.stats.values_uncompressed
         };
         Stats::incr(counter);
-        value
     }
 }
 

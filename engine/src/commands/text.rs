@@ -24,7 +24,7 @@ pub(super) enum Concat {
 
 impl Cache {
     /// One key of `get`/`gets`/`gat`/`gats`: writes its `VALUE` block on a hit.
-    pub fn get_one(&self, kind: GetKind, key: &[u8], out: &mut Vec<u8>) {
+    pub async fn get_one(&self, kind: GetKind, key: &[u8], out: &mut Vec<u8>) {
         let now = self.clock.now();
         Stats::incr(&self.stats.cmd_get);
         let new_expiry = kind.touch().map(|exptime| self.clock.expiry(exptime));
@@ -42,7 +42,7 @@ impl Cache {
             Stats::incr(&self.stats.get_misses);
             return;
         };
-        let served = self.with_value(key, &item, |raw| {
+        let served = self.decode_for_serving(key, &item).await.map(|raw| {
             out.extend_from_slice(b"VALUE ");
             out.extend_from_slice(key);
             let _ = write!(out, " {} {}", item.flags, raw.len());
@@ -50,7 +50,7 @@ impl Cache {
                 let _ = write!(out, " {}", item.cas);
             }
             out.extend_from_slice(b"\r\n");
-            out.extend_from_slice(raw);
+            out.extend_from_slice(&raw);
             out.extend_from_slice(b"\r\n");
         });
         let counter = if served.is_some() {
@@ -67,7 +67,7 @@ impl Cache {
     }
 
     #[allow(clippy::too_many_arguments)]
-    pub(super) fn store_command(
+    pub(super) async fn store_command(
         &self,
         kind: StoreKind,
         key: &[u8],
@@ -84,7 +84,10 @@ impl Cache {
             StoreKind::Replace => Condition::Exists,
             StoreKind::Cas(cas) => Condition::CasEquals(cas),
             StoreKind::Append | StoreKind::Prepend => {
-                let line = match self.concat(key, data, kind == StoreKind::Append, None) {
+                let line = match self
+                    .concat(key, data, kind == StoreKind::Append, None)
+                    .await
+                {
                     Concat::Stored(_) => "STORED",
                     Concat::NotStored => "NOT_STORED",
                     Concat::TooLarge => NO_MEMORY,
@@ -92,7 +95,9 @@ impl Cache {
                 return reply(out, noreply, line);
             }
         };
-        let outcome = self.store_value(key, data, flags, exptime, condition, None);
+        let outcome = self
+            .store_value(key, data, flags, exptime, condition, None)
+            .await;
         if let StoreKind::Cas(_) = kind {
             let counter = match outcome {
                 Outcome::Done(_) => &self.stats.cas_hits,
@@ -105,7 +110,7 @@ impl Cache {
     }
 
     /// Encodes `data` and stores it as a new item.
-    pub(super) fn store_value(
+    pub(super) async fn store_value(
         &self,
         key: &[u8],
         data: &[u8],
@@ -114,7 +119,7 @@ impl Cache {
         condition: Condition,
         cas: Option<u64>,
     ) -> Outcome {
-        let value = self.encode(data);
+        let value = self.encode(data).await;
         let now = self.clock.now();
         let item = Item::new(value, flags, self.clock.expiry(exptime), now);
         self.store.store(key, item, condition, now, cas)
@@ -128,7 +133,7 @@ impl Cache {
 
     /// `append`/`prepend`: decode, join, re-encode, and store only if nobody changed the item
     /// meanwhile (retrying if someone did). Flags and expiry stay those of the existing item.
-    pub(super) fn concat(
+    pub(super) async fn concat(
         &self,
         key: &[u8],
         data: &[u8],
@@ -139,7 +144,7 @@ impl Cache {
             let Some(old) = self.peek(key) else {
                 return Concat::NotStored;
             };
-            let Some(raw) = self.decode_for_serving(key, &old) else {
+            let Some(raw) = self.decode_for_serving(key, &old).await else {
                 return Concat::NotStored;
             };
             if raw.len() + data.len() > self.config.item_size_max {
@@ -150,7 +155,7 @@ impl Cache {
             } else {
                 [data, &raw[..]].concat()
             };
-            let value = self.encode(&joined);
+            let value = self.encode(&joined).await;
             let now = self.clock.now();
             let mut item = Item::new(value, old.flags, old.expiry, now);
             item.fetched = old.fetched;
@@ -176,7 +181,7 @@ impl Cache {
         reply(out, noreply, line);
     }
 
-    pub(super) fn arith(
+    pub(super) async fn arith(
         &self,
         incr: bool,
         key: &[u8],
@@ -184,7 +189,7 @@ impl Cache {
         noreply: bool,
         out: &mut Vec<u8>,
     ) {
-        match self.apply_delta(key, incr, delta, None, None, None) {
+        match self.apply_delta(key, incr, delta, None, None, None).await {
             Ok((value, _)) => {
                 if !noreply {
                     let _ = write!(out, "{value}\r\n");
@@ -203,7 +208,7 @@ impl Cache {
     /// `incr`/`decr`/`ma`: the new value and its CAS. Increments wrap at 2^64 and decrements
     /// stop at 0, as in memcached. `compare_cas` fails with `Exists` on a different version;
     /// `new_ttl` replaces the expiry.
-    pub(super) fn apply_delta(
+    pub(super) async fn apply_delta(
         &self,
         key: &[u8],
         incr: bool,
@@ -225,7 +230,7 @@ impl Cache {
             if compare_cas.is_some_and(|cas| cas != old.cas) {
                 return Err(ArithError::Exists);
             }
-            let Some(raw) = self.decode_for_serving(key, &old) else {
+            let Some(raw) = self.decode_for_serving(key, &old).await else {
                 Stats::incr(misses);
                 return Err(ArithError::NotFound);
             };
@@ -237,7 +242,7 @@ impl Cache {
             } else {
                 current.saturating_sub(delta)
             };
-            let value = self.encode(&counter_bytes(next, raw.len()));
+            let value = self.encode(&counter_bytes(next, raw.len())).await;
             let now = self.clock.now();
             let expiry = new_ttl.map_or(old.expiry, |t| self.clock.expiry(t));
             let mut item = Item::new(value, old.flags, expiry, now);

@@ -2,8 +2,9 @@
 
 #![allow(dead_code)]
 
-use std::io::{Read, Write};
+use std::io::{BufRead, BufReader, Read, Write};
 use std::net::{SocketAddr, TcpStream};
+use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
 use lzcache::{Config, ServerHandle};
@@ -16,6 +17,61 @@ pub fn server(config: Config) -> ServerHandle {
         ..config
     })
     .expect("server starts")
+}
+
+/// The server binary as its own process, on an OS-chosen port (`-p 0`): the port is read from
+/// the address it logs, so tests running in parallel never race for a port.
+pub struct Binary {
+    child: Child,
+    pub port: u16,
+}
+
+impl Binary {
+    /// Starts `lzcache -p 0 -t 2` with `args` added.
+    pub fn start(args: &[&str]) -> Self {
+        let mut child = Command::new(env!("CARGO_BIN_EXE_lzcache"))
+            .args(["-p", "0", "-t", "2"])
+            .args(args)
+            .env("RUST_LOG", "info")
+            .env("NO_COLOR", "1")
+            .stdout(Stdio::null())
+            .stderr(Stdio::piped())
+            .spawn()
+            .expect("lzcache binary runs");
+        let stderr = BufReader::new(child.stderr.take().unwrap());
+        let (tx, rx) = std::sync::mpsc::channel();
+        // Keeps draining the log so the server never blocks on a full pipe.
+        std::thread::spawn(move || {
+            for line in stderr.lines().map_while(Result::ok) {
+                if let Some(addr) = line
+                    .split_whitespace()
+                    .find_map(|w| w.strip_prefix("addr="))
+                {
+                    let _ = tx.send(addr.to_string());
+                }
+            }
+        });
+        let addr = rx
+            .recv_timeout(Duration::from_secs(60))
+            .expect("server reports its address");
+        let port = addr.rsplit(':').next().unwrap().parse().unwrap();
+        Self { child, port }
+    }
+
+    pub fn pid(&self) -> u32 {
+        self.child.id()
+    }
+
+    pub fn addr(&self) -> SocketAddr {
+        SocketAddr::from(([127, 0, 0, 1], self.port))
+    }
+}
+
+impl Drop for Binary {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
 }
 
 pub fn default_server() -> ServerHandle {

@@ -6,10 +6,8 @@ use std::process::ExitCode;
 use std::time::{Duration, Instant};
 
 use clap::{Parser, Subcommand};
-use lzcache_driver::device::{self, defs, DeviceCodec, DeviceSpec};
-use lzcache_driver::{crc64, Codec, Completion, Job, JobStatus, SoftwareCodec};
-
-const WAIT: Duration = Duration::from_secs(600);
+use lzcache_driver::device::{self, defs, DeviceCodec, DeviceOptions, DeviceSpec};
+use lzcache_driver::{crc64, Completion, Job, JobStatus, SoftwareCodec};
 
 /// `println!` that stops quietly when stdout is closed (`accelctl regs | head`).
 macro_rules! say {
@@ -26,8 +24,9 @@ macro_rules! say {
     about = "Inspect, test and benchmark an lzcache CacheAccelerator"
 )]
 struct Cli {
-    /// software, sim (the Verilated device) or xdma:<N> (a card)
-    #[arg(long, global = true, default_value = "sim")]
+    /// auto (the first card, else software), software, sim (the Verilated device, when
+    /// built with the `sim` feature) or xdma:<N> (a card)
+    #[arg(long, global = true, default_value = "auto")]
     device: String,
     #[command(subcommand)]
     command: Command,
@@ -68,14 +67,22 @@ enum Backend {
 }
 
 impl Backend {
+    /// Opens what `--device` names. `auto` never picks the simulator: it must be asked for.
     fn open(name: &str) -> Result<Self, String> {
-        if name == "software" {
-            return Ok(Self::Software(SoftwareCodec::new()));
-        }
-        let spec: DeviceSpec = name.parse()?;
-        device::open(&spec)
+        let spec: DeviceSpec = match name {
+            "software" => return Ok(Self::Software(SoftwareCodec::new())),
+            "auto" => match device::xdma::cards().first() {
+                Some(&n) => DeviceSpec::Xdma(n),
+                None => {
+                    eprintln!("accelctl: no device found; using the software codec");
+                    return Ok(Self::Software(SoftwareCodec::new()));
+                }
+            },
+            other => other.parse().map_err(|e| format!("{e}"))?,
+        };
+        device::open(&spec, DeviceOptions::default())
             .map(|d| Self::Device(Box::new(d)))
-            .map_err(|e| format!("{name}: {e}"))
+            .map_err(|e| e.to_string())
     }
 
     fn device(&self) -> Result<&DeviceCodec, String> {
@@ -88,15 +95,8 @@ impl Backend {
     /// Runs a job; the cycles it took when the device counts them.
     fn run(&self, job: Job) -> Result<(Completion, Option<u64>), String> {
         match self {
-            Self::Software(c) => c
-                .run(job, WAIT)
-                .map(|c| (c, None))
-                .map_err(|e| e.to_string()),
-            Self::Device(d) => d
-                .submit_timed(job)
-                .map_err(|e| e.to_string())?
-                .recv_timeout(WAIT)
-                .map_err(|e| e.to_string()),
+            Self::Software(c) => Ok((c.execute(&job), None)),
+            Self::Device(d) => d.run_timed(job).map_err(|e| e.to_string()),
         }
     }
 }
@@ -192,12 +192,15 @@ fn print_info(info: &device::DeviceInfo) {
 
 fn list() -> Result<(), String> {
     say!("software  lz4_flex + crc-fast (always present)");
-    let mut specs = vec![DeviceSpec::Sim];
+    let mut specs = Vec::new();
+    if cfg!(feature = "sim") {
+        specs.push(DeviceSpec::Sim(device::FaultPlan::none()));
+    }
     specs.extend(device::xdma::cards().into_iter().map(DeviceSpec::Xdma));
     for spec in specs {
-        match device::open(&spec) {
+        match device::open(&spec, DeviceOptions::default()) {
             Ok(dev) => print_info(dev.info()),
-            Err(e) => say!("{spec:?}: {e}"),
+            Err(e) => say!("{e}"),
         }
     }
     if device::xdma::cards().is_empty() {
@@ -302,14 +305,11 @@ fn selftest(backend: &Backend) -> Result<(), String> {
             round_trip && done.crc64 == crc,
         );
 
-        let block = sw
-            .run(Job::compress(4, raw.clone()), WAIT)
-            .map_err(|e| e.to_string())?
-            .output;
+        let block = sw.execute(&Job::compress(4, raw.clone())).output;
         let (done, _) = backend.run(Job::decompress(5, block, raw.len(), crc))?;
         check(
             format!("decompress {name}"),
-            done.status == JobStatus::Ok && done.crc_valid && done.output == *raw,
+            done.status == JobStatus::Ok && done.crc_valid && done.output == raw[..],
         );
     }
     let (done, _) = backend.run(Job::decompress(6, vec![0x04, 0x01, 0x00], 100, 0))?;
@@ -357,7 +357,7 @@ fn bench(backend: &Backend, files: &[std::path::PathBuf]) -> Result<(), String> 
         let block = if comp.status == JobStatus::Ok {
             comp.output.clone()
         } else {
-            lz4_flex::block::compress(&raw)
+            lz4_flex::block::compress(&raw).into()
         };
         let start = Instant::now();
         let (dec, dec_cycles) = backend.run(Job::decompress(
@@ -367,7 +367,7 @@ fn bench(backend: &Backend, files: &[std::path::PathBuf]) -> Result<(), String> 
             crc64::checksum(&raw),
         ))?;
         let dec_time = start.elapsed();
-        if dec.output != raw {
+        if dec.output != raw[..] {
             return Err(format!("{name}: decompressed bytes differ"));
         }
         let mbps = |t: Duration| raw.len() as f64 / t.as_secs_f64() / 1e6;

@@ -7,6 +7,7 @@
 //! [`xdma::XdmaLink`] (a card through the XDMA driver).
 
 pub mod defs;
+pub mod faults;
 pub mod link;
 pub mod protocol;
 #[cfg(feature = "sim")]
@@ -16,14 +17,17 @@ pub mod xdma;
 use std::collections::HashMap;
 use std::io;
 use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
-use std::sync::mpsc::{self, Receiver, Sender};
+use std::sync::mpsc;
 use std::sync::Arc;
 use std::thread::{self, JoinHandle};
 use std::time::{Duration, Instant};
 
-use crate::codec::{Codec, CodecError, Completion, Job, JobOp, JobStatus, Pending};
+use bytes::Bytes;
+
+use crate::codec::{Codec, CodecError, CodecStat, Completion, Job, JobStatus, Outcome, Pending};
+pub use faults::{FaultPlan, FaultPlanError, InjectedFaults};
 pub use link::{DeviceLink, Received};
-use protocol::{job_frame, parse_result, JobHeader};
+use protocol::{parse_result, JobHeader, BEAT_BYTES};
 
 /// What the device says about itself (its self-describing registers).
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -49,43 +53,97 @@ impl DeviceInfo {
     }
 }
 
-/// Which device a name means: `sim` or `xdma:<N>`.
-#[derive(Debug, Clone, PartialEq, Eq)]
+/// Which device a name means: `sim`, `sim:<faults>` (see [`FaultPlan`]) or `xdma:<N>`.
+#[derive(Debug, Clone, PartialEq)]
 pub enum DeviceSpec {
-    Sim,
+    /// The simulated CacheAccelerator, injecting the faults of the plan (none by default).
+    Sim(FaultPlan),
     Xdma(u32),
 }
 
-impl std::str::FromStr for DeviceSpec {
-    type Err = String;
+/// Why a device name was refused.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum SpecError {
+    #[error("unknown device {0:?} (sim, sim:<faults>, xdma:<N>)")]
+    Unknown(String),
+    #[error("sim faults: {0}")]
+    Faults(#[from] FaultPlanError),
+}
 
-    fn from_str(s: &str) -> Result<Self, String> {
-        match s {
-            "sim" => Ok(Self::Sim),
-            _ => s
-                .strip_prefix("xdma:")
-                .and_then(|n| n.parse().ok())
-                .map(Self::Xdma)
-                .ok_or_else(|| format!("unknown device {s:?} (sim, xdma:<N>)")),
+impl std::str::FromStr for DeviceSpec {
+    type Err = SpecError;
+
+    fn from_str(s: &str) -> Result<Self, SpecError> {
+        if s == "sim" {
+            return Ok(Self::Sim(FaultPlan::none()));
+        }
+        if let Some(plan) = s.strip_prefix("sim:") {
+            return Ok(Self::Sim(FaultPlan::parse(plan)?));
+        }
+        s.strip_prefix("xdma:")
+            .and_then(|n| n.parse().ok())
+            .map(Self::Xdma)
+            .ok_or_else(|| SpecError::Unknown(s.to_string()))
+    }
+}
+
+/// Settings of a [`DeviceCodec`].
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct DeviceOptions {
+    /// The fixed part of every job's deadline (the part that does not grow with the job's
+    /// size); the link's own default when `None`. This is the one timeout of the device path.
+    pub timeout: Option<Duration>,
+    /// Jobs in flight before `submit` answers `Busy`.
+    pub max_in_flight: usize,
+}
+
+impl Default for DeviceOptions {
+    fn default() -> Self {
+        Self {
+            timeout: None,
+            max_in_flight: 64,
         }
     }
 }
 
+/// Why a device could not be opened.
+#[derive(Debug, thiserror::Error)]
+pub enum OpenError {
+    #[error("{0}: built without the `sim` feature (the Verilated model)")]
+    NoSimulator(String),
+    #[error("{device}: {source}")]
+    Io {
+        device: String,
+        #[source]
+        source: io::Error,
+    },
+}
+
 /// Opens a device and checks that it is a CacheAccelerator.
-pub fn open(spec: &DeviceSpec) -> io::Result<DeviceCodec> {
+pub fn open(spec: &DeviceSpec, options: DeviceOptions) -> Result<DeviceCodec, OpenError> {
+    let name = spec.to_string();
+    let io_error = |source| OpenError::Io {
+        device: name.clone(),
+        source,
+    };
     let link: Box<dyn DeviceLink> = match spec {
         #[cfg(feature = "sim")]
-        DeviceSpec::Sim => Box::new(sim::SimLink::start(sim::FaultPlan::none())?),
+        DeviceSpec::Sim(plan) => Box::new(sim::SimLink::start(plan.clone()).map_err(io_error)?),
         #[cfg(not(feature = "sim"))]
-        DeviceSpec::Sim => {
-            return Err(io::Error::new(
-                io::ErrorKind::Unsupported,
-                "built without the `sim` feature",
-            ))
-        }
-        DeviceSpec::Xdma(n) => Box::new(xdma::XdmaLink::open(*n, 1 << 20)?),
+        DeviceSpec::Sim(_) => return Err(OpenError::NoSimulator(name)),
+        DeviceSpec::Xdma(n) => Box::new(xdma::XdmaLink::open(*n, 1 << 20).map_err(io_error)?),
     };
-    DeviceCodec::new(link)
+    DeviceCodec::with_options(link, options).map_err(io_error)
+}
+
+impl std::fmt::Display for DeviceSpec {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Self::Sim(plan) if plan.is_none() => f.write_str("sim"),
+            Self::Sim(_) => f.write_str("sim (with faults)"),
+            Self::Xdma(n) => write!(f, "xdma:{n}"),
+        }
+    }
 }
 
 /// Counters of a device backend, for stats.
@@ -99,33 +157,19 @@ pub struct DeviceCounters {
     pub cycles: AtomicU64,
 }
 
-/// Where a job's completion goes: with its cycle count (accelctl, benches) or without (the
-/// codec API).
-enum Reply {
-    Timed(Sender<(Completion, Option<u64>)>),
-    Plain(Sender<Completion>),
-}
-
-impl Reply {
-    fn send(self, completion: Completion, cycles: Option<u64>) {
-        // A caller that stopped waiting (timed out) drops its receiver: nothing to do.
-        let _ = match self {
-            Reply::Timed(tx) => tx.send((completion, cycles)).map_err(|_| ()),
-            Reply::Plain(tx) => tx.send(completion).map_err(|_| ()),
-        };
-    }
-}
+/// Where a job's outcome goes, with the device cycles it took when the link counts them.
+type Reply = Box<dyn FnOnce(Outcome, Option<u64>) + Send>;
 
 enum Request {
     Job {
         header: JobHeader,
-        frame: Vec<u8>,
+        payload: Bytes,
         user_tag: u64,
         reply: Reply,
         timeout: Duration,
     },
-    ReadReg(u32, Sender<io::Result<u32>>),
-    WriteReg(u32, u32, Sender<io::Result<()>>),
+    ReadReg(u32, mpsc::Sender<io::Result<u32>>),
+    WriteReg(u32, u32, mpsc::Sender<io::Result<()>>),
 }
 
 struct InFlight {
@@ -133,33 +177,55 @@ struct InFlight {
     opcode: u8,
     reply: Reply,
     deadline: Instant,
+    timeout: Duration,
 }
 
 /// A CacheAccelerator as a [`Codec`]. One I/O thread owns the link.
+///
+/// Every job has exactly one deadline, set here from [`DeviceOptions::timeout`] and the
+/// link's cost per byte, and enforced by the I/O thread: a job the device does not answer in
+/// time resolves with [`CodecError::Timeout`] and leaves the in-flight count at once, so the
+/// queue depth is the device's real backlog. Callers never wait on a timer of their own.
+///
+/// Copies of a value on this path: none from the caller's [`Bytes`] to the link, which writes
+/// the header and payload from where they are (into its DMA buffer for xdma: one copy; into
+/// the model's input stream, beat by beat, for the simulator); none from the result frame the
+/// link received to the completion's output, a slice of that frame.
 pub struct DeviceCodec {
     name: String,
     info: DeviceInfo,
-    requests: Option<Sender<Request>>,
+    requests: Option<mpsc::Sender<Request>>,
     in_flight: Arc<AtomicUsize>,
     responsive: Arc<AtomicBool>,
     counters: Arc<DeviceCounters>,
     max_in_flight: usize,
     next_tag: AtomicU64,
-    timeout_per_byte: Box<dyn Fn(usize) -> Duration + Send + Sync>,
+    base_timeout: Duration,
+    per_byte: f64,
+    injected: Option<Arc<InjectedFaults>>,
     thread: Option<JoinHandle<()>>,
 }
 
 impl DeviceCodec {
+    /// Takes over `link` with default options.
+    pub fn new(link: Box<dyn DeviceLink>) -> io::Result<Self> {
+        Self::with_options(link, DeviceOptions::default())
+    }
+
     /// Takes over `link`: reads and checks the identification registers, enables the
     /// device, and starts the I/O thread.
-    pub fn new(mut link: Box<dyn DeviceLink>) -> io::Result<Self> {
+    pub fn with_options(mut link: Box<dyn DeviceLink>, options: DeviceOptions) -> io::Result<Self> {
         let info = read_info(link.as_mut())?;
         link.write_reg(u32::from(defs::REG_CONTROL), 1 << defs::CONTROL_ENABLE_BIT)?;
         let name = link.name();
-        let probe: Vec<Duration> = [0usize, 1 << 10, 1 << 20]
-            .iter()
-            .map(|&b| link.timeout_for(b))
-            .collect();
+        let injected = link.injected_faults();
+        // Deadlines grow linearly with the job size, at the link's rate.
+        let link_base = link.timeout_for(0);
+        let per_byte = link
+            .timeout_for(1 << 20)
+            .saturating_sub(link_base)
+            .as_nanos() as f64
+            / (1 << 20) as f64;
         let (tx, rx) = mpsc::channel();
         let in_flight = Arc::new(AtomicUsize::new(0));
         let responsive = Arc::new(AtomicBool::new(true));
@@ -174,9 +240,6 @@ impl DeviceCodec {
         let thread = thread::Builder::new()
             .name(format!("lzcache-{name}-io"))
             .spawn(move || io.run(rx))?;
-        // Timeouts grow linearly with the job size, as the link says.
-        let base = probe[0];
-        let per_byte = (probe[2].saturating_sub(base)).as_nanos() as f64 / (1 << 20) as f64;
         Ok(Self {
             name,
             info,
@@ -184,11 +247,11 @@ impl DeviceCodec {
             in_flight,
             responsive,
             counters,
-            max_in_flight: 64,
+            max_in_flight: options.max_in_flight.max(1),
             next_tag: AtomicU64::new(1),
-            timeout_per_byte: Box::new(move |bytes| {
-                base + Duration::from_nanos((per_byte * bytes as f64) as u64)
-            }),
+            base_timeout: options.timeout.unwrap_or(link_base),
+            per_byte,
+            injected,
             thread: Some(thread),
         })
     }
@@ -201,64 +264,66 @@ impl DeviceCodec {
         &self.counters
     }
 
-    /// Jobs sent and not yet answered.
+    /// Jobs sent and not yet answered or expired.
     pub fn queue_depth(&self) -> usize {
         self.in_flight.load(Ordering::Relaxed)
     }
 
-    /// False once a job went unanswered past its timeout (until a later result arrives).
+    /// False once a job went unanswered past its deadline (until a later result arrives).
     pub fn is_responsive(&self) -> bool {
         self.responsive.load(Ordering::Relaxed)
     }
 
-    /// How long a job with `bytes` of input or output may take.
+    /// The deadline of a job with `bytes` of input or output.
     pub fn timeout_for(&self, bytes: usize) -> Duration {
-        (self.timeout_per_byte)(bytes)
+        self.base_timeout + Duration::from_nanos((self.per_byte * bytes as f64) as u64)
     }
 
     fn request(&self, request: Request) -> Result<(), CodecError> {
         self.requests
             .as_ref()
-            .ok_or_else(|| CodecError::Disconnected("device closed".into()))?
+            .ok_or_else(|| CodecError::Disconnected(self.name.clone()))?
             .send(request)
-            .map_err(|_| CodecError::Disconnected(format!("{} I/O thread has ended", self.name)))
+            .map_err(|_| CodecError::Disconnected(self.name.clone()))
+    }
+
+    fn register_reply<T>(&self, rx: mpsc::Receiver<io::Result<T>>) -> Result<T, CodecError> {
+        rx.recv()
+            .map_err(|_| CodecError::Disconnected(self.name.clone()))?
+            .map_err(CodecError::from)
     }
 
     pub fn read_reg(&self, offset: u32) -> Result<u32, CodecError> {
         let (tx, rx) = mpsc::channel();
         self.request(Request::ReadReg(offset, tx))?;
-        rx.recv()
-            .map_err(|_| CodecError::Disconnected("no register reply".into()))?
-            .map_err(CodecError::Io)
+        self.register_reply(rx)
     }
 
     pub fn write_reg(&self, offset: u32, value: u32) -> Result<(), CodecError> {
         let (tx, rx) = mpsc::channel();
         self.request(Request::WriteReg(offset, value, tx))?;
-        rx.recv()
-            .map_err(|_| CodecError::Disconnected("no register reply".into()))?
-            .map_err(CodecError::Io)
+        self.register_reply(rx)
     }
 
-    /// Submits a job; the receiver gets its completion and the device cycles it took, when
-    /// the link counts them.
-    pub fn submit_timed(
-        &self,
-        job: Job,
-    ) -> Result<Receiver<(Completion, Option<u64>)>, CodecError> {
-        let (tx, rx) = mpsc::channel();
-        self.enqueue(job, Reply::Timed(tx))?;
-        Ok(rx)
+    /// Runs a job to its end, blocking, and returns the device cycles it took when the link
+    /// counts them (the simulator does): for `accelctl` and the benchmarks.
+    pub fn run_timed(&self, job: Job) -> Result<(Completion, Option<u64>), CodecError> {
+        let (tx, rx) = futures_channel::oneshot::channel();
+        self.enqueue(
+            job,
+            Box::new(move |outcome, cycles| {
+                let _ = tx.send((outcome, cycles));
+            }),
+        )?;
+        let (outcome, cycles) = futures_executor::block_on(rx)
+            .map_err(|_| CodecError::Disconnected(self.name.clone()))?;
+        Ok((outcome?, cycles))
     }
 
     fn enqueue(&self, job: Job, reply: Reply) -> Result<(), CodecError> {
         let limit = self.info.max_job as usize;
-        let output_len = match job.op {
-            JobOp::Decompress { raw_len, .. } => raw_len,
-            _ => job.input.len(),
-        };
-        if job.input.len() > limit || output_len > limit {
-            reply.send(failed(job.tag, JobStatus::TooLarge), None);
+        if job.input.len() > limit || job.size() > limit {
+            reply(Ok(Completion::failed(job.tag, JobStatus::TooLarge)), None);
             return Ok(());
         }
         if self.in_flight.fetch_add(1, Ordering::AcqRel) >= self.max_in_flight {
@@ -267,12 +332,11 @@ impl DeviceCodec {
         }
         let wire_tag = self.next_tag.fetch_add(1, Ordering::Relaxed) as u32;
         let header = JobHeader::for_op(&job.op, wire_tag, job.input.len());
-        let frame = job_frame(&header, &job.input);
-        let timeout = self.timeout_for(job.input.len().max(output_len));
+        let timeout = self.timeout_for(job.size());
         self.counters.submitted.fetch_add(1, Ordering::Relaxed);
         let sent = self.request(Request::Job {
             header,
-            frame,
+            payload: job.input,
             user_tag: job.tag,
             reply,
             timeout,
@@ -300,31 +364,30 @@ impl Codec for DeviceCodec {
     }
 
     fn submit(&self, job: Job) -> Result<Pending, CodecError> {
-        let (tx, rx) = mpsc::channel();
-        self.enqueue(job, Reply::Plain(tx))?;
-        Ok(Pending::waiting(rx))
+        let (completer, pending) = Pending::channel();
+        self.enqueue(job, Box::new(move |outcome, _| completer.complete(outcome)))?;
+        Ok(pending)
     }
 
-    fn run(&self, job: Job, timeout: Duration) -> Result<Completion, CodecError> {
-        let rx = self.submit_timed(job)?;
-        rx.recv_timeout(timeout)
-            .map(|(completion, _)| completion)
-            .map_err(|e| match e {
-                mpsc::RecvTimeoutError::Timeout => CodecError::Timeout(timeout),
-                mpsc::RecvTimeoutError::Disconnected => {
-                    CodecError::Disconnected("device reply channel closed".into())
-                }
-            })
-    }
-}
-
-fn failed(tag: u64, status: JobStatus) -> Completion {
-    Completion {
-        tag,
-        status,
-        output: Vec::new(),
-        crc64: 0,
-        crc_valid: false,
+    fn stats(&self) -> Vec<CodecStat> {
+        let load = |c: &AtomicU64| c.load(Ordering::Relaxed).to_string();
+        let mut stats = vec![
+            ("lz_dev_submitted".into(), load(&self.counters.submitted)),
+            ("lz_dev_completed".into(), load(&self.counters.completed)),
+            (
+                "lz_dev_deadline_misses".into(),
+                load(&self.counters.timeouts),
+            ),
+            ("lz_dev_bad_frames".into(), load(&self.counters.bad_frames)),
+            (
+                "lz_dev_late_results".into(),
+                load(&self.counters.late_results),
+            ),
+        ];
+        if let Some(injected) = &self.injected {
+            stats.extend(injected.stats());
+        }
+        stats
     }
 }
 
@@ -353,7 +416,7 @@ fn read_info(link: &mut dyn DeviceLink) -> io::Result<DeviceInfo> {
     })
 }
 
-/// The thread that owns the link: sends jobs, receives results, enforces timeouts.
+/// The thread that owns the link: sends jobs, receives results, enforces deadlines.
 struct IoThread {
     link: Box<dyn DeviceLink>,
     in_flight: Arc<AtomicUsize>,
@@ -363,7 +426,7 @@ struct IoThread {
 }
 
 impl IoThread {
-    fn run(mut self, requests: Receiver<Request>) {
+    fn run(mut self, requests: mpsc::Receiver<Request>) {
         loop {
             // Wait for work when idle; poll while jobs are in flight.
             let first = if self.jobs.is_empty() {
@@ -389,8 +452,8 @@ impl IoThread {
                     Ok(Some(received)) => self.complete(received),
                     Ok(None) => {}
                     Err(e) => {
-                        eprintln!("lzcache: {}: {e}", self.link.name());
-                        self.fail_all();
+                        tracing::error!(device = %self.link.name(), error = %e, "device link failed");
+                        self.fail_all(&e);
                         self.responsive.store(false, Ordering::Relaxed);
                     }
                 }
@@ -403,23 +466,26 @@ impl IoThread {
         match request {
             Request::Job {
                 header,
-                frame,
+                payload,
                 user_tag,
                 reply,
                 timeout,
             } => {
-                let sent = self.link.send(&frame);
                 let job = InFlight {
                     user_tag,
                     opcode: header.opcode,
                     reply,
                     deadline: Instant::now() + timeout,
+                    timeout,
                 };
-                if sent.is_err() {
-                    self.finish(job, failed(user_tag, JobStatus::DeviceError), None);
-                    self.responsive.store(false, Ordering::Relaxed);
-                } else {
-                    self.jobs.insert(header.tag, job);
+                match self.link.send(&header.encode(), &payload) {
+                    Ok(()) => {
+                        self.jobs.insert(header.tag, job);
+                    }
+                    Err(e) => {
+                        self.responsive.store(false, Ordering::Relaxed);
+                        self.finish(job, Err(CodecError::from(e)), None);
+                    }
                 }
             }
             Request::ReadReg(offset, reply) => {
@@ -432,9 +498,13 @@ impl IoThread {
     }
 
     fn complete(&mut self, received: Received) {
-        let Ok((header, output)) = parse_result(&received.frame) else {
-            self.counters.bad_frames.fetch_add(1, Ordering::Relaxed);
-            return;
+        let frame = Bytes::from(received.frame);
+        let header = match parse_result(&frame) {
+            Ok((header, _)) => header,
+            Err(_) => {
+                self.counters.bad_frames.fetch_add(1, Ordering::Relaxed);
+                return;
+            }
         };
         let Some(job) = self.jobs.remove(&header.tag) else {
             self.counters.late_results.fetch_add(1, Ordering::Relaxed);
@@ -449,23 +519,23 @@ impl IoThread {
         let completion = Completion {
             tag: job.user_tag,
             status,
-            output: output.to_vec(),
+            output: frame.slice(BEAT_BYTES..),
             crc64: header.crc,
             crc_valid: header.crc_valid,
         };
         if let Some(cycles) = received.cycles {
             self.counters.cycles.fetch_add(cycles, Ordering::Relaxed);
         }
-        self.finish(job, completion, received.cycles);
+        self.finish(job, Ok(completion), received.cycles);
     }
 
-    fn finish(&mut self, job: InFlight, completion: Completion, cycles: Option<u64>) {
+    fn finish(&mut self, job: InFlight, outcome: Outcome, cycles: Option<u64>) {
         self.in_flight.fetch_sub(1, Ordering::AcqRel);
         self.counters.completed.fetch_add(1, Ordering::Relaxed);
-        job.reply.send(completion, cycles);
+        (job.reply)(outcome, cycles);
     }
 
-    /// Fails the jobs past their deadline: the device did not answer them.
+    /// Resolves the jobs past their deadline: the device did not answer them.
     fn expire(&mut self) {
         let now = Instant::now();
         let expired: Vec<u32> = self
@@ -478,17 +548,16 @@ impl IoThread {
             if let Some(job) = self.jobs.remove(&tag) {
                 self.counters.timeouts.fetch_add(1, Ordering::Relaxed);
                 self.responsive.store(false, Ordering::Relaxed);
-                let user_tag = job.user_tag;
-                self.finish(job, failed(user_tag, JobStatus::DeviceError), None);
+                let timeout = job.timeout;
+                self.finish(job, Err(CodecError::Timeout(timeout)), None);
             }
         }
     }
 
-    fn fail_all(&mut self) {
+    fn fail_all(&mut self, error: &io::Error) {
         let jobs: Vec<InFlight> = self.jobs.drain().map(|(_, job)| job).collect();
         for job in jobs {
-            let user_tag = job.user_tag;
-            self.finish(job, failed(user_tag, JobStatus::DeviceError), None);
+            self.finish(job, Err(CodecError::Io(error.to_string())), None);
         }
     }
 }

@@ -8,97 +8,19 @@ use std::sync::{Arc, Mutex};
 use std::thread::{self, JoinHandle};
 use std::time::Duration;
 
+use bytes::Bytes;
 use lzcache_sim::{Beat, Dut};
 
 use super::defs::{OP_DECOMPRESS, RES_BAD_OPCODE, RES_MALFORMED};
+use super::faults::{FaultPlan, InjectedFaults};
 use super::link::{DeviceLink, Received};
 use super::protocol::{ResultHeader, BEAT_BYTES};
 
 /// The model `lzcache-sim` builds for the accelerator top.
 pub const MODEL: &str = "cache_accelerator";
 
-/// Faults the simulated device injects into its results, each with a probability per
-/// result: an error status, a flipped output (or CRC) bit, no answer at all, or a stall of
-/// the whole device. Written as `error=0.1,corrupt=0.05,drop=0.01,stall=0.02:50ms,seed=7`.
-#[derive(Debug, Clone, PartialEq)]
-pub struct FaultPlan {
-    pub error: f64,
-    pub corrupt: f64,
-    pub drop: f64,
-    pub stall: f64,
-    pub stall_for: Duration,
-    pub seed: u64,
-}
-
-impl Default for FaultPlan {
-    fn default() -> Self {
-        Self {
-            error: 0.0,
-            corrupt: 0.0,
-            drop: 0.0,
-            stall: 0.0,
-            stall_for: Duration::from_millis(50),
-            seed: 1,
-        }
-    }
-}
-
-impl FaultPlan {
-    pub fn none() -> Self {
-        Self::default()
-    }
-
-    pub fn parse(text: &str) -> Result<Self, String> {
-        let mut plan = Self::default();
-        for part in text.split(',').map(str::trim).filter(|p| !p.is_empty()) {
-            let (key, value) = part
-                .split_once('=')
-                .ok_or_else(|| format!("fault {part:?}: expected key=value"))?;
-            let probability = |v: &str| -> Result<f64, String> {
-                let p: f64 = v
-                    .parse()
-                    .map_err(|_| format!("fault {key}: bad number {v:?}"))?;
-                if (0.0..=1.0).contains(&p) {
-                    Ok(p)
-                } else {
-                    Err(format!("fault {key}: probability {p} outside 0..1"))
-                }
-            };
-            match key {
-                "error" => plan.error = probability(value)?,
-                "corrupt" => plan.corrupt = probability(value)?,
-                "drop" => plan.drop = probability(value)?,
-                "stall" => {
-                    let (p, time) = value.split_once(':').unwrap_or((value, "50ms"));
-                    plan.stall = probability(p)?;
-                    let ms = time.trim_end_matches("ms");
-                    plan.stall_for = Duration::from_millis(
-                        ms.parse()
-                            .map_err(|_| format!("fault stall: bad time {time:?}"))?,
-                    );
-                }
-                "seed" => {
-                    plan.seed = value
-                        .parse()
-                        .map_err(|_| format!("fault seed: {value:?}"))?
-                }
-                _ => {
-                    return Err(format!(
-                        "unknown fault {key:?} (error, corrupt, drop, stall, seed)"
-                    ))
-                }
-            }
-        }
-        Ok(plan)
-    }
-
-    fn is_none(&self) -> bool {
-        self.error == 0.0 && self.corrupt == 0.0 && self.drop == 0.0 && self.stall == 0.0
-    }
-}
-
 enum Command {
-    Frame(Vec<u8>),
+    Frame([u8; BEAT_BYTES], Bytes),
     ReadReg(u32, Sender<io::Result<u32>>),
     WriteReg(u32, u32, Sender<io::Result<()>>),
 }
@@ -109,6 +31,7 @@ pub struct SimLink {
     commands: Sender<Command>,
     results: Receiver<Received>,
     faults: Arc<Mutex<FaultPlan>>,
+    injected: Arc<InjectedFaults>,
     thread: Option<JoinHandle<()>>,
 }
 
@@ -120,6 +43,8 @@ impl SimLink {
         let (ready_tx, ready_rx) = mpsc::channel();
         let faults = Arc::new(Mutex::new(faults));
         let plan = Arc::clone(&faults);
+        let injected = Arc::new(InjectedFaults::default());
+        let counts = Arc::clone(&injected);
         let thread = thread::Builder::new()
             .name("lzcache-sim-device".into())
             .spawn(move || {
@@ -132,7 +57,7 @@ impl SimLink {
                     }
                 };
                 let _ = ready_tx.send(Ok(()));
-                SimDevice::new(dut, plan).run(command_rx, result_tx);
+                SimDevice::new(dut, plan, counts).run(command_rx, result_tx);
             })?;
         match ready_rx.recv() {
             Ok(Ok(())) => Ok(Self {
@@ -140,18 +65,12 @@ impl SimLink {
                 commands,
                 results,
                 faults,
+                injected,
                 thread: Some(thread),
             }),
             Ok(Err(e)) => Err(io::Error::other(e)),
             Err(_) => Err(io::Error::other("simulator thread ended at start")),
         }
-    }
-
-    /// Sets the fixed part of every job's timeout (default 5 s), for tests of a device that
-    /// stops answering.
-    pub fn with_base_timeout(mut self, base: Duration) -> Self {
-        self.base_timeout = base;
-        self
     }
 
     /// Changes the faults injected from now on.
@@ -180,9 +99,9 @@ impl DeviceLink for SimLink {
         "sim".into()
     }
 
-    fn send(&mut self, frame: &[u8]) -> io::Result<()> {
+    fn send(&mut self, header: &[u8; BEAT_BYTES], payload: &Bytes) -> io::Result<()> {
         self.commands
-            .send(Command::Frame(frame.to_vec()))
+            .send(Command::Frame(*header, payload.clone()))
             .map_err(|_| Self::gone())
     }
 
@@ -210,6 +129,10 @@ impl DeviceLink for SimLink {
         rx.recv().map_err(|_| Self::gone())?
     }
 
+    fn injected_faults(&self) -> Option<Arc<InjectedFaults>> {
+        Some(Arc::clone(&self.injected))
+    }
+
     fn timeout_for(&self, bytes: usize) -> Duration {
         // A simulated cycle takes microseconds; a compress engine takes a byte per cycle.
         self.base_timeout + Duration::from_micros(20 * bytes as u64)
@@ -220,6 +143,7 @@ impl DeviceLink for SimLink {
 struct SimDevice {
     dut: Dut,
     faults: Arc<Mutex<FaultPlan>>,
+    injected: Arc<InjectedFaults>,
     rng: u64,
     input: VecDeque<Beat>,
     /// Whether the next input beat is a job header (its tag starts a cycle count).
@@ -230,11 +154,12 @@ struct SimDevice {
 }
 
 impl SimDevice {
-    fn new(dut: Dut, faults: Arc<Mutex<FaultPlan>>) -> Self {
+    fn new(dut: Dut, faults: Arc<Mutex<FaultPlan>>, injected: Arc<InjectedFaults>) -> Self {
         let seed = faults.lock().map(|f| f.seed).unwrap_or(1);
         let mut device = Self {
             dut,
             faults,
+            injected,
             rng: seed.wrapping_mul(0x9E37_79B9_7F4A_7C15) | 1,
             input: VecDeque::new(),
             at_header: true,
@@ -262,7 +187,7 @@ impl SimDevice {
                 }
             };
             match command {
-                Some(Command::Frame(frame)) => self.queue(&frame),
+                Some(Command::Frame(header, payload)) => self.queue(&header, &payload),
                 Some(Command::ReadReg(offset, reply)) => {
                     let value = self.dut.axil_read(offset).map_err(io::Error::other);
                     let _ = reply.send(value);
@@ -289,9 +214,19 @@ impl SimDevice {
         }
     }
 
-    fn queue(&mut self, frame: &[u8]) {
-        self.input
-            .extend(lzcache_sim::axis::frame_to_beats(frame, BEAT_BYTES));
+    /// Turns a frame into the model's input beats: the header beat, then the payload from
+    /// the next beat (the stream itself, not a staging copy of the frame).
+    fn queue(&mut self, header: &[u8; BEAT_BYTES], payload: &[u8]) {
+        self.input.push_back(Beat {
+            data: header.to_vec(),
+            keep: u64::MAX,
+            last: payload.is_empty(),
+            user: 0,
+        });
+        if !payload.is_empty() {
+            self.input
+                .extend(lzcache_sim::axis::frame_to_beats(payload, BEAT_BYTES));
+        }
         self.outstanding += 1;
     }
 
@@ -337,15 +272,18 @@ impl SimDevice {
             return Some(received);
         }
         if self.chance(plan.stall) {
+            InjectedFaults::count(&self.injected.stalls);
             thread::sleep(plan.stall_for);
         }
         if self.chance(plan.drop) {
+            InjectedFaults::count(&self.injected.drops);
             return None;
         }
         let Ok(mut header) = ResultHeader::decode(&received.frame) else {
             return Some(received);
         };
         if self.chance(plan.error) {
+            InjectedFaults::count(&self.injected.errors);
             header.status = if header.opcode == OP_DECOMPRESS {
                 RES_MALFORMED
             } else {
@@ -355,6 +293,7 @@ impl SimDevice {
             header.crc_valid = false;
             received.frame = header.encode().to_vec();
         } else if self.chance(plan.corrupt) {
+            InjectedFaults::count(&self.injected.corruptions);
             let output = received.frame.len() - BEAT_BYTES;
             let bit = (self.rng % (8 * output.max(8) as u64)) as usize;
             if output > 0 {

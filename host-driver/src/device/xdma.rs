@@ -13,6 +13,7 @@ use std::sync::mpsc::{self, Receiver, RecvTimeoutError};
 use std::thread;
 use std::time::Duration;
 
+use bytes::Bytes;
 use memmap2::{MmapMut, MmapOptions};
 
 use super::link::{DeviceLink, Received};
@@ -138,7 +139,9 @@ impl XdmaLink {
         thread::Builder::new()
             .name(format!("lzcache-xdma{card}-c2h"))
             .spawn(move || loop {
-                // One read returns one frame: the driver ends the transfer at tlast.
+                // One read returns one frame: the driver ends the transfer at tlast. The frame
+                // is copied out of the DMA buffer (the receive path's one copy) so the buffer
+                // is free for the next transfer while the result is in use.
                 let got = c2h
                     .read(&mut receive_buffer.0[..])
                     .map(|n| receive_buffer.0[..n].to_vec());
@@ -162,15 +165,18 @@ impl DeviceLink for XdmaLink {
         format!("xdma:{}", self.card)
     }
 
-    fn send(&mut self, frame: &[u8]) -> io::Result<()> {
-        if frame.len() > self.send_buffer.0.len() {
+    /// The one copy of the send path: header and payload into the page-aligned DMA buffer.
+    fn send(&mut self, header: &[u8; BEAT_BYTES], payload: &Bytes) -> io::Result<()> {
+        let len = BEAT_BYTES + payload.len();
+        if len > self.send_buffer.0.len() {
             return Err(io::Error::new(
                 io::ErrorKind::InvalidInput,
                 "job frame too large",
             ));
         }
-        self.send_buffer.0[..frame.len()].copy_from_slice(frame);
-        self.h2c.write_all(&self.send_buffer.0[..frame.len()])
+        self.send_buffer.0[..BEAT_BYTES].copy_from_slice(header);
+        self.send_buffer.0[BEAT_BYTES..len].copy_from_slice(payload);
+        self.h2c.write_all(&self.send_buffer.0[..len])
     }
 
     fn recv(&mut self, timeout: Duration) -> io::Result<Option<Received>> {

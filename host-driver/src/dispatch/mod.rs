@@ -1,120 +1,99 @@
-//! The offload dispatcher: per value, software or device, and software whenever the device
-//! is missing, busy or faulty.
+//! The dispatcher: per job, software or device, and software whenever the device is missing,
+//! busy or faulty. The server sees one [`Codec`]; everything about devices stays here.
 //!
 //! Why every device answer is checked before it is used: a cache must never serve a wrong
 //! value, and a device can fail in ways its own status does not show. Checks that cost little
 //! run always — the CRC of a decompressed value against the stored one, the CRC of a
-//! compressed value's input against software's — and a configurable share of compressed blocks
-//! is decompressed in software and compared with the input (all of them by default). Any
-//! disagreement, error status, timeout or transport failure counts as a device fault: the job
-//! is redone in software at once (so no request is lost, duplicated or answered wrongly) and
-//! a circuit breaker sends all work to software, probing the device again after a back-off
-//! that doubles up to 30 s while the faults continue.
+//! compressed value's input against software's — and a configurable share of compressed
+//! blocks is decompressed in software and compared with the input (all of them by default).
+//! Any disagreement, error status, missed deadline or transport failure counts as a device
+//! fault: the job is redone in software at once (so no request is lost, duplicated or answered
+//! wrongly) and a circuit breaker sends all work to software, probing the device again after a
+//! back-off that doubles up to 30 s while the faults continue.
+//!
+//! Nothing here blocks. A device job's [`Pending`] is wrapped in a future that, when the
+//! device answers, checks the answer and falls back to software on the thread that awaits it
+//! — so the checks of many jobs run on the server's workers in parallel, and a device that
+//! stops answering costs its own jobs their deadline (owned by the device backend) and a
+//! software redo, nothing else.
+//!
+//! Copies of a value: none here. A job's input is shared (reference-counted) between the
+//! device job and the software redo that may follow it.
+
+mod spec;
+#[cfg(test)]
+mod tests;
 
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use lzcache_driver::device::{self, DeviceCodec, DeviceSpec};
-use lzcache_driver::{crc64, Codec, CodecError, Completion, Job, JobOp, JobStatus, Pending};
-use lzcache_driver::{CodecStat, SoftwareCodec};
+use crate::codec::Pending;
+use crate::codec::{Codec, CodecError, CodecStat, Completion, Job, JobOp, JobStatus, Outcome};
+use crate::crc64;
+use crate::device::DeviceCodec;
+use crate::software::SoftwareCodec;
 
-/// `--accel`: which codec path the server may use.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum AccelChoice {
-    /// A card when one is found, else software.
-    Auto,
-    Software,
-    Device(DeviceSpec),
+pub use spec::{open, CodecSpec, DispatchOpenError};
+
+/// What the dispatcher needs to know of a device besides the [`Codec`] API.
+pub trait Accelerator: Codec {
+    /// The largest job (input or output bytes) the device takes.
+    fn max_job(&self) -> usize;
+    /// Jobs submitted and not yet resolved.
+    fn queue_depth(&self) -> usize;
+    /// A sentence for the start-up log.
+    fn describe(&self) -> String {
+        self.name().to_string()
+    }
 }
 
-impl std::str::FromStr for AccelChoice {
-    type Err = String;
+impl Accelerator for DeviceCodec {
+    fn max_job(&self) -> usize {
+        self.info().max_job as usize
+    }
 
-    fn from_str(s: &str) -> Result<Self, String> {
-        match s {
-            "auto" => Ok(Self::Auto),
-            "software" => Ok(Self::Software),
-            other => other
-                .parse()
-                .map(Self::Device)
-                .map_err(|e| format!("{e}; or auto, software")),
-        }
+    fn queue_depth(&self) -> usize {
+        DeviceCodec::queue_depth(self)
+    }
+
+    fn describe(&self) -> String {
+        format!(
+            "{} ({} compress, {} decompress engines)",
+            self.info().name,
+            self.info().compress_engines,
+            self.info().decompress_engines
+        )
     }
 }
 
 /// `--accel-prefer`: how a value's path is chosen while the device is healthy.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
 pub enum Prefer {
-    /// Whichever is expected to finish first, from value size, the device's queue depth and
+    /// Whichever is expected to finish first, from job size, the device's queue depth and
     /// the measured speed of each path.
     Fastest,
-    /// The device for every value it can take (software only as the fallback).
+    /// The device for every job it can take (software only as the fallback).
     Device,
 }
 
 /// Settings of the dispatcher.
 #[derive(Debug, Clone)]
-pub struct OffloadConfig {
+pub struct DispatchConfig {
     pub prefer: Prefer,
     /// Share of device-compressed blocks decompressed in software and compared (0..=1).
     pub verify: f64,
-    /// Fixed part of a device job's timeout (the device's own default when `None`).
-    pub device_timeout: Option<Duration>,
     /// First back-off of the circuit breaker.
     pub backoff: Duration,
 }
 
-impl Default for OffloadConfig {
+impl Default for DispatchConfig {
     fn default() -> Self {
         Self {
             prefer: Prefer::Fastest,
             verify: 1.0,
-            device_timeout: None,
             backoff: Duration::from_millis(500),
         }
-    }
-}
-
-/// Opens the device `choice` names and wraps it with the software fallback. Returns the
-/// dispatcher and a sentence for the start-up log saying which path is in use.
-pub fn build(
-    choice: &AccelChoice,
-    config: OffloadConfig,
-    faults: Option<&str>,
-) -> Result<(Offload, String), String> {
-    let device = match choice {
-        AccelChoice::Software => None,
-        AccelChoice::Auto => match device::xdma::cards().first() {
-            Some(&n) => {
-                Some(device::open(&DeviceSpec::Xdma(n)).map_err(|e| format!("xdma:{n}: {e}"))?)
-            }
-            None => None,
-        },
-        AccelChoice::Device(spec) => Some(open_device(spec, faults)?),
-    };
-    let note = match (&device, choice) {
-        (Some(d), _) => format!(
-            "codec: {} ({} compress, {} decompress engines; software fallback)",
-            d.info().name,
-            d.info().compress_engines,
-            d.info().decompress_engines
-        ),
-        (None, AccelChoice::Auto) => "codec: software (no XDMA card found)".to_string(),
-        (None, _) => "codec: software".to_string(),
-    };
-    Ok((Offload::new(device, config), note))
-}
-
-fn open_device(spec: &DeviceSpec, faults: Option<&str>) -> Result<DeviceCodec, String> {
-    match (spec, faults) {
-        (DeviceSpec::Sim, Some(plan)) => {
-            let plan = device::sim::FaultPlan::parse(plan)?;
-            let link = device::sim::SimLink::start(plan).map_err(|e| format!("sim: {e}"))?;
-            DeviceCodec::new(Box::new(link)).map_err(|e| format!("sim: {e}"))
-        }
-        (_, Some(_)) => Err("fault injection exists only for the simulated device".into()),
-        (spec, None) => device::open(spec).map_err(|e| format!("{spec:?}: {e}")),
     }
 }
 
@@ -178,6 +157,7 @@ enum Breaker {
 }
 
 /// Why a device answer was not used.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum Fault {
     /// The device calls the input bad; software decides whether it is.
     Suspect,
@@ -189,41 +169,66 @@ enum Fault {
 }
 
 /// The server's codec: software and, when present, a device.
-pub struct Offload {
+#[derive(Clone)]
+pub struct Dispatcher {
+    inner: Arc<Inner>,
+}
+
+struct Inner {
     software: SoftwareCodec,
-    device: Option<Arc<DeviceCodec>>,
+    device: Option<Arc<dyn Accelerator>>,
     name: String,
-    config: OffloadConfig,
+    config: DispatchConfig,
     breaker: Mutex<Breaker>,
     software_stats: PathStats,
     device_stats: PathStats,
     faults: FaultStats,
     decisions: AtomicU64,
+    /// Device-compressed blocks eligible for verification so far (the sampler's clock).
+    verify_seen: AtomicU64,
 }
 
-impl Offload {
-    pub fn new(device: Option<DeviceCodec>, config: OffloadConfig) -> Self {
+impl Dispatcher {
+    /// Software only.
+    pub fn software() -> Self {
+        Self::new(None, DispatchConfig::default())
+    }
+
+    pub fn new(device: Option<Arc<dyn Accelerator>>, config: DispatchConfig) -> Self {
         let name = device
             .as_ref()
             .map(|d| d.name().to_string())
             .unwrap_or_else(|| "software".into());
         Self {
-            software: SoftwareCodec::new(),
-            device: device.map(Arc::new),
-            name,
-            config,
-            breaker: Mutex::new(Breaker::Closed),
-            software_stats: PathStats::default(),
-            device_stats: PathStats::default(),
-            faults: FaultStats::default(),
-            decisions: AtomicU64::new(0),
+            inner: Arc::new(Inner {
+                software: SoftwareCodec::new(),
+                device,
+                name,
+                config,
+                breaker: Mutex::new(Breaker::Closed),
+                software_stats: PathStats::default(),
+                device_stats: PathStats::default(),
+                faults: FaultStats::default(),
+                decisions: AtomicU64::new(0),
+                verify_seen: AtomicU64::new(0),
+            }),
         }
     }
 
+    /// A sentence for the start-up log saying which path is in use.
+    pub fn describe(&self) -> String {
+        match &self.inner.device {
+            Some(device) => format!("codec: {} (software fallback)", device.describe()),
+            None => "codec: software".into(),
+        }
+    }
+}
+
+impl Inner {
     /// Whether this job goes to the device.
-    fn use_device(&self, device: &DeviceCodec, job: &Job) -> bool {
-        let bytes = job_bytes(job);
-        if bytes > device.info().max_job as usize || !self.breaker_allows() {
+    fn use_device(&self, device: &dyn Accelerator, job: &Job) -> bool {
+        let bytes = job.size();
+        if bytes > device.max_job() || !self.breaker_allows() {
             return false;
         }
         match self.config.prefer {
@@ -247,8 +252,12 @@ impl Offload {
         }
     }
 
+    fn lock_breaker(&self) -> std::sync::MutexGuard<'_, Breaker> {
+        self.breaker.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
     fn breaker_allows(&self) -> bool {
-        let mut breaker = self.breaker.lock().unwrap_or_else(|e| e.into_inner());
+        let mut breaker = self.lock_breaker();
         match *breaker {
             Breaker::Closed => true,
             Breaker::Open { until, backoff } if Instant::now() >= until => {
@@ -261,7 +270,7 @@ impl Offload {
     }
 
     fn device_ok(&self) {
-        let mut breaker = self.breaker.lock().unwrap_or_else(|e| e.into_inner());
+        let mut breaker = self.lock_breaker();
         if let Breaker::Probing { .. } = *breaker {
             *breaker = Breaker::Closed;
         }
@@ -275,16 +284,15 @@ impl Offload {
                 self.faults.fallbacks.fetch_add(1, Ordering::Relaxed);
                 return;
             }
-            Fault::Suspect => unreachable!("resolved by software first"),
+            Fault::Suspect | Fault::Error => &self.faults.errors,
             Fault::Timeout => &self.faults.timeouts,
-            Fault::Error => &self.faults.errors,
             Fault::Crc => &self.faults.crc_mismatches,
             Fault::Verify => &self.faults.verify_failures,
         };
         counter.fetch_add(1, Ordering::Relaxed);
         self.faults.fallbacks.fetch_add(1, Ordering::Relaxed);
         self.faults.trips.fetch_add(1, Ordering::Relaxed);
-        let mut breaker = self.breaker.lock().unwrap_or_else(|e| e.into_inner());
+        let mut breaker = self.lock_breaker();
         let backoff = match *breaker {
             Breaker::Closed => self.config.backoff,
             Breaker::Open { backoff, .. } | Breaker::Probing { backoff } => {
@@ -297,42 +305,36 @@ impl Offload {
         };
         tracing::warn!(
             device = %self.name,
+            ?fault,
             "device fault; software takes all work for {backoff:?}"
         );
     }
 
     fn breaker_state(&self) -> &'static str {
-        match *self.breaker.lock().unwrap_or_else(|e| e.into_inner()) {
+        match *self.lock_breaker() {
             Breaker::Closed => "closed",
             Breaker::Open { .. } => "open",
             Breaker::Probing { .. } => "probing",
         }
     }
 
-    fn run_software(&self, job: Job) -> Completion {
-        let bytes = job_bytes(&job);
+    fn run_software(&self, job: &Job) -> Completion {
         let start = Instant::now();
-        let done = self.software.execute(&job);
+        let done = self.software.execute(job);
         self.software_stats
-            .record(bytes, done.output.len(), start.elapsed());
+            .record(job.size(), done.output.len(), start.elapsed());
         done
     }
 
-    /// Runs `job` on the device and checks the answer; `Err` means use software instead.
-    fn run_device(&self, device: &DeviceCodec, job: &Job) -> Result<Completion, Fault> {
-        let bytes = job_bytes(job);
-        let mut timeout = device.timeout_for(bytes);
-        if let Some(base) = self.config.device_timeout {
-            timeout = timeout - device.timeout_for(0) + base;
-        }
-        let start = Instant::now();
-        let done = match device.run(job.clone(), timeout) {
+    /// Checks a device's answer to `job`; `Err` means software must redo the job.
+    fn check(&self, job: &Job, outcome: Outcome, started: Instant) -> Result<Completion, Fault> {
+        let done = match outcome {
             Ok(done) => done,
             Err(CodecError::Busy) => return Err(Fault::Busy),
             Err(CodecError::Timeout(_)) => return Err(Fault::Timeout),
             Err(_) => return Err(Fault::Error),
         };
-        let elapsed = start.elapsed();
+        let elapsed = started.elapsed();
         match job.op {
             JobOp::Decompress { expected_crc, .. } => {
                 if done.status == JobStatus::DeviceError {
@@ -355,7 +357,7 @@ impl Offload {
                 if done.status == JobStatus::Ok && self.sample_verify() {
                     self.faults.verified.fetch_add(1, Ordering::Relaxed);
                     let back = lz4_flex::block::decompress(&done.output, job.input.len());
-                    if back.ok().as_deref() != Some(job.input.as_slice()) {
+                    if back.ok().as_deref() != Some(&job.input[..]) {
                         return Err(Fault::Verify);
                     }
                 }
@@ -366,112 +368,124 @@ impl Offload {
                 }
             }
         }
-        self.device_stats.record(bytes, done.output.len(), elapsed);
+        self.device_stats
+            .record(job.size(), done.output.len(), elapsed);
         Ok(done)
     }
 
+    /// Whether the next device-compressed block is verified: exactly `verify` of them over any
+    /// run of blocks (to within one), spread evenly.
     fn sample_verify(&self) -> bool {
-        if self.config.verify >= 1.0 {
-            return true;
+        let share = self.config.verify.clamp(0.0, 1.0);
+        let n = self.verify_seen.fetch_add(1, Ordering::Relaxed) as f64;
+        ((n + 1.0) * share).floor() > (n * share).floor()
+    }
+
+    /// The end of a device job: the checked answer, or software's.
+    fn finish_device(&self, job: &Job, outcome: Outcome, started: Instant) -> Completion {
+        match self.check(job, outcome, started) {
+            Ok(done) => {
+                self.device_ok();
+                done
+            }
+            Err(Fault::Suspect) => {
+                let done = self.run_software(job);
+                if done.is_good() {
+                    // Software reads the value fine: the device was wrong.
+                    self.device_fault(Fault::Suspect);
+                } else {
+                    // The stored value itself is damaged; the device was right.
+                    self.device_ok();
+                }
+                done
+            }
+            Err(fault) => {
+                self.device_fault(fault);
+                self.run_software(job)
+            }
         }
-        let n = self.faults.verified.load(Ordering::Relaxed)
-            + self.device_stats.jobs.load(Ordering::Relaxed);
-        // Deterministic sampling: every k-th block.
-        let every = (1.0 / self.config.verify.max(1e-9)).round().max(1.0) as u64;
-        n.is_multiple_of(every)
     }
 }
 
-fn job_bytes(job: &Job) -> usize {
-    match job.op {
-        JobOp::Decompress { raw_len, .. } => raw_len.max(job.input.len()),
-        _ => job.input.len(),
-    }
-}
-
-impl Codec for Offload {
+impl Codec for Dispatcher {
     fn name(&self) -> &str {
-        &self.name
+        &self.inner.name
     }
 
+    /// Never `Busy` and never an error: a job the device cannot take runs in software.
     fn submit(&self, job: Job) -> Result<Pending, CodecError> {
-        // Both paths finish before returning: the dispatcher never reports Busy, it falls back.
-        Ok(Pending::ready(self.run(job, Duration::MAX)?))
-    }
-
-    fn run(&self, job: Job, _timeout: Duration) -> Result<Completion, CodecError> {
-        if let Some(device) = &self.device {
-            if self.use_device(device, &job) {
-                match self.run_device(device, &job) {
-                    Ok(done) => {
-                        self.device_ok();
-                        return Ok(done);
+        let inner = &self.inner;
+        if let Some(device) = &inner.device {
+            if inner.use_device(device.as_ref(), &job) {
+                let started = Instant::now();
+                match device.submit(job.clone()) {
+                    Ok(pending) => {
+                        let inner = Arc::clone(inner);
+                        return Ok(Pending::from_future(async move {
+                            let outcome = pending.await;
+                            Ok(inner.finish_device(&job, outcome, started))
+                        }));
                     }
-                    Err(Fault::Suspect) => {
-                        let done = self.run_software(job);
-                        if done.is_good() {
-                            // Software reads the value fine: the device was wrong.
-                            self.device_fault(Fault::Error);
-                        } else {
-                            // The stored value itself is damaged; the device was right.
-                            self.device_ok();
-                        }
-                        return Ok(done);
-                    }
-                    Err(fault) => self.device_fault(fault),
+                    Err(CodecError::Busy) => inner.device_fault(Fault::Busy),
+                    Err(_) => inner.device_fault(Fault::Error),
                 }
             }
         }
-        Ok(self.run_software(job))
+        Ok(Pending::ready(Ok(inner.run_software(&job))))
     }
 
     fn stats(&self) -> Vec<CodecStat> {
+        let inner = &self.inner;
         let load = |c: &AtomicU64| c.load(Ordering::Relaxed).to_string();
         let mut out = vec![
-            ("lz_accel".into(), self.name.clone()),
-            ("lz_sw_jobs".into(), load(&self.software_stats.jobs)),
-            ("lz_sw_bytes_in".into(), load(&self.software_stats.bytes_in)),
+            ("lz_accel".into(), inner.name.clone()),
+            ("lz_sw_jobs".into(), load(&inner.software_stats.jobs)),
+            (
+                "lz_sw_bytes_in".into(),
+                load(&inner.software_stats.bytes_in),
+            ),
             (
                 "lz_sw_bytes_out".into(),
-                load(&self.software_stats.bytes_out),
+                load(&inner.software_stats.bytes_out),
             ),
             (
                 "lz_sw_latency_us".into(),
-                self.software_stats.average_micros().to_string(),
+                inner.software_stats.average_micros().to_string(),
             ),
         ];
-        if let Some(device) = &self.device {
+        if let Some(device) = &inner.device {
             out.extend([
-                ("lz_dev_state".into(), self.breaker_state().to_string()),
-                ("lz_dev_jobs".into(), load(&self.device_stats.jobs)),
-                ("lz_dev_bytes_in".into(), load(&self.device_stats.bytes_in)),
+                ("lz_dev_state".into(), inner.breaker_state().to_string()),
+                ("lz_dev_jobs".into(), load(&inner.device_stats.jobs)),
+                ("lz_dev_bytes_in".into(), load(&inner.device_stats.bytes_in)),
                 (
                     "lz_dev_bytes_out".into(),
-                    load(&self.device_stats.bytes_out),
+                    load(&inner.device_stats.bytes_out),
                 ),
                 (
                     "lz_dev_latency_us".into(),
-                    self.device_stats.average_micros().to_string(),
+                    inner.device_stats.average_micros().to_string(),
                 ),
                 (
                     "lz_dev_queue_depth".into(),
                     device.queue_depth().to_string(),
                 ),
-                ("lz_dev_fallbacks".into(), load(&self.faults.fallbacks)),
-                ("lz_dev_busy".into(), load(&self.faults.busy)),
-                ("lz_dev_errors".into(), load(&self.faults.errors)),
-                ("lz_dev_timeouts".into(), load(&self.faults.timeouts)),
+                ("lz_dev_fallbacks".into(), load(&inner.faults.fallbacks)),
+                ("lz_dev_busy".into(), load(&inner.faults.busy)),
+                ("lz_dev_errors".into(), load(&inner.faults.errors)),
+                ("lz_dev_timeouts".into(), load(&inner.faults.timeouts)),
                 (
                     "lz_dev_crc_mismatches".into(),
-                    load(&self.faults.crc_mismatches),
+                    load(&inner.faults.crc_mismatches),
                 ),
-                ("lz_dev_verified".into(), load(&self.faults.verified)),
+                ("lz_dev_verified".into(), load(&inner.faults.verified)),
                 (
                     "lz_dev_verify_failures".into(),
-                    load(&self.faults.verify_failures),
+                    load(&inner.faults.verify_failures),
                 ),
-                ("lz_dev_breaker_trips".into(), load(&self.faults.trips)),
+                ("lz_dev_breaker_trips".into(), load(&inner.faults.trips)),
             ]);
+            out.extend(device.stats());
         }
         out
     }
