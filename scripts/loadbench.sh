@@ -2,10 +2,13 @@
 # lzcache beside memcached under the same load, in one run.
 #
 # Both servers get the same memory (-m), threads (-t) and a port on 127.0.0.1; memcaslap
-# (libmemcached's load generator) drives each with the same workload: get:set 9:1, keys 16-64
-# bytes, values 100-4096 bytes, 16 connections, 2 threads. Prints ops/s, mean latency and the
-# p99 latency bucket (memcaslap's log2 histogram, so p99 is a power-of-two upper bound), and the
-# lzcache/memcached ratios. Then both are filled with compressible values past their memory
+# (libmemcached's load generator) drives each with the same workloads: get:set 9:1, keys 16-64
+# bytes, values 100-4096 bytes (then 100 bytes), 16 connections, 2 threads. Prints ops/s, mean
+# latency, the p99 latency bucket (memcaslap's log2 histogram, so p99 is a power-of-two upper
+# bound) and the server's own CPU per operation, user and kernel (from /proc/PID/stat, utime
+# and stime, across the run), with the lzcache/memcached ratios. The load generator shares the
+# machine's cores with the server, so ops/s is bound by the kernel's loopback TCP; CPU per
+# operation is the figure that compares the servers' own code. Then both are filled with compressible values past their memory
 # limit and re-read: items held and hit ratio. Finally a sweep over connection counts and
 # memory sizes, written to target/loadbench/{load,items}.csv and plotted to
 # target/loadbench/loadbench.png (python3-matplotlib).
@@ -44,11 +47,15 @@ start_servers() {
 }
 stop_servers() { for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done; wait 2>/dev/null || true; pids=(); }
 
-# Prints "ops/s avg_us p99_us" from memcaslap's output: load PORT [CONNECTIONS [SECONDS]].
+# Prints "ops/s avg_us p99_us user_us_per_op sys_us_per_op" from memcaslap's output and the
+# server's CPU times: load PORT [CONNECTIONS [SECONDS [WORKLOAD [PID]]]].
 load() {
-  local conns=${2:-16} secs=${3:-$seconds}
-  memcaslap -s 127.0.0.1:$1 -t "${secs}s" -c "$conns" -T 2 -F "$work/workload" -S "${secs}s" > "$work/out" 2>&1
-  awk '
+  local conns=${2:-16} secs=${3:-$seconds} workload=${4:-$work/workload} pid=${5:-}
+  local u0=0 s0=0 u1=0 s1=0
+  [ -n "$pid" ] && read -r u0 s0 < <(cpu_ticks "$pid")
+  memcaslap -s 127.0.0.1:$1 -t "${secs}s" -c "$conns" -T 2 -F "$workload" -S "${secs}s" > "$work/out" 2>&1
+  [ -n "$pid" ] && read -r u1 s1 < <(cpu_ticks "$pid")
+  awk -v du=$((u1 - u0)) -v ds=$((s1 - s0)) -v tck="$(getconf CLK_TCK)" '
     /^Global/ && section == "Total" { tps = $4; avg = $10 }
     /^Total Statistics$/ { section = "Total" }
     /^Total Statistics \(/ { hist = 1; next }
@@ -56,22 +63,44 @@ load() {
       base = $1 + 0
       for (i = 2; i <= NF; i++) { bucket[base + i - 2] = $i; total += $i }
     }
+    /^Run time:/ { ops = $5 }
     END {
       seen = 0
       for (b = 0; b < 64; b++) { seen += bucket[b]; if (seen >= 0.99 * total) { p99 = 2 ^ (b + 1); break } }
-      printf "%d %d %d\n", tps, avg, p99
+      ops = ops > 0 ? ops : 1
+      printf "%d %d %d %.3f %.3f\n", tps, avg, p99, du * 1e6 / tck / ops, ds * 1e6 / tck / ops
     }' "$work/out"
 }
 
-echo "== load: ${seconds}s each, get:set 9:1, keys 16-64 B, values 100-4096 B, 16 connections"
-start_servers
-read -r lz_tps lz_avg lz_p99 < <(load $lz_port)
-read -r mc_tps mc_avg mc_p99 < <(load $mc_port)
-stop_servers
-printf '%-10s %12s %10s %12s\n' server ops/s avg_us p99_us
-printf '%-10s %12s %10s %12s\n' lzcache "$lz_tps" "$lz_avg" "<=$lz_p99"
-printf '%-10s %12s %10s %12s\n' memcached "$mc_tps" "$mc_avg" "<=$mc_p99"
-awk -v a="$lz_tps" -v b="$mc_tps" 'BEGIN { printf "lzcache/memcached ops/s: %.2f\n", a / b }'
+# User and kernel CPU ticks of a process so far (fields 14 and 15 of /proc/PID/stat; the
+# command name, field 2, has no spaces for these servers).
+cpu_ticks() { awk '{ print $14, $15 }' "/proc/$1/stat"; }
+
+cat > "$work/small" <<'CFG'
+key
+16 64 1
+value
+100 100 1
+cmd
+0 0.1
+1 0.9
+CFG
+for workload in workload small; do
+  case $workload in
+    workload) what="values 100-4096 B" ;;
+    small) what="values 100 B" ;;
+  esac
+  echo "== load: ${seconds}s each, get:set 9:1, keys 16-64 B, $what, 16 connections"
+  start_servers
+  read -r lz_tps lz_avg lz_p99 lz_usr lz_sys < <(load $lz_port 16 "$seconds" "$work/$workload" "${pids[0]}")
+  read -r mc_tps mc_avg mc_p99 mc_usr mc_sys < <(load $mc_port 16 "$seconds" "$work/$workload" "${pids[1]}")
+  stop_servers
+  printf '%-10s %10s %8s %10s %14s %14s\n' server ops/s avg_us p99_us user_us/op kernel_us/op
+  printf '%-10s %10s %8s %10s %14s %14s\n' lzcache "$lz_tps" "$lz_avg" "<=$lz_p99" "$lz_usr" "$lz_sys"
+  printf '%-10s %10s %8s %10s %14s %14s\n' memcached "$mc_tps" "$mc_avg" "<=$mc_p99" "$mc_usr" "$mc_sys"
+  awk -v a="$lz_tps" -v b="$mc_tps" -v u="$lz_usr" -v v="$mc_usr" -v k="$lz_sys" -v l="$mc_sys" \
+    'BEGIN { printf "lzcache/memcached: ops/s %.2f, user CPU per op %.2f, kernel CPU per op %.2f\n", a / b, u / v, k / l }'
+done
 
 echo "== items held: 4 KiB text-like values, 4x the memory limit written, then re-read"
 start_servers
@@ -91,7 +120,7 @@ echo "server,connections,ops_per_s,avg_us,p99_us" > "$out/load.csv"
 start_servers
 for conns in 4 16 64; do
   for server in lzcache:$lz_port memcached:$mc_port; do
-    read -r tps avg p99 < <(load "${server#*:}" "$conns" $(( (seconds + 1) / 2 )))
+    read -r tps avg p99 _ _ < <(load "${server#*:}" "$conns" $(( (seconds + 1) / 2 )))
     echo "${server%%:*},$conns,$tps,$avg,$p99" >> "$out/load.csv"
   done
 done

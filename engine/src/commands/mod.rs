@@ -22,6 +22,12 @@ use crate::stats::Stats;
 use crate::store::{ItemSnapshot, Store};
 use crate::value::{RawBytes, StoredValue, ValueCodec, ValueError};
 
+/// Queue positions of each store shard the expiry crawler looks at per upkeep tick (every
+/// 500 ms): 8 K lookups a second in all. Each is a likely cache miss; at 256 per shard the
+/// crawler cost 4 % of the server's user CPU under load (perf), for items that are also
+/// dropped when a request or eviction reaches them.
+const CRAWL_PER_SHARD: usize = 64;
+
 /// What the connection should do after a command.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Flow {
@@ -147,7 +153,7 @@ impl Cache {
     /// Background upkeep: due flushes and a pass over expired items.
     pub fn maintain(&self) {
         self.apply_due_flush();
-        self.store.crawl_expired(self.clock.now(), 256);
+        self.store.crawl_expired(self.clock.now(), CRAWL_PER_SHARD);
     }
 
     /// Deletes `key` without a reply (after a refused `set`).

@@ -70,14 +70,14 @@ impl Cache {
         stat(
             out,
             "lz_values_compressed",
-            load(&self.stats.values_compressed),
+            self.stats.total(|c| &c.values_compressed),
         );
         stat(
             out,
             "lz_values_uncompressed",
-            load(&self.stats.values_uncompressed),
+            self.stats.total(|c| &c.values_uncompressed),
         );
-        stat(out, "crc_errors", load(&self.stats.crc_errors));
+        stat(out, "crc_errors", self.stats.total(|c| &c.crc_errors));
         // Per-path counters of the codec (software, device, fallbacks).
         for (name, value) in self.values.codec_stats() {
             stat(out, &name, value);

@@ -19,7 +19,10 @@
 
 pub mod item;
 
-use std::collections::hash_map::RandomState;
+/// The hasher of keys: foldhash, seeded at random per store. A key lookup is the hot path of
+/// every request, and SipHash (the std default) cost more than the rest of the lookup; a
+/// random seed keeps the hashes of client-chosen keys unpredictable.
+type KeyHasher = foldhash::fast::RandomState;
 use std::collections::{HashMap, HashSet, VecDeque};
 use std::hash::BuildHasher;
 use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
@@ -72,7 +75,7 @@ pub struct StoreCounters {
 }
 
 struct Shard {
-    map: HashMap<Arc<[u8]>, Item>,
+    map: HashMap<Arc<[u8]>, Item, KeyHasher>,
     /// The small (probationary) and main FIFOs. They may hold keys already removed from `map`
     /// or moved to the other queue (checked by pointer identity and `Item::in_main` when the
     /// hand reaches them); compacted when such entries outnumber live ones.
@@ -80,7 +83,7 @@ struct Shard {
     main: VecDeque<Arc<[u8]>>,
     /// Hashes of keys recently evicted from `small`, oldest first, and the same as a set.
     ghost: VecDeque<u32>,
-    ghost_set: HashSet<u32>,
+    ghost_set: HashSet<u32, KeyHasher>,
     /// Bytes charged to this shard, and to the items in `small`.
     bytes: usize,
     small_bytes: usize,
@@ -94,11 +97,11 @@ struct Shard {
 impl Shard {
     fn new() -> Self {
         Self {
-            map: HashMap::new(),
+            map: HashMap::default(),
             small: VecDeque::new(),
             main: VecDeque::new(),
             ghost: VecDeque::new(),
-            ghost_set: HashSet::new(),
+            ghost_set: HashSet::default(),
             bytes: 0,
             small_bytes: 0,
             raw_bytes: 0,
@@ -121,7 +124,7 @@ pub struct StoreTotals {
 /// The cache's items.
 pub struct Store {
     shards: Box<[Mutex<Shard>]>,
-    hasher: RandomState,
+    hasher: KeyHasher,
     limit: usize,
     used: AtomicUsize,
     held_value_bytes: AtomicUsize,
@@ -135,7 +138,7 @@ impl Store {
     pub fn new(limit: usize) -> Self {
         Self {
             shards: (0..SHARDS).map(|_| Mutex::new(Shard::new())).collect(),
-            hasher: RandomState::new(),
+            hasher: KeyHasher::default(),
             limit,
             used: AtomicUsize::new(0),
             held_value_bytes: AtomicUsize::new(0),
@@ -316,11 +319,11 @@ impl Store {
             let mut shard = self.lock(index);
             let bytes = shard.bytes;
             let held: usize = shard.map.values().map(|i| i.value.held_len()).sum();
-            shard.map = HashMap::new();
+            shard.map = HashMap::default();
             shard.small = VecDeque::new();
             shard.main = VecDeque::new();
             shard.ghost = VecDeque::new();
-            shard.ghost_set = HashSet::new();
+            shard.ghost_set = HashSet::default();
             shard.bytes = 0;
             shard.small_bytes = 0;
             shard.raw_bytes = 0;
