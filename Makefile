@@ -14,7 +14,7 @@ TEST_PACKAGES := $(SIM_PACKAGES) yosys python3-matplotlib \
 # The features the tests build with: the server with the simulated device.
 TEST_FEATURES := --features lzcache/sim
 
-.PHONY: help run run-sim build check-plain-build deps-sim test check fmt lint clippy rtl-lint synth hardware pnr pnr-reports pnr-wide pnr-tools bench hwreport loadbench deps-run deps clean
+.PHONY: help run run-sim build check-plain-build deps-sim difftest test check fmt lint clippy rtl-lint synth hardware pnr pnr-reports pnr-wide pnr-tools bench hwreport loadbench deps-run deps clean
 
 help: ## List the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-10s %s\n", $$1, $$2}'
@@ -146,6 +146,10 @@ bench: deps-sim ## Software codec beside lz4 C and the crc crate (criterion), th
 
 hwreport: deps synth pnr ## The RTL in clock cycles over the corpus, beside lz4 C, with resources (CSV/JSON in target/)
 	$(CARGO) run --release -p lzcache-benches --bin hwreport
+
+SECS ?= 600
+difftest: deps ## lzcache against memcached on generated command streams for SECS seconds (default 600)
+	$(CARGO) run --release -p lzcache-difftest -- --secs $(SECS) --seed $$(date +%s)
 
 loadbench: deps ## lzcache beside memcached under memcaslap load, then items held past -m
 	scripts/loadbench.sh

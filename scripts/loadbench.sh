@@ -13,7 +13,7 @@
 # memory sizes, written to target/loadbench/{load,items}.csv and plotted to
 # target/loadbench/loadbench.png (python3-matplotlib).
 #
-#   scripts/loadbench.sh [SECONDS]        (default 20)
+#   scripts/loadbench.sh [SECONDS]        (default 20; ROUNDS=3 runs of each load per server)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 seconds=${1:-20}
@@ -85,16 +85,26 @@ cmd
 0 0.1
 1 0.9
 CFG
+# Each workload runs ROUNDS times on each server, alternating, and the medians are reported:
+# the machines this runs on are shared and noisy, and alternation spreads the noise evenly.
+rounds=${ROUNDS:-3}
+median() { sort -g | awk '{ v[NR] = $1 } END { print (NR % 2) ? v[(NR + 1) / 2] : (v[NR / 2] + v[NR / 2 + 1]) / 2 }'; }
 for workload in workload small; do
   case $workload in
     workload) what="values 100-4096 B" ;;
     small) what="values 100 B" ;;
   esac
-  echo "== load: ${seconds}s each, get:set 9:1, keys 16-64 B, $what, 16 connections"
+  echo "== load: ${seconds}s x $rounds rounds each (medians), get:set 9:1, keys 16-64 B, $what, 16 connections"
   start_servers
-  read -r lz_tps lz_avg lz_p99 lz_usr lz_sys < <(load $lz_port 16 "$seconds" "$work/$workload" "${pids[0]}")
-  read -r mc_tps mc_avg mc_p99 mc_usr mc_sys < <(load $mc_port 16 "$seconds" "$work/$workload" "${pids[1]}")
+  : > "$work/lz.rounds"; : > "$work/mc.rounds"
+  for _ in $(seq "$rounds"); do
+    load $lz_port 16 "$seconds" "$work/$workload" "${pids[0]}" >> "$work/lz.rounds"
+    load $mc_port 16 "$seconds" "$work/$workload" "${pids[1]}" >> "$work/mc.rounds"
+  done
   stop_servers
+  medians() { for col in 1 2 3 4 5; do awk -v c=$col '{ print $c }' "$1" | median; done | xargs; }
+  read -r lz_tps lz_avg lz_p99 lz_usr lz_sys < <(medians "$work/lz.rounds")
+  read -r mc_tps mc_avg mc_p99 mc_usr mc_sys < <(medians "$work/mc.rounds")
   printf '%-10s %10s %8s %10s %14s %14s\n' server ops/s avg_us p99_us user_us/op kernel_us/op
   printf '%-10s %10s %8s %10s %14s %14s\n' lzcache "$lz_tps" "$lz_avg" "<=$lz_p99" "$lz_usr" "$lz_sys"
   printf '%-10s %10s %8s %10s %14s %14s\n' memcached "$mc_tps" "$mc_avg" "<=$mc_p99" "$mc_usr" "$mc_sys"

@@ -37,7 +37,10 @@ impl Cache {
             Stats::incr(&self.stats.cmd_touch);
         }
         let mut markers = Markers::default();
+        let mut vivified = false;
+        let mut old_expiry = 0;
         let found = self.store.access(key, now, |item| {
+            old_expiry = item.expiry;
             if let Some(expiry) = new_expiry {
                 item.expiry = expiry;
             }
@@ -64,6 +67,7 @@ impl Cache {
             None => match self.vivify(key, flags) {
                 Some(item) => {
                     markers.win = true;
+                    vivified = true;
                     item
                 }
                 None => {
@@ -97,7 +101,16 @@ impl Cache {
             hit_before: Some(item.fetched),
             last_access_ago: Some(now.saturating_sub(item.last_access)),
             size: Some(item.value.raw_len as usize),
-            ttl: Some(self.clock.ttl_remaining(new_expiry.unwrap_or(item.expiry))),
+            // memcached answers the flags in their order: a `t` before `N` saw no item yet.
+            ttl: Some(
+                if vivified && flags.ttl.is_none() && flags.ttl_asked_before_vivify() {
+                    -1
+                } else if !vivified && flags.ttl_asked_before_touch() {
+                    self.clock.ttl_remaining(old_expiry)
+                } else {
+                    self.clock.ttl_remaining(new_expiry.unwrap_or(item.expiry))
+                },
+            ),
         };
         match &value {
             Some(raw) => {
@@ -119,12 +132,16 @@ impl Cache {
         let value = self.encode_empty();
         let mut item = Item::new(value, 0, self.clock.expiry(ttl), now);
         item.win_sent = true;
+        // The `mg` that creates the item is its first fetch, as in memcached.
+        item.fetched = true;
         match self
             .store
             .store(key, item.clone(), Condition::Absent, now, None)
         {
             Outcome::Done(cas) => {
                 item.cas = cas;
+                // This request's own answer: no earlier hit.
+                item.fetched = false;
                 Some(item)
             }
             _ => None,
@@ -144,10 +161,17 @@ impl Cache {
         let (code, cas) = match mode {
             MetaMode::Append | MetaMode::Prepend => {
                 match self
-                    .concat(key, data, mode == MetaMode::Append, flags.new_cas)
+                    .concat(
+                        key,
+                        data,
+                        mode == MetaMode::Append,
+                        flags.compare_cas,
+                        flags.new_cas,
+                    )
                     .await
                 {
                     Concat::Stored(cas) => ("HD", Some(cas)),
+                    Concat::Exists => ("EX", None),
                     Concat::NotStored if flags.vivify.is_some() => {
                         let ttl = flags.vivify.unwrap_or(0);
                         self.meta_store(key, data, 0, ttl, Condition::Absent, flags)
@@ -159,8 +183,9 @@ impl Cache {
             }
             _ => {
                 let condition = match (mode, flags.compare_cas) {
+                    // memcached's add ignores a compare-CAS.
+                    (MetaMode::Add, _) => Condition::Absent,
                     (_, Some(cas)) => Condition::CasEquals(cas),
-                    (MetaMode::Add, None) => Condition::Absent,
                     (MetaMode::Replace, None) => Condition::Exists,
                     _ => Condition::Always,
                 };
@@ -179,8 +204,9 @@ impl Cache {
             return;
         }
         out.extend_from_slice(code.as_bytes());
+        // A store that did not happen still answers `c`, with 0, as memcached does.
         let facts = Facts {
-            cas,
+            cas: Some(cas.unwrap_or(0)),
             ..Facts::default()
         };
         write_return_flags(out, flags, &facts, &Markers::default());
@@ -294,6 +320,7 @@ impl Cache {
                 flags.ttl,
             )
             .await;
+        let mut vivified = false;
         if let (Err(ArithError::NotFound), Some(ttl)) = (&result, flags.vivify) {
             let initial = flags.initial.unwrap_or(0);
             let outcome = self
@@ -307,7 +334,10 @@ impl Cache {
                 )
                 .await;
             result = match outcome {
-                Outcome::Done(cas) => Ok((initial, cas)),
+                Outcome::Done(cas) => {
+                    vivified = true;
+                    Ok((initial, cas))
+                }
                 // Someone created it first: apply the delta to theirs.
                 _ => {
                     self.apply_delta(key, incr, delta, None, flags.new_cas, flags.ttl)
@@ -334,19 +364,25 @@ impl Cache {
                 return;
             }
         };
-        let ttl = self
-            .peek(key)
-            .map(|item| self.clock.ttl_remaining(item.expiry));
+        let ttl = if vivified && flags.ttl_asked_before_vivify() {
+            Some(-1)
+        } else {
+            self.peek(key)
+                .map(|item| self.clock.ttl_remaining(item.expiry))
+        };
         let facts = Facts {
             cas: Some(cas),
             ttl,
             ..Facts::default()
         };
         let text = value.to_string();
+        if flags.quiet && !vivified {
+            // Quiet success, as in memcached 1.6.18 — which still answers an `ma` that
+            // created its item.
+            return;
+        }
         if flags.return_value {
             let _ = write!(out, "VA {}", text.len());
-        } else if flags.quiet {
-            return;
         } else {
             out.extend_from_slice(b"HD");
         }

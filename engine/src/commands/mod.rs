@@ -79,6 +79,14 @@ impl Cache {
                 }
                 self.end_get(out);
             }
+            Request::GetRefused { kind, keys } => {
+                let mut discarded = Vec::new();
+                for key in keys.iter() {
+                    self.get_one(*kind, key, &mut discarded).await;
+                }
+                out.extend_from_slice(crate::protocol::BAD_FORMAT.as_bytes());
+                out.extend_from_slice(b"\r\n");
+            }
             Request::Store {
                 kind,
                 key,

@@ -20,6 +20,8 @@ pub(super) enum Concat {
     Stored(u64),
     NotStored,
     TooLarge,
+    /// The compare-CAS given by a meta command did not match.
+    Exists,
 }
 
 impl Cache {
@@ -85,11 +87,11 @@ impl Cache {
             StoreKind::Cas(cas) => Condition::CasEquals(cas),
             StoreKind::Append | StoreKind::Prepend => {
                 let line = match self
-                    .concat(key, data, kind == StoreKind::Append, None)
+                    .concat(key, data, kind == StoreKind::Append, None, None)
                     .await
                 {
                     Concat::Stored(_) => "STORED",
-                    Concat::NotStored => "NOT_STORED",
+                    Concat::NotStored | Concat::Exists => "NOT_STORED",
                     Concat::TooLarge => NO_MEMORY,
                 };
                 return reply(out, noreply, line);
@@ -138,12 +140,16 @@ impl Cache {
         key: &[u8],
         data: &[u8],
         append: bool,
+        compare_cas: Option<u64>,
         new_cas: Option<u64>,
     ) -> Concat {
         loop {
             let Some(old) = self.peek(key) else {
                 return Concat::NotStored;
             };
+            if compare_cas.is_some_and(|cas| cas != old.cas) {
+                return Concat::Exists;
+            }
             let Some(raw) = self.decode_for_serving(key, &old).await else {
                 return Concat::NotStored;
             };
@@ -157,14 +163,15 @@ impl Cache {
             };
             let value = self.encode(&joined).await;
             let now = self.clock.now();
-            let mut item = Item::new(value, old.flags, old.expiry, now);
-            item.fetched = old.fetched;
+            // A new version, not yet fetched (memcached's append allocates a new item).
+            let item = Item::new(value, old.flags, old.expiry, now);
             match self
                 .store
                 .store(key, item, Condition::CasEquals(old.cas), now, new_cas)
             {
                 Outcome::Done(cas) => return Concat::Stored(cas),
-                Outcome::Exists => continue,
+                Outcome::Exists if compare_cas.is_none() => continue,
+                Outcome::Exists => return Concat::Exists,
                 Outcome::NoMemory => return Concat::TooLarge,
                 _ => return Concat::NotStored,
             }
@@ -274,6 +281,8 @@ impl Cache {
             .access(key, now, |item| {
                 item.expiry = expiry;
                 item.last_access = now;
+                // memcached's touch fetches the item: `mg … h` reports it as hit since.
+                item.fetched = true;
             })
             .is_some();
         let (counter, line) = if found {
@@ -288,12 +297,18 @@ impl Cache {
 
 /// A counter value as memcached reads it: decimal digits, optionally followed by spaces.
 fn parse_counter(raw: &[u8]) -> Option<u64> {
-    let digits = match raw.iter().position(|&b| b == b' ') {
-        Some(end) if raw[end..].iter().all(|&b| b == b' ') => &raw[..end],
-        Some(_) => return None,
-        None => raw,
-    };
-    crate::protocol::parse_u64(digits)
+    // As memcached's strtoull check: the digits may be followed by anything that starts with
+    // a C `isspace` byte (the padding of an in-place rewrite, or whatever a client stored).
+    let end = raw
+        .iter()
+        .position(|&b| !b.is_ascii_digit())
+        .unwrap_or(raw.len());
+    match raw.get(end) {
+        None | Some(b' ' | b'\t' | b'\n' | 0x0b | 0x0c | b'\r') => {
+            crate::protocol::parse_u64(&raw[..end])
+        }
+        Some(_) => None,
+    }
 }
 
 /// The stored form of a counter. memcached rewrites a counter in place when the new number is

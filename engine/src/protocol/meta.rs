@@ -57,6 +57,8 @@ pub struct MetaFlags<'a> {
 
 const INVALID_FLAG: &str = "CLIENT_ERROR invalid flag";
 const DUPLICATE_FLAG: &str = "CLIENT_ERROR duplicate flag";
+/// `md` and `ma` do not tell an unknown flag from a repeated one.
+const INVALID_OR_DUPLICATE_FLAG: &str = "CLIENT_ERROR invalid or duplicate flag";
 const BAD_TOKEN: &str = "CLIENT_ERROR bad token in command line format";
 const BAD_MODE: &str = "CLIENT_ERROR invalid mode for ms M token";
 const BAD_KEY_ENCODING: &str = "CLIENT_ERROR error decoding key";
@@ -78,6 +80,11 @@ pub(super) fn parse<'a>(
     let (key_token, after_key) = super::split_first_token(rest);
     if key_token.is_empty() {
         return error(ERROR, line_len, Then::Continue);
+    }
+    // The key's length is checked before anything else (and an `ms` so refused does not
+    // swallow its data block: memcached has not read the length yet).
+    if key_token.len() > KEY_MAX_LEN {
+        return error(BAD_FORMAT, line_len, Then::Continue);
     }
     if command == b"ms" {
         return parse_meta_set(key_token, after_key, buf, line_len, limits);
@@ -112,7 +119,7 @@ fn parse_meta_set<'a>(
     limits: &Limits,
 ) -> Parsed<'a> {
     let (datalen, flag_tokens) = super::split_first_token(after_key);
-    let Some(len) = parse_i64(datalen).and_then(|n| usize::try_from(n).ok()) else {
+    let Some(len) = super::parse_data_len(datalen) else {
         return error(BAD_FORMAT, line_len, Then::Continue);
     };
     let swallow = len.saturating_add(2);
@@ -147,6 +154,30 @@ fn parse_meta_set<'a>(
     }
 }
 
+impl MetaFlags<'_> {
+    /// Whether a `t` flag comes before the `N` flag: memcached answers flags in their order,
+    /// so such a `t` describes the miss (-1), not the item `N` then creates.
+    pub fn ttl_asked_before_vivify(&self) -> bool {
+        self.comes_before(b't', b'N')
+    }
+
+    /// Whether a `t` flag comes before the `T` flag: such a `t` reports the TTL the item had
+    /// before `T` changed it.
+    pub fn ttl_asked_before_touch(&self) -> bool {
+        self.comes_before(b't', b'T')
+    }
+
+    fn comes_before(&self, first: u8, second: u8) -> bool {
+        let position = |flag: u8| {
+            self.raw
+                .split(|&b| b == b' ')
+                .filter(|t| !t.is_empty())
+                .position(|t| t[0] == flag)
+        };
+        matches!((position(first), position(second)), (Some(a), Some(b)) if a < b)
+    }
+}
+
 fn decode_key(token: &[u8], base64: bool) -> Result<Vec<u8>, &'static str> {
     if !base64 {
         return if valid_key(token) {
@@ -164,14 +195,22 @@ fn decode_key(token: &[u8], base64: bool) -> Result<Vec<u8>, &'static str> {
     }
 }
 
-/// Which flags each command takes.
+/// Which flags each command accepts, as memcached 1.6.18 does: one common set, whose flags a
+/// command does not use are accepted and ignored (`mg k C5` is a plain `mg`). Later
+/// memcached versions added `E` (set the CAS) and `x` (remove the value); 1.6.18 refuses them.
 fn allowed(command: &[u8]) -> &'static [u8] {
     match command {
-        b"mg" => b"bcfhklOqstvENRTu",
-        b"ms" => b"bcCEFIkOqsTM",
-        b"md" => b"bCEIkOqTx",
-        b"ma" => b"bcCEJDNkOqtTMv",
+        b"mg" | b"ms" => b"bcfhklqstuvCDFIJLMNOPRT",
+        b"md" | b"ma" => b"cfhklqstuvCDFIJLMNOPRT",
         _ => b"b",
+    }
+}
+
+/// The error lines for an unknown and for a repeated flag.
+fn flag_errors(command: &[u8]) -> (&'static str, &'static str) {
+    match command {
+        b"md" | b"ma" => (INVALID_OR_DUPLICATE_FLAG, INVALID_OR_DUPLICATE_FLAG),
+        _ => (INVALID_FLAG, DUPLICATE_FLAG),
     }
 }
 
@@ -186,14 +225,26 @@ fn parse_flags<'a>(
         ..MetaFlags::default()
     };
     let mut seen = [false; 128];
+    let (invalid, duplicate) = flag_errors(command);
     for token in tokens.split(|&b| b == b' ').filter(|t| !t.is_empty()) {
         let flag = token[0];
         let arg = &token[1..];
         if !flag.is_ascii_alphabetic() || !allowed(command).contains(&flag) {
-            return Err(INVALID_FLAG);
+            return Err(invalid);
         }
         if std::mem::replace(&mut seen[usize::from(flag)], true) {
-            return Err(DUPLICATE_FLAG);
+            return Err(duplicate);
+        }
+        // Accepted but meaningless for this command: ignored, as memcached does.
+        let used: &[u8] = match command {
+            b"mg" => b"bcfhklOqstvNRTu",
+            b"ms" => b"bcCFIkOqsTM",
+            b"md" => b"CIkOqT",
+            b"ma" => b"cCJDNkOqtTMv",
+            _ => b"",
+        };
+        if !used.contains(&flag) {
+            continue;
         }
         let number = || parse_u64(arg).ok_or(BAD_TOKEN);
         let signed = || parse_i64(arg).ok_or(BAD_TOKEN);

@@ -16,8 +16,9 @@ pub use meta::{MetaFlags, MetaMode};
 /// Longest key memcached accepts.
 pub const KEY_MAX_LEN: usize = 250;
 
-/// A command line longer than this without a newline closes the connection, as in memcached,
-/// unless it is a retrieval (`get`/`gets`/`gat`/`gats`/`mg`), whose key lists may be long.
+/// More than this many bytes buffered without a newline close the connection, as in memcached,
+/// unless they start a retrieval (`get`/`gets`/`gat`/`gats`/`mg`), whose key lists may be
+/// long. A longer line whose newline has arrived is parsed like any other, as memcached does.
 pub const LINE_MAX_LEN: usize = 2048;
 
 /// Upper bound for retrieval lines, so a client cannot make the server buffer without limit.
@@ -79,6 +80,12 @@ impl<'a> Keys<'a> {
 #[derive(Debug)]
 pub enum Request<'a> {
     Get {
+        kind: GetKind,
+        keys: Keys<'a>,
+    },
+    /// A retrieval line whose valid keys are followed by an invalid one: the valid keys are
+    /// fetched for their side effects (access, touch, counters), and only the error is sent.
+    GetRefused {
         kind: GetKind,
         keys: Keys<'a>,
     },
@@ -184,12 +191,10 @@ pub fn parse<'a>(buf: &'a [u8], limits: &Limits) -> Parsed<'a> {
     let Some(newline) = buf.iter().position(|&b| b == b'\n') else {
         return too_long_or_incomplete(buf);
     };
+
     let line_len = newline + 1;
     let line = &buf[..newline];
     let line = line.strip_suffix(b"\r").unwrap_or(line);
-    if line.len() > LINE_MAX_LEN && !is_retrieval(line) {
-        return error(LINE_TOO_LONG, line_len, Then::Close);
-    }
     let (command, rest) = split_first_token(line);
     match command {
         b"mg" | b"ms" | b"md" | b"ma" | b"me" | b"mn" => {
@@ -200,15 +205,24 @@ pub fn parse<'a>(buf: &'a [u8], limits: &Limits) -> Parsed<'a> {
 }
 
 fn too_long_or_incomplete(buf: &[u8]) -> Parsed<'_> {
-    let limit = if is_retrieval(buf) {
-        RETRIEVAL_LINE_MAX_LEN
-    } else {
-        LINE_MAX_LEN
-    };
-    if buf.len() > limit {
-        error(LINE_TOO_LONG, buf.len(), Then::Close)
-    } else {
-        Parsed::Incomplete
+    if is_retrieval(buf) {
+        if buf.len() > RETRIEVAL_LINE_MAX_LEN {
+            return error(LINE_TOO_LONG, buf.len(), Then::Close);
+        }
+    } else if buf.len() > LINE_MAX_LEN {
+        return hang_up(buf.len());
+    }
+    Parsed::Incomplete
+}
+
+/// Closes the connection without a reply, as memcached does for an over-long command line
+/// and for what looks like an HTTP request.
+pub(crate) fn hang_up(len: usize) -> Parsed<'static> {
+    Parsed::Error {
+        line: "",
+        len,
+        then: Then::Close,
+        noreply: true,
     }
 }
 
@@ -251,8 +265,10 @@ pub fn valid_key(key: &[u8]) -> bool {
     !key.is_empty() && key.len() <= KEY_MAX_LEN && !key.iter().any(|&b| b == b' ' || b == b'\n')
 }
 
-/// Parses an unsigned decimal number, as memcached's `safe_strtoull` does (no sign, no spaces).
+/// Parses an unsigned decimal number, as memcached's `safe_strtoull` does: digits with an
+/// optional leading `+`, no `-`, no spaces, no overflow.
 pub fn parse_u64(s: &[u8]) -> Option<u64> {
+    let s = s.strip_prefix(b"+").unwrap_or(s);
     if s.is_empty() || s.len() > 20 {
         return None;
     }
@@ -266,14 +282,34 @@ pub fn parse_u64(s: &[u8]) -> Option<u64> {
     Some(n)
 }
 
-/// Parses a signed decimal number (exptimes, delays).
+/// Parses a signed decimal number (exptimes, delays), as `strtol` does: an optional sign,
+/// digits, no overflow of 64 bits.
 pub fn parse_i64(s: &[u8]) -> Option<i64> {
     match s {
-        [b'-', digits @ ..] => parse_u64(digits)
+        [b'-', digits @ ..] if !digits.starts_with(b"+") => parse_u64(digits)
             .and_then(|n| i64::try_from(n).ok())
             .map(|n| -n),
         _ => parse_u64(s).and_then(|n| i64::try_from(n).ok()),
     }
+}
+
+/// An exptime as memcached 1.6.18 reads it: a 64-bit `strtol`, then kept in a 32-bit int
+/// (`4294967295` becomes -1, already expired; `4294967296` becomes 0, never).
+pub fn parse_exptime(s: &[u8]) -> Option<i64> {
+    parse_i64(s).map(|n| i64::from(n as i32))
+}
+
+/// Client flags as memcached 1.6.18 reads them: a 64-bit `strtoull`, kept in 32 bits.
+pub fn parse_client_flags(s: &[u8]) -> Option<u32> {
+    parse_u64(s).map(|n| n as u32)
+}
+
+/// A data block length as memcached reads it: a 32-bit `strtol` to which the CRLF's two bytes
+/// must still fit (`2147483647` is refused, `-0` is 0).
+pub fn parse_data_len(s: &[u8]) -> Option<usize> {
+    parse_i64(s)
+        .filter(|&n| (0..=i64::from(i32::MAX) - 2).contains(&n))
+        .map(|n| n as usize)
 }
 
 pub fn parse_u32(s: &[u8]) -> Option<u32> {

@@ -129,9 +129,23 @@ fn numbers() {
     assert_eq!(parse_u64(b"18446744073709551615"), Some(u64::MAX));
     assert_eq!(parse_u64(b"18446744073709551616"), None);
     assert_eq!(parse_u64(b""), None);
-    assert_eq!(parse_u64(b"+1"), None);
+    // As memcached's strtoull/strtol: a leading `+` is taken, `-` only where signed.
+    assert_eq!(parse_u64(b"+1"), Some(1));
+    assert_eq!(parse_u64(b"-1"), None);
+    assert_eq!(parse_u64(b"++1"), None);
     assert_eq!(parse_i64(b"-5"), Some(-5));
+    assert_eq!(parse_i64(b"-+5"), None);
     assert_eq!(parse_u32(b"4294967296"), None);
+    // What memcached 1.6.18 keeps of them (checked against it by the differential test).
+    assert_eq!(parse_client_flags(b"4294967296"), Some(0));
+    assert_eq!(parse_client_flags(b"18446744073709551615"), Some(u32::MAX));
+    assert_eq!(parse_exptime(b"4294967295"), Some(-1));
+    assert_eq!(parse_exptime(b"4294967296"), Some(0));
+    assert_eq!(parse_exptime(b"9223372036854775808"), None);
+    assert_eq!(parse_data_len(b"-0"), Some(0));
+    assert_eq!(parse_data_len(b"-1"), None);
+    assert_eq!(parse_data_len(b"2147483645"), Some(2_147_483_645));
+    assert_eq!(parse_data_len(b"2147483646"), None);
 }
 
 /// Runs the parser the way a connection does, over `input` delivered in `chunks`; returns a

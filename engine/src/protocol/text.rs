@@ -1,8 +1,9 @@
 //! The classic text commands (`set`, `get`, `incr`, …).
 
 use super::{
-    data_block, error, parse_i64, parse_u32, parse_u64, valid_key, GetKind, Keys, Limits, Parsed,
-    Request, StoreKind, Then, BAD_CHUNK, BAD_FORMAT, ERROR, TOO_LARGE,
+    data_block, error, parse_client_flags, parse_data_len, parse_exptime, parse_i64, parse_u32,
+    parse_u64, valid_key, GetKind, Keys, Limits, Parsed, Request, StoreKind, Then, BAD_CHUNK,
+    BAD_FORMAT, ERROR, TOO_LARGE,
 };
 
 const BAD_EXPTIME: &str = "CLIENT_ERROR invalid exptime argument";
@@ -16,11 +17,14 @@ pub(super) fn parse<'a>(
     line_len: usize,
     limits: &Limits,
 ) -> Parsed<'a> {
-    let args: Vec<&'a [u8]> = rest
-        .split(|&b| b == b' ')
-        .filter(|t| !t.is_empty())
-        .take(8)
-        .collect();
+    // No command reads more than 8 arguments; a fixed array keeps the parse allocation-free.
+    let mut slots: [&'a [u8]; 8] = [&[]; 8];
+    let mut count = 0;
+    for token in rest.split(|&b| b == b' ').filter(|t| !t.is_empty()).take(8) {
+        slots[count] = token;
+        count += 1;
+    }
+    let args = &slots[..count];
     let done = |request| Parsed::Request {
         request,
         len: line_len,
@@ -45,7 +49,7 @@ pub(super) fn parse<'a>(
             if exptime.is_empty() {
                 return error(ERROR, line_len, Then::Continue);
             }
-            let Some(exptime) = parse_i64(exptime) else {
+            let Some(exptime) = parse_exptime(exptime) else {
                 return error(BAD_EXPTIME, line_len, Then::Continue);
             };
             let kind = if command == b"gat" {
@@ -63,11 +67,12 @@ pub(super) fn parse<'a>(
             retrieval(kind, keys, line_len)
         }
         b"set" | b"add" | b"replace" | b"append" | b"prepend" | b"cas" => {
-            storage(command, &args, buf, line_len, limits)
+            storage(command, args, buf, line_len, limits)
         }
         b"delete" => {
-            // memcached accepts a legacy time argument only when it is 0.
-            let noreply = args.last() == Some(&&b"noreply"[..]);
+            // memcached accepts a legacy time argument only when it is 0. A lone `noreply`
+            // is the key.
+            let noreply = args.len() > 1 && args.last() == Some(&&b"noreply"[..]);
             let n = args.len() - usize::from(noreply);
             match args.first() {
                 Some(key) if n == 1 || (n == 2 && args[1] == b"0") => {
@@ -86,10 +91,12 @@ pub(super) fn parse<'a>(
             }
         }
         b"incr" | b"decr" => {
-            let noreply = args.get(2) == Some(&&b"noreply"[..]);
-            if args.len() != 2 + usize::from(noreply) {
+            // As memcached: two or three tokens, and a last `noreply` silences the reply even
+            // where the delta belongs.
+            if args.len() != 2 && args.len() != 3 {
                 return error(ERROR, line_len, Then::Continue);
             }
+            let noreply = args.last() == Some(&&b"noreply"[..]);
             if !valid_key(args[0]) {
                 return bad(noreply);
             }
@@ -109,14 +116,14 @@ pub(super) fn parse<'a>(
             })
         }
         b"touch" => {
-            let noreply = args.get(2) == Some(&&b"noreply"[..]);
-            if args.len() != 2 + usize::from(noreply) {
+            if args.len() != 2 && args.len() != 3 {
                 return error(ERROR, line_len, Then::Continue);
             }
+            let noreply = args.last() == Some(&&b"noreply"[..]);
             if !valid_key(args[0]) {
                 return bad(noreply);
             }
-            let Some(exptime) = parse_i64(args[1]) else {
+            let Some(exptime) = parse_exptime(args[1]) else {
                 return Parsed::Error {
                     line: BAD_EXPTIME,
                     len: line_len,
@@ -166,16 +173,31 @@ pub(super) fn parse<'a>(
             }
         }
         b"quit" => done(Request::Quit),
+        // memcached hangs up on what looks like an HTTP request, without a byte.
+        _ if args.last().is_some_and(|t| t.starts_with(b"HTTP/")) => super::hang_up(line_len),
         _ => error(ERROR, line_len, Then::Continue),
     }
 }
 
 fn retrieval(kind: GetKind, keys: &[u8], line_len: usize) -> Parsed<'_> {
+    let all = keys;
     let keys = Keys(keys);
     let mut any = false;
     for key in keys.iter() {
         if !valid_key(key) {
-            return error(BAD_FORMAT, line_len, Then::Continue);
+            if !any {
+                return error(BAD_FORMAT, line_len, Then::Continue);
+            }
+            // memcached has fetched the keys before the bad one (and touched them, for
+            // `gat`) when it finds it; it then answers only the error.
+            let before = key.as_ptr() as usize - all.as_ptr() as usize;
+            return Parsed::Request {
+                request: super::Request::GetRefused {
+                    kind,
+                    keys: Keys(&all[..before]),
+                },
+                len: line_len,
+            };
         }
         any = true;
     }
@@ -199,10 +221,12 @@ fn storage<'a>(
 ) -> Parsed<'a> {
     let is_cas = command == b"cas";
     let fixed = if is_cas { 5 } else { 4 };
-    let noreply = args.len() == fixed + 1 && args[fixed] == b"noreply";
-    if args.len() != fixed + usize::from(noreply) {
+    // As memcached: the token count picks the form, one extra token is ignored, and a last
+    // token `noreply` silences the reply even when it stands where a field belongs.
+    if args.len() != fixed && args.len() != fixed + 1 {
         return error(ERROR, line_len, Then::Continue);
     }
+    let noreply = args.last() == Some(&&b"noreply"[..]);
     let bad = |line| Parsed::Error {
         line,
         len: line_len,
@@ -211,9 +235,9 @@ fn storage<'a>(
     };
     let key = args[0];
     let (Some(flags), Some(exptime), Some(len)) = (
-        parse_u32(args[1]),
-        parse_i64(args[2]),
-        parse_i64(args[3]).and_then(|n| usize::try_from(n).ok()),
+        parse_client_flags(args[1]),
+        parse_exptime(args[2]),
+        parse_data_len(args[3]),
     ) else {
         return bad(BAD_FORMAT);
     };
