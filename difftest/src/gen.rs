@@ -442,7 +442,9 @@ fn garbage(rng: &mut Rng, k: &[u8]) -> Vec<u8> {
             l
         }
         1 => {
-            let mut l: Vec<u8> = (0..1 + rng.below(30)).map(|_| rng.next_u64() as u8).collect();
+            let mut l: Vec<u8> = (0..1 + rng.below(30))
+                .map(|_| rng.next_u64() as u8)
+                .collect();
             l.retain(|&b| b != b'\n');
             l.extend_from_slice(b"\r\n");
             l
@@ -451,6 +453,20 @@ fn garbage(rng: &mut Rng, k: &[u8]) -> Vec<u8> {
         3 => line(&[b"get"]),
         4 => line(&[b"incr", k]),
         5 => line(&[b"SET", k, b"0", b"0", b"1"]),
+        6 if rng.chance(30) => {
+            // A long multi-get (about 128 KiB, as clients send): mostly misses, a few hits.
+            let mut l = b"gets".to_vec();
+            for i in 0..15_000 {
+                l.push(b' ');
+                if i % 1000 == 7 {
+                    l.extend_from_slice(k);
+                } else {
+                    l.extend_from_slice(format!("miss:{i}").as_bytes());
+                }
+            }
+            l.extend_from_slice(b"\r\n");
+            l
+        }
         6 => {
             let mut l = b"get ".to_vec();
             l.extend_from_slice(&vec![b'k'; 2100]);

@@ -17,5 +17,12 @@ fn lzcache_answers_every_stream_as_memcached_does() {
         "lzcache differs from memcached:\n{}",
         summary.report()
     );
-    eprintln!("{}", summary.report().lines().next().unwrap_or_default());
+    // A difference that does not replay depends on when a second ticks; it is shown, and
+    // must stay rare.
+    assert!(
+        summary.unreproduced.len() <= 3,
+        "too many differences that do not replay:\n{}",
+        summary.report()
+    );
+    eprintln!("{}", summary.report());
 }

@@ -525,3 +525,32 @@ fn an_item_larger_than_memory_is_refused() {
     c.exchange(&meta, b"SERVER_ERROR out of memory storing object\r\n");
     assert_eq!(c.get("small").unwrap(), b"kept");
 }
+
+#[test]
+fn a_multiget_of_eighteen_thousand_keys_on_one_line_is_answered() {
+    let s = default_server();
+    let mut c = Client::connect(s.addr());
+    c.set("hit:a", b"first");
+    c.set("hit:b", b"second");
+    // About 128 KiB of keys on one line, sent in pieces, as client libraries send multi-gets.
+    let mut line = b"get".to_vec();
+    for i in 0..18_700 {
+        line.push(b' ');
+        match i {
+            10 => line.extend_from_slice(b"hit:a"),
+            18_000 => line.extend_from_slice(b"hit:b"),
+            _ => line.extend_from_slice(format!("miss:{i}").as_bytes()),
+        }
+    }
+    line.extend_from_slice(b"\r\n");
+    assert!(line.len() > 128 << 10);
+    for piece in line.chunks(7000) {
+        c.send(piece);
+    }
+    let expected = b"VALUE hit:a 0 5\r\nfirst\r\nVALUE hit:b 0 6\r\nsecond\r\nEND\r\n";
+    assert_eq!(
+        String::from_utf8_lossy(&c.read_n(expected.len())),
+        String::from_utf8_lossy(expected)
+    );
+    c.exchange(b"mn\r\n", b"MN\r\n");
+}

@@ -280,6 +280,11 @@ fn parse_flags<'a>(
             _ => return Err(INVALID_FLAG),
         }
     }
+    // memcached's append and prepend read a compare-CAS of 0 as none (every other use
+    // compares it: a set with `C0` finds no such version).
+    if matches!(f.mode, Some(MetaMode::Append | MetaMode::Prepend)) && f.compare_cas == Some(0) {
+        f.compare_cas = None;
+    }
     Ok(f)
 }
 

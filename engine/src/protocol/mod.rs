@@ -22,7 +22,9 @@ pub const KEY_MAX_LEN: usize = 250;
 pub const LINE_MAX_LEN: usize = 2048;
 
 /// Upper bound for retrieval lines, so a client cannot make the server buffer without limit.
-pub const RETRIEVAL_LINE_MAX_LEN: usize = 64 * 1024;
+/// memcached keeps reading a long `get` line (clients send multi-gets of ~18 000 keys, 128
+/// KiB and more) and answers it whole, as here, up to this bound.
+pub const RETRIEVAL_LINE_MAX_LEN: usize = 2 << 20;
 
 /// Limits the parser enforces.
 #[derive(Debug, Clone, Copy)]
