@@ -10,7 +10,7 @@ RUN_ARGS ?=
 RUN_PACKAGES := build-essential pkg-config
 SIM_PACKAGES := $(RUN_PACKAGES) verilator clang libclang-dev zlib1g-dev
 TEST_PACKAGES := $(SIM_PACKAGES) yosys python3-matplotlib \
-	libmemcached-tools python3-pymemcache memcached
+	libmemcached-tools python3-pymemcache memcached nutcracker
 # The features the tests build with: the server with the simulated device.
 TEST_FEATURES := --features lzcache/sim
 
