@@ -25,6 +25,9 @@ pub struct Config {
     pub threads: usize,
     /// Largest value accepted (`-I`).
     pub item_size_max: usize,
+    /// A connection that sends nothing for this long is closed (`-o idle_timeout=SECONDS`);
+    /// never when `None`, memcached's default.
+    pub idle_timeout: Option<Duration>,
     pub verbosity: u8,
     /// Values at least this long are tried for compression.
     pub compress_min: usize,
@@ -44,6 +47,7 @@ impl Default for Config {
             max_connections: 1024,
             threads: 4,
             item_size_max: 1 << 20,
+            idle_timeout: None,
             verbosity: 0,
             compress_min: DEFAULT_COMPRESS_MIN,
             accel: CodecSpec::Software,
@@ -75,6 +79,9 @@ pub struct Cli {
     /// Max item size, with an optional k or m suffix (memcached's -I).
     #[arg(short = 'I', long = "max-item-size", default_value = "1m", value_parser = parse_size)]
     pub item_size_max: usize,
+    /// Extended options, comma-separated, as memcached's `-o`: `idle_timeout=SECONDS`.
+    #[arg(short = 'o', long = "extended")]
+    pub extended: Vec<String>,
     /// Verbose logging; repeat for more.
     #[arg(short = 'v', action = clap::ArgAction::Count)]
     pub verbose: u8,
@@ -116,6 +123,18 @@ impl Cli {
         if self.item_size_max > memory_limit {
             return Err("-I cannot be larger than -m".into());
         }
+        let mut idle_timeout = None;
+        for option in self.extended.iter().flat_map(|o| o.split(',')) {
+            match option.split_once('=') {
+                Some(("idle_timeout", secs)) => {
+                    let secs: u64 = secs
+                        .parse()
+                        .map_err(|_| format!("idle_timeout: bad number {secs:?}"))?;
+                    idle_timeout = (secs > 0).then(|| Duration::from_secs(secs));
+                }
+                _ => return Err(format!("Illegal suboption \"{option}\"")),
+            }
+        }
         if !(0.0..=1.0).contains(&self.accel_verify) {
             return Err("--accel-verify must be between 0 and 1".into());
         }
@@ -125,6 +144,7 @@ impl Cli {
             max_connections: self.max_connections,
             threads: self.threads,
             item_size_max: self.item_size_max,
+            idle_timeout,
             verbosity: self.verbose,
             compress_min: self.compress_min,
             accel: self.accel,

@@ -85,7 +85,17 @@ pub async fn serve(mut stream: TcpStream, cache: Arc<Cache>) -> std::io::Result<
         if input.capacity() - input.len() < READ_CHUNK {
             input.reserve(READ_CHUNK.max(input.len()));
         }
-        let n = stream.read_buf(&mut input).await?;
+        let n = match cache.config.idle_timeout {
+            None => stream.read_buf(&mut input).await?,
+            Some(idle) => match tokio::time::timeout(idle, stream.read_buf(&mut input)).await {
+                Ok(read) => read?,
+                // Idle too long: closed without a reply, as memcached does.
+                Err(_) => {
+                    Stats::incr(&cache.stats.idle_kicks);
+                    return Ok(());
+                }
+            },
+        };
         if n == 0 {
             return Ok(());
         }

@@ -81,6 +81,7 @@ fn stripe_index() -> usize {
 counters!(
     total_connections,
     rejected_connections,
+    idle_kicks,
     cmd_get,
     cmd_set,
     cmd_flush,
