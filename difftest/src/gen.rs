@@ -38,6 +38,19 @@ impl Rng {
 /// between servers, so a request that means to match one is completed per server when sent.
 pub const CAS_MARK: &[u8] = b"\0CAS\0";
 
+/// `bytes` with every [`CAS_MARK`] replaced by `cas`.
+pub fn fill_cas(bytes: &[u8], cas: &[u8]) -> Vec<u8> {
+    let mut out = Vec::with_capacity(bytes.len());
+    let mut rest = bytes;
+    while let Some(at) = rest.windows(CAS_MARK.len()).position(|w| w == CAS_MARK) {
+        out.extend_from_slice(&rest[..at]);
+        out.extend_from_slice(cas);
+        rest = &rest[at + CAS_MARK.len()..];
+    }
+    out.extend_from_slice(rest);
+    out
+}
+
 /// One request and the sizes of the writes it is sent in.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Step {

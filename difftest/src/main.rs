@@ -26,10 +26,36 @@ struct Cli {
     /// Differences to minimise and report at most.
     #[arg(long, default_value_t = 20)]
     reports: usize,
+    /// Instead of running: write the streams into this directory as fuzzing seeds (a byte
+    /// choosing the split size, then the stream's bytes), one file per seed.
+    #[arg(long)]
+    dump: Option<std::path::PathBuf>,
+}
+
+fn dump(dir: &std::path::Path, cli: &Cli) -> std::io::Result<()> {
+    std::fs::create_dir_all(dir)?;
+    let streams = cli.streams.min(10_000);
+    for seed in cli.seed..cli.seed.saturating_add(streams) {
+        let mut bytes = vec![(seed % 251) as u8];
+        for step in lzcache_difftest::gen::stream(seed, cli.steps) {
+            bytes.extend(lzcache_difftest::gen::fill_cas(&step.bytes, b"1"));
+        }
+        std::fs::write(dir.join(format!("stream-{seed}")), bytes)?;
+    }
+    Ok(())
 }
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
+    if let Some(dir) = &cli.dump {
+        return match dump(dir, &cli) {
+            Ok(()) => ExitCode::SUCCESS,
+            Err(e) => {
+                eprintln!("difftest: {}: {e}", dir.display());
+                ExitCode::from(2)
+            }
+        };
+    }
     let pair = match Pair::start() {
         Ok(pair) => pair,
         Err(e) => {

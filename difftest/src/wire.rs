@@ -4,7 +4,7 @@ use std::io::{ErrorKind, Read, Write};
 use std::net::{SocketAddr, TcpStream};
 use std::time::{Duration, Instant};
 
-use crate::gen::{Step, CAS_MARK};
+use crate::gen::Step;
 
 /// How long a reply may take before the server counts as not answering (a server that waits
 /// for more data, as both do after a too-large length, never answers).
@@ -103,15 +103,7 @@ impl Session {
     fn complete(&self, bytes: &[u8]) -> Vec<u8> {
         // Before any CAS is seen, one that no version has.
         let cas = self.last_cas.unwrap_or(999_999_999).to_string();
-        let mut out = Vec::with_capacity(bytes.len());
-        let mut rest = bytes;
-        while let Some(at) = find(rest, CAS_MARK) {
-            out.extend_from_slice(&rest[..at]);
-            out.extend_from_slice(cas.as_bytes());
-            rest = &rest[at + CAS_MARK.len()..];
-        }
-        out.extend_from_slice(rest);
-        out
+        crate::gen::fill_cas(bytes, cas.as_bytes())
     }
 
     /// Replaces what legitimately differs: CAS values (by rank of first appearance), the
