@@ -41,6 +41,7 @@ lint: fmt clippy rtl-lint ## rustfmt check, clippy, verilator --lint-only -Wall
 
 fmt:
 	$(CARGO) fmt --all -- --check
+	cd fuzz && $(CARGO) fmt -- --check
 
 clippy:
 	$(CARGO) clippy --workspace --all-targets $(TEST_FEATURES) -- -D warnings

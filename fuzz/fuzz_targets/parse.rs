@@ -21,7 +21,10 @@ fn trace(input: &[u8], chunk: usize) -> Vec<String> {
         let mut used = 0;
         loop {
             let step = framer.next(&buffer[used..], &LIMITS);
-            assert!(step.consumed <= buffer.len() - used, "consumed past the input");
+            assert!(
+                step.consumed <= buffer.len() - used,
+                "consumed past the input"
+            );
             used += step.consumed;
             match step.parsed {
                 Parsed::Incomplete => break,
