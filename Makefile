@@ -14,7 +14,7 @@ TEST_PACKAGES := $(SIM_PACKAGES) yosys python3-matplotlib \
 # The features the tests build with: the server with the simulated device.
 TEST_FEATURES := --features lzcache/sim
 
-.PHONY: help run run-sim build check-plain-build deps-sim difftest fuzz fuzz-smoke fuzz-tools test check fmt lint clippy rtl-lint synth hardware pnr pnr-reports pnr-wide pnr-tools bench hwreport loadbench deps-run deps clean
+.PHONY: help run run-sim build check-plain-build deps-sim difftest fuzz fuzz-smoke fuzz-tools hardware-and-tests-build test check fmt lint clippy rtl-lint synth hardware pnr pnr-reports pnr-wide pnr-tools bench hwreport loadbench deps-run deps clean
 
 help: ## List the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-10s %s\n", $$1, $$2}'
@@ -33,7 +33,7 @@ build: deps-sim ## Build everything in release mode
 check-plain-build:
 	@CARGO=$(CARGO) ./scripts/check-plain-build.sh
 
-test: deps lint check-plain-build hardware ## Every check and test: format, clippy, RTL lint, synthesis, place and route, all test suites
+test: deps lint check-plain-build hardware-and-tests-build ## Every check and test: format, clippy, RTL lint, synthesis, place and route, all test suites
 	$(CARGO) test --workspace --all-targets $(TEST_FEATURES)
 	@echo "make test: all checks passed"
 
@@ -61,12 +61,25 @@ hardware: deps
 	  wait $$synth; synth_status=$$?; wait $$pnr; pnr_status=$$?; wait $$fuzz; fuzz_status=$$?; \
 	  [ $$synth_status -eq 0 ] && [ $$pnr_status -eq 0 ] && [ $$fuzz_status -eq 0 ]
 
+# make test's heavy steps side by side: the hardware flows above and the build of the test
+# binaries (the Verilated models among them), which fills the cores the flows' single-threaded
+# tails leave idle.
+hardware-and-tests-build: deps
+	@$(MAKE) --no-print-directory hardware & hardware=$$!; \
+	  ( mkdir -p target && $(CARGO) test -q --workspace --all-targets $(TEST_FEATURES) --no-run \
+	      > target/tests-build.log 2>&1 || { cat target/tests-build.log; exit 1; } ) & build=$$!; \
+	  wait $$hardware; hardware_status=$$?; wait $$build; build_status=$$?; \
+	  [ $$hardware_status -eq 0 ] && [ $$build_status -eq 0 ]
+
 # Fuzzing (cargo-fuzz, libFuzzer with AddressSanitizer, on nightly Rust): the protocol parser
 # over arbitrary splits and the whole server over arbitrary streams (fuzz/), seeded with the
-# differential tester's streams. cargo-fuzz is installed under target/tools, nightly by rustup.
+# differential tester's streams. cargo-fuzz is installed into ~/.cargo/bin and nightly by
+# rustup when missing, like any other tool; the instrumented build lives in a cache under
+# ~/.cache (as the YoWASP tools' does), so a fresh clone does not rebuild its dependencies.
 FUZZ_TARGETS := parse server
 FUZZ_DIR := target/fuzz
-CARGO_FUZZ := target/tools/bin/cargo-fuzz
+CARGO_FUZZ := $(HOME)/.cargo/bin/cargo-fuzz
+FUZZ_BUILD := $(HOME)/.cache/lzcache/fuzz-target
 FUZZ_SECS ?= 600
 # The parser target re-scans its buffer per split, as a connection re-parses after each read:
 # inputs beyond a few KiB only slow it down.
@@ -74,7 +87,7 @@ FUZZ_MAX_LEN_parse := 4096
 FUZZ_MAX_LEN_server := 65536
 
 $(CARGO_FUZZ):
-	$(CARGO) install -q --locked --root target/tools cargo-fuzz@0.13.2
+	$(CARGO) install -q --locked cargo-fuzz@0.13.2
 
 fuzz-tools: $(CARGO_FUZZ)
 	@rustup toolchain list | grep -q '^nightly' || rustup toolchain install nightly --profile minimal
@@ -83,7 +96,8 @@ fuzz-tools: $(CARGO_FUZZ)
 # fuzz-run SECS: each target for SECS seconds; a crash fails with the input in target/fuzz/artifacts.
 fuzz-run-%: fuzz-tools
 	@mkdir -p $(FUZZ_DIR)/corpus/$* $(FUZZ_DIR)/artifacts
-	@RUSTUP_TOOLCHAIN=nightly $(CARGO_FUZZ) run -O $* $(FUZZ_DIR)/corpus/$* $(FUZZ_DIR)/seeds -- \
+	@RUSTUP_TOOLCHAIN=nightly $(CARGO_FUZZ) run -O --target-dir $(FUZZ_BUILD) $* \
+	  $(FUZZ_DIR)/corpus/$* $(FUZZ_DIR)/seeds -- \
 	  -max_total_time=$(SECS) -max_len=$(FUZZ_MAX_LEN_$*) -artifact_prefix=$(FUZZ_DIR)/artifacts/ \
 	  -print_final_stats=1 2>&1 | grep -E '^(Done|stat::number_of_executed_units|==|SUMMARY)|panicked' ; \
 	  test $${PIPESTATUS[0]} -eq 0
