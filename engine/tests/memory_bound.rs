@@ -5,23 +5,12 @@
 
 mod common;
 
-use common::{Binary, Client, Rng};
+use common::{rss_mib, Binary, Client, Rng};
 
 /// Resident memory may exceed `-m` by this factor plus the fixed baseline below: allocator
 /// rounding and fragmentation, per-thread arenas and socket buffers live outside the item count.
 const RSS_FACTOR: f64 = 1.5;
 const RSS_BASELINE_MIB: f64 = 24.0;
-
-fn rss_mib(pid: u32) -> f64 {
-    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap();
-    let kb: f64 = status
-        .lines()
-        .find(|l| l.starts_with("VmRSS:"))
-        .and_then(|l| l.split_whitespace().nth(1))
-        .and_then(|v| v.parse().ok())
-        .unwrap();
-    kb / 1024.0
-}
 
 fn fill_and_check(value_len: usize, compressible: bool) {
     let memory_mb = 16;

@@ -161,13 +161,7 @@ impl Cache {
         let (code, cas) = match mode {
             MetaMode::Append | MetaMode::Prepend => {
                 match self
-                    .concat(
-                        key,
-                        data,
-                        mode == MetaMode::Append,
-                        flags.compare_cas,
-                        flags.new_cas,
-                    )
+                    .concat(key, data, mode == MetaMode::Append, flags.compare_cas)
                     .await
                 {
                     Concat::Stored(cas) => ("HD", Some(cas)),
@@ -226,22 +220,16 @@ impl Cache {
         let value = self.encode(data).await;
         let now = self.clock.now();
         let mut item = Item::new(value, client_flags, self.clock.expiry(ttl), now);
-        let mut outcome = self
-            .store
-            .store(key, item.clone(), condition, now, flags.new_cas);
+        let mut outcome = self.store.store(key, item.clone(), condition, now, None);
         if let (Outcome::Exists, true, Condition::CasEquals(given)) =
             (outcome, flags.invalidate, condition)
         {
             if let Some(current) = self.peek(key) {
                 if given < current.cas {
                     item.stale = true;
-                    outcome = self.store.store(
-                        key,
-                        item,
-                        Condition::CasEquals(current.cas),
-                        now,
-                        flags.new_cas,
-                    );
+                    outcome =
+                        self.store
+                            .store(key, item, Condition::CasEquals(current.cas), now, None);
                 }
             }
         }
@@ -257,7 +245,7 @@ impl Cache {
     pub(super) fn meta_delete(&self, key: &[u8], flags: &MetaFlags<'_>, out: &mut Vec<u8>) {
         Stats::incr(&self.stats.cmd_meta);
         let now = self.clock.now();
-        let code = if flags.invalidate || flags.remove_value {
+        let code = if flags.invalidate {
             self.meta_invalidate(key, flags, now)
         } else {
             match self.store.delete(key, now, flags.compare_cas) {
@@ -278,8 +266,7 @@ impl Cache {
         write_return_flags(out, flags, &Facts::default(), &Markers::default());
     }
 
-    /// `md … I` marks the item stale (the next `mg` wins the right to recache it); `md … x`
-    /// empties its value but keeps the item.
+    /// `md … I` marks the item stale (the next `mg` wins the right to recache it).
     fn meta_invalidate(&self, key: &[u8], flags: &MetaFlags<'_>, now: u32) -> &'static str {
         let Some(old) = self.peek(key) else {
             return "NF";
@@ -288,17 +275,12 @@ impl Cache {
             return "EX";
         }
         let expiry = flags.ttl.map_or(old.expiry, |t| self.clock.expiry(t));
-        let (value, client_flags) = if flags.remove_value {
-            (self.encode_empty(), 0)
-        } else {
-            (old.value.clone(), old.flags)
-        };
-        let mut item = Item::new(value, client_flags, expiry, now);
+        let mut item = Item::new(old.value.clone(), old.flags, expiry, now);
         item.stale = flags.invalidate;
         item.fetched = old.fetched;
         match self
             .store
-            .store(key, item, Condition::CasEquals(old.cas), now, flags.new_cas)
+            .store(key, item, Condition::CasEquals(old.cas), now, None)
         {
             Outcome::Done(_) => "HD",
             Outcome::Exists => "EX",
@@ -311,14 +293,7 @@ impl Cache {
         let incr = flags.mode != Some(MetaMode::Decr);
         let delta = flags.delta.unwrap_or(1);
         let mut result = self
-            .apply_delta(
-                key,
-                incr,
-                delta,
-                flags.compare_cas,
-                flags.new_cas,
-                flags.ttl,
-            )
+            .apply_delta(key, incr, delta, flags.compare_cas, flags.ttl)
             .await;
         let mut vivified = false;
         if let (Err(ArithError::NotFound), Some(ttl)) = (&result, flags.vivify) {
@@ -330,7 +305,6 @@ impl Cache {
                     0,
                     ttl,
                     Condition::Absent,
-                    flags.new_cas,
                 )
                 .await;
             result = match outcome {
@@ -339,10 +313,7 @@ impl Cache {
                     Ok((initial, cas))
                 }
                 // Someone created it first: apply the delta to theirs.
-                _ => {
-                    self.apply_delta(key, incr, delta, None, flags.new_cas, flags.ttl)
-                        .await
-                }
+                _ => self.apply_delta(key, incr, delta, None, flags.ttl).await,
             };
         }
         let (value, cas) = match result {

@@ -87,7 +87,7 @@ impl Cache {
             StoreKind::Cas(cas) => Condition::CasEquals(cas),
             StoreKind::Append | StoreKind::Prepend => {
                 let line = match self
-                    .concat(key, data, kind == StoreKind::Append, None, None)
+                    .concat(key, data, kind == StoreKind::Append, None)
                     .await
                 {
                     Concat::Stored(_) => "STORED",
@@ -97,9 +97,7 @@ impl Cache {
                 return reply(out, noreply, line);
             }
         };
-        let outcome = self
-            .store_value(key, data, flags, exptime, condition, None)
-            .await;
+        let outcome = self.store_value(key, data, flags, exptime, condition).await;
         if let StoreKind::Cas(_) = kind {
             let counter = match outcome {
                 Outcome::Done(_) => &self.stats.cas_hits,
@@ -119,12 +117,11 @@ impl Cache {
         flags: u32,
         exptime: i64,
         condition: Condition,
-        cas: Option<u64>,
     ) -> Outcome {
         let value = self.encode(data).await;
         let now = self.clock.now();
         let item = Item::new(value, flags, self.clock.expiry(exptime), now);
-        self.store.store(key, item, condition, now, cas)
+        self.store.store(key, item, condition, now, None)
     }
 
     /// A live item without marking it fetched (for read-modify-write commands).
@@ -141,7 +138,6 @@ impl Cache {
         data: &[u8],
         append: bool,
         compare_cas: Option<u64>,
-        new_cas: Option<u64>,
     ) -> Concat {
         loop {
             let Some(old) = self.peek(key) else {
@@ -167,7 +163,7 @@ impl Cache {
             let item = Item::new(value, old.flags, old.expiry, now);
             match self
                 .store
-                .store(key, item, Condition::CasEquals(old.cas), now, new_cas)
+                .store(key, item, Condition::CasEquals(old.cas), now, None)
             {
                 Outcome::Done(cas) => return Concat::Stored(cas),
                 Outcome::Exists if compare_cas.is_none() => continue,
@@ -196,7 +192,7 @@ impl Cache {
         noreply: bool,
         out: &mut Vec<u8>,
     ) {
-        match self.apply_delta(key, incr, delta, None, None, None).await {
+        match self.apply_delta(key, incr, delta, None, None).await {
             Ok((value, _)) => {
                 if !noreply {
                     let _ = write!(out, "{value}\r\n");
@@ -221,7 +217,6 @@ impl Cache {
         incr: bool,
         delta: u64,
         compare_cas: Option<u64>,
-        new_cas: Option<u64>,
         new_ttl: Option<i64>,
     ) -> Result<(u64, u64), ArithError> {
         let (hits, misses) = if incr {
@@ -256,7 +251,7 @@ impl Cache {
             item.fetched = old.fetched;
             match self
                 .store
-                .store(key, item, Condition::CasEquals(old.cas), now, new_cas)
+                .store(key, item, Condition::CasEquals(old.cas), now, None)
             {
                 Outcome::Done(cas) => {
                     Stats::incr(hits);

@@ -33,7 +33,6 @@ pub struct MetaFlags<'a> {
     pub base64: bool,
     pub return_cas: bool,
     pub compare_cas: Option<u64>,
-    pub new_cas: Option<u64>,
     pub return_flags: bool,
     pub client_flags: Option<u32>,
     pub return_hit: bool,
@@ -48,7 +47,6 @@ pub struct MetaFlags<'a> {
     pub return_ttl: bool,
     pub ttl: Option<i64>,
     pub return_value: bool,
-    pub remove_value: bool,
     pub recache: Option<i64>,
     pub no_bump: bool,
     pub initial: Option<u64>,
@@ -206,6 +204,17 @@ fn allowed(command: &[u8]) -> &'static [u8] {
     }
 }
 
+/// Which of the accepted flags each command acts on.
+fn used(command: &[u8]) -> &'static [u8] {
+    match command {
+        b"mg" => b"bcfhklOqstvNRTu",
+        b"ms" => b"bcCFIkOqsTM",
+        b"md" => b"CIkOqT",
+        b"ma" => b"cCJDNkOqtTMv",
+        _ => b"",
+    }
+}
+
 /// The error lines for an unknown and for a repeated flag.
 fn flag_errors(command: &[u8]) -> (&'static str, &'static str) {
     match command {
@@ -236,14 +245,7 @@ fn parse_flags<'a>(
             return Err(duplicate);
         }
         // Accepted but meaningless for this command: ignored, as memcached does.
-        let used: &[u8] = match command {
-            b"mg" => b"bcfhklOqstvNRTu",
-            b"ms" => b"bcCFIkOqsTM",
-            b"md" => b"CIkOqT",
-            b"ma" => b"cCJDNkOqtTMv",
-            _ => b"",
-        };
-        if !used.contains(&flag) {
+        if !used(command).contains(&flag) {
             continue;
         }
         let number = || parse_u64(arg).ok_or(BAD_TOKEN);
@@ -252,7 +254,6 @@ fn parse_flags<'a>(
             b'b' => f.base64 = true,
             b'c' => f.return_cas = true,
             b'C' => f.compare_cas = Some(number()?),
-            b'E' => f.new_cas = Some(number()?),
             b'f' => f.return_flags = true,
             b'F' => f.client_flags = Some(parse_u32(arg).ok_or(BAD_TOKEN)?),
             b'h' => f.return_hit = true,
@@ -272,7 +273,6 @@ fn parse_flags<'a>(
             b't' => f.return_ttl = true,
             b'T' => f.ttl = Some(signed()?),
             b'v' => f.return_value = true,
-            b'x' => f.remove_value = true,
             b'R' => f.recache = Some(signed()?),
             b'u' => f.no_bump = true,
             b'J' => f.initial = Some(number()?),

@@ -322,7 +322,7 @@ impl DeviceCodec {
 
     fn enqueue(&self, job: Job, reply: Reply) -> Result<(), CodecError> {
         let limit = self.info.max_job as usize;
-        if job.input.len() > limit || job.size() > limit {
+        if job.size() > limit {
             reply(Ok(Completion::failed(job.tag, JobStatus::TooLarge)), None);
             return Ok(());
         }
