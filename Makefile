@@ -14,7 +14,7 @@ TEST_PACKAGES := $(SIM_PACKAGES) yosys python3-matplotlib \
 # The features the tests build with: the server with the simulated device.
 TEST_FEATURES := --features lzcache/sim
 
-.PHONY: help run run-sim build check-plain-build deps-sim difftest fuzz fuzz-smoke fuzz-tools hardware-and-tests-build test check fmt lint clippy rtl-lint synth hardware pnr pnr-reports pnr-wide pnr-tools bench hwreport loadbench deps-run deps clean
+.PHONY: help run run-sim build check-plain-build rtl-latches deps-sim difftest fuzz fuzz-smoke fuzz-tools hardware-and-tests-build test check fmt lint clippy rtl-lint synth hardware pnr pnr-reports pnr-wide pnr-tools bench hwreport loadbench deps-run deps clean
 
 help: ## List the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-10s %s\n", $$1, $$2}'
@@ -33,7 +33,7 @@ build: deps-sim ## Build everything in release mode
 check-plain-build:
 	@CARGO=$(CARGO) ./scripts/check-plain-build.sh
 
-test: deps lint check-plain-build hardware-and-tests-build ## Every check and test: format, clippy, RTL lint, synthesis, place and route, all test suites
+test: deps lint check-plain-build hardware-and-tests-build ## Every check and test: format, clippy, RTL lint and latch check, place and route, fuzz smoke, all test suites
 	$(CARGO) test --workspace --all-targets $(TEST_FEATURES)
 	@echo "make test: all checks passed"
 
@@ -52,14 +52,19 @@ rtl-lint: ## Lint every RTL module with verilator -Wall
 synth: ## Synthesize every RTL module with yosys synth_xilinx; resource summaries in target/synth/
 	@$(MAKE) --no-print-directory -j2 -C rtl synth BUILD=$(CURDIR)/target/synth
 
-# Synthesis, place and route and the fuzzing smoke run side by side (the first two run two
-# jobs each): their slow, single-threaded tails overlap.
+rtl-latches: ## Fail on any latch in any top at any width (yosys proc, seconds per top)
+	@$(MAKE) --no-print-directory -C rtl latches
+
+# The latch check, place and route and the fuzzing smoke run side by side (place and route runs
+# two jobs): their slow, single-threaded tails overlap. The Xilinx synthesis estimates
+# (`make synth`, 12 CPU-minutes) are not part of it: place and route times the narrow engines
+# and the latch check covers every width.
 hardware: deps
-	@$(MAKE) --no-print-directory synth & synth=$$!; \
+	@$(MAKE) --no-print-directory rtl-latches & latches=$$!; \
 	  $(MAKE) --no-print-directory pnr & pnr=$$!; \
 	  $(MAKE) --no-print-directory fuzz-smoke & fuzz=$$!; \
-	  wait $$synth; synth_status=$$?; wait $$pnr; pnr_status=$$?; wait $$fuzz; fuzz_status=$$?; \
-	  [ $$synth_status -eq 0 ] && [ $$pnr_status -eq 0 ] && [ $$fuzz_status -eq 0 ]
+	  wait $$latches; latches_status=$$?; wait $$pnr; pnr_status=$$?; wait $$fuzz; fuzz_status=$$?; \
+	  [ $$latches_status -eq 0 ] && [ $$pnr_status -eq 0 ] && [ $$fuzz_status -eq 0 ]
 
 # make test's heavy steps side by side: the hardware flows above and the build of the test
 # binaries (the Verilated models among them), which fills the cores the flows' single-threaded
