@@ -9,8 +9,8 @@ use common::{rss_mib, Binary, Client, Rng};
 
 /// Resident memory may exceed `-m` by this factor plus the fixed baseline below: allocator
 /// rounding and fragmentation, per-thread arenas and socket buffers live outside the item count.
-const RSS_FACTOR: f64 = 1.5;
-const RSS_BASELINE_MIB: f64 = 24.0;
+const RSS_FACTOR: f64 = 1.1;
+const RSS_BASELINE_MIB: f64 = 16.0;
 
 fn fill_and_check(value_len: usize, compressible: bool) {
     let memory_mb = 16;

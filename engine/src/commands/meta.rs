@@ -380,7 +380,7 @@ impl Cache {
             now.saturating_sub(item.last_access),
             item.cas,
             if item.fetched { "yes" } else { "no" },
-            crate::store::charged_size(key.len(), &item.value),
+            crate::store::record_size(key.len(), &item),
             if item.value.compressed { "yes" } else { "no" },
             item.value.raw_len,
         );

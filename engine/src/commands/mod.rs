@@ -51,7 +51,7 @@ pub struct Cache {
 impl Cache {
     pub fn new(config: Config, codec: Arc<dyn Codec>) -> Self {
         Self {
-            store: Store::new(config.memory_limit),
+            store: Store::with_max_value(config.memory_limit, config.item_size_max),
             values: ValueCodec::new(codec, config.compress_min),
             clock: Clock::new(),
             stats: Stats::default(),

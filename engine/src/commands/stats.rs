@@ -125,10 +125,35 @@ impl Cache {
         stat(out, "items:1:outofmemory", 0);
     }
 
+    /// lzcache has segments, not slabs: `stats slabs` reports them as one class, then the
+    /// segment figures (lz_*).
     fn slab_stats(&self, out: &mut Vec<u8>) {
-        let totals = self.store.totals();
-        stat(out, "active_slabs", u8::from(totals.items > 0));
-        stat(out, "total_malloced", totals.bytes);
+        let t = self.store.totals();
+        let load = |c: &std::sync::atomic::AtomicU64| c.load(std::sync::atomic::Ordering::Relaxed);
+        let store = &self.store.counters;
+        stat(out, "active_slabs", u8::from(t.items > 0));
+        stat(
+            out,
+            "total_malloced",
+            t.segment_bytes_used + t.index_bytes + t.ghost_bytes,
+        );
+        stat(out, "lz_segment_size", t.segment_size);
+        stat(out, "lz_segments", t.segments);
+        stat(out, "lz_segments_free", t.segments_free);
+        stat(out, "lz_segments_small", t.segments_small);
+        stat(out, "lz_segments_main", t.segments_main);
+        stat(out, "lz_segment_bytes_used", t.segment_bytes_used);
+        stat(out, "lz_live_record_bytes", t.bytes);
+        stat(out, "lz_index_bytes", t.index_bytes);
+        stat(out, "lz_index_slots", t.index_slots);
+        stat(out, "lz_ghost_bytes", t.ghost_bytes);
+        stat(
+            out,
+            "lz_segments_reclaimed",
+            load(&store.segments_reclaimed),
+        );
+        stat(out, "lz_records_moved", load(&store.records_moved));
+        stat(out, "lz_index_displaced", load(&store.index_displaced));
     }
 }
 

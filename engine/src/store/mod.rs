@@ -1,42 +1,111 @@
-//! The item store: memory-bounded, sharded, with S3-FIFO eviction, TTL expiry and CAS.
+//! The item store: one arena of segments holding byte-packed records, a compact sharded index,
+//! S3-FIFO eviction a segment at a time, TTL expiry and CAS.
 //!
-//! Keys hash to one of many shards, each behind its own mutex, so threads working on different
-//! keys rarely meet; there is no global lock. Memory is counted in one atomic: every item is
-//! charged its key, its (usually compressed) value and its bookkeeping ([`item::charged_size`]).
-//! When an insert pushes the total past the limit, items are evicted, starting with the inserting
-//! shard and then round-robin, until the total is under the limit again.
+//! Memory is laid out once, from the limit ([`Layout`]): the index (a tenth), the ghost (under
+//! one percent) and the arena of fixed-size segments (the rest). Nothing is allocated per item:
+//! an item is a record appended to a segment ([`record`]) and an 8-byte slot in its shard's
+//! index ([`index`]), so the bound holds by construction and a 100-byte item takes 127 bytes
+//! plus its slot where memcached charges 192.
 //!
-//! Eviction is S3-FIFO (Yang et al., SOSP 2023) per shard: new items enter a small FIFO that
-//! holds about a tenth of the bytes; an item hit more than once while there moves to the main
-//! FIFO, others are evicted and remembered in a ghost FIFO of key hashes, and a key found in
-//! the ghost on insertion goes straight to main. Main items with hits get another lap (their
-//! count decremented) instead of being evicted. One-time keys (scans) so leave quickly without
-//! flushing the working set, and a hit only bumps a small counter: nothing moves on a read.
-//! Expired items are dropped lazily when touched, by the eviction hand, and by
-//! [`Store::crawl_expired`], which the server runs in the background.
+//! Eviction is S3-FIFO (Yang et al., SOSP 2023) with segments as the unit, as Segcache (Yang et
+//! al., NSDI 2021) evicts: new keys are appended to the small queue's open segment, keys the
+//! ghost remembers to the main queue's. When no segment is free the oldest one of the small
+//! queue (while it holds a tenth of the segments) or of the main queue is reclaimed: each of
+//! its records still in the index is kept — hit more than once on probation, or hit at all in
+//! main (spending one hit) — by moving it to the main queue's open segment, or dropped (and
+//! from the small queue, remembered by the ghost). With no free segment to move into, the
+//! victim is compacted in place and becomes main's open segment. Expired records are dropped
+//! when met; a segment whose records have all expired is reclaimed by the crawler at once.
+//!
+//! Locks, outermost first: the reclaim lock (one reclaimer at a time, and the crawler), a
+//! shard's lock (its index, and the in-place fields of the records it points to), the log lock
+//! (segment bookkeeping; appends copy their record under it, so a record is whole before
+//! anything can reach it). A reader copies a value out under its shard lock, so a segment
+//! reclaimed a moment later never changes bytes under a reader. Who may touch which bytes when
+//! is this protocol; [`arena`] holds the accessors.
 //!
 //! The store knows nothing of sockets or of the protocol: the command layer calls it.
 
+mod arena;
+mod ghost;
+mod index;
 pub mod item;
+mod log;
+mod record;
 
-/// The hasher of keys: foldhash, seeded at random per store. A key lookup is the hot path of
-/// every request, and SipHash (the std default) cost more than the rest of the lookup; a
-/// random seed keeps the hashes of client-chosen keys unpredictable.
-type KeyHasher = foldhash::fast::RandomState;
-
-/// The hasher that picks a key's shard: seeded at random in a server, by the caller in tests
-/// (where the eviction order, which depends on which keys share a shard, must replay).
-type ShardHasher = foldhash::fast::FixedState;
-use std::collections::{HashMap, HashSet, VecDeque};
-use std::hash::BuildHasher;
-use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
 
-use crate::clock::is_expired;
-pub use item::{charged_size, Item, ItemSnapshot};
+use std::hash::BuildHasher;
 
-/// Number of shards: enough that a few dozen threads rarely contend.
+use crate::clock::is_expired;
+use crate::value::StoredValue;
+use arena::Arena;
+use ghost::Ghost;
+use index::{Index, Marks, Position};
+pub use item::{record_size, Item, ItemSnapshot};
+use log::{Log, Queue, Slot, HEADER};
+use record::{Parts, Record};
+
+/// Number of shards: enough that a few dozen threads rarely contend. A key's shard is the top
+/// six bits of its hash.
 const SHARDS: usize = 64;
+
+/// The hasher of keys: foldhash, seeded at random in a server and by the caller in tests (where
+/// eviction order must replay). A key lookup is the hot path of every request; SipHash cost
+/// more than the rest of the lookup; a random seed keeps client-chosen keys unpredictable.
+type KeyHasher = foldhash::fast::FixedState;
+
+/// The index takes this share of the limit: 8-byte slots for one item per 80 bytes of limit,
+/// so items down to ~70-byte records fill the arena before the index (memcached's smallest
+/// chunk is 96 bytes).
+const INDEX_SHARE: usize = 10;
+/// The smallest and largest segment: segments are at least the largest record, and about a
+/// 64th of the arena so eviction is not coarse.
+const MIN_SEGMENT: usize = 64 << 10;
+const MAX_SEGMENT: usize = 8 << 20;
+
+/// How the limit is divided: index, ghost, segments.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Layout {
+    pub index_buckets_per_shard: usize,
+    pub ghost_keys: usize,
+    pub segment_size: usize,
+    pub segments: usize,
+}
+
+impl Layout {
+    /// The layout for `limit` bytes whose largest record is `max_record` bytes.
+    pub fn new(limit: usize, max_record: usize) -> Self {
+        let index_bytes = limit / INDEX_SHARE;
+        let index_buckets_per_shard = (index_bytes / 64 / SHARDS).max(1);
+        let slots = index_buckets_per_shard * SHARDS * index::SLOTS;
+        let ghost_keys = slots / 2;
+        let arena = limit
+            .saturating_sub(index_buckets_per_shard * SHARDS * 64 + Ghost::bytes_for(ghost_keys));
+        let round = |n: usize| n.div_ceil(4096) * 4096;
+        let wanted = round(max_record + HEADER).max(MIN_SEGMENT);
+        let preferred = wanted.max((arena / 64).min(MAX_SEGMENT));
+        // As many segments of at least the preferred size as fit, then grown to share out the
+        // remainder: the whole arena is used.
+        let count = (arena / preferred).max(3);
+        let mut segment_size = (arena / count / 4096 * 4096).max(4096);
+        if segment_size < wanted && arena / wanted >= 3 {
+            segment_size = wanted;
+        }
+        Self {
+            index_buckets_per_shard,
+            ghost_keys,
+            segment_size,
+            segments: (arena / segment_size).max(1),
+        }
+    }
+
+    /// The largest record a segment takes.
+    pub fn max_record(&self) -> usize {
+        self.segment_size - HEADER
+    }
+}
 
 /// What a store operation requires of the key's current state.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -62,8 +131,8 @@ pub enum Outcome {
     Exists,
     /// A CAS condition or delete met no item (`NOT_FOUND`).
     NotFound,
-    /// The item alone would exceed the memory limit (`SERVER_ERROR out of memory storing
-    /// object`); nothing was changed.
+    /// The item alone would exceed a segment (`SERVER_ERROR out of memory storing object`);
+    /// nothing was changed.
     NoMemory,
 }
 
@@ -76,87 +145,142 @@ pub struct StoreCounters {
     pub reclaimed: AtomicU64,
     pub total_items: AtomicU64,
     pub crawler_reclaimed: AtomicU64,
+    /// Segments reclaimed (by eviction or because all their records expired).
+    pub segments_reclaimed: AtomicU64,
+    /// Records moved forward by the reclaimer (kept by the policy).
+    pub records_moved: AtomicU64,
+    /// Entries the full index displaced (items smaller than the index was sized for).
+    pub index_displaced: AtomicU64,
+}
+
+/// Live figures of one shard.
+#[derive(Debug, Default, Clone, Copy)]
+struct Figures {
+    items: usize,
+    record_bytes: usize,
+    raw_bytes: usize,
+    held_bytes: usize,
+    compressed: usize,
+}
+
+impl Figures {
+    fn add(&mut self, r: &Record<'_>) {
+        self.items += 1;
+        self.record_bytes += r.len;
+        self.raw_bytes += r.raw_len as usize;
+        self.held_bytes += r.held_len;
+        self.compressed += usize::from(r.compressed());
+    }
+
+    fn remove(&mut self, r: &Record<'_>) {
+        self.items -= 1;
+        self.record_bytes -= r.len;
+        self.raw_bytes -= r.raw_len as usize;
+        self.held_bytes -= r.held_len;
+        self.compressed -= usize::from(r.compressed());
+    }
 }
 
 struct Shard {
-    map: HashMap<Arc<[u8]>, Item, KeyHasher>,
-    /// The small (probationary) and main FIFOs. They may hold keys already removed from `map`
-    /// or moved to the other queue (checked by pointer identity and `Item::in_main` when the
-    /// hand reaches them); compacted when such entries outnumber live ones.
-    small: VecDeque<Arc<[u8]>>,
-    main: VecDeque<Arc<[u8]>>,
-    /// Hashes of keys recently evicted from `small`, oldest first, and the same as a set.
-    ghost: VecDeque<u32>,
-    ghost_set: HashSet<u32, KeyHasher>,
-    /// Bytes charged to this shard, and to the items in `small`.
-    bytes: usize,
-    small_bytes: usize,
-    /// Bytes of raw (uncompressed) values held, for the compression stats.
-    raw_bytes: usize,
-    compressed_items: usize,
-    /// Where the expiry crawler resumes, counting through `small` then `main`.
-    crawl_cursor: usize,
-}
-
-impl Shard {
-    fn new() -> Self {
-        Self {
-            map: HashMap::default(),
-            small: VecDeque::new(),
-            main: VecDeque::new(),
-            ghost: VecDeque::new(),
-            ghost_set: HashSet::default(),
-            bytes: 0,
-            small_bytes: 0,
-            raw_bytes: 0,
-            compressed_items: 0,
-            crawl_cursor: 0,
-        }
-    }
+    index: Index,
+    figures: Figures,
 }
 
 /// Aggregate figures for `stats`.
 #[derive(Debug, Default, Clone, Copy)]
 pub struct StoreTotals {
     pub items: usize,
+    /// Bytes of live records.
     pub bytes: usize,
     pub raw_value_bytes: usize,
     pub held_value_bytes: usize,
     pub compressed_items: usize,
+    pub segment_size: usize,
+    pub segments: usize,
+    pub segments_free: usize,
+    pub segments_small: usize,
+    pub segments_main: usize,
+    /// Bytes written into segments in use: live records, dead ones and headers.
+    pub segment_bytes_used: usize,
+    pub index_bytes: usize,
+    pub index_slots: usize,
+    pub ghost_bytes: usize,
+}
+
+/// Where the expiry crawler resumes.
+#[derive(Debug, Default)]
+struct Crawl {
+    segment: u32,
+    at: usize,
+}
+
+/// Why an entry leaves the index.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Removal {
+    Deleted,
+    Expired,
+    Evicted,
 }
 
 /// The cache's items.
 pub struct Store {
+    arena: Arena,
     shards: Box<[Mutex<Shard>]>,
-    hasher: ShardHasher,
+    log: Mutex<Log>,
+    /// Held by the reclaimer and the crawler: one at a time.
+    reclaim: Mutex<Crawl>,
+    ghost: Ghost,
+    hasher: KeyHasher,
+    layout: Layout,
     limit: usize,
-    used: AtomicUsize,
-    held_value_bytes: AtomicUsize,
     next_cas: AtomicU64,
-    evict_cursor: AtomicUsize,
     pub counters: StoreCounters,
 }
 
+fn shard_of(hash: u64) -> usize {
+    (hash >> 58) as usize % SHARDS
+}
+
 impl Store {
-    /// A store that holds at most `limit` bytes of items.
+    /// A store that holds at most `limit` bytes, values up to 1 MiB.
     pub fn new(limit: usize) -> Self {
-        let seed = std::hash::BuildHasher::hash_one(
-            &std::collections::hash_map::RandomState::new(),
-            limit,
-        );
-        Self::with_seed(limit, seed)
+        Self::with_max_value(limit, 1 << 20)
     }
 
-    /// A store whose keys fall into shards by `seed`: the same seed, the same behaviour.
+    /// A store for values up to `max_value` bytes, seeded at random.
+    pub fn with_max_value(limit: usize, max_value: usize) -> Self {
+        let seed = std::collections::hash_map::RandomState::new().hash_one(limit);
+        Self::with_layout(limit, Layout::new(limit, max_value + 300), seed)
+    }
+
+    /// A store whose keys hash by `seed`: the same seed, the same behaviour.
     pub fn with_seed(limit: usize, seed: u64) -> Self {
+        Self::with_layout(limit, Layout::new(limit, (1 << 20) + 300), seed)
+    }
+
+    /// A store laid out as `layout`. Panics if the arena cannot be mapped (the limit exceeds
+    /// the address space): there is no item to lose yet.
+    pub fn with_layout(limit: usize, layout: Layout, seed: u64) -> Self {
+        let arena = Arena::anonymous(layout.segments * layout.segment_size)
+            .unwrap_or_else(|e| panic!("cannot map {} bytes for items: {e}", limit));
+        assert!((arena.len() as u64) < index::MAX_OFFSET);
         Self {
-            shards: (0..SHARDS).map(|_| Mutex::new(Shard::new())).collect(),
-            hasher: ShardHasher::with_seed(seed),
+            arena,
+            shards: (0..SHARDS)
+                .map(|_| {
+                    Mutex::new(Shard {
+                        index: Index::new(layout.index_buckets_per_shard),
+                        figures: Figures::default(),
+                    })
+                })
+                .collect(),
+            log: Mutex::new(Log::new(layout.segments, layout.segment_size)),
+            reclaim: Mutex::new(Crawl::default()),
+            ghost: Ghost::new(layout.ghost_keys),
+            hasher: KeyHasher::with_seed(seed),
+            layout,
             limit,
-            used: AtomicUsize::new(0),
-            held_value_bytes: AtomicUsize::new(0),
             next_cas: AtomicU64::new(1),
-            evict_cursor: AtomicUsize::new(0),
             counters: StoreCounters::default(),
         }
     }
@@ -165,9 +289,13 @@ impl Store {
         self.limit
     }
 
-    /// Bytes currently charged for items.
+    pub fn layout(&self) -> Layout {
+        self.layout
+    }
+
+    /// Bytes of live records.
     pub fn used(&self) -> usize {
-        self.used.load(Ordering::Relaxed)
+        self.totals().bytes
     }
 
     /// A fresh CAS token.
@@ -175,38 +303,256 @@ impl Store {
         self.next_cas.fetch_add(1, Ordering::Relaxed)
     }
 
-    fn shard_index(&self, key: &[u8]) -> usize {
-        (self.hasher.hash_one(key) as usize) % SHARDS
-    }
-
-    /// The hash a ghost entry keeps: independent bits of the same hash (the low bits chose the
-    /// shard). Collisions only make the policy slightly less exact.
-    fn ghost_hash(&self, key: &[u8]) -> u32 {
-        (self.hasher.hash_one(key) >> 32) as u32
+    fn hash(&self, key: &[u8]) -> u64 {
+        self.hasher.hash_one(key)
     }
 
     fn lock(&self, index: usize) -> MutexGuard<'_, Shard> {
-        // A panic while holding a shard lock cannot leave a half-updated item behind (updates
-        // are single assignments), so a poisoned lock is still safe to use.
+        // Updates under a shard lock leave the index consistent at every step that can panic
+        // (none should), so a poisoned lock is still safe to use.
         self.shards[index]
             .lock()
             .unwrap_or_else(|poison| poison.into_inner())
     }
 
-    /// Runs `f` on the live item under `key` while holding its shard lock. Expired items are
-    /// removed on the way and count as absent. `f` may update metadata (expiry, flags, bits)
-    /// but not the value, whose size the store has charged.
-    pub fn access<R>(&self, key: &[u8], now: u32, f: impl FnOnce(&mut Item) -> R) -> Option<R> {
-        let index = self.shard_index(key);
-        let mut shard = self.lock(index);
-        match shard.map.get_mut(key) {
-            None => None,
-            Some(item) if !is_expired(item.expiry, now) => Some(f(item)),
-            Some(_) => {
-                self.remove_locked(&mut shard, key, true);
-                None
+    fn lock_log(&self) -> MutexGuard<'_, Log> {
+        self.log.lock().unwrap_or_else(|poison| poison.into_inner())
+    }
+
+    fn lock_reclaim(&self) -> MutexGuard<'_, Crawl> {
+        self.reclaim
+            .lock()
+            .unwrap_or_else(|poison| poison.into_inner())
+    }
+
+    // ---- arena access: the only unsafe code of the store, each under the protocol above ----
+
+    /// The record at arena offset `at`, read no further than `end`.
+    ///
+    /// With [`Parts::All`] the caller holds the lock of the shard whose index points to the
+    /// record (or is the reclaimer holding it); with [`Parts::Key`] it only needs the record to
+    /// be whole and not reclaimed meanwhile (the reclaim lock), as those bytes never change.
+    fn read(&self, at: usize, end: usize, parts: Parts) -> Option<Record<'_>> {
+        record::parse(
+            |offset, len| {
+                let from = at.checked_add(offset)?;
+                (from.checked_add(len)? <= end).then(|| {
+                    // SAFETY: in bounds of the segment; by the protocol no thread writes these
+                    // bytes while the caller's lock is held (see the function's contract).
+                    unsafe { self.arena.bytes(from, len) }
+                })
+            },
+            parts,
+        )
+    }
+
+    /// The record an index entry points to (under that shard's lock).
+    fn record(&self, at: u64) -> Option<Record<'_>> {
+        let at = at as usize;
+        let size = self.layout.segment_size;
+        self.read(at, at - at % size + size, Parts::All)
+    }
+
+    /// Writes bytes no index entry points to yet (a reserved slot, under the log lock) or owned
+    /// by the caller's shard lock (an in-place field).
+    fn write(&self, at: usize, bytes: &[u8]) {
+        // SAFETY: the range is reserved for the caller or guarded by its shard lock.
+        unsafe { self.arena.write(at, bytes) }
+    }
+
+    /// Moves a record for the reclaimer, which holds its shard's lock and owns the target.
+    fn move_bytes(&self, from: usize, to: usize, len: usize) {
+        // SAFETY: the source is guarded by the shard lock held; the target is reserved space.
+        unsafe { self.arena.copy(from, to, len) }
+    }
+
+    fn segment_base(&self, id: u32) -> usize {
+        id as usize * self.layout.segment_size
+    }
+
+    /// Writes a record into a reserved slot, and the segment header if the slot opened it.
+    fn write_record(&self, slot: &Slot, prefix: &[u8], key: &[u8], value: &[u8]) -> usize {
+        let base = self.segment_base(slot.segment);
+        if let Some(seq) = slot.opened {
+            self.write_header(base, slot.queue, seq);
+        }
+        let at = base + slot.at;
+        self.write(at, prefix);
+        self.write(at + prefix.len(), key);
+        self.write(at + prefix.len() + key.len(), value);
+        at
+    }
+
+    fn write_header(&self, base: usize, queue: Queue, seq: u64) {
+        let mut header = [0u8; HEADER];
+        header[..4].copy_from_slice(&log::MAGIC.to_le_bytes());
+        header[4] = queue as u8;
+        header[8..].copy_from_slice(&seq.to_le_bytes());
+        self.write(base, &header);
+    }
+
+    // ---- lookups ----
+
+    /// The live entry of `key` in a locked shard, dropping it on the way if it has expired.
+    fn find<'a>(
+        &'a self,
+        shard: &mut Shard,
+        hash: u64,
+        key: &[u8],
+        now: u32,
+    ) -> Option<(Position, Record<'a>)> {
+        let mut found = None;
+        let pos = shard.index.find(hash, |at| match self.record(at) {
+            Some(r) if r.key == key => {
+                found = Some(r);
+                true
+            }
+            _ => false,
+        })?;
+        let record = found?;
+        if is_expired(record.expiry, now) {
+            self.remove(shard, pos, &record, Removal::Expired);
+            return None;
+        }
+        Some((pos, record))
+    }
+
+    fn item_of(&self, index: &Index, pos: Position, r: &Record<'_>) -> Item {
+        let marks = index.marks(pos);
+        Item {
+            value: StoredValue {
+                bytes: Arc::from(r.value),
+                raw_len: r.raw_len,
+                crc: r.crc,
+                compressed: r.compressed(),
+            },
+            flags: r.client_flags,
+            expiry: r.expiry,
+            cas: r.cas,
+            last_access: r.last_access,
+            fetched: marks.fetched,
+            freq: index.freq(pos),
+            stale: marks.stale,
+            win_sent: marks.win_sent,
+        }
+    }
+
+    fn remove(&self, shard: &mut Shard, pos: Position, r: &Record<'_>, why: Removal) {
+        let fetched = shard.index.marks(pos).fetched;
+        shard.index.remove(pos);
+        shard.figures.remove(r);
+        self.count_removal(why, fetched);
+    }
+
+    fn count_removal(&self, why: Removal, fetched: bool) {
+        let c = &self.counters;
+        match why {
+            Removal::Deleted => {}
+            Removal::Expired => {
+                c.reclaimed.fetch_add(1, Ordering::Relaxed);
+                if !fetched {
+                    c.expired_unfetched.fetch_add(1, Ordering::Relaxed);
+                }
+            }
+            Removal::Evicted => {
+                c.evictions.fetch_add(1, Ordering::Relaxed);
+                if !fetched {
+                    c.evicted_unfetched.fetch_add(1, Ordering::Relaxed);
+                }
             }
         }
+    }
+
+    /// Runs `f` on a copy of the live item under `key` while holding its shard lock, then
+    /// keeps what `f` changed of its metadata (expiry, last access, the hit counter and the
+    /// fetched / stale / win marks; not the value or the CAS). Expired items are removed on
+    /// the way and count as absent.
+    pub fn access<R>(&self, key: &[u8], now: u32, f: impl FnOnce(&mut Item) -> R) -> Option<R> {
+        let hash = self.hash(key);
+        let mut shard = self.lock(shard_of(hash));
+        let (pos, record) = self.find(&mut shard, hash, key, now)?;
+        let before = self.item_of(&shard.index, pos, &record);
+        let mut item = before.clone();
+        let result = f(&mut item);
+        let at = shard.index.offset(pos) as usize;
+        shard.index.set_freq(pos, item.freq);
+        shard.index.set_marks(
+            pos,
+            Marks {
+                fetched: item.fetched,
+                stale: item.stale,
+                win_sent: item.win_sent,
+            },
+        );
+        if item.last_access != before.last_access {
+            self.write(at + record::LAST_ACCESS_AT, &item.last_access.to_le_bytes());
+        }
+        if item.expiry != before.expiry {
+            if record.has_expiry_field() {
+                self.write(at + record::EXPIRY_AT, &item.expiry.to_le_bytes());
+                let segment = (at / self.layout.segment_size) as u32;
+                self.lock_log().note_expiry(segment, item.expiry);
+            } else {
+                // A first expiry does not fit the record: write it anew.
+                drop(shard);
+                self.rewrite(key, hash, &item, before.cas, now);
+            }
+        }
+        Some(result)
+    }
+
+    /// Writes the live version `cas` of `key` again with `item`'s fields (same CAS, same
+    /// place in the queues); nothing if that version is gone meanwhile.
+    fn rewrite(&self, key: &[u8], hash: u64, item: &Item, cas: u64, now: u32) {
+        let mut item = item.clone();
+        item.cas = cas;
+        let fields = item.fields();
+        let len = record::encoded_len(&fields, key.len(), item.value.held_len());
+        for _ in 0..MAX_APPEND_TRIES {
+            self.make_room(Queue::Main, len, now);
+            let mut shard = self.lock(shard_of(hash));
+            let Some((pos, old)) = self.find(&mut shard, hash, key, now) else {
+                return;
+            };
+            if old.cas != cas {
+                return;
+            }
+            let old_at = shard.index.offset(pos) as usize;
+            let queue = self.queue_of(old_at);
+            let Some(at) = self.append(queue, &fields, key, &item.value.bytes) else {
+                continue;
+            };
+            shard.figures.remove(&old);
+            shard.index.set_offset(pos, at as u64);
+            if let Some(new) = self.record(at as u64) {
+                shard.figures.add(&new);
+            }
+            return;
+        }
+    }
+
+    /// The queue of the segment holding arena offset `at`.
+    fn queue_of(&self, at: usize) -> Queue {
+        let segment = (at / self.layout.segment_size) as u32;
+        self.lock_log().segment(segment).queue
+    }
+
+    /// Appends a record to `queue` (copying it under the log lock). `None` when no segment has
+    /// room: the caller makes room without holding a shard lock and tries again.
+    fn append(
+        &self,
+        queue: Queue,
+        fields: &record::Fields,
+        key: &[u8],
+        value: &[u8],
+    ) -> Option<usize> {
+        let prefix = record::prefix(fields, key.len(), value.len());
+        let len = prefix.len() + key.len() + value.len();
+        let mut log = self.lock_log();
+        let slot = log.append(queue, len, fields.expiry)?;
+        let at = self.write_record(&slot, &prefix, key, value);
+        drop(log);
+        Some(at)
     }
 
     /// A copy of the live item under `key`, counting a hit and marking it fetched.
@@ -238,150 +584,270 @@ impl Store {
         now: u32,
         cas: Option<u64>,
     ) -> Outcome {
-        let footprint = Footprint::of(key, &item);
-        if footprint.charged > self.limit {
+        item.cas = cas.unwrap_or_else(|| self.next_cas());
+        let fields = item.fields();
+        let len = record::encoded_len(&fields, key.len(), item.value.held_len());
+        if len > self.layout.max_record() || key.is_empty() || key.len() > 255 {
             return Outcome::NoMemory;
         }
-        let index = self.shard_index(key);
-        let mut shard = self.lock(index);
-        let live = match shard.map.get(key) {
-            Some(old) if is_expired(old.expiry, now) => {
-                self.remove_locked(&mut shard, key, true);
-                None
-            }
-            Some(old) => Some(old.cas),
-            None => None,
-        };
-        match (condition, live) {
-            (Condition::Exists, None) | (Condition::Absent, Some(_)) => return Outcome::NotStored,
-            (Condition::CasEquals(_), None) => return Outcome::NotFound,
-            (Condition::CasEquals(want), Some(have)) if want != have => return Outcome::Exists,
-            _ => {}
-        }
-        item.cas = cas.unwrap_or_else(|| self.next_cas());
-        let new_cas = item.cas;
-        if let Some(old) = shard.map.get_mut(key) {
-            // A new version keeps its place in the queues and counts as a hit.
-            item.in_main = old.in_main;
-            item.freq = old.freq;
-            item.touch_for_eviction();
-            let in_main = item.in_main;
-            let old = std::mem::replace(old, item);
-            self.charge(&mut shard, Footprint::of(key, &old), -1, in_main);
-            self.charge(&mut shard, footprint, 1, in_main);
+        let hash = self.hash(key);
+        let mut queue = if self.ghost.contains(hash) {
+            Queue::Main
         } else {
-            let ghost = self.ghost_hash(key);
-            item.in_main = shard.ghost_set.remove(&ghost);
-            item.freq = 0;
-            let in_main = item.in_main;
-            let key: Arc<[u8]> = Arc::from(key);
-            if in_main {
-                shard.main.push_back(key.clone());
-            } else {
-                shard.small.push_back(key.clone());
+            Queue::Small
+        };
+        for _ in 0..MAX_APPEND_TRIES {
+            self.make_room(queue, len, now);
+            let mut shard = self.lock(shard_of(hash));
+            let live = self.find(&mut shard, hash, key, now);
+            match (condition, &live) {
+                (Condition::Exists, None) | (Condition::Absent, Some(_)) => {
+                    return Outcome::NotStored
+                }
+                (Condition::CasEquals(_), None) => return Outcome::NotFound,
+                (Condition::CasEquals(want), Some((_, old))) if want != old.cas => {
+                    return Outcome::Exists
+                }
+                _ => {}
             }
-            shard.map.insert(key, item);
-            self.charge(&mut shard, footprint, 1, in_main);
+            if let Some((pos, _)) = &live {
+                // A new version keeps its queue and counts as a hit.
+                queue = self.queue_of(shard.index.offset(*pos) as usize);
+            }
+            let Some(at) = self.append(queue, &fields, key, &item.value.bytes) else {
+                continue;
+            };
+            let marks = Marks {
+                fetched: item.fetched,
+                stale: item.stale,
+                win_sent: item.win_sent,
+            };
+            let Some(new) = self.record(at as u64) else {
+                return Outcome::NoMemory;
+            };
+            match live {
+                Some((pos, old)) => {
+                    let freq = shard.index.freq(pos).saturating_add(1);
+                    shard.figures.remove(&old);
+                    shard.index.set_offset(pos, at as u64);
+                    shard.index.set_freq(pos, freq);
+                    shard.index.set_marks(pos, marks);
+                }
+                None => {
+                    if let Some((displaced, displaced_marks)) =
+                        shard.index.insert(hash, at as u64, 0, marks)
+                    {
+                        if let Some(old) = self.record(displaced) {
+                            shard.figures.remove(&old);
+                        }
+                        self.count_removal(Removal::Evicted, displaced_marks.fetched);
+                        self.counters
+                            .index_displaced
+                            .fetch_add(1, Ordering::Relaxed);
+                    }
+                }
+            }
+            shard.figures.add(&new);
+            self.counters.total_items.fetch_add(1, Ordering::Relaxed);
+            return Outcome::Done(item.cas);
         }
-        self.counters.total_items.fetch_add(1, Ordering::Relaxed);
-        drop(shard);
-        self.enforce_limit(index, now, key);
-        Outcome::Done(new_cas)
+        Outcome::NoMemory
     }
 
     /// Deletes `key`; with `cas`, only that version.
     pub fn delete(&self, key: &[u8], now: u32, cas: Option<u64>) -> Outcome {
-        let index = self.shard_index(key);
-        let mut shard = self.lock(index);
-        let found = match shard.map.get(key) {
-            None => None,
-            Some(item) if is_expired(item.expiry, now) => None,
-            Some(item) => Some(item.cas),
+        let hash = self.hash(key);
+        let mut shard = self.lock(shard_of(hash));
+        let Some((pos, record)) = self.find(&mut shard, hash, key, now) else {
+            return Outcome::NotFound;
         };
-        match (found, cas) {
-            (None, _) => {
-                if shard.map.contains_key(key) {
-                    self.remove_locked(&mut shard, key, true);
-                }
-                Outcome::NotFound
-            }
-            (Some(have), Some(want)) if have != want => Outcome::Exists,
-            (Some(have), _) => {
-                self.remove_locked(&mut shard, key, false);
-                Outcome::Done(have)
-            }
+        if cas.is_some_and(|want| want != record.cas) {
+            return Outcome::Exists;
         }
+        self.remove(&mut shard, pos, &record, Removal::Deleted);
+        Outcome::Done(record.cas)
     }
 
     /// Removes `key` only if it still holds version `cas`: used to drop an item found corrupt
     /// without racing a concurrent writer.
     pub fn remove_version(&self, key: &[u8], cas: u64) -> bool {
-        let index = self.shard_index(key);
-        let mut shard = self.lock(index);
-        if shard.map.get(key).is_some_and(|item| item.cas == cas) {
-            self.remove_locked(&mut shard, key, false);
-            true
-        } else {
-            false
+        let hash = self.hash(key);
+        let mut shard = self.lock(shard_of(hash));
+        match self.find(&mut shard, hash, key, 0) {
+            Some((pos, record)) if record.cas == cas => {
+                self.remove(&mut shard, pos, &record, Removal::Deleted);
+                true
+            }
+            _ => false,
         }
     }
 
     /// Removes every item (`flush_all`).
     pub fn flush(&self) {
-        for index in 0..SHARDS {
-            let mut shard = self.lock(index);
-            let bytes = shard.bytes;
-            let held: usize = shard.map.values().map(|i| i.value.held_len()).sum();
-            shard.map = HashMap::default();
-            shard.small = VecDeque::new();
-            shard.main = VecDeque::new();
-            shard.ghost = VecDeque::new();
-            shard.ghost_set = HashSet::default();
-            shard.bytes = 0;
-            shard.small_bytes = 0;
-            shard.raw_bytes = 0;
-            shard.compressed_items = 0;
-            shard.crawl_cursor = 0;
-            self.used.fetch_sub(bytes, Ordering::Relaxed);
-            self.held_value_bytes.fetch_sub(held, Ordering::Relaxed);
+        let _reclaim = self.lock_reclaim();
+        let mut shards: Vec<_> = (0..SHARDS).map(|i| self.lock(i)).collect();
+        for shard in shards.iter_mut() {
+            shard.index.clear();
+            shard.figures = Figures::default();
+        }
+        self.lock_log().clear();
+        self.ghost.clear();
+    }
+
+    // ---- eviction ----
+
+    /// Reclaims segments until a record of `len` bytes fits `queue` (or nothing is left to
+    /// reclaim). Called without a shard lock: reclaiming takes them.
+    fn make_room(&self, queue: Queue, len: usize, now: u32) {
+        loop {
+            if self.lock_log().has_room(queue, len) {
+                return;
+            }
+            let reclaim = self.lock_reclaim();
+            // Another thread may have made room while this one waited.
+            if self.lock_log().has_room(queue, len) {
+                return;
+            }
+            let victim = self.lock_log().take_victim();
+            let Some(victim) = victim else {
+                return;
+            };
+            self.reclaim_segment(victim, now, &reclaim);
         }
     }
 
-    /// Drops expired items among the next `budget` queue positions of every shard, resuming
-    /// where the previous call stopped, so repeated calls sweep the whole store while each
-    /// holds a shard lock for a bounded time. Returns how many were dropped.
+    /// Visits every record of `victim` (taken off its FIFO): keeps what the policy keeps,
+    /// drops the rest, then frees the segment.
+    fn reclaim_segment(&self, victim: u32, now: u32, _reclaim: &MutexGuard<'_, Crawl>) {
+        let (end, queue) = {
+            let log = self.lock_log();
+            let s = log.segment(victim);
+            (s.end, s.queue)
+        };
+        let base = self.segment_base(victim);
+        let mut at = base + HEADER;
+        while at < base + end {
+            let Some(found) = self.read(at, base + end, Parts::Key) else {
+                break;
+            };
+            let (len, hash) = (found.len, self.hash(found.key));
+            self.reclaim_record(victim, queue, at, len, hash, now);
+            at += len;
+        }
+        self.lock_log().finish_reclaim(victim);
+        self.counters
+            .segments_reclaimed
+            .fetch_add(1, Ordering::Relaxed);
+    }
+
+    fn reclaim_record(
+        &self,
+        victim: u32,
+        queue: Queue,
+        at: usize,
+        len: usize,
+        hash: u64,
+        now: u32,
+    ) {
+        let mut shard = self.lock(shard_of(hash));
+        let Some(pos) = shard.index.find_offset(hash, at as u64) else {
+            return; // superseded or deleted: garbage
+        };
+        let Some(record) = self.record(at as u64) else {
+            return;
+        };
+        if is_expired(record.expiry, now) {
+            self.remove(&mut shard, pos, &record, Removal::Expired);
+            return;
+        }
+        let freq = shard.index.freq(pos);
+        let keep = match queue {
+            Queue::Small => freq > 1,
+            Queue::Main => freq > 0,
+        };
+        if !keep {
+            if queue == Queue::Small {
+                self.ghost.add(hash);
+            }
+            self.remove(&mut shard, pos, &record, Removal::Evicted);
+            return;
+        }
+        let expiry = record.expiry;
+        let slot = self.lock_log().append_survivor(victim, len, expiry);
+        let Some(slot) = slot else {
+            self.remove(&mut shard, pos, &record, Removal::Evicted);
+            return;
+        };
+        let base = self.segment_base(slot.segment);
+        if let Some(seq) = slot.opened {
+            self.write_header(base, Queue::Main, seq);
+        }
+        let to = base + slot.at;
+        if to != at {
+            self.move_bytes(at, to, len);
+        }
+        shard.index.set_offset(pos, to as u64);
+        shard
+            .index
+            .set_freq(pos, if queue == Queue::Small { 0 } else { freq - 1 });
+        self.counters.records_moved.fetch_add(1, Ordering::Relaxed);
+    }
+
+    /// Drops expired items: first every segment whose records have all expired, then the
+    /// expired records among the next `budget` × 64 records, resuming where the previous call
+    /// stopped, so repeated calls sweep the whole store while each holds a shard lock for one
+    /// record at a time. Returns how many were dropped.
     pub fn crawl_expired(&self, now: u32, budget: usize) -> usize {
-        let mut reclaimed = 0;
-        for index in 0..SHARDS {
-            let mut shard = self.lock(index);
-            let len = shard.small.len() + shard.main.len();
-            if len == 0 {
+        let before = self.counters.reclaimed.load(Ordering::Relaxed);
+        let mut crawl = self.lock_reclaim();
+        for _ in 0..8 {
+            let expired = self.lock_log().take_expired(now);
+            let Some(id) = expired else {
+                break;
+            };
+            self.reclaim_segment(id, now, &crawl);
+        }
+        let mut steps = budget * SHARDS;
+        let count = self.layout.segments as u32;
+        let mut segments_visited = 0;
+        while steps > 0 && segments_visited <= count {
+            let (state, end) = {
+                let log = self.lock_log();
+                let s = log.segment(crawl.segment);
+                (s.state, s.end)
+            };
+            let base = self.segment_base(crawl.segment);
+            let live = matches!(state, log::State::Active | log::State::Sealed);
+            if !live || crawl.at >= end || crawl.at < HEADER {
+                if live && crawl.at < HEADER {
+                    crawl.at = HEADER;
+                    continue;
+                }
+                crawl.segment = (crawl.segment + 1) % count;
+                crawl.at = HEADER;
+                segments_visited += 1;
                 continue;
             }
-            let start = shard.crawl_cursor % len;
-            let end = (start + budget).min(len);
-            let dead: Vec<Arc<[u8]>> = (start..end)
-                .map(|i| {
-                    if i < shard.small.len() {
-                        &shard.small[i]
-                    } else {
-                        &shard.main[i - shard.small.len()]
+            let Some(found) = self.read(base + crawl.at, base + end, Parts::Key) else {
+                crawl.at = end;
+                continue;
+            };
+            let (len, hash) = (found.len, self.hash(found.key));
+            let at = base + crawl.at;
+            let mut shard = self.lock(shard_of(hash));
+            if let Some(pos) = shard.index.find_offset(hash, at as u64) {
+                if let Some(record) = self.record(at as u64) {
+                    if is_expired(record.expiry, now) {
+                        self.remove(&mut shard, pos, &record, Removal::Expired);
                     }
-                })
-                .filter(|key| {
-                    shard
-                        .map
-                        .get(&key[..])
-                        .is_some_and(|item| is_expired(item.expiry, now))
-                })
-                .cloned()
-                .collect();
-            shard.crawl_cursor = if end == len { 0 } else { end };
-            for key in dead {
-                self.remove_locked(&mut shard, &key, true);
-                reclaimed += 1;
+                }
             }
+            drop(shard);
+            crawl.at += len;
+            steps -= 1;
         }
+        drop(crawl);
+        let reclaimed = (self.counters.reclaimed.load(Ordering::Relaxed) - before) as usize;
         self.counters
             .crawler_reclaimed
             .fetch_add(reclaimed as u64, Ordering::Relaxed);
@@ -393,445 +859,48 @@ impl Store {
         let mut t = StoreTotals::default();
         for index in 0..SHARDS {
             let shard = self.lock(index);
-            t.items += shard.map.len();
-            t.bytes += shard.bytes;
-            t.raw_value_bytes += shard.raw_bytes;
-            t.compressed_items += shard.compressed_items;
+            let f = shard.figures;
+            t.items += f.items;
+            t.bytes += f.record_bytes;
+            t.raw_value_bytes += f.raw_bytes;
+            t.held_value_bytes += f.held_bytes;
+            t.compressed_items += f.compressed;
+            t.index_bytes += shard.index.bytes();
+            t.index_slots += shard.index.capacity();
         }
-        t.held_value_bytes = self.held_value_bytes.load(Ordering::Relaxed);
+        let census = self.lock_log().census();
+        t.segment_size = self.layout.segment_size;
+        t.segments = self.layout.segments;
+        t.segments_free = census.free;
+        t.segments_small = census.small;
+        t.segments_main = census.main;
+        t.segment_bytes_used = census.used_bytes;
+        t.ghost_bytes = self.ghost.bytes();
         t
     }
 
-    /// Runs `f` on the stored value of `key` as it is in memory, for fault-injection tests.
+    /// Runs `f` on the stored value of `key` as it is in memory, for fault-injection tests:
+    /// changes of the same length are written in place.
     #[doc(hidden)]
     pub fn with_stored_bytes_mut(&self, key: &[u8], f: impl FnOnce(&mut Vec<u8>)) -> bool {
-        let index = self.shard_index(key);
-        let mut shard = self.lock(index);
-        match shard.map.get_mut(key) {
-            Some(item) => {
-                let mut bytes = item.value.bytes.to_vec();
-                f(&mut bytes);
-                item.value.bytes = Arc::from(bytes);
-                true
-            }
-            None => false,
+        let hash = self.hash(key);
+        let mut shard = self.lock(shard_of(hash));
+        let Some((pos, record)) = self.find(&mut shard, hash, key, 0) else {
+            return false;
+        };
+        let value_at = shard.index.offset(pos) as usize + record.len - record.held_len;
+        let mut bytes = record.value.to_vec();
+        f(&mut bytes);
+        if bytes.len() != record.value.len() {
+            return false;
         }
-    }
-
-    /// Adds (`sign` 1) or removes (`sign` -1) an item's footprint from the counts.
-    fn charge(&self, shard: &mut Shard, footprint: Footprint, sign: isize, in_main: bool) {
-        let apply =
-            |total: usize, amount: usize| (total as isize + sign * amount as isize) as usize;
-        shard.bytes = apply(shard.bytes, footprint.charged);
-        if !in_main {
-            shard.small_bytes = apply(shard.small_bytes, footprint.charged);
-        }
-        shard.raw_bytes = apply(shard.raw_bytes, footprint.raw);
-        if footprint.compressed {
-            shard.compressed_items = apply(shard.compressed_items, 1);
-        }
-        if sign > 0 {
-            self.used.fetch_add(footprint.charged, Ordering::Relaxed);
-            self.held_value_bytes
-                .fetch_add(footprint.held, Ordering::Relaxed);
-        } else {
-            self.used.fetch_sub(footprint.charged, Ordering::Relaxed);
-            self.held_value_bytes
-                .fetch_sub(footprint.held, Ordering::Relaxed);
-        }
-    }
-
-    fn remove_locked(&self, shard: &mut Shard, key: &[u8], expired: bool) {
-        if let Some((key, item)) = shard.map.remove_entry(key) {
-            self.charge(shard, Footprint::of(&key, &item), -1, item.in_main);
-            if expired {
-                self.counters.reclaimed.fetch_add(1, Ordering::Relaxed);
-                if !item.fetched {
-                    self.counters
-                        .expired_unfetched
-                        .fetch_add(1, Ordering::Relaxed);
-                }
-            }
-            if shard.small.len() + shard.main.len() > 2 * shard.map.len() + 64 {
-                compact_queues(shard);
-            }
-        }
-    }
-
-    /// Evicts until the charged total is within the limit: first from the shard that just grew,
-    /// then from the others in turn.
-    /// `protect` is the key just stored: it is never the victim of its own insertion (with
-    /// large values a shard may hold a single item, and S3-FIFO would evict it at once).
-    fn enforce_limit(&self, first: usize, now: u32, protect: &[u8]) {
-        let mut index = first;
-        let mut empty_in_a_row = 0;
-        while self.used() > self.limit && empty_in_a_row < SHARDS {
-            let mut shard = self.lock(index);
-            if self.evict_one(&mut shard, now, protect) {
-                empty_in_a_row = 0;
-            } else {
-                empty_in_a_row += 1;
-                drop(shard);
-                index = self.evict_cursor.fetch_add(1, Ordering::Relaxed) % SHARDS;
-            }
-        }
-    }
-
-    /// Runs this shard's S3-FIFO until one item other than `protect` is removed. False if there
-    /// is none.
-    fn evict_one(&self, shard: &mut Shard, now: u32, protect: &[u8]) -> bool {
-        // Every step pops a queue entry; a live item is re-queued only when it had hits, and
-        // each re-queue spends one (at most 3); the protected item is re-queued until it is
-        // alone in its queue, which then is not used. So this ends within 5 × queue length
-        // steps.
-        let mut small_blocked = false;
-        let mut main_blocked = false;
-        loop {
-            let small_ok = !small_blocked && !shard.small.is_empty();
-            let main_ok = !main_blocked && !shard.main.is_empty();
-            if !small_ok && !main_ok {
-                return false;
-            }
-            let from_small = small_ok && (!main_ok || shard.small_bytes * 10 >= shard.bytes);
-            let queue = if from_small {
-                &mut shard.small
-            } else {
-                &mut shard.main
-            };
-            let Some(key) = queue.pop_front() else {
-                return false;
-            };
-            let Some((stored_key, item)) = shard.map.get_key_value(&key[..]) else {
-                continue;
-            };
-            if !Arc::ptr_eq(stored_key, &key) || item.in_main == from_small {
-                // Stale: the key was removed, re-added, or has moved to the other queue.
-                continue;
-            }
-            if key[..] == *protect {
-                let queue = if from_small {
-                    &mut shard.small
-                } else {
-                    &mut shard.main
-                };
-                queue.push_back(key);
-                if queue.len() == 1 {
-                    if from_small {
-                        small_blocked = true;
-                    } else {
-                        main_blocked = true;
-                    }
-                }
-                continue;
-            }
-            if is_expired(item.expiry, now) {
-                self.remove_locked(shard, &key, true);
-                return true;
-            }
-            if from_small && item.freq > 1 {
-                // Hit more than once while on probation: promote.
-                let charge = Footprint::of(&key, item).charged;
-                if let Some(item) = shard.map.get_mut(&key[..]) {
-                    item.in_main = true;
-                    item.freq = 0;
-                }
-                shard.small_bytes -= charge;
-                shard.main.push_back(key);
-                continue;
-            }
-            if !from_small && item.freq > 0 {
-                if let Some(item) = shard.map.get_mut(&key[..]) {
-                    item.freq -= 1;
-                }
-                shard.main.push_back(key);
-                continue;
-            }
-            if !item.fetched {
-                self.counters
-                    .evicted_unfetched
-                    .fetch_add(1, Ordering::Relaxed);
-            }
-            self.counters.evictions.fetch_add(1, Ordering::Relaxed);
-            if from_small {
-                self.remember_ghost(shard, &key);
-            }
-            self.remove_locked(shard, &key, false);
-            return true;
-        }
-    }
-
-    /// Records an evicted key's hash, keeping the ghost no longer than the items held.
-    fn remember_ghost(&self, shard: &mut Shard, key: &[u8]) {
-        let hash = self.ghost_hash(key);
-        if shard.ghost_set.insert(hash) {
-            shard.ghost.push_back(hash);
-        }
-        while shard.ghost.len() > shard.map.len().max(64) {
-            if let Some(old) = shard.ghost.pop_front() {
-                shard.ghost_set.remove(&old);
-            }
-        }
+        self.write(value_at, &bytes);
+        true
     }
 }
 
-/// What one item adds to the counts.
-#[derive(Debug, Clone, Copy)]
-struct Footprint {
-    charged: usize,
-    raw: usize,
-    held: usize,
-    compressed: bool,
-}
-
-impl Footprint {
-    fn of(key: &[u8], item: &Item) -> Self {
-        Self {
-            charged: charged_size(key.len(), &item.value),
-            raw: item.value.raw_len as usize,
-            held: item.value.held_len(),
-            compressed: item.value.compressed,
-        }
-    }
-}
-
-/// Drops queue entries whose key is no longer (or no longer the same allocation) in the map,
-/// or whose item now lives in the other queue.
-fn compact_queues(shard: &mut Shard) {
-    let map = &shard.map;
-    let live = |key: &Arc<[u8]>, main: bool| {
-        map.get_key_value(&key[..])
-            .is_some_and(|(stored, item)| Arc::ptr_eq(stored, key) && item.in_main == main)
-    };
-    shard.small.retain(|key| live(key, false));
-    shard.main.retain(|key| live(key, true));
-}
-
+/// Appends retried after making room before a store gives up (a full store of records that
+/// all keep getting hit, under heavy concurrent writes).
+const MAX_APPEND_TRIES: usize = 64;
 #[cfg(test)]
-mod tests {
-    use super::*;
-    use crate::value::StoredValue;
-
-    fn item(len: usize, expiry: u32) -> Item {
-        let value = StoredValue {
-            bytes: Arc::from(vec![7u8; len]),
-            raw_len: len as u32,
-            crc: 0,
-            compressed: false,
-        };
-        Item::new(value, 0, expiry, 10)
-    }
-
-    #[test]
-    fn conditions_map_to_memcached_outcomes() {
-        let s = Store::new(1 << 20);
-        assert_eq!(
-            s.store(b"k", item(1, 0), Condition::Exists, 10, None),
-            Outcome::NotStored
-        );
-        let Outcome::Done(cas) = s.store(b"k", item(1, 0), Condition::Absent, 10, None) else {
-            panic!("add failed");
-        };
-        assert_eq!(
-            s.store(b"k", item(1, 0), Condition::Absent, 10, None),
-            Outcome::NotStored
-        );
-        assert_eq!(
-            s.store(b"k", item(1, 0), Condition::CasEquals(cas + 100), 10, None),
-            Outcome::Exists
-        );
-        assert!(matches!(
-            s.store(b"k", item(1, 0), Condition::CasEquals(cas), 10, None),
-            Outcome::Done(_)
-        ));
-        assert_eq!(
-            s.store(b"x", item(1, 0), Condition::CasEquals(1), 10, None),
-            Outcome::NotFound
-        );
-        assert!(matches!(s.delete(b"k", 10, None), Outcome::Done(_)));
-        assert_eq!(s.delete(b"k", 10, None), Outcome::NotFound);
-        assert_eq!(s.used(), 0);
-    }
-
-    #[test]
-    fn expired_items_are_absent() {
-        let s = Store::new(1 << 20);
-        s.store(b"k", item(1, 20), Condition::Always, 10, None);
-        assert!(s.get(b"k", 19).is_some());
-        assert!(s.get(b"k", 20).is_none());
-        assert_eq!(s.used(), 0);
-    }
-
-    #[test]
-    fn memory_bound_holds_and_newest_items_survive() {
-        let limit = 256 * 1024;
-        let s = Store::new(limit);
-        for i in 0..20_000u32 {
-            s.store(
-                format!("key{i}").as_bytes(),
-                item(100, 0),
-                Condition::Always,
-                10,
-                None,
-            );
-            assert!(s.used() <= limit);
-        }
-        assert!(s.get(b"key19999", 10).is_some());
-        assert!(s.get(b"key0", 10).is_none());
-        assert!(s.counters.evictions.load(Ordering::Relaxed) > 10_000);
-        // The queues do not grow without bound under churn.
-        for index in 0..SHARDS {
-            let shard = s.lock(index);
-            assert!(shard.small.len() + shard.main.len() <= 2 * shard.map.len() + 64);
-            assert!(shard.ghost.len() <= shard.map.len().max(64));
-            assert!(shard.ghost_set.len() <= shard.ghost.len());
-        }
-    }
-
-    #[test]
-    fn the_crawler_sweeps_every_expired_item() {
-        let s = Store::new(64 << 20);
-        for i in 0..50_000u32 {
-            let expiry = if i % 2 == 0 { 20 } else { 0 };
-            s.store(
-                format!("k{i}").as_bytes(),
-                item(10, expiry),
-                Condition::Always,
-                10,
-                None,
-            );
-        }
-        let mut total = 0;
-        for _ in 0..200 {
-            total += s.crawl_expired(30, 64);
-        }
-        assert_eq!(total, 25_000);
-        assert_eq!(s.totals().items, 25_000);
-        assert!(s.get(b"k1", 30).is_some());
-    }
-
-    #[test]
-    fn a_working_set_survives_a_scan() {
-        // Room for about 600 items; 200 hot keys are read between every cold insert.
-        let s = Store::new(600 * charged_size(8, &item(100, 0).value));
-        let hot: Vec<String> = (0..200).map(|i| format!("hot{i:05}")).collect();
-        for key in &hot {
-            s.store(key.as_bytes(), item(100, 0), Condition::Always, 10, None);
-        }
-        for i in 0..20_000u32 {
-            if i % 10 == 0 {
-                for key in &hot {
-                    s.get(key.as_bytes(), 10);
-                }
-            }
-            s.store(
-                format!("scan{i:05}").as_bytes(),
-                item(100, 0),
-                Condition::Always,
-                10,
-                None,
-            );
-        }
-        let kept = hot
-            .iter()
-            .filter(|k| s.get(k.as_bytes(), 10).is_some())
-            .count();
-        assert!(
-            kept >= 190,
-            "only {kept} of 200 hot keys survived a scan of 20 000"
-        );
-    }
-
-    #[test]
-    fn evicted_keys_that_return_go_to_main() {
-        let s = Store::new(64 * 1024);
-        for i in 0..5_000u32 {
-            s.store(
-                format!("k{i}").as_bytes(),
-                item(100, 0),
-                Condition::Always,
-                10,
-                None,
-            );
-        }
-        // Keys evicted from the small queue leave a ghost; storing one again puts it in main.
-        let returning: Vec<String> = (0..5_000u32)
-            .map(|i| format!("k{i}"))
-            .filter(|k| {
-                let shard = s.lock(s.shard_index(k.as_bytes()));
-                !shard.map.contains_key(k.as_bytes())
-                    && shard.ghost_set.contains(&s.ghost_hash(k.as_bytes()))
-            })
-            .take(10)
-            .collect();
-        assert_eq!(returning.len(), 10, "evicted keys should be remembered");
-        // Make room, so that the inserts below evict nothing and their placement shows.
-        for i in 0..5_000u32 {
-            s.delete(format!("k{i}").as_bytes(), 10, None);
-        }
-        for key in &returning {
-            s.store(key.as_bytes(), item(100, 0), Condition::Always, 10, None);
-            let shard = s.lock(s.shard_index(key.as_bytes()));
-            assert!(shard.map[key.as_bytes()].in_main, "{key} should enter main");
-        }
-        // A key never seen enters the small queue.
-        s.store(b"brand-new", item(100, 0), Condition::Always, 10, None);
-        let shard = s.lock(s.shard_index(b"brand-new"));
-        assert!(!shard.map[&b"brand-new"[..]].in_main);
-    }
-
-    #[test]
-    fn an_item_larger_than_the_limit_is_refused() {
-        let s = Store::new(64 * 1024);
-        s.store(b"small", item(10, 0), Condition::Always, 10, None);
-        assert_eq!(
-            s.store(b"huge", item(64 * 1024, 0), Condition::Always, 10, None),
-            Outcome::NoMemory
-        );
-        assert!(
-            s.get(b"small", 10).is_some(),
-            "a refused item evicts nothing"
-        );
-    }
-
-    #[test]
-    fn a_value_just_stored_is_never_its_own_victim() {
-        // Values of a quarter of the limit: most shards hold at most one item.
-        let value_len = 64 * 1024;
-        let s = Store::new(4 * value_len + 4096);
-        for i in 0..500u32 {
-            let key = format!("big{i}");
-            s.store(
-                key.as_bytes(),
-                item(value_len, 0),
-                Condition::Always,
-                10,
-                None,
-            );
-            assert!(
-                s.get(key.as_bytes(), 10).is_some(),
-                "{key} evicted by its own insertion"
-            );
-            assert!(s.used() <= s.limit());
-        }
-    }
-
-    #[test]
-    fn referenced_items_get_a_second_chance() {
-        let limit = 64 * 1024;
-        // Seeded: with some placements of keys in shards the hot key's shard holds it alone
-        // and a single eviction runs its counter down (the policy's known weakness in tiny
-        // shards); the test checks the common case, and replays.
-        let s = Store::with_seed(limit, 7);
-        s.store(b"hot", item(100, 0), Condition::Always, 10, None);
-        for i in 0..5_000u32 {
-            assert!(s.get(b"hot", 10).is_some(), "hot key evicted at {i}");
-            s.store(
-                format!("cold{i}").as_bytes(),
-                item(100, 0),
-                Condition::Always,
-                10,
-                None,
-            );
-        }
-    }
-}
+mod tests;

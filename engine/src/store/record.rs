@@ -1,0 +1,327 @@
+//! An item as bytes in a segment: byte-packed, optional fields only when present.
+//!
+//! ```text
+//! 0      header: RECORD | COMPRESSED | HAS_FLAGS | HAS_EXPIRY (never changes)
+//! 1      key length (1..=250)
+//! 2..6   last access (u32 LE, relative seconds)      rewritten in place
+//! [6..10 expiry (u32 LE) when HAS_EXPIRY]            rewritten in place
+//! varint held length; [varint raw length] when COMPRESSED; [varint client flags] when HAS_FLAGS
+//! varint CAS
+//! 8      CRC-64/NVME of the raw value
+//! key, then the held value (raw, or one LZ4 block)
+//! ```
+//!
+//! A 9-byte key with a 100-byte value and no flags or expiry takes 127 bytes. Only the two time
+//! fields change after a record is written (under its shard's lock); everything else, the key
+//! among it, is fixed, so the reclaimer can find a record's key without that lock. Whatever
+//! changes a record's length (a first expiry, new flags) writes a new record. The policy bits
+//! (hits, fetched, stale, win) live in the index slot, not here.
+
+/// Always set in a record's first byte: a zero byte is not a record.
+const RECORD: u8 = 0x80;
+const COMPRESSED: u8 = 0x20;
+const HAS_FLAGS: u8 = 0x10;
+const HAS_EXPIRY: u8 = 0x08;
+
+pub const LAST_ACCESS_AT: usize = 2;
+pub const EXPIRY_AT: usize = 6;
+
+/// The longest prefix before the key: header, key length, two times, four varints, CRC.
+pub const MAX_PREFIX: usize = 2 + 4 + 4 + 10 + 5 + 5 + 10 + 8;
+
+/// What a record holds, borrowed from the arena.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Record<'a> {
+    pub header: u8,
+    /// Zero when parsed without the time fields.
+    pub last_access: u32,
+    pub expiry: u32,
+    pub raw_len: u32,
+    pub client_flags: u32,
+    pub cas: u64,
+    pub crc: u64,
+    pub key: &'a [u8],
+    /// Empty when parsed without the value.
+    pub value: &'a [u8],
+    pub held_len: usize,
+    /// Bytes the record takes.
+    pub len: usize,
+}
+
+impl Record<'_> {
+    pub fn compressed(&self) -> bool {
+        self.header & COMPRESSED != 0
+    }
+
+    pub fn has_expiry_field(&self) -> bool {
+        self.header & HAS_EXPIRY != 0
+    }
+}
+
+/// The fields of a record to write.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Fields {
+    pub last_access: u32,
+    pub expiry: u32,
+    /// Write the expiry field even when `expiry` is 0 (so a later touch fits in place).
+    pub expiry_field: bool,
+    /// The raw length of a compressed value; `None` for a raw value.
+    pub raw_len: Option<u32>,
+    pub client_flags: u32,
+    pub cas: u64,
+    pub crc: u64,
+}
+
+fn varint_len(mut v: u64) -> usize {
+    let mut n = 1;
+    while v >= 0x80 {
+        v >>= 7;
+        n += 1;
+    }
+    n
+}
+
+fn put_varint(out: &mut [u8], at: &mut usize, mut v: u64) {
+    while v >= 0x80 {
+        out[*at] = (v as u8) | 0x80;
+        *at += 1;
+        v >>= 7;
+    }
+    out[*at] = v as u8;
+    *at += 1;
+}
+
+/// Bytes a record with these fields, key and value takes.
+pub fn encoded_len(fields: &Fields, key_len: usize, held_len: usize) -> usize {
+    prefix_len(fields, held_len) + key_len + held_len
+}
+
+fn prefix_len(fields: &Fields, held_len: usize) -> usize {
+    2 + 4
+        + if fields.expiry_field || fields.expiry != 0 {
+            4
+        } else {
+            0
+        }
+        + varint_len(held_len as u64)
+        + fields.raw_len.map_or(0, |r| varint_len(r.into()))
+        + if fields.client_flags != 0 {
+            varint_len(fields.client_flags.into())
+        } else {
+            0
+        }
+        + varint_len(fields.cas)
+        + 8
+}
+
+/// A record's bytes up to its key; the key and the value follow.
+pub struct Prefix {
+    bytes: [u8; MAX_PREFIX],
+    len: usize,
+}
+
+impl std::ops::Deref for Prefix {
+    type Target = [u8];
+
+    fn deref(&self) -> &[u8] {
+        &self.bytes[..self.len]
+    }
+}
+
+/// The bytes before the key of a record with these fields.
+pub fn prefix(fields: &Fields, key_len: usize, held_len: usize) -> Prefix {
+    debug_assert!(key_len > 0 && key_len <= 255);
+    let expiry_field = fields.expiry_field || fields.expiry != 0;
+    let mut header = RECORD;
+    if fields.raw_len.is_some() {
+        header |= COMPRESSED;
+    }
+    if fields.client_flags != 0 {
+        header |= HAS_FLAGS;
+    }
+    if expiry_field {
+        header |= HAS_EXPIRY;
+    }
+    let mut p = Prefix {
+        bytes: [0; MAX_PREFIX],
+        len: 0,
+    };
+    let b = &mut p.bytes;
+    b[0] = header;
+    b[1] = key_len as u8;
+    b[2..6].copy_from_slice(&fields.last_access.to_le_bytes());
+    let mut at = 6;
+    if expiry_field {
+        b[6..10].copy_from_slice(&fields.expiry.to_le_bytes());
+        at = 10;
+    }
+    put_varint(b, &mut at, held_len as u64);
+    if let Some(raw_len) = fields.raw_len {
+        put_varint(b, &mut at, raw_len.into());
+    }
+    if fields.client_flags != 0 {
+        put_varint(b, &mut at, fields.client_flags.into());
+    }
+    put_varint(b, &mut at, fields.cas);
+    b[at..at + 8].copy_from_slice(&fields.crc.to_le_bytes());
+    p.len = at + 8;
+    p
+}
+
+/// What of a record to read.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Parts {
+    /// The fixed fields and the key: what may be read without the shard lock.
+    Key,
+    /// Everything.
+    All,
+}
+
+/// Parses the record whose bytes `read(offset, len)` returns (offsets relative to the
+/// record's start; `None` past the end of the segment). Reads exactly the bytes it needs, so
+/// with [`Parts::Key`] it never touches the in-place fields. `None` for bytes that are not a
+/// whole record.
+pub fn parse<'a>(
+    read: impl Fn(usize, usize) -> Option<&'a [u8]>,
+    parts: Parts,
+) -> Option<Record<'a>> {
+    let head = read(0, 2)?;
+    let (header, key_len) = (head[0], usize::from(head[1]));
+    if header & RECORD == 0 || key_len == 0 {
+        return None;
+    }
+    let u32_at =
+        |at: usize| -> Option<u32> { Some(u32::from_le_bytes(read(at, 4)?.try_into().ok()?)) };
+    let mut at = 6;
+    let (mut last_access, mut expiry) = (0, 0);
+    if parts == Parts::All {
+        last_access = u32_at(LAST_ACCESS_AT)?;
+    }
+    if header & HAS_EXPIRY != 0 {
+        if parts == Parts::All {
+            expiry = u32_at(EXPIRY_AT)?;
+        }
+        at = 10;
+    }
+    let varint = |at: &mut usize| -> Option<u64> {
+        let mut v = 0u64;
+        for shift in (0..64).step_by(7) {
+            let b = read(*at, 1)?[0];
+            *at += 1;
+            v |= u64::from(b & 0x7f) << shift;
+            if b < 0x80 {
+                return Some(v);
+            }
+        }
+        None
+    };
+    let held_len = usize::try_from(varint(&mut at)?).ok()?;
+    let raw_len = if header & COMPRESSED != 0 {
+        u32::try_from(varint(&mut at)?).ok()?
+    } else {
+        u32::try_from(held_len).ok()?
+    };
+    let client_flags = if header & HAS_FLAGS != 0 {
+        u32::try_from(varint(&mut at)?).ok()?
+    } else {
+        0
+    };
+    let cas = varint(&mut at)?;
+    let crc = u64::from_le_bytes(read(at, 8)?.try_into().ok()?);
+    at += 8;
+    let key = read(at, key_len)?;
+    at += key_len;
+    let value = match parts {
+        Parts::All => read(at, held_len)?,
+        Parts::Key => &[][..],
+    };
+    Some(Record {
+        header,
+        last_access,
+        expiry,
+        raw_len,
+        client_flags,
+        cas,
+        crc,
+        key,
+        value,
+        held_len,
+        len: at.checked_add(held_len)?,
+    })
+}
+
+/// [`parse`] over a slice holding the record at its start.
+#[cfg(test)]
+pub fn decode(bytes: &[u8], parts: Parts) -> Option<Record<'_>> {
+    parse(|at, len| bytes.get(at..at.checked_add(len)?), parts)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn fields(raw_len: Option<u32>, client_flags: u32, expiry: u32, cas: u64) -> Fields {
+        Fields {
+            last_access: 77,
+            expiry,
+            expiry_field: false,
+            raw_len,
+            client_flags,
+            cas,
+            crc: 0x0123_4567_89ab_cdef,
+        }
+    }
+
+    fn encode(f: &Fields, key: &[u8], value: &[u8]) -> Vec<u8> {
+        [&prefix(f, key.len(), value.len())[..], key, value].concat()
+    }
+
+    #[test]
+    fn a_small_item_takes_127_bytes() {
+        let f = fields(None, 0, 0, 100_000);
+        assert_eq!(encode(&f, b"key:00001", &[5; 100]).len(), 127);
+        assert_eq!(encoded_len(&f, 9, 100), 127);
+    }
+
+    #[test]
+    fn records_round_trip_with_every_optional_field() {
+        for (raw_len, client_flags, expiry, cas) in [
+            (None, 0, 0, 1),
+            (Some(4096), 0xffff_ffff, 12345, u64::MAX),
+            (None, 7, 0, 1 << 40),
+            (Some(1), 0, 1, 0),
+        ] {
+            let f = fields(raw_len, client_flags, expiry, cas);
+            let out = encode(&f, b"k", b"value bytes");
+            assert_eq!(encoded_len(&f, 1, 11), out.len());
+            let r = decode(&out, Parts::All).unwrap();
+            assert_eq!(r.len, out.len());
+            assert_eq!((r.key, r.value), (&b"k"[..], &b"value bytes"[..]));
+            assert_eq!(r.raw_len, raw_len.unwrap_or(11));
+            assert_eq!(
+                (r.client_flags, r.expiry, r.cas),
+                (client_flags, expiry, cas)
+            );
+            assert_eq!(
+                (r.last_access, r.crc, r.compressed()),
+                (77, f.crc, raw_len.is_some())
+            );
+            let k = decode(&out, Parts::Key).unwrap();
+            assert_eq!(
+                (k.key, k.len, k.cas, k.value),
+                (r.key, r.len, r.cas, &[][..])
+            );
+            assert_eq!((k.last_access, k.expiry), (0, 0));
+        }
+    }
+
+    #[test]
+    fn truncated_or_foreign_bytes_are_not_records() {
+        let out = encode(&fields(Some(9), 3, 5, 99), b"key", b"vvv");
+        for cut in 0..out.len() {
+            assert_eq!(decode(&out[..cut], Parts::All), None, "cut at {cut}");
+        }
+        assert_eq!(decode(&[0; 64], Parts::All), None);
+        assert!(decode(&[0xff; 64], Parts::All).is_none());
+    }
+}
