@@ -550,3 +550,107 @@ proptest! {
         }
     }
 }
+
+/// A deterministic Zipf(0.99) sampler over `n` ranks (inverse CDF by binary search).
+struct Zipf {
+    cdf: Vec<f64>,
+    state: u64,
+}
+
+impl Zipf {
+    fn new(n: usize, s: f64, seed: u64) -> Self {
+        let mut cdf = Vec::with_capacity(n);
+        let mut total = 0.0;
+        for rank in 1..=n {
+            total += 1.0 / (rank as f64).powf(s);
+            cdf.push(total);
+        }
+        cdf.iter_mut().for_each(|c| *c /= total);
+        Self {
+            cdf,
+            state: seed | 1,
+        }
+    }
+
+    fn next(&mut self) -> usize {
+        self.state ^= self.state << 13;
+        self.state ^= self.state >> 7;
+        self.state ^= self.state << 17;
+        let u = (self.state >> 11) as f64 / (1u64 << 53) as f64;
+        self.cdf.partition_point(|&c| c < u).min(self.cdf.len() - 1)
+    }
+}
+
+/// Value size of key `k` in the mixed-size trace: 50 B to 4 KiB, small ones most common.
+fn trace_size(k: usize) -> usize {
+    let h = (k as u64).wrapping_mul(0x9e37_79b9_7f4a_7c15) >> 40;
+    match h % 10 {
+        0..=5 => 50 + (h % 200) as usize,
+        6..=8 => 250 + (h % 750) as usize,
+        _ => 1000 + (h % 3096) as usize,
+    }
+}
+
+/// memcached 1.6.18's charge for an item: its slab chunk (48-byte header, 8-byte CAS, key with
+/// its terminator, value with CRLF; classes from 96 bytes growing by 1.25, 8-byte aligned).
+fn memcached_chunk(key_len: usize, value_len: usize) -> usize {
+    let need = 48 + 8 + key_len + 1 + value_len + 2;
+    let mut chunk = 96usize;
+    while chunk < need {
+        chunk = ((chunk as f64 * 1.25) as usize).div_ceil(8) * 8;
+    }
+    chunk
+}
+
+/// An exact LRU over the same bytes, charging memcached's chunks: the reference policy.
+fn lru_hit_ratio(trace: &[usize], budget: usize) -> f64 {
+    use std::collections::BTreeMap;
+    let mut last_use: HashMap<usize, u64> = HashMap::new();
+    let mut by_age: BTreeMap<u64, usize> = BTreeMap::new();
+    let (mut used, mut hits) = (0usize, 0usize);
+    for (t, &k) in trace.iter().enumerate() {
+        let t = t as u64;
+        if let Some(old) = last_use.insert(k, t) {
+            by_age.remove(&old);
+            hits += 1;
+        } else {
+            used += memcached_chunk(format!("key:{k}").len(), trace_size(k));
+            while used > budget {
+                let (_, victim) = by_age.pop_first().unwrap();
+                last_use.remove(&victim);
+                used -= memcached_chunk(format!("key:{victim}").len(), trace_size(victim));
+            }
+        }
+        by_age.insert(t, k);
+    }
+    hits as f64 / trace.len() as f64
+}
+
+#[test]
+fn zipf_hit_ratio_is_at_least_lru_at_memcacheds_charge() {
+    // 100 000 keys of mixed sizes, Zipf(0.99), a cache of a tenth of the key space's bytes,
+    // cache-aside (a miss stores the value). Values are random bytes (stored raw).
+    let keys = 100_000;
+    let key_space: usize = (0..keys).map(trace_size).sum();
+    let budget = key_space / 10;
+    let mut zipf = Zipf::new(keys, 0.99, 42);
+    let trace: Vec<usize> = (0..1_000_000).map(|_| zipf.next()).collect();
+    let s = small_records(budget, 8);
+    let mut hits = 0;
+    let payload: Vec<u8> = (0..4096u32)
+        .map(|i| (i.wrapping_mul(2_654_435_761) >> 13) as u8)
+        .collect();
+    for &k in &trace {
+        let key = format!("key:{k}");
+        if s.get(key.as_bytes(), 10).is_some() {
+            hits += 1;
+        } else {
+            let it = Item::new(value_of(&payload[..trace_size(k)]), 0, 0, 10);
+            s.store(key.as_bytes(), it, Condition::Always, 10, None);
+        }
+    }
+    let ratio = hits as f64 / trace.len() as f64;
+    let lru = lru_hit_ratio(&trace, budget);
+    println!("Zipf(0.99), 100 000 keys, cache 10 % of their bytes: lzcache {ratio:.4}, LRU at memcached's charge {lru:.4}");
+    assert!(ratio >= lru, "hit ratio {ratio:.4} below LRU's {lru:.4}");
+}
