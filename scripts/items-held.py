@@ -1,9 +1,10 @@
 #!/usr/bin/env python3
 """Fills a memcached-protocol server with values and prints how many it still holds.
 
-    scripts/items-held.py PORT COUNT SIZE {text|random}
+    scripts/items-held.py PORT COUNT SIZE {text|random|half}
 
-Writes COUNT values of SIZE bytes (text-like words, or random bytes) under keys key:0..,
+Writes COUNT values of SIZE bytes (text-like words, random bytes, or half of each) under
+keys k:000000000.. (9 bytes while COUNT < 10^7),
 with noreply, prints curr_items, bytes and evictions from `stats`, then reads every key back
 and prints the hit ratio. Run it against a fresh lzcache and a fresh memcached with the same
 -m to compare items held per memory.
@@ -18,19 +19,29 @@ words = [b"cache", b"value", b"memory", b"the", b"of", b"compressed", b"server",
          b"key", b'{"id":', b'"name":', b"lzcache", b"and", b"checksum", b"block", b"item", b"\n"]
 
 
+def text(n):
+    out = bytearray()
+    while len(out) < n:
+        out += rng.choice(words) + b" "
+    return bytes(out[:n])
+
+
 def value():
     if kind == "random":
         return rng.randbytes(size)
-    out = bytearray()
-    while len(out) < size:
-        out += rng.choice(words) + b" "
-    return bytes(out[:size])
+    if kind == "half":
+        return text(size // 2) + rng.randbytes(size - size // 2)
+    return text(size)
+
+
+def key(i):
+    return b"k:%07d" % i
 
 
 sock = socket.create_connection(("127.0.0.1", port))
 batch = bytearray()
 for i in range(count):
-    batch += b"set key:%d 0 0 %d noreply\r\n" % (i, size) + value() + b"\r\n"
+    batch += b"set %s 0 0 %d noreply\r\n" % (key(i), size) + value() + b"\r\n"
     if len(batch) > 1 << 20:
         sock.sendall(batch)
         batch.clear()
@@ -42,7 +53,7 @@ stats = dict(line.split(" ")[1:3] for line in reply.decode().split("\r\n") if li
 
 hits = 0
 for start in range(0, count, 100):
-    keys = b" ".join(b"key:%d" % i for i in range(start, min(start + 100, count)))
+    keys = b" ".join(key(i) for i in range(start, min(start + 100, count)))
     sock.sendall(b"get " + keys + b"\r\n")
     reply = b""
     while not reply.endswith(b"END\r\n"):

@@ -41,6 +41,20 @@ impl Clock {
         }
     }
 
+    /// A clock that goes on from a saved one (warm restart): relative time continues from
+    /// `rel_then`, plus the wall-clock seconds since `unix_then`, so stored expiry and access
+    /// times keep their meaning.
+    pub fn resume(rel_then: u32, unix_then: i64) -> Self {
+        let fresh = Self::new();
+        let downtime = u32::try_from((fresh.unix_started - unix_then).max(0)).unwrap_or(0);
+        let ahead = rel_then.saturating_sub(START).saturating_add(downtime);
+        Self {
+            unix_started: fresh.unix_started - i64::from(ahead),
+            advanced: AtomicU32::new(ahead),
+            ..fresh
+        }
+    }
+
     /// Seconds since start (real, plus any [`Clock::advance`]), plus [`START`].
     pub fn now(&self) -> u32 {
         let secs = u32::try_from(self.started.elapsed().as_secs()).unwrap_or(u32::MAX);

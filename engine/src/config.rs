@@ -37,6 +37,8 @@ pub struct Config {
     pub dispatch: DispatchConfig,
     /// The device's deadline and queue (`--accel-timeout-ms`).
     pub device: DeviceOptions,
+    /// Items live in this file and survive a clean shutdown (`-e`, memcached's memory file).
+    pub memory_file: Option<std::path::PathBuf>,
 }
 
 impl Default for Config {
@@ -53,6 +55,7 @@ impl Default for Config {
             accel: CodecSpec::Software,
             dispatch: DispatchConfig::default(),
             device: DeviceOptions::default(),
+            memory_file: None,
         }
     }
 }
@@ -79,6 +82,10 @@ pub struct Cli {
     /// Max item size, with an optional k or m suffix (memcached's -I).
     #[arg(short = 'I', long = "max-item-size", default_value = "1m", value_parser = parse_size)]
     pub item_size_max: usize,
+    /// Memory file: items are kept in this file (put it on tmpfs or DAX) and served again
+    /// after a clean shutdown (SIGTERM or SIGUSR1) and a start with the same -e, -m and -I.
+    #[arg(short = 'e', long = "memory-file")]
+    pub memory_file: Option<std::path::PathBuf>,
     /// Extended options, comma-separated, as memcached's `-o`: `idle_timeout=SECONDS`.
     #[arg(short = 'o', long = "extended")]
     pub extended: Vec<String>,
@@ -157,6 +164,7 @@ impl Cli {
                 timeout: self.accel_timeout_ms.map(Duration::from_millis),
                 ..DeviceOptions::default()
             },
+            memory_file: self.memory_file,
         })
     }
 }

@@ -37,11 +37,14 @@ fn main() -> std::process::ExitCode {
         .build()
         .expect("a single-threaded runtime for signal handling");
     signals.block_on(async {
-        let mut term = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())
-            .expect("SIGTERM handler");
+        use tokio::signal::unix::{signal, SignalKind};
+        let mut term = signal(SignalKind::terminate()).expect("SIGTERM handler");
+        // memcached's graceful shutdown signal.
+        let mut usr1 = signal(SignalKind::user_defined1()).expect("SIGUSR1 handler");
         tokio::select! {
             _ = tokio::signal::ctrl_c() => {},
             _ = term.recv() => {},
+            _ = usr1.recv() => {},
         }
     });
     tracing::info!("shutting down");

@@ -144,9 +144,18 @@ impl ServerHandle {
         &self.cache
     }
 
-    /// Stops accepting, ends the runtime and waits for its threads.
+    /// Stops accepting, ends the runtime and waits for its threads; then, with a memory
+    /// file, saves what a warm restart needs.
     pub fn shutdown(mut self) {
         self.stop();
+        match self.cache.save() {
+            Ok(()) => {
+                if let Some(path) = &self.cache.config.memory_file {
+                    info!(path = %path.display(), "memory file saved for a warm restart");
+                }
+            }
+            Err(err) => tracing::error!(%err, "cannot save the memory file"),
+        }
     }
 
     fn stop(&mut self) {
@@ -183,7 +192,7 @@ pub fn start_with_codec(config: Config, codec: Arc<dyn Codec>) -> std::io::Resul
     let std_listener = std::net::TcpListener::bind(config.listen)?;
     std_listener.set_nonblocking(true)?;
     let addr = std_listener.local_addr()?;
-    let cache = Arc::new(Cache::new(config, codec));
+    let cache = Arc::new(Cache::open(config, codec)?);
     info!(
         %addr,
         codec = cache.values.backend_name(),

@@ -19,7 +19,7 @@ use crate::clock::Clock;
 use crate::config::Config;
 use crate::protocol::{Limits, Request};
 use crate::stats::Stats;
-use crate::store::{ItemSnapshot, Store};
+use crate::store::{ItemSnapshot, Restore, SavedClock, Store};
 use crate::value::{RawBytes, StoredValue, ValueCodec, ValueError};
 
 /// Queue positions of each store shard the expiry crawler looks at per upkeep tick (every
@@ -49,16 +49,68 @@ pub struct Cache {
 }
 
 impl Cache {
+    /// A cache in anonymous memory (any `memory_file` of the config is not used).
     pub fn new(config: Config, codec: Arc<dyn Codec>) -> Self {
+        let store = Store::with_max_value(config.memory_limit, config.item_size_max);
+        Self::with_store(config, codec, store, Clock::new())
+    }
+
+    /// A cache in `config.memory_file` when one is given (resuming what a clean shutdown left
+    /// there), else in anonymous memory. Fails only when the file cannot be opened or mapped.
+    pub fn open(config: Config, codec: Arc<dyn Codec>) -> std::io::Result<Self> {
+        let Some(path) = config.memory_file.clone() else {
+            return Ok(Self::new(config, codec));
+        };
+        let (store, restore) = Store::open_file(
+            config.memory_limit,
+            config.item_size_max,
+            &path,
+            crate::store::random_seed(),
+        )?;
+        let clock = match restore {
+            Restore::Resumed {
+                items,
+                dropped,
+                clock,
+            } => {
+                tracing::info!(path = %path.display(), items, dropped, "warm restart: items restored");
+                store
+                    .counters
+                    .restored
+                    .store(items as u64, std::sync::atomic::Ordering::Relaxed);
+                store
+                    .counters
+                    .restore_dropped
+                    .store(dropped as u64, std::sync::atomic::Ordering::Relaxed);
+                Clock::resume(clock.rel_now, clock.unix_now)
+            }
+            Restore::Empty(why) => {
+                tracing::warn!("{why}");
+                Clock::new()
+            }
+        };
+        Ok(Self::with_store(config, codec, store, clock))
+    }
+
+    fn with_store(config: Config, codec: Arc<dyn Codec>, store: Store, clock: Clock) -> Self {
         Self {
-            store: Store::with_max_value(config.memory_limit, config.item_size_max),
+            store,
             values: ValueCodec::new(codec, config.compress_min),
-            clock: Clock::new(),
+            clock,
             stats: Stats::default(),
             flush_at: AtomicU32::new(0),
             verbosity: AtomicU32::new(u32::from(config.verbosity)),
             config,
         }
+    }
+
+    /// Saves what a warm restart needs, when the cache lives in a memory file. Called after
+    /// the server stopped serving.
+    pub fn save(&self) -> std::io::Result<()> {
+        self.store.save(SavedClock {
+            rel_now: self.clock.now(),
+            unix_now: self.clock.unix_now(),
+        })
     }
 
     pub fn limits(&self) -> Limits {

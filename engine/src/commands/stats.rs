@@ -154,6 +154,8 @@ impl Cache {
         );
         stat(out, "lz_records_moved", load(&store.records_moved));
         stat(out, "lz_index_displaced", load(&store.index_displaced));
+        stat(out, "lz_restored_items", load(&store.restored));
+        stat(out, "lz_restore_dropped", load(&store.restore_dropped));
     }
 }
 

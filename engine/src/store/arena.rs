@@ -33,6 +33,29 @@ impl Arena {
         })
     }
 
+    /// A shared mapping of `path` (created, or resized to `len` when its length differs, in
+    /// which case its contents are not items of this layout): items survive the process.
+    /// Returns the arena and whether the file already had this length.
+    pub fn file(path: &std::path::Path, len: usize) -> io::Result<(Self, bool)> {
+        let file = std::fs::OpenOptions::new()
+            .read(true)
+            .write(true)
+            .create(true)
+            .truncate(false)
+            .open(path)?;
+        let same_length = file.metadata()?.len() == len as u64;
+        if !same_length {
+            file.set_len(len as u64)?;
+        }
+        let map = MmapOptions::new().len(len).map_raw(&file)?;
+        Ok((Self { map, len }, same_length))
+    }
+
+    /// Writes a file-backed arena's pages out (a no-op for an anonymous one).
+    pub fn flush(&self) -> io::Result<()> {
+        self.map.flush()
+    }
+
     pub fn len(&self) -> usize {
         self.len
     }

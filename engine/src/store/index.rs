@@ -207,6 +207,38 @@ impl Index {
         Some(displaced)
     }
 
+    /// Every slot, bucket by bucket (for a warm restart).
+    pub fn slots(&self) -> impl Iterator<Item = u64> + '_ {
+        self.buckets.iter().flat_map(|b| b.0)
+    }
+
+    /// An index of `buckets` buckets holding `slots` as [`Index::slots`] gave them; `None` when
+    /// there are not that many.
+    pub fn from_slots(buckets: usize, slots: &[u64]) -> Option<Self> {
+        if slots.len() != buckets * SLOTS {
+            return None;
+        }
+        let mut index = Self::new(buckets);
+        for (bucket, chunk) in index.buckets.iter_mut().zip(slots.chunks_exact(SLOTS)) {
+            bucket.0.copy_from_slice(chunk);
+        }
+        index.entries = slots.iter().filter(|&&raw| raw & OFFSET_MASK != 0).count();
+        Some(index)
+    }
+
+    /// Positions of every entry.
+    pub fn positions(&self) -> Vec<Position> {
+        let mut out = Vec::with_capacity(self.entries);
+        for (bucket, b) in self.buckets.iter().enumerate() {
+            for (slot, &raw) in b.0.iter().enumerate() {
+                if raw & OFFSET_MASK != 0 {
+                    out.push(Position { bucket, slot });
+                }
+            }
+        }
+        out
+    }
+
     pub fn clear(&mut self) {
         self.buckets.fill(Bucket::default());
         self.entries = 0;

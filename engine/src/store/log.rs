@@ -297,6 +297,108 @@ impl Log {
     }
 }
 
+impl Log {
+    /// The bookkeeping as bytes, for a warm restart (taken while nothing is being reclaimed).
+    pub fn encode(&self, out: &mut Vec<u8>) {
+        out.extend_from_slice(&self.next_seq.to_le_bytes());
+        for s in &self.segments {
+            let state = match s.state {
+                State::Free => 0u8,
+                State::Active => 1,
+                State::Sealed | State::Reclaiming => 2,
+            };
+            out.extend_from_slice(&[state, s.queue as u8, u8::from(s.immortal)]);
+            out.extend_from_slice(&(s.end as u32).to_le_bytes());
+            out.extend_from_slice(&s.max_expiry.to_le_bytes());
+        }
+        for fifo in &self.fifos {
+            out.extend_from_slice(&(fifo.len() as u32).to_le_bytes());
+            fifo.iter()
+                .for_each(|id| out.extend_from_slice(&id.to_le_bytes()));
+        }
+        for active in self.active {
+            out.extend_from_slice(&active.unwrap_or(u32::MAX).to_le_bytes());
+        }
+    }
+
+    /// The bookkeeping [`Log::encode`] wrote for `count` segments of `size` bytes; `None` when
+    /// the bytes are not that (each segment must be in exactly one place).
+    pub fn decode(bytes: &[u8], count: usize, size: usize) -> Option<Self> {
+        let mut r = Reader(bytes);
+        let mut log = Self::new(count, size);
+        log.next_seq = r.u64()?;
+        for s in log.segments.iter_mut() {
+            let (state, queue, immortal) = (r.u8()?, r.u8()?, r.u8()?);
+            s.state = match state {
+                0 => State::Free,
+                1 => State::Active,
+                2 => State::Sealed,
+                _ => return None,
+            };
+            s.queue = if queue == 0 {
+                Queue::Small
+            } else {
+                Queue::Main
+            };
+            s.immortal = immortal != 0;
+            s.end = r.u32()? as usize;
+            s.max_expiry = r.u32()?;
+            if s.end < HEADER || s.end > size {
+                return None;
+            }
+        }
+        let mut placed = vec![false; count];
+        let mut place = |id: u32, want: State, log: &Log| -> Option<()> {
+            let slot = placed.get_mut(id as usize)?;
+            (!*slot && log.segments[id as usize].state == want).then(|| *slot = true)
+        };
+        for q in 0..2 {
+            let len = r.u32()? as usize;
+            for _ in 0..len.min(count) {
+                let id = r.u32()?;
+                place(id, State::Sealed, &log)?;
+                log.fifos[q].push_back(id);
+            }
+        }
+        for q in 0..2 {
+            let id = r.u32()?;
+            if id != u32::MAX {
+                place(id, State::Active, &log)?;
+                log.active[q] = Some(id);
+            }
+        }
+        log.free = (0..count as u32)
+            .rev()
+            .filter(|&id| log.segments[id as usize].state == State::Free)
+            .collect();
+        let all_placed = log.free.len() + placed.iter().filter(|&&p| p).count() == count;
+        (all_placed && r.0.is_empty()).then_some(log)
+    }
+}
+
+/// Little-endian reads off the front of a slice.
+pub struct Reader<'a>(pub &'a [u8]);
+
+impl<'a> Reader<'a> {
+    pub fn take(&mut self, n: usize) -> Option<&'a [u8]> {
+        let (head, rest) = (self.0.get(..n)?, self.0.get(n..)?);
+        self.0 = rest;
+        Some(head)
+    }
+
+    pub fn u8(&mut self) -> Option<u8> {
+        Some(self.take(1)?[0])
+    }
+
+    pub fn u32(&mut self) -> Option<u32> {
+        Some(u32::from_le_bytes(self.take(4)?.try_into().ok()?))
+    }
+
+    pub fn u64(&mut self) -> Option<u64> {
+        Some(u64::from_le_bytes(self.take(8)?.try_into().ok()?))
+    }
+}
+
 /// Segment counts for `stats`.
 #[derive(Debug, Default, Clone, Copy)]
 pub struct Census {
@@ -345,6 +447,23 @@ mod tests {
         assert_eq!(log.segment(victim).state, State::Active);
         assert_eq!(log.segment(victim).queue, Queue::Main);
         assert!(log.has_room(Queue::Main, 10));
+    }
+
+    #[test]
+    fn the_bookkeeping_round_trips_and_garbage_is_refused() {
+        let mut log = Log::new(4, 1000);
+        log.append(Queue::Small, 900, 0).unwrap();
+        log.append(Queue::Small, 900, 7).unwrap();
+        log.append(Queue::Main, 100, 0).unwrap();
+        let mut bytes = Vec::new();
+        log.encode(&mut bytes);
+        let back = Log::decode(&bytes, 4, 1000).unwrap();
+        let mut again = Vec::new();
+        back.encode(&mut again);
+        assert_eq!(again, bytes);
+        assert_eq!((back.free_count(), back.queue_len(Queue::Small)), (1, 2));
+        assert!(Log::decode(&bytes, 5, 1000).is_none());
+        assert!(Log::decode(&bytes[..bytes.len() - 1], 4, 1000).is_none());
     }
 
     #[test]

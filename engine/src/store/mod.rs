@@ -31,6 +31,7 @@ mod ghost;
 mod index;
 pub mod item;
 mod log;
+mod persist;
 mod record;
 
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -45,6 +46,7 @@ use ghost::Ghost;
 use index::{Index, Marks, Position};
 pub use item::{record_size, Item, ItemSnapshot};
 use log::{Log, Queue, Slot, HEADER};
+pub use persist::{Restore, SavedClock};
 use record::{Parts, Record};
 
 /// Number of shards: enough that a few dozen threads rarely contend. A key's shard is the top
@@ -151,6 +153,9 @@ pub struct StoreCounters {
     pub records_moved: AtomicU64,
     /// Entries the full index displaced (items smaller than the index was sized for).
     pub index_displaced: AtomicU64,
+    /// Items a warm restart brought back, and records it dropped because a check failed.
+    pub restored: AtomicU64,
+    pub restore_dropped: AtomicU64,
 }
 
 /// Live figures of one shard.
@@ -231,10 +236,18 @@ pub struct Store {
     reclaim: Mutex<Crawl>,
     ghost: Ghost,
     hasher: KeyHasher,
+    seed: u64,
+    /// The memory file of a warm-restartable store.
+    file: Option<std::path::PathBuf>,
     layout: Layout,
     limit: usize,
     next_cas: AtomicU64,
     pub counters: StoreCounters,
+}
+
+/// A seed no client can guess.
+pub fn random_seed() -> u64 {
+    std::collections::hash_map::RandomState::new().hash_one(0u64)
 }
 
 fn shard_of(hash: u64) -> usize {
@@ -249,8 +262,7 @@ impl Store {
 
     /// A store for values up to `max_value` bytes, seeded at random.
     pub fn with_max_value(limit: usize, max_value: usize) -> Self {
-        let seed = std::collections::hash_map::RandomState::new().hash_one(limit);
-        Self::with_layout(limit, Layout::new(limit, max_value + 300), seed)
+        Self::with_layout(limit, Layout::new(limit, max_value + 300), random_seed())
     }
 
     /// A store whose keys hash by `seed`: the same seed, the same behaviour.
@@ -263,6 +275,10 @@ impl Store {
     pub fn with_layout(limit: usize, layout: Layout, seed: u64) -> Self {
         let arena = Arena::anonymous(layout.segments * layout.segment_size)
             .unwrap_or_else(|e| panic!("cannot map {} bytes for items: {e}", limit));
+        Self::with_arena(limit, layout, seed, arena)
+    }
+
+    fn with_arena(limit: usize, layout: Layout, seed: u64, arena: Arena) -> Self {
         assert!((arena.len() as u64) < index::MAX_OFFSET);
         Self {
             arena,
@@ -278,6 +294,8 @@ impl Store {
             reclaim: Mutex::new(Crawl::default()),
             ghost: Ghost::new(layout.ghost_keys),
             hasher: KeyHasher::with_seed(seed),
+            seed,
+            file: None,
             layout,
             limit,
             next_cas: AtomicU64::new(1),

@@ -65,6 +65,16 @@ impl Binary {
     pub fn addr(&self) -> SocketAddr {
         SocketAddr::from(([127, 0, 0, 1], self.port))
     }
+
+    /// Sends `signal` (e.g. "TERM") and waits for the process to exit.
+    pub fn stop_with(&mut self, signal: &str) -> std::process::ExitStatus {
+        let sent = Command::new("kill")
+            .args([format!("-{signal}"), self.pid().to_string()])
+            .status()
+            .expect("kill runs");
+        assert!(sent.success());
+        self.child.wait().expect("server exits")
+    }
 }
 
 impl Drop for Binary {

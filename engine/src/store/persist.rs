@@ -1,0 +1,270 @@
+//! Warm restart (memcached's `-e PATH`): the arena is a shared mapping of `PATH`; a clean
+//! shutdown writes `PATH.meta` — the layout, the hash seed, the CAS counter, the clock, the
+//! segment bookkeeping and every shard's index — and the next start with the same `-e` and
+//! `-m` maps the same bytes and serves every unexpired item again.
+//!
+//! The meta file ends with its CRC-64 and is removed once read, so only the state of a clean
+//! shutdown is ever trusted: after a crash (no meta file), a torn one (CRC mismatch) or a
+//! different layout, the server says why and starts empty. Every record the index points to
+//! is checked before it is served again — its place, its key's hash and the CRC-64 of its raw
+//! value (compressed values are decompressed for the check) — and dropped and counted if any
+//! fails. The ghost is not kept.
+
+use std::io;
+use std::path::{Path, PathBuf};
+
+use lzcache_driver::crc64;
+
+use super::log::{Log, Reader};
+use super::{shard_of, Figures, Index, Layout, Parts, Shard, Store, SHARDS};
+
+const MAGIC: &[u8; 8] = b"LZSTORE1";
+
+/// The clock a store was saved with: relative seconds then, and the unix time then.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct SavedClock {
+    pub rel_now: u32,
+    pub unix_now: i64,
+}
+
+/// What opening a memory file found.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Restore {
+    /// Items from a clean shutdown are back.
+    Resumed {
+        items: usize,
+        /// Records the index pointed to that failed a check, dropped.
+        dropped: usize,
+        clock: SavedClock,
+    },
+    /// Starting empty, and why.
+    Empty(String),
+}
+
+fn meta_path(path: &Path) -> PathBuf {
+    let mut name = path.as_os_str().to_owned();
+    name.push(".meta");
+    PathBuf::from(name)
+}
+
+impl Store {
+    /// A store whose arena is the file `path` (warm restart), with what it found there.
+    pub fn open_file(
+        limit: usize,
+        max_value: usize,
+        path: &Path,
+        seed: u64,
+    ) -> io::Result<(Self, Restore)> {
+        let layout = Layout::new(limit, max_value + 300);
+        let (arena, same_length) = super::Arena::file(path, layout.segments * layout.segment_size)?;
+        let meta = meta_path(path);
+        let saved = std::fs::read(&meta);
+        // Read once: from here on a crash must not find it.
+        let _ = std::fs::remove_file(&meta);
+        let mut store = Self::with_arena(limit, layout, seed, arena);
+        store.file = Some(path.to_owned());
+        let restore = match saved {
+            Err(e) if e.kind() == io::ErrorKind::NotFound => Restore::Empty(format!(
+                "{}: no {} (not shut down cleanly, or new): starting empty",
+                path.display(),
+                meta.display()
+            )),
+            Err(e) => Restore::Empty(format!("{}: {e}: starting empty", meta.display())),
+            Ok(_) if !same_length => Restore::Empty(format!(
+                "{}: its size is not this -m's arena: starting empty",
+                path.display()
+            )),
+            Ok(bytes) => match store.load(&bytes) {
+                Ok(restore) => restore,
+                Err(why) => {
+                    store.reset();
+                    Restore::Empty(format!("{}: {why}: starting empty", meta.display()))
+                }
+            },
+        };
+        Ok((store, restore))
+    }
+
+    /// Writes the state a warm restart needs (a file-backed store only; nothing otherwise).
+    /// Takes every lock: called once the server has stopped serving.
+    pub fn save(&self, clock: SavedClock) -> io::Result<()> {
+        let Some(path) = &self.file else {
+            return Ok(());
+        };
+        let _reclaim = self.lock_reclaim();
+        let shards: Vec<_> = (0..SHARDS).map(|i| self.lock(i)).collect();
+        let log = self.lock_log();
+        let l = self.layout;
+        let mut out = Vec::with_capacity(l.index_buckets_per_shard * SHARDS * 64 + 4096);
+        out.extend_from_slice(MAGIC);
+        for v in [
+            self.limit as u64,
+            l.segment_size as u64,
+            l.segments as u64,
+            l.index_buckets_per_shard as u64,
+            l.ghost_keys as u64,
+            self.seed,
+            self.next_cas.load(std::sync::atomic::Ordering::Relaxed),
+        ] {
+            out.extend_from_slice(&v.to_le_bytes());
+        }
+        out.extend_from_slice(&clock.rel_now.to_le_bytes());
+        out.extend_from_slice(&clock.unix_now.to_le_bytes());
+        let mut log_bytes = Vec::new();
+        log.encode(&mut log_bytes);
+        out.extend_from_slice(&(log_bytes.len() as u64).to_le_bytes());
+        out.extend_from_slice(&log_bytes);
+        for shard in &shards {
+            shard
+                .index
+                .slots()
+                .for_each(|raw| out.extend_from_slice(&raw.to_le_bytes()));
+        }
+        let crc = crc64::checksum(&out);
+        out.extend_from_slice(&crc.to_le_bytes());
+        self.arena.flush()?;
+        let meta = meta_path(path);
+        let tmp = meta.with_extension("meta.tmp");
+        std::fs::write(&tmp, &out)?;
+        std::fs::rename(&tmp, &meta)
+    }
+
+    /// Takes the saved state in `bytes`, then checks every record it points to.
+    fn load(&mut self, bytes: &[u8]) -> Result<Restore, String> {
+        let (body, crc) = bytes.split_last_chunk::<8>().ok_or("truncated meta file")?;
+        if crc64::checksum(body) != u64::from_le_bytes(*crc) {
+            return Err("torn meta file (checksum mismatch)".into());
+        }
+        let mut r = Reader(body);
+        if r.take(8) != Some(MAGIC) {
+            return Err("not an lzcache meta file".into());
+        }
+        let l = self.layout;
+        let want = [
+            self.limit as u64,
+            l.segment_size as u64,
+            l.segments as u64,
+            l.index_buckets_per_shard as u64,
+            l.ghost_keys as u64,
+        ];
+        for (what, expected) in ["-m", "segment size", "segments", "index size", "ghost"]
+            .iter()
+            .zip(want)
+        {
+            if r.u64() != Some(expected) {
+                return Err(format!("saved with another {what} (same -m and -I needed)"));
+            }
+        }
+        let seed = r.u64().ok_or("truncated")?;
+        let next_cas = r.u64().ok_or("truncated")?;
+        let clock = SavedClock {
+            rel_now: r.u32().ok_or("truncated")?,
+            unix_now: r.u64().ok_or("truncated")? as i64,
+        };
+        let log_len = r.u64().ok_or("truncated")? as usize;
+        let log = Log::decode(
+            r.take(log_len).ok_or("truncated")?,
+            l.segments,
+            l.segment_size,
+        )
+        .ok_or("inconsistent segment bookkeeping")?;
+        let slots_per_shard = l.index_buckets_per_shard * super::index::SLOTS;
+        let mut indexes = Vec::with_capacity(SHARDS);
+        for _ in 0..SHARDS {
+            let raw = r.take(slots_per_shard * 8).ok_or("truncated index")?;
+            let slots: Vec<u64> = raw
+                .chunks_exact(8)
+                .map(|c| u64::from_le_bytes(c.try_into().unwrap_or_default()))
+                .collect();
+            indexes.push(Index::from_slots(l.index_buckets_per_shard, &slots).ok_or("bad index")?);
+        }
+        if !r.0.is_empty() {
+            return Err("trailing bytes".into());
+        }
+        self.seed = seed;
+        self.hasher = super::KeyHasher::with_seed(seed);
+        self.next_cas
+            .store(next_cas, std::sync::atomic::Ordering::Relaxed);
+        *self.log.get_mut().unwrap_or_else(|p| p.into_inner()) = log;
+        let mut items = 0;
+        let mut dropped = 0;
+        for (i, index) in indexes.into_iter().enumerate() {
+            let mut shard = Shard {
+                index,
+                figures: Figures::default(),
+            };
+            let (kept, bad) = self.check_shard(i, &mut shard);
+            items += kept;
+            dropped += bad;
+            *self.shards[i].get_mut().unwrap_or_else(|p| p.into_inner()) = shard;
+        }
+        Ok(Restore::Resumed {
+            items,
+            dropped,
+            clock,
+        })
+    }
+
+    /// Checks every entry of shard `i` (place, hash, CRC), dropping the bad ones. Returns
+    /// (kept, dropped).
+    fn check_shard(&self, i: usize, shard: &mut Shard) -> (usize, usize) {
+        let (mut kept, mut dropped) = (0, 0);
+        let size = self.layout.segment_size;
+        for pos in shard.index.positions() {
+            let at = shard.index.offset(pos);
+            let good = (|| {
+                let segment = (at as usize / size) as u32;
+                let end = {
+                    let log = self.log.lock().ok()?;
+                    let s = log.segment(segment);
+                    matches!(
+                        s.state,
+                        super::log::State::Active | super::log::State::Sealed
+                    )
+                    .then_some(s.end)?
+                };
+                let base = segment as usize * size;
+                if (at as usize) < base + super::HEADER || at as usize >= base + end {
+                    return None;
+                }
+                let record = self.read(at as usize, base + end, Parts::All)?;
+                let hash = self.hash(record.key);
+                if shard_of(hash) != i || shard.index.find_offset(hash, at) != Some(pos) {
+                    return None;
+                }
+                let crc = if record.compressed() {
+                    let raw =
+                        lz4_flex::block::decompress(record.value, record.raw_len as usize).ok()?;
+                    (raw.len() == record.raw_len as usize).then(|| crc64::checksum(&raw))?
+                } else {
+                    crc64::checksum(record.value)
+                };
+                (crc == record.crc).then_some(record)
+            })();
+            match good {
+                Some(record) => {
+                    shard.figures.add(&record);
+                    kept += 1;
+                }
+                None => {
+                    shard.index.remove(pos);
+                    dropped += 1;
+                }
+            }
+        }
+        (kept, dropped)
+    }
+
+    /// Back to empty after a failed load.
+    fn reset(&mut self) {
+        for shard in self.shards.iter_mut() {
+            let shard = shard.get_mut().unwrap_or_else(|p| p.into_inner());
+            shard.index.clear();
+            shard.figures = Figures::default();
+        }
+        self.log
+            .get_mut()
+            .unwrap_or_else(|p| p.into_inner())
+            .clear();
+    }
+}
