@@ -29,8 +29,9 @@ impl Drop for Dir {
     }
 }
 
-/// Stores `count` values (half compressible text of 2 KiB, half random 100 B, varied flags,
-/// some with a TTL) and returns them with their CAS.
+/// Stores `count` values (compressible text of 2 KiB, random 100 B, and one in a hundred a
+/// random 200 KiB value, held in pieces; varied flags, some with a TTL) and returns them with
+/// their CAS.
 fn fill(c: &mut Client, count: usize) -> Vec<(String, Vec<u8>, u32, u64)> {
     let mut rng = Rng(5);
     (0..count)

@@ -51,7 +51,7 @@ pub struct Cache {
 impl Cache {
     /// A cache in anonymous memory (any `memory_file` of the config is not used).
     pub fn new(config: Config, codec: Arc<dyn Codec>) -> Self {
-        let store = Store::with_max_value(config.memory_limit, config.item_size_max);
+        let store = Store::new(config.memory_limit);
         Self::with_store(config, codec, store, Clock::new())
     }
 
@@ -61,12 +61,8 @@ impl Cache {
         let Some(path) = config.memory_file.clone() else {
             return Ok(Self::new(config, codec));
         };
-        let (store, restore) = Store::open_file(
-            config.memory_limit,
-            config.item_size_max,
-            &path,
-            crate::store::random_seed(),
-        )?;
+        let (store, restore) =
+            Store::open_file(config.memory_limit, &path, crate::store::random_seed())?;
         let clock = match restore {
             Restore::Resumed {
                 items,

@@ -15,6 +15,7 @@ use memmap2::{MmapOptions, MmapRaw};
 pub struct Arena {
     map: MmapRaw,
     len: usize,
+    file_backed: bool,
 }
 
 impl std::fmt::Debug for Arena {
@@ -30,6 +31,7 @@ impl Arena {
         Ok(Self {
             map: MmapRaw::from(map),
             len,
+            file_backed: false,
         })
     }
 
@@ -48,7 +50,14 @@ impl Arena {
             file.set_len(len as u64)?;
         }
         let map = MmapOptions::new().len(len).map_raw(&file)?;
-        Ok((Self { map, len }, same_length))
+        Ok((
+            Self {
+                map,
+                len,
+                file_backed: true,
+            },
+            same_length,
+        ))
     }
 
     /// Writes a file-backed arena's pages out (a no-op for an anonymous one).
@@ -92,6 +101,22 @@ impl Arena {
         unsafe {
             std::ptr::copy_nonoverlapping(data.as_ptr(), self.map.as_mut_ptr().add(at), data.len())
         }
+    }
+
+    /// Gives the memory of `at..at + len` back to the system (the bytes read as zero after).
+    ///
+    /// # Safety
+    /// No thread may read or write these bytes meanwhile, nor expect them kept (the range is a
+    /// segment no index entry points to, taken out of use).
+    pub unsafe fn release(&self, at: usize, len: usize) -> io::Result<()> {
+        self.check(at, len);
+        let advice = if self.file_backed {
+            memmap2::UncheckedAdvice::Remove
+        } else {
+            memmap2::UncheckedAdvice::DontNeed
+        };
+        // SAFETY: in bounds; the caller guarantees nothing uses or needs these bytes.
+        unsafe { self.map.unchecked_advise_range(advice, at, len) }
     }
 
     /// Moves `len` bytes from `from` to `to` (the ranges may overlap).

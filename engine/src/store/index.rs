@@ -2,25 +2,24 @@
 //!
 //! A slot holds the record's arena offset (44 bits), a 12-bit tag from the key's hash, the
 //! eviction policy's hit counter and the item's [`Marks`]; the key itself is compared in the
-//! record. A key lives in its
-//! home bucket or, when that is full, in one of the next [`PROBE`] − 1; a bucket that ever
-//! overflowed says so in its first slot, so a lookup stops at the first bucket that did not.
-//! With every probed bucket full the insert displaces the home bucket's least-hit entry, which
-//! the store then drops: the index is sized with the arena (see [`super::Layout`]) so this only
-//! happens when items are smaller than the sizing assumed.
+//! record. A key has two buckets — one from its hash, the other at an offset given by its tag,
+//! so an entry's other bucket is known without its key (as in a cuckoo filter) — and goes to
+//! the emptier one; when both are full an entry of theirs moves to its other bucket to make
+//! room. A lookup reads at most two cache lines, and the table fills far further before a key
+//! finds no room than with linear probing, which fills runs of buckets at two thirds. With no
+//! room the store grows the index, or, when it cannot, the insert displaces the least-hit
+//! entry of the two buckets and the store drops it.
 
 const OFFSET_BITS: u32 = 44;
 const OFFSET_MASK: u64 = (1 << OFFSET_BITS) - 1;
 const FREQ_SHIFT: u32 = 44;
 const FREQ_MASK: u64 = 0b11 << FREQ_SHIFT;
-/// In a bucket's first slot: some key whose home is this bucket lives further on.
-const OVERFLOW: u64 = 1 << 46;
 const MARKS_SHIFT: u32 = 47;
 const MARKS_MASK: u64 = 0b111 << MARKS_SHIFT;
+/// The entry is in its key's second bucket.
+const SECOND: u64 = 1 << 50;
 const TAG_SHIFT: u32 = 52;
 
-/// Buckets a lookup or insert may visit.
-pub const PROBE: usize = 4;
 pub const SLOTS: usize = 8;
 
 /// The largest arena offset a slot can hold.
@@ -95,16 +94,48 @@ impl Index {
         self.entries
     }
 
-    fn home(&self, hash: u64) -> usize {
-        ((hash as u32 as u64 * self.buckets.len() as u64) >> 32) as usize
+    /// How far a tag's second bucket is from its first.
+    fn stride(&self, tag: u64) -> usize {
+        let n = self.buckets.len();
+        if n < 2 {
+            return 0;
+        }
+        let mixed = tag.wrapping_mul(0x9e37_79b9_7f4a_7c15) >> 40;
+        1 + (mixed as usize) % (n - 1)
     }
 
-    fn next(&self, bucket: usize) -> usize {
-        if bucket + 1 == self.buckets.len() {
-            0
+    /// A key's two buckets: from the hash's low 32 bits, and that plus its tag's stride (the
+    /// tag is bits 32..44, the shard bits 58..64).
+    fn choices(&self, hash: u64) -> [usize; 2] {
+        let n = self.buckets.len();
+        let first = ((hash as u32 as u64 * n as u64) >> 32) as usize;
+        [first, (first + self.stride(tag_of(hash))) % n]
+    }
+
+    /// The other bucket of the entry `raw` found in `bucket`.
+    fn other_bucket(&self, bucket: usize, raw: u64) -> usize {
+        let n = self.buckets.len();
+        let stride = self.stride(raw >> TAG_SHIFT);
+        if raw & SECOND == 0 {
+            (bucket + stride) % n
         } else {
-            bucket + 1
+            (bucket + n - stride) % n
         }
+    }
+
+    fn free_slot(&self, bucket: usize) -> Option<usize> {
+        self.buckets[bucket]
+            .0
+            .iter()
+            .position(|&raw| raw & OFFSET_MASK == 0)
+    }
+
+    fn free_slots(&self, bucket: usize) -> usize {
+        self.buckets[bucket]
+            .0
+            .iter()
+            .filter(|&&raw| raw & OFFSET_MASK == 0)
+            .count()
     }
 
     fn raw(&self, p: Position) -> u64 {
@@ -114,19 +145,17 @@ impl Index {
     /// The entry for `hash` whose record `is_key` accepts (given the record's offset).
     pub fn find(&self, hash: u64, mut is_key: impl FnMut(u64) -> bool) -> Option<Position> {
         let tag = tag_of(hash);
-        let mut bucket = self.home(hash);
-        for _ in 0..PROBE {
-            let slots = &self.buckets[bucket].0;
-            for (slot, &raw) in slots.iter().enumerate() {
+        let [first, second] = self.choices(hash);
+        for bucket in [first, second] {
+            for (slot, &raw) in self.buckets[bucket].0.iter().enumerate() {
                 let offset = raw & OFFSET_MASK;
                 if offset != 0 && raw >> TAG_SHIFT == tag && is_key(offset) {
                     return Some(Position { bucket, slot });
                 }
             }
-            if slots[0] & OVERFLOW == 0 {
-                return None;
+            if second == first {
+                break;
             }
-            bucket = self.next(bucket);
         }
         None
     }
@@ -166,13 +195,47 @@ impl Index {
     }
 
     pub fn remove(&mut self, p: Position) {
-        let slot = &mut self.buckets[p.bucket].0[p.slot];
-        *slot &= OVERFLOW;
+        self.buckets[p.bucket].0[p.slot] = 0;
         self.entries -= 1;
     }
 
+    fn entry(hash: u64, offset: u64, freq: u8, marks: Marks) -> u64 {
+        debug_assert!(offset != 0 && offset <= OFFSET_MASK);
+        (tag_of(hash) << TAG_SHIFT) | (u64::from(freq.min(3)) << FREQ_SHIFT) | marks.bits() | offset
+    }
+
+    /// Adds an entry for a key not in the index if one of its buckets has room, or can be
+    /// given room by moving one of their entries to its other bucket. False otherwise.
+    pub fn try_insert(&mut self, hash: u64, offset: u64, freq: u8, marks: Marks) -> bool {
+        let entry = Self::entry(hash, offset, freq, marks);
+        let [first, second] = self.choices(hash);
+        let (bucket, flag) = if self.free_slots(second) > self.free_slots(first) {
+            (second, SECOND)
+        } else {
+            (first, 0)
+        };
+        if let Some(slot) = self.free_slot(bucket) {
+            self.buckets[bucket].0[slot] = entry | flag;
+            self.entries += 1;
+            return true;
+        }
+        for (bucket, flag) in [(first, 0), (second, SECOND)] {
+            for slot in 0..SLOTS {
+                let raw = self.buckets[bucket].0[slot];
+                let other = self.other_bucket(bucket, raw);
+                if let Some(free) = self.free_slot(other) {
+                    self.buckets[other].0[free] = raw ^ SECOND;
+                    self.buckets[bucket].0[slot] = entry | flag;
+                    self.entries += 1;
+                    return true;
+                }
+            }
+        }
+        false
+    }
+
     /// Adds an entry for a key not in the index. Returns the entry it displaced (its record's
-    /// offset and marks) when every probed bucket was full.
+    /// offset and marks) when there was no room (see [`Index::try_insert`]).
     pub fn insert(
         &mut self,
         hash: u64,
@@ -180,31 +243,60 @@ impl Index {
         freq: u8,
         marks: Marks,
     ) -> Option<(u64, Marks)> {
-        debug_assert!(offset != 0 && offset <= OFFSET_MASK);
-        let entry = (tag_of(hash) << TAG_SHIFT)
-            | (u64::from(freq.min(3)) << FREQ_SHIFT)
-            | marks.bits()
-            | offset;
-        let home = self.home(hash);
-        let mut bucket = home;
-        for _ in 0..PROBE {
-            let slots = &mut self.buckets[bucket].0;
-            if let Some(slot) = slots.iter().position(|&raw| raw & OFFSET_MASK == 0) {
-                slots[slot] |= entry;
-                self.entries += 1;
-                return None;
-            }
-            slots[0] |= OVERFLOW;
-            bucket = self.next(bucket);
+        if self.try_insert(hash, offset, freq, marks) {
+            return None;
         }
-        // Every probed bucket is full: replace the home bucket's least-hit entry.
-        let slots = &mut self.buckets[home].0;
-        let victim = (0..SLOTS)
-            .min_by_key(|&slot| (slots[slot] & FREQ_MASK) >> FREQ_SHIFT)
-            .unwrap_or(0);
-        let displaced = (slots[victim] & OFFSET_MASK, Marks::from_bits(slots[victim]));
-        slots[victim] = (slots[victim] & OVERFLOW) | entry;
-        Some(displaced)
+        let entry = Self::entry(hash, offset, freq, marks);
+        let [first, second] = self.choices(hash);
+        // No room: replace the least-hit entry of the two buckets.
+        let victim = [first, second]
+            .into_iter()
+            .flat_map(|bucket| (0..SLOTS).map(move |slot| Position { bucket, slot }))
+            .min_by_key(|&p| self.freq(p))
+            .unwrap_or(Position {
+                bucket: first,
+                slot: 0,
+            });
+        let raw = self.raw(victim);
+        let flag = if victim.bucket == first { 0 } else { SECOND };
+        self.buckets[victim.bucket].0[victim.slot] = entry | flag;
+        Some((raw & OFFSET_MASK, Marks::from_bits(raw)))
+    }
+
+    /// Whether one more entry would take the index past fifteen sixteenths full: time to grow
+    /// (a key finding both its buckets full also makes the store grow the index).
+    pub fn needs_growth(&self) -> bool {
+        (self.entries + 1) * 16 > self.capacity() * 15
+    }
+
+    pub fn buckets(&self) -> usize {
+        self.buckets.len()
+    }
+
+    fn grown_buckets(&self) -> usize {
+        self.buckets.len() * 9 / 8 + 1
+    }
+
+    /// Bytes [`Index::grown`] will take.
+    pub fn grown_bytes(&self) -> usize {
+        self.grown_buckets() * std::mem::size_of::<Bucket>()
+    }
+
+    /// The same entries in an eighth more buckets. `hash_of` gives an entry's key hash from its
+    /// record's offset (slots keep only a tag); an entry it has none for is left out.
+    pub fn grown(&self, mut hash_of: impl FnMut(u64) -> Option<u64>) -> Self {
+        let mut bigger = Self::new(self.grown_buckets());
+        for raw in self.slots() {
+            let offset = raw & OFFSET_MASK;
+            if offset == 0 {
+                continue;
+            }
+            if let Some(hash) = hash_of(offset) {
+                let freq = ((raw & FREQ_MASK) >> FREQ_SHIFT) as u8;
+                bigger.insert(hash, offset, freq, Marks::from_bits(raw));
+            }
+        }
+        bigger
     }
 
     /// Every slot, bucket by bucket (for a warm restart).
@@ -237,11 +329,6 @@ impl Index {
             }
         }
         out
-    }
-
-    pub fn clear(&mut self) {
-        self.buckets.fill(Bucket::default());
-        self.entries = 0;
     }
 }
 
@@ -282,26 +369,61 @@ mod tests {
     }
 
     #[test]
-    fn a_full_neighbourhood_displaces_the_least_hit_entry() {
-        let mut index = Index::new(PROBE);
-        // Every slot of the table full, all hit twice but one.
-        for i in 1..=(PROBE * SLOTS) as u64 {
+    fn a_grown_index_keeps_every_entry() {
+        let mut index = Index::new(4);
+        let mut i = 1u64;
+        while !index.needs_growth() {
+            index.insert(
+                hash(i),
+                i * 10,
+                (i % 4) as u8,
+                Marks {
+                    fetched: i.is_multiple_of(2),
+                    ..Marks::default()
+                },
+            );
+            i += 1;
+        }
+        let bigger = index.grown(|offset| Some(hash(offset / 10)));
+        assert_eq!((bigger.buckets(), bigger.len()), (5, index.len()));
+        assert!(!bigger.needs_growth());
+        for j in 1..i {
+            let p = bigger.find_offset(hash(j), j * 10).unwrap();
+            assert_eq!(
+                (bigger.freq(p), bigger.marks(p).fetched),
+                ((j % 4) as u8, j.is_multiple_of(2))
+            );
+        }
+    }
+
+    #[test]
+    fn a_key_with_both_buckets_full_displaces_the_least_hit_entry() {
+        let mut index = Index::new(2);
+        for i in 1..=(2 * SLOTS) as u64 {
             assert_eq!(index.insert(hash(i), i, 2, Marks::default()), None);
         }
-        let cold = hash(7);
-        let p = index.find_offset(cold, 7).unwrap();
-        let home_of_cold = p.bucket;
+        let p = index.find_offset(hash(7), 7).unwrap();
         index.set_freq(p, 0);
-        // A key whose home is the cold key's bucket displaces it.
-        let newcomer = (1000..)
-            .map(hash)
-            .find(|&h| index.home(h) == home_of_cold)
-            .unwrap();
         assert_eq!(
-            index.insert(newcomer, 5000, 0, Marks::default()),
+            index.insert(hash(1000), 5000, 0, Marks::default()),
             Some((7, Marks::default()))
         );
-        assert!(index.find_offset(newcomer, 5000).is_some());
-        assert_eq!(index.len(), PROBE * SLOTS);
+        assert!(index.find_offset(hash(1000), 5000).is_some());
+        assert_eq!(index.len(), 2 * SLOTS);
+    }
+
+    #[test]
+    fn the_table_fills_past_nine_tenths_before_a_key_finds_no_room() {
+        for n in [80usize, 1000, 10_000] {
+            let mut index = Index::new(n);
+            let mut i = 1u64;
+            while index.try_insert(hash(i), i, 0, Marks::default()) {
+                i += 1;
+            }
+            let load = index.len() as f64 / index.capacity() as f64;
+            assert!(load > 0.9, "{n} buckets: no room at load {load:.3}");
+            // Every entry is still found where its key's buckets are.
+            assert!((1..i).all(|j| index.find_offset(hash(j), j).is_some()));
+        }
     }
 }

@@ -58,6 +58,7 @@ impl Item {
             client_flags: self.flags,
             cas: self.cas,
             crc: self.value.crc,
+            kind: record::Kind::Inline,
         }
     }
 }

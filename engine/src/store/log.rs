@@ -24,6 +24,8 @@ pub enum State {
     Sealed,
     /// Taken off its FIFO by the reclaimer.
     Reclaiming,
+    /// Out of use: its memory went to the index.
+    Retired,
 }
 
 #[derive(Debug, Clone, Copy)]
@@ -41,6 +43,7 @@ pub struct Log {
     size: usize,
     segments: Vec<Segment>,
     free: Vec<u32>,
+    retired: usize,
     fifos: [VecDeque<u32>; 2],
     active: [Option<u32>; 2],
     /// The segment being compacted in place into the main queue's active one: only the
@@ -75,6 +78,7 @@ impl Log {
             size,
             segments: vec![free_segment; count],
             free: (0..count as u32).rev().collect(),
+            retired: 0,
             fifos: [VecDeque::new(), VecDeque::new()],
             active: [None, None],
             compacting: None,
@@ -95,17 +99,50 @@ impl Log {
         self.free.len()
     }
 
+    pub fn free_segments(&self) -> usize {
+        self.free.len()
+    }
+
+    pub fn retired(&self) -> usize {
+        self.retired
+    }
+
+    /// Takes a free segment out of use (its memory goes to the index). `None` when none is free.
+    pub fn retire_free(&mut self) -> Option<u32> {
+        let id = self.free.pop()?;
+        self.segments[id as usize].state = State::Retired;
+        self.retired += 1;
+        Some(id)
+    }
+
     /// Segments in a queue, its active one included.
     pub fn queue_len(&self, queue: Queue) -> usize {
         self.fifos[queue as usize].len() + usize::from(self.active[queue as usize].is_some())
     }
 
     /// Whether a record of `len` bytes can be appended to `queue` right now.
+    #[cfg(test)]
     pub fn has_room(&self, queue: Queue, len: usize) -> bool {
+        self.has_room_for(queue, &[len])
+    }
+
+    /// Whether records of these lengths, in this order, can be appended to `queue` now.
+    pub fn has_room_for(&self, queue: Queue, lens: &[usize]) -> bool {
         let queue = self.redirect(queue);
-        !self.free.is_empty()
-            || self.active[queue as usize]
-                .is_some_and(|id| self.segments[id as usize].end + len <= self.size)
+        let mut room =
+            self.active[queue as usize].map_or(0, |id| self.size - self.segments[id as usize].end);
+        let mut free = self.free.len();
+        for &len in lens {
+            if len <= room {
+                room -= len;
+            } else if free > 0 && HEADER + len <= self.size {
+                free -= 1;
+                room = self.size - HEADER - len;
+            } else {
+                return false;
+            }
+        }
+        true
     }
 
     fn redirect(&self, queue: Queue) -> Queue {
@@ -207,7 +244,7 @@ impl Log {
                 }
             }
         }
-        let in_use = self.count() - self.free.len();
+        let in_use = self.count() - self.free.len() - self.retired;
         let small = self.queue_len(Queue::Small);
         let from_small =
             !self.fifos[0].is_empty() && (small * 10 >= in_use || self.fifos[1].is_empty());
@@ -272,7 +309,7 @@ impl Log {
         }
     }
 
-    /// Every segment free (`flush_all`).
+    /// Every segment free, none retired (`flush_all`).
     pub fn clear(&mut self) {
         *self = Self::new(self.count(), self.size);
     }
@@ -281,10 +318,11 @@ impl Log {
     pub fn census(&self) -> Census {
         let mut c = Census {
             free: self.free.len(),
+            retired: self.retired,
             ..Census::default()
         };
         for s in &self.segments {
-            if s.state == State::Free {
+            if matches!(s.state, State::Free | State::Retired) {
                 continue;
             }
             c.used_bytes += s.end;
@@ -306,6 +344,7 @@ impl Log {
                 State::Free => 0u8,
                 State::Active => 1,
                 State::Sealed | State::Reclaiming => 2,
+                State::Retired => 3,
             };
             out.extend_from_slice(&[state, s.queue as u8, u8::from(s.immortal)]);
             out.extend_from_slice(&(s.end as u32).to_le_bytes());
@@ -333,6 +372,7 @@ impl Log {
                 0 => State::Free,
                 1 => State::Active,
                 2 => State::Sealed,
+                3 => State::Retired,
                 _ => return None,
             };
             s.queue = if queue == 0 {
@@ -371,7 +411,13 @@ impl Log {
             .rev()
             .filter(|&id| log.segments[id as usize].state == State::Free)
             .collect();
-        let all_placed = log.free.len() + placed.iter().filter(|&&p| p).count() == count;
+        log.retired = log
+            .segments
+            .iter()
+            .filter(|s| s.state == State::Retired)
+            .count();
+        let all_placed =
+            log.free.len() + log.retired + placed.iter().filter(|&&p| p).count() == count;
         (all_placed && r.0.is_empty()).then_some(log)
     }
 }
@@ -403,6 +449,7 @@ impl<'a> Reader<'a> {
 #[derive(Debug, Default, Clone, Copy)]
 pub struct Census {
     pub free: usize,
+    pub retired: usize,
     pub small: usize,
     pub main: usize,
     /// Bytes written into segments in use (live, dead and headers).

@@ -1,8 +1,9 @@
 //! The item store: one arena of segments holding byte-packed records, a compact sharded index,
 //! S3-FIFO eviction a segment at a time, TTL expiry and CAS.
 //!
-//! Memory is laid out once, from the limit ([`Layout`]): the index (a tenth), the ghost (under
-//! one percent) and the arena of fixed-size segments (the rest). Nothing is allocated per item:
+//! Memory is laid out once, from the limit ([`Layout`]): the ghost (under one percent), a small
+//! index and the arena of fixed-size segments (the rest); the index grows by taking segments
+//! out of use, so the bound holds at every moment. Nothing is allocated per item:
 //! an item is a record appended to a segment ([`record`]) and an 8-byte slot in its shard's
 //! index ([`index`]), so the bound holds by construction and a 100-byte item takes 127 bytes
 //! plus its slot where memcached charges 192.
@@ -58,14 +59,17 @@ const SHARDS: usize = 64;
 /// more than the rest of the lookup; a random seed keeps client-chosen keys unpredictable.
 type KeyHasher = foldhash::fast::FixedState;
 
-/// The index takes this share of the limit: 8-byte slots for one item per 80 bytes of limit,
-/// so items down to ~70-byte records fill the arena before the index (memcached's smallest
-/// chunk is 96 bytes).
-const INDEX_SHARE: usize = 10;
-/// The smallest and largest segment: segments are at least the largest record, and about a
-/// 64th of the arena so eviction is not coarse.
+/// Buckets each shard's index starts with. A shard's index grows by an eighth when it is
+/// fifteen sixteenths full (or a key's neighbourhood is), taking its memory from the arena (a
+/// free segment is retired for it), so it costs what the items need: about 11 bytes per item,
+/// a few percent of the limit for 100-byte items and almost nothing for 4 KiB ones.
+const INITIAL_BUCKETS: usize = 4;
+/// The ghost remembers one key per this many bytes of limit (in about a byte per key).
+const GHOST_BYTES_PER_KEY: usize = 128;
+/// The smallest and largest segment (see [`Layout::new`]); values longer than an eighth of a
+/// segment are held in pieces.
 const MIN_SEGMENT: usize = 64 << 10;
-const MAX_SEGMENT: usize = 8 << 20;
+const MAX_SEGMENT: usize = 1 << 20;
 
 /// How the limit is divided: index, ghost, segments.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -77,24 +81,18 @@ pub struct Layout {
 }
 
 impl Layout {
-    /// The layout for `limit` bytes whose largest record is `max_record` bytes.
-    pub fn new(limit: usize, max_record: usize) -> Self {
-        let index_bytes = limit / INDEX_SHARE;
-        let index_buckets_per_shard = (index_bytes / 64 / SHARDS).max(1);
-        let slots = index_buckets_per_shard * SHARDS * index::SLOTS;
-        let ghost_keys = slots / 2;
+    /// The layout for `limit` bytes.
+    pub fn new(limit: usize) -> Self {
+        let index_buckets_per_shard = INITIAL_BUCKETS;
+        let ghost_keys = (limit / GHOST_BYTES_PER_KEY).max(64);
         let arena = limit
             .saturating_sub(index_buckets_per_shard * SHARDS * 64 + Ghost::bytes_for(ghost_keys));
-        let round = |n: usize| n.div_ceil(4096) * 4096;
-        let wanted = round(max_record + HEADER).max(MIN_SEGMENT);
-        let preferred = wanted.max((arena / 64).min(MAX_SEGMENT));
-        // As many segments of at least the preferred size as fit, then grown to share out the
-        // remainder: the whole arena is used.
+        // About 64 segments (eviction is not coarse), each at least 64 KiB and at most 1 MiB
+        // (reclaiming one is short), at least three (both queues' open ones and one to
+        // reclaim), and together the whole arena.
+        let preferred = (arena / 64).clamp(MIN_SEGMENT, MAX_SEGMENT);
         let count = (arena / preferred).max(3);
-        let mut segment_size = (arena / count / 4096 * 4096).max(4096);
-        if segment_size < wanted && arena / wanted >= 3 {
-            segment_size = wanted;
-        }
+        let segment_size = (arena / count / 4096 * 4096).max(4096);
         Self {
             index_buckets_per_shard,
             ghost_keys,
@@ -106,6 +104,19 @@ impl Layout {
     /// The largest record a segment takes.
     pub fn max_record(&self) -> usize {
         self.segment_size - HEADER
+    }
+
+    pub fn initial_index_bytes(&self) -> usize {
+        self.index_buckets_per_shard * SHARDS * 64
+    }
+
+    /// Bytes of `limit` the layout leaves unused (the index's first credit).
+    pub fn slack(&self, limit: usize) -> usize {
+        limit.saturating_sub(
+            self.initial_index_bytes()
+                + Ghost::bytes_for(self.ghost_keys)
+                + self.segments * self.segment_size,
+        )
     }
 }
 
@@ -169,19 +180,20 @@ struct Figures {
 }
 
 impl Figures {
-    fn add(&mut self, r: &Record<'_>) {
+    /// Counts an item whose records (head and pieces) take `stored` bytes.
+    fn add(&mut self, r: &Record<'_>, stored: usize) {
         self.items += 1;
-        self.record_bytes += r.len;
+        self.record_bytes += stored;
         self.raw_bytes += r.raw_len as usize;
-        self.held_bytes += r.held_len;
+        self.held_bytes += r.value_len;
         self.compressed += usize::from(r.compressed());
     }
 
-    fn remove(&mut self, r: &Record<'_>) {
+    fn remove(&mut self, r: &Record<'_>, stored: usize) {
         self.items -= 1;
-        self.record_bytes -= r.len;
+        self.record_bytes -= stored;
         self.raw_bytes -= r.raw_len as usize;
-        self.held_bytes -= r.held_len;
+        self.held_bytes -= r.value_len;
         self.compressed -= usize::from(r.compressed());
     }
 }
@@ -205,6 +217,8 @@ pub struct StoreTotals {
     pub segments_free: usize,
     pub segments_small: usize,
     pub segments_main: usize,
+    /// Segments whose memory went to the index.
+    pub segments_retired: usize,
     /// Bytes written into segments in use: live records, dead ones and headers.
     pub segment_bytes_used: usize,
     pub index_bytes: usize,
@@ -241,6 +255,13 @@ pub struct Store {
     file: Option<std::path::PathBuf>,
     layout: Layout,
     limit: usize,
+    /// Bytes of every shard's index.
+    index_bytes: std::sync::atomic::AtomicUsize,
+    /// Bytes the index may still grow by: what the layout left over plus retired segments,
+    /// minus growth so far. Never negative: the limit holds.
+    index_credit: std::sync::atomic::AtomicUsize,
+    /// Shards whose index wanted to grow when no segment was free.
+    growth_wanted: Box<[std::sync::atomic::AtomicBool]>,
     next_cas: AtomicU64,
     pub counters: StoreCounters,
 }
@@ -255,19 +276,14 @@ fn shard_of(hash: u64) -> usize {
 }
 
 impl Store {
-    /// A store that holds at most `limit` bytes, values up to 1 MiB.
+    /// A store that holds at most `limit` bytes, seeded at random.
     pub fn new(limit: usize) -> Self {
-        Self::with_max_value(limit, 1 << 20)
-    }
-
-    /// A store for values up to `max_value` bytes, seeded at random.
-    pub fn with_max_value(limit: usize, max_value: usize) -> Self {
-        Self::with_layout(limit, Layout::new(limit, max_value + 300), random_seed())
+        Self::with_layout(limit, Layout::new(limit), random_seed())
     }
 
     /// A store whose keys hash by `seed`: the same seed, the same behaviour.
     pub fn with_seed(limit: usize, seed: u64) -> Self {
-        Self::with_layout(limit, Layout::new(limit, (1 << 20) + 300), seed)
+        Self::with_layout(limit, Layout::new(limit), seed)
     }
 
     /// A store laid out as `layout`. Panics if the arena cannot be mapped (the limit exceeds
@@ -298,6 +314,11 @@ impl Store {
             file: None,
             layout,
             limit,
+            index_bytes: std::sync::atomic::AtomicUsize::new(layout.initial_index_bytes()),
+            index_credit: std::sync::atomic::AtomicUsize::new(layout.slack(limit)),
+            growth_wanted: (0..SHARDS)
+                .map(|_| std::sync::atomic::AtomicBool::new(false))
+                .collect(),
             next_cas: AtomicU64::new(1),
             counters: StoreCounters::default(),
         }
@@ -435,11 +456,47 @@ impl Store {
         Some((pos, record))
     }
 
+    /// An item's held value: its record's bytes, or its pieces' gathered. `None` when a piece
+    /// is not what its head says (the CRC check then refuses the item).
+    fn held_value<'a>(&'a self, r: &Record<'a>) -> Option<std::borrow::Cow<'a, [u8]>> {
+        match r.kind {
+            record::Kind::Inline => Some(std::borrow::Cow::Borrowed(r.value)),
+            record::Kind::Head { value_len } => {
+                let mut value = Vec::with_capacity(value_len);
+                for at in r.pieces() {
+                    let piece = self.piece_of(r, at)?;
+                    value.extend_from_slice(piece.value);
+                }
+                (value.len() == value_len).then_some(std::borrow::Cow::Owned(value))
+            }
+            record::Kind::Piece => None,
+        }
+    }
+
+    /// The piece at `at` of head `head`, if it is one of its pieces.
+    fn piece_of<'a>(&'a self, head: &Record<'_>, at: u64) -> Option<Record<'a>> {
+        if at as usize >= self.arena.len() || at as usize % self.layout.segment_size < HEADER {
+            return None;
+        }
+        let piece = self.record(at)?;
+        (piece.kind == record::Kind::Piece && piece.key == head.key && piece.cas == head.cas)
+            .then_some(piece)
+    }
+
+    /// Bytes an item takes in segments: its record and its pieces'.
+    fn stored_len(&self, r: &Record<'_>) -> usize {
+        r.len
+            + r.pieces()
+                .filter_map(|at| self.piece_of(r, at))
+                .map(|p| p.len)
+                .sum::<usize>()
+    }
+
     fn item_of(&self, index: &Index, pos: Position, r: &Record<'_>) -> Item {
         let marks = index.marks(pos);
         Item {
             value: StoredValue {
-                bytes: Arc::from(r.value),
+                bytes: Arc::from(self.held_value(r).as_deref().unwrap_or_default()),
                 raw_len: r.raw_len,
                 crc: r.crc,
                 compressed: r.compressed(),
@@ -458,7 +515,8 @@ impl Store {
     fn remove(&self, shard: &mut Shard, pos: Position, r: &Record<'_>, why: Removal) {
         let fetched = shard.index.marks(pos).fetched;
         shard.index.remove(pos);
-        shard.figures.remove(r);
+        let stored = self.stored_len(r);
+        shard.figures.remove(r, stored);
         self.count_removal(why, fetched);
     }
 
@@ -520,14 +578,21 @@ impl Store {
     }
 
     /// Writes the live version `cas` of `key` again with `item`'s fields (same CAS, same
-    /// place in the queues); nothing if that version is gone meanwhile.
+    /// place in the queues); nothing if that version is gone meanwhile. If no room can be
+    /// made the item is dropped rather than kept with its old metadata (a lost TTL would let
+    /// it outlive its expiry).
     fn rewrite(&self, key: &[u8], hash: u64, item: &Item, cas: u64, now: u32) {
         let mut item = item.clone();
         item.cas = cas;
         let fields = item.fields();
-        let len = record::encoded_len(&fields, key.len(), item.value.held_len());
-        for _ in 0..MAX_APPEND_TRIES {
-            self.make_room(Queue::Main, len, now);
+        let Some(plan) = self.plan(&fields, key.len(), item.value.held_len()) else {
+            return;
+        };
+        let mut queue = Queue::Small;
+        for attempt in 0..=MAX_APPEND_TRIES {
+            if attempt > 0 {
+                self.make_room(queue, &plan.lens, now);
+            }
             let mut shard = self.lock(shard_of(hash));
             let Some((pos, old)) = self.find(&mut shard, hash, key, now) else {
                 return;
@@ -535,15 +600,20 @@ impl Store {
             if old.cas != cas {
                 return;
             }
-            let old_at = shard.index.offset(pos) as usize;
-            let queue = self.queue_of(old_at);
-            let Some(at) = self.append(queue, &fields, key, &item.value.bytes) else {
+            queue = self.queue_of(shard.index.offset(pos) as usize);
+            if attempt == MAX_APPEND_TRIES {
+                self.remove(&mut shard, pos, &old, Removal::Evicted);
+                return;
+            }
+            let Some(at) = self.append(queue, &plan, &fields, key, &item.value.bytes) else {
                 continue;
             };
-            shard.figures.remove(&old);
+            let old_stored = self.stored_len(&old);
+            shard.figures.remove(&old, old_stored);
             shard.index.set_offset(pos, at as u64);
             if let Some(new) = self.record(at as u64) {
-                shard.figures.add(&new);
+                let stored = self.stored_len(&new);
+                shard.figures.add(&new, stored);
             }
             return;
         }
@@ -555,22 +625,69 @@ impl Store {
         self.lock_log().segment(segment).queue
     }
 
-    /// Appends a record to `queue` (copying it under the log lock). `None` when no segment has
-    /// room: the caller makes room without holding a shard lock and tries again.
+    /// Records longer than this are cut into pieces: an eighth of a segment, so the space a
+    /// sealed segment leaves unused stays small.
+    fn inline_max(&self) -> usize {
+        self.layout.segment_size / 8
+    }
+
+    /// The records an item becomes: one, or pieces and a head. `None` when it cannot be held
+    /// (its head alone would not fit a segment, or it would take over half the arena).
+    fn plan(&self, fields: &record::Fields, key_len: usize, held_len: usize) -> Option<Plan> {
+        let inline = record::encoded_len(fields, key_len, held_len);
+        if inline <= self.inline_max() {
+            return Some(Plan {
+                lens: vec![inline],
+                piece_value: 0,
+            });
+        }
+        let piece_value = self.inline_max() - record::MAX_PREFIX - key_len;
+        let piece_fields = Plan::piece_fields(fields);
+        let mut lens: Vec<usize> = (0..held_len.div_ceil(piece_value))
+            .map(|i| {
+                let len = piece_value.min(held_len - i * piece_value);
+                record::encoded_len(&piece_fields, key_len, len)
+            })
+            .collect();
+        let head = Plan::head_fields(fields, held_len);
+        let head_len = record::encoded_len(&head, key_len, lens.len() * 8);
+        lens.push(head_len);
+        let total: usize = lens.iter().sum();
+        (head_len <= self.layout.max_record()
+            && total <= self.layout.segments * self.layout.max_record() / 2)
+            .then_some(Plan { lens, piece_value })
+    }
+
+    /// Appends an item to `queue` as `plan` says (copying it under the log lock), returning
+    /// where its head is. `None` when the segments have no room: the caller makes room without
+    /// holding a shard lock and tries again (pieces already written are then garbage).
     fn append(
         &self,
         queue: Queue,
+        plan: &Plan,
         fields: &record::Fields,
         key: &[u8],
         value: &[u8],
     ) -> Option<usize> {
-        let prefix = record::prefix(fields, key.len(), value.len());
-        let len = prefix.len() + key.len() + value.len();
         let mut log = self.lock_log();
-        let slot = log.append(queue, len, fields.expiry)?;
-        let at = self.write_record(&slot, &prefix, key, value);
-        drop(log);
-        Some(at)
+        if plan.piece_value == 0 {
+            let prefix = record::prefix(fields, key.len(), value.len());
+            let slot = log.append(queue, plan.lens[0], fields.expiry)?;
+            return Some(self.write_record(&slot, &prefix, key, value));
+        }
+        let piece_fields = Plan::piece_fields(fields);
+        let mut table = Vec::with_capacity(plan.lens.len() * 8);
+        for (chunk, &len) in value.chunks(plan.piece_value).zip(&plan.lens) {
+            let prefix = record::prefix(&piece_fields, key.len(), chunk.len());
+            // Pieces never expire on their own: their head's expiry decides.
+            let slot = log.append(queue, len, 0)?;
+            let at = self.write_record(&slot, &prefix, key, chunk);
+            table.extend_from_slice(&(at as u64).to_le_bytes());
+        }
+        let head = Plan::head_fields(fields, value.len());
+        let prefix = record::prefix(&head, key.len(), table.len());
+        let slot = log.append(queue, *plan.lens.last()?, fields.expiry)?;
+        Some(self.write_record(&slot, &prefix, key, &table))
     }
 
     /// A copy of the live item under `key`, counting a hit and marking it fetched.
@@ -604,19 +721,25 @@ impl Store {
     ) -> Outcome {
         item.cas = cas.unwrap_or_else(|| self.next_cas());
         let fields = item.fields();
-        let len = record::encoded_len(&fields, key.len(), item.value.held_len());
-        if len > self.layout.max_record() || key.is_empty() || key.len() > 255 {
+        if key.is_empty() || key.len() > 255 {
             return Outcome::NoMemory;
         }
+        let Some(plan) = self.plan(&fields, key.len(), item.value.held_len()) else {
+            return Outcome::NoMemory;
+        };
         let hash = self.hash(key);
+        let si = shard_of(hash);
+        if self.growth_wanted[si].load(Ordering::Relaxed) {
+            self.grow_with_reclaim(si, now);
+        }
         let mut queue = if self.ghost.contains(hash) {
             Queue::Main
         } else {
             Queue::Small
         };
         for _ in 0..MAX_APPEND_TRIES {
-            self.make_room(queue, len, now);
-            let mut shard = self.lock(shard_of(hash));
+            self.make_room(queue, &plan.lens, now);
+            let mut shard = self.lock(si);
             let live = self.find(&mut shard, hash, key, now);
             match (condition, &live) {
                 (Condition::Exists, None) | (Condition::Absent, Some(_)) => {
@@ -631,8 +754,10 @@ impl Store {
             if let Some((pos, _)) = &live {
                 // A new version keeps its queue and counts as a hit.
                 queue = self.queue_of(shard.index.offset(*pos) as usize);
+            } else if shard.index.needs_growth() && !self.grow_locked(&mut shard) {
+                self.growth_wanted[si].store(true, Ordering::Relaxed);
             }
-            let Some(at) = self.append(queue, &fields, key, &item.value.bytes) else {
+            let Some(at) = self.append(queue, &plan, &fields, key, &item.value.bytes) else {
                 continue;
             };
             let marks = Marks {
@@ -646,26 +771,44 @@ impl Store {
             match live {
                 Some((pos, old)) => {
                     let freq = shard.index.freq(pos).saturating_add(1);
-                    shard.figures.remove(&old);
+                    let old_stored = self.stored_len(&old);
+                    shard.figures.remove(&old, old_stored);
                     shard.index.set_offset(pos, at as u64);
                     shard.index.set_freq(pos, freq);
                     shard.index.set_marks(pos, marks);
                 }
                 None => {
-                    if let Some((displaced, displaced_marks)) =
-                        shard.index.insert(hash, at as u64, 0, marks)
-                    {
-                        if let Some(old) = self.record(displaced) {
-                            shard.figures.remove(&old);
+                    // No room in the key's buckets: grow (a displaced entry is an eviction,
+                    // and memory may well be free), then displace only if growing cannot.
+                    let mut placed = false;
+                    for _ in 0..8 {
+                        if shard.index.try_insert(hash, at as u64, 0, marks) {
+                            placed = true;
+                            break;
                         }
-                        self.count_removal(Removal::Evicted, displaced_marks.fetched);
-                        self.counters
-                            .index_displaced
-                            .fetch_add(1, Ordering::Relaxed);
+                        if !self.grow_locked(&mut shard) {
+                            self.growth_wanted[si].store(true, Ordering::Relaxed);
+                            break;
+                        }
+                    }
+                    if !placed {
+                        if let Some((displaced, displaced_marks)) =
+                            shard.index.insert(hash, at as u64, 0, marks)
+                        {
+                            if let Some(old) = self.record(displaced) {
+                                let old_stored = self.stored_len(&old);
+                                shard.figures.remove(&old, old_stored);
+                            }
+                            self.count_removal(Removal::Evicted, displaced_marks.fetched);
+                            self.counters
+                                .index_displaced
+                                .fetch_add(1, Ordering::Relaxed);
+                        }
                     }
                 }
             }
-            shard.figures.add(&new);
+            let stored = self.stored_len(&new);
+            shard.figures.add(&new, stored);
             self.counters.total_items.fetch_add(1, Ordering::Relaxed);
             return Outcome::Done(item.cas);
         }
@@ -705,25 +848,99 @@ impl Store {
         let _reclaim = self.lock_reclaim();
         let mut shards: Vec<_> = (0..SHARDS).map(|i| self.lock(i)).collect();
         for shard in shards.iter_mut() {
-            shard.index.clear();
+            shard.index = Index::new(self.layout.index_buckets_per_shard);
             shard.figures = Figures::default();
         }
+        self.index_bytes
+            .store(self.layout.initial_index_bytes(), Ordering::Relaxed);
+        self.index_credit
+            .store(self.layout.slack(self.limit), Ordering::Relaxed);
+        self.growth_wanted
+            .iter()
+            .for_each(|w| w.store(false, Ordering::Relaxed));
         self.lock_log().clear();
         self.ghost.clear();
     }
 
+    // ---- the index's memory ----
+
+    /// Grows a locked shard's index by an eighth, paying with index credit, topped up by retiring a
+    /// free segment (the log lock nests inside a shard lock). False when neither is there: the
+    /// caller asks for [`Store::grow_with_reclaim`] next time.
+    fn grow_locked(&self, shard: &mut Shard) -> bool {
+        let delta = shard.index.grown_bytes() - shard.index.bytes();
+        loop {
+            let credit = self.index_credit.load(Ordering::Relaxed);
+            if credit >= delta {
+                if self
+                    .index_credit
+                    .compare_exchange(credit, credit - delta, Ordering::Relaxed, Ordering::Relaxed)
+                    .is_ok()
+                {
+                    break;
+                }
+                continue;
+            }
+            let retired = self.lock_log().retire_free();
+            let Some(id) = retired else {
+                return false;
+            };
+            self.release_segment(id);
+            self.index_credit
+                .fetch_add(self.layout.segment_size, Ordering::Relaxed);
+        }
+        let grown = shard
+            .index
+            .grown(|at| self.record(at).map(|r| self.hash(r.key)));
+        debug_assert_eq!(grown.bytes(), shard.index.bytes() + delta);
+        self.index_bytes.fetch_add(delta, Ordering::Relaxed);
+        shard.index = grown;
+        true
+    }
+
+    /// A shard whose index could not grow for want of a free segment: reclaims one (without a
+    /// shard lock held), then grows it.
+    fn grow_with_reclaim(&self, si: usize, now: u32) {
+        let reclaim = self.lock_reclaim();
+        loop {
+            if self.lock_log().free_segments() > 0 {
+                break;
+            }
+            let victim = self.lock_log().take_victim();
+            let Some(victim) = victim else {
+                break;
+            };
+            self.reclaim_segment(victim, now, &reclaim);
+        }
+        drop(reclaim);
+        let mut shard = self.lock(si);
+        if self.grow_locked(&mut shard) {
+            self.growth_wanted[si].store(false, Ordering::Relaxed);
+        }
+    }
+
+    /// Returns a retired segment's pages to the system.
+    fn release_segment(&self, id: u32) {
+        let base = self.segment_base(id);
+        // SAFETY: the segment is retired: no index entry points into it and the log hands it
+        // to no one.
+        if let Err(err) = unsafe { self.arena.release(base, self.layout.segment_size) } {
+            tracing::warn!(%err, "cannot release a retired segment's memory");
+        }
+    }
+
     // ---- eviction ----
 
-    /// Reclaims segments until a record of `len` bytes fits `queue` (or nothing is left to
+    /// Reclaims segments until records of `lens` bytes fit `queue` (or nothing is left to
     /// reclaim). Called without a shard lock: reclaiming takes them.
-    fn make_room(&self, queue: Queue, len: usize, now: u32) {
+    fn make_room(&self, queue: Queue, lens: &[usize], now: u32) {
         loop {
-            if self.lock_log().has_room(queue, len) {
+            if self.lock_log().has_room_for(queue, lens) {
                 return;
             }
             let reclaim = self.lock_reclaim();
             // Another thread may have made room while this one waited.
-            if self.lock_log().has_room(queue, len) {
+            if self.lock_log().has_room_for(queue, lens) {
                 return;
             }
             let victim = self.lock_log().take_victim();
@@ -748,14 +965,75 @@ impl Store {
             let Some(found) = self.read(at, base + end, Parts::Key) else {
                 break;
             };
-            let (len, hash) = (found.len, self.hash(found.key));
-            self.reclaim_record(victim, queue, at, len, hash, now);
+            // The key is copied out: moving records may overwrite these bytes.
+            let mut key = [0u8; 255];
+            key[..found.key.len()].copy_from_slice(found.key);
+            let (len, cas, kind, key) = (found.len, found.cas, found.kind, &key[..found.key.len()]);
+            if kind == record::Kind::Piece {
+                self.reclaim_piece(victim, queue, at, len, key, cas, now);
+            } else {
+                self.reclaim_record(victim, queue, at, len, self.hash(key), now);
+            }
             at += len;
         }
         self.lock_log().finish_reclaim(victim);
         self.counters
             .segments_reclaimed
             .fetch_add(1, Ordering::Relaxed);
+    }
+
+    /// A piece is kept (moved, its head's table updated in place) when its item is, by the
+    /// same rule as records; otherwise its item goes.
+    #[allow(clippy::too_many_arguments)]
+    fn reclaim_piece(
+        &self,
+        victim: u32,
+        queue: Queue,
+        at: usize,
+        len: usize,
+        key: &[u8],
+        cas: u64,
+        now: u32,
+    ) {
+        let hash = self.hash(key);
+        let mut shard = self.lock(shard_of(hash));
+        let Some((pos, head)) = self.find(&mut shard, hash, key, now) else {
+            return; // its item is gone: garbage
+        };
+        if head.cas != cas {
+            return;
+        }
+        let Some(i) = head.pieces().position(|p| p == at as u64) else {
+            return;
+        };
+        let freq = shard.index.freq(pos);
+        let keep = match queue {
+            Queue::Small => freq > 1,
+            Queue::Main => freq > 0,
+        };
+        if !keep {
+            if queue == Queue::Small {
+                self.ghost.add(hash);
+            }
+            self.remove(&mut shard, pos, &head, Removal::Evicted);
+            return;
+        }
+        let entry_at = shard.index.offset(pos) as usize + head.value_at() + 8 * i;
+        let slot = self.lock_log().append_survivor(victim, len, 0);
+        let Some(slot) = slot else {
+            self.remove(&mut shard, pos, &head, Removal::Evicted);
+            return;
+        };
+        let base = self.segment_base(slot.segment);
+        if let Some(seq) = slot.opened {
+            self.write_header(base, Queue::Main, seq);
+        }
+        let to = base + slot.at;
+        if to != at {
+            self.move_bytes(at, to, len);
+        }
+        self.write(entry_at, &(to as u64).to_le_bytes());
+        self.counters.records_moved.fetch_add(1, Ordering::Relaxed);
     }
 
     fn reclaim_record(
@@ -850,6 +1128,10 @@ impl Store {
                 crawl.at = end;
                 continue;
             };
+            if found.kind == record::Kind::Piece {
+                crawl.at += found.len;
+                continue;
+            }
             let (len, hash) = (found.len, self.hash(found.key));
             let at = base + crawl.at;
             let mut shard = self.lock(shard_of(hash));
@@ -892,6 +1174,7 @@ impl Store {
         t.segments_free = census.free;
         t.segments_small = census.small;
         t.segments_main = census.main;
+        t.segments_retired = census.retired;
         t.segment_bytes_used = census.used_bytes;
         t.ghost_bytes = self.ghost.bytes();
         t
@@ -906,14 +1189,63 @@ impl Store {
         let Some((pos, record)) = self.find(&mut shard, hash, key, 0) else {
             return false;
         };
-        let value_at = shard.index.offset(pos) as usize + record.len - record.held_len;
-        let mut bytes = record.value.to_vec();
+        let mut bytes = match self.held_value(&record) {
+            Some(value) => value.into_owned(),
+            None => return false,
+        };
+        let len = bytes.len();
         f(&mut bytes);
-        if bytes.len() != record.value.len() {
+        if bytes.len() != len {
             return false;
         }
-        self.write(value_at, &bytes);
+        let head_at = shard.index.offset(pos) as usize;
+        let mut places: Vec<(usize, usize)> = Vec::new();
+        if record.kind == record::Kind::Inline {
+            places.push((head_at + record.value_at(), record.held_len));
+        } else {
+            for at in record.pieces() {
+                let Some(piece) = self.piece_of(&record, at) else {
+                    return false;
+                };
+                places.push((at as usize + piece.value_at(), piece.held_len));
+            }
+        }
+        let mut rest = &bytes[..];
+        for (at, n) in places {
+            self.write(at, &rest[..n]);
+            rest = &rest[n..];
+        }
         true
+    }
+}
+
+/// The records an item is written as.
+struct Plan {
+    /// Record lengths in the order written: pieces then the head, or the one inline record.
+    lens: Vec<usize>,
+    /// Value bytes per piece; 0 for an inline record.
+    piece_value: usize,
+}
+
+impl Plan {
+    fn piece_fields(item: &record::Fields) -> record::Fields {
+        record::Fields {
+            last_access: 0,
+            expiry: 0,
+            expiry_field: false,
+            raw_len: None,
+            client_flags: 0,
+            cas: item.cas,
+            crc: 0,
+            kind: record::Kind::Piece,
+        }
+    }
+
+    fn head_fields(item: &record::Fields, value_len: usize) -> record::Fields {
+        record::Fields {
+            kind: record::Kind::Head { value_len },
+            ..*item
+        }
     }
 }
 

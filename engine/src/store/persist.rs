@@ -6,9 +6,9 @@
 //! The meta file ends with its CRC-64 and is removed once read, so only the state of a clean
 //! shutdown is ever trusted: after a crash (no meta file), a torn one (CRC mismatch) or a
 //! different layout, the server says why and starts empty. Every record the index points to
-//! is checked before it is served again — its place, its key's hash and the CRC-64 of its raw
-//! value (compressed values are decompressed for the check) — and dropped and counted if any
-//! fails. The ghost is not kept.
+//! is checked before it is served again — its place, its key's hash, its pieces and the CRC-64
+//! of its raw value (compressed values are decompressed for the check) — and dropped and
+//! counted if any fails. The ghost is not kept.
 
 use std::io;
 use std::path::{Path, PathBuf};
@@ -49,13 +49,8 @@ fn meta_path(path: &Path) -> PathBuf {
 
 impl Store {
     /// A store whose arena is the file `path` (warm restart), with what it found there.
-    pub fn open_file(
-        limit: usize,
-        max_value: usize,
-        path: &Path,
-        seed: u64,
-    ) -> io::Result<(Self, Restore)> {
-        let layout = Layout::new(limit, max_value + 300);
+    pub fn open_file(limit: usize, path: &Path, seed: u64) -> io::Result<(Self, Restore)> {
+        let layout = Layout::new(limit);
         let (arena, same_length) = super::Arena::file(path, layout.segments * layout.segment_size)?;
         let meta = meta_path(path);
         let saved = std::fs::read(&meta);
@@ -115,6 +110,7 @@ impl Store {
         out.extend_from_slice(&(log_bytes.len() as u64).to_le_bytes());
         out.extend_from_slice(&log_bytes);
         for shard in &shards {
+            out.extend_from_slice(&(shard.index.buckets() as u64).to_le_bytes());
             shard
                 .index
                 .slots()
@@ -168,15 +164,20 @@ impl Store {
             l.segment_size,
         )
         .ok_or("inconsistent segment bookkeeping")?;
-        let slots_per_shard = l.index_buckets_per_shard * super::index::SLOTS;
         let mut indexes = Vec::with_capacity(SHARDS);
         for _ in 0..SHARDS {
-            let raw = r.take(slots_per_shard * 8).ok_or("truncated index")?;
+            let buckets = r.u64().ok_or("truncated index")? as usize;
+            if buckets > self.limit / 64 {
+                return Err("bad index size".into());
+            }
+            let raw = r
+                .take(buckets * super::index::SLOTS * 8)
+                .ok_or("truncated index")?;
             let slots: Vec<u64> = raw
                 .chunks_exact(8)
                 .map(|c| u64::from_le_bytes(c.try_into().unwrap_or_default()))
                 .collect();
-            indexes.push(Index::from_slots(l.index_buckets_per_shard, &slots).ok_or("bad index")?);
+            indexes.push(Index::from_slots(buckets, &slots).ok_or("bad index")?);
         }
         if !r.0.is_empty() {
             return Err("trailing bytes".into());
@@ -186,6 +187,19 @@ impl Store {
         self.next_cas
             .store(next_cas, std::sync::atomic::Ordering::Relaxed);
         *self.log.get_mut().unwrap_or_else(|p| p.into_inner()) = log;
+        let index_bytes: usize = indexes.iter().map(Index::bytes).sum();
+        let arena = {
+            let log = self.log.get_mut().unwrap_or_else(|p| p.into_inner());
+            (log.count() - log.retired()) * l.segment_size
+        };
+        let credit = self
+            .limit
+            .checked_sub(index_bytes + self.ghost.bytes() + arena)
+            .ok_or("saved index over the limit")?;
+        self.index_bytes
+            .store(index_bytes, std::sync::atomic::Ordering::Relaxed);
+        self.index_credit
+            .store(credit, std::sync::atomic::Ordering::Relaxed);
         let mut items = 0;
         let mut dropped = 0;
         for (i, index) in indexes.into_iter().enumerate() {
@@ -232,18 +246,19 @@ impl Store {
                 if shard_of(hash) != i || shard.index.find_offset(hash, at) != Some(pos) {
                     return None;
                 }
+                let value = self.held_value(&record)?;
                 let crc = if record.compressed() {
-                    let raw =
-                        lz4_flex::block::decompress(record.value, record.raw_len as usize).ok()?;
+                    let raw = lz4_flex::block::decompress(&value, record.raw_len as usize).ok()?;
                     (raw.len() == record.raw_len as usize).then(|| crc64::checksum(&raw))?
                 } else {
-                    crc64::checksum(record.value)
+                    crc64::checksum(&value)
                 };
                 (crc == record.crc).then_some(record)
             })();
             match good {
                 Some(record) => {
-                    shard.figures.add(&record);
+                    let stored = self.stored_len(&record);
+                    shard.figures.add(&record, stored);
                     kept += 1;
                 }
                 None => {
@@ -257,11 +272,20 @@ impl Store {
 
     /// Back to empty after a failed load.
     fn reset(&mut self) {
+        let buckets = self.layout.index_buckets_per_shard;
         for shard in self.shards.iter_mut() {
             let shard = shard.get_mut().unwrap_or_else(|p| p.into_inner());
-            shard.index.clear();
+            shard.index = Index::new(buckets);
             shard.figures = Figures::default();
         }
+        self.index_bytes.store(
+            self.layout.initial_index_bytes(),
+            std::sync::atomic::Ordering::Relaxed,
+        );
+        self.index_credit.store(
+            self.layout.slack(self.limit),
+            std::sync::atomic::Ordering::Relaxed,
+        );
         self.log
             .get_mut()
             .unwrap_or_else(|p| p.into_inner())

@@ -1,11 +1,12 @@
 //! An item as bytes in a segment: byte-packed, optional fields only when present.
 //!
 //! ```text
-//! 0      header: RECORD | COMPRESSED | HAS_FLAGS | HAS_EXPIRY (never changes)
+//! 0      header: RECORD | HEAD | COMPRESSED | HAS_FLAGS | HAS_EXPIRY | PIECE (never changes)
 //! 1      key length (1..=250)
 //! 2..6   last access (u32 LE, relative seconds)      rewritten in place
 //! [6..10 expiry (u32 LE) when HAS_EXPIRY]            rewritten in place
 //! varint held length; [varint raw length] when COMPRESSED; [varint client flags] when HAS_FLAGS
+//! [varint value length] when HEAD
 //! varint CAS
 //! 8      CRC-64/NVME of the raw value
 //! key, then the held value (raw, or one LZ4 block)
@@ -16,23 +17,42 @@
 //! among it, is fixed, so the reclaimer can find a record's key without that lock. Whatever
 //! changes a record's length (a first expiry, new flags) writes a new record. The policy bits
 //! (hits, fetched, stale, win) live in the index slot, not here.
+//!
+//! A value too long to sit in one record (more than an eighth of a segment) is cut into
+//! PIECE records, each with the item's key and CAS, and a HEAD record whose held bytes are the
+//! pieces' arena offsets (8 bytes each, in order) and whose value length is the whole value's.
+//! Only the head is in the index; a piece is live while its head is live and lists it.
 
 /// Always set in a record's first byte: a zero byte is not a record.
 const RECORD: u8 = 0x80;
+const HEAD: u8 = 0x40;
 const COMPRESSED: u8 = 0x20;
+const PIECE: u8 = 0x04;
 const HAS_FLAGS: u8 = 0x10;
 const HAS_EXPIRY: u8 = 0x08;
 
 pub const LAST_ACCESS_AT: usize = 2;
 pub const EXPIRY_AT: usize = 6;
 
-/// The longest prefix before the key: header, key length, two times, four varints, CRC.
-pub const MAX_PREFIX: usize = 2 + 4 + 4 + 10 + 5 + 5 + 10 + 8;
+/// The longest prefix before the key: header, key length, two times, five varints, CRC.
+pub const MAX_PREFIX: usize = 2 + 4 + 4 + 10 + 5 + 5 + 10 + 10 + 8;
+
+/// What a record is.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Kind {
+    /// A whole item.
+    Inline,
+    /// An item whose value is in pieces: its held bytes list them, `value_len` is the value's.
+    Head { value_len: usize },
+    /// Part of a value, owned by the head with the same key and CAS.
+    Piece,
+}
 
 /// What a record holds, borrowed from the arena.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Record<'a> {
     pub header: u8,
+    pub kind: Kind,
     /// Zero when parsed without the time fields.
     pub last_access: u32,
     pub expiry: u32,
@@ -41,14 +61,33 @@ pub struct Record<'a> {
     pub cas: u64,
     pub crc: u64,
     pub key: &'a [u8],
-    /// Empty when parsed without the value.
+    /// Empty when parsed without the value. A head's: its piece table.
     pub value: &'a [u8],
+    /// Bytes of `value` in this record.
     pub held_len: usize,
+    /// Bytes of the whole held value (a head's pieces together; else `held_len`).
+    pub value_len: usize,
     /// Bytes the record takes.
     pub len: usize,
 }
 
 impl Record<'_> {
+    /// A head's piece offsets.
+    pub fn pieces(&self) -> impl Iterator<Item = u64> + '_ {
+        let table = match self.kind {
+            Kind::Head { .. } => self.value,
+            _ => &[],
+        };
+        table
+            .chunks_exact(8)
+            .map(|c| u64::from_le_bytes(c.try_into().unwrap_or_default()))
+    }
+
+    /// Where a head's piece table starts, from the record's start.
+    pub fn value_at(&self) -> usize {
+        self.len - self.held_len
+    }
+
     pub fn compressed(&self) -> bool {
         self.header & COMPRESSED != 0
     }
@@ -70,6 +109,7 @@ pub struct Fields {
     pub client_flags: u32,
     pub cas: u64,
     pub crc: u64,
+    pub kind: Kind,
 }
 
 fn varint_len(mut v: u64) -> usize {
@@ -110,6 +150,10 @@ fn prefix_len(fields: &Fields, held_len: usize) -> usize {
         } else {
             0
         }
+        + match fields.kind {
+            Kind::Head { value_len } => varint_len(value_len as u64),
+            _ => 0,
+        }
         + varint_len(fields.cas)
         + 8
 }
@@ -142,6 +186,11 @@ pub fn prefix(fields: &Fields, key_len: usize, held_len: usize) -> Prefix {
     if expiry_field {
         header |= HAS_EXPIRY;
     }
+    match fields.kind {
+        Kind::Inline => {}
+        Kind::Head { .. } => header |= HEAD,
+        Kind::Piece => header |= PIECE,
+    }
     let mut p = Prefix {
         bytes: [0; MAX_PREFIX],
         len: 0,
@@ -161,6 +210,9 @@ pub fn prefix(fields: &Fields, key_len: usize, held_len: usize) -> Prefix {
     }
     if fields.client_flags != 0 {
         put_varint(b, &mut at, fields.client_flags.into());
+    }
+    if let Kind::Head { value_len } = fields.kind {
+        put_varint(b, &mut at, value_len as u64);
     }
     put_varint(b, &mut at, fields.cas);
     b[at..at + 8].copy_from_slice(&fields.crc.to_le_bytes());
@@ -217,14 +269,26 @@ pub fn parse<'a>(
     };
     let held_len = usize::try_from(varint(&mut at)?).ok()?;
     let raw_len = if header & COMPRESSED != 0 {
-        u32::try_from(varint(&mut at)?).ok()?
+        Some(u32::try_from(varint(&mut at)?).ok()?)
     } else {
-        u32::try_from(held_len).ok()?
+        None
     };
     let client_flags = if header & HAS_FLAGS != 0 {
         u32::try_from(varint(&mut at)?).ok()?
     } else {
         0
+    };
+    let kind = match (header & HEAD != 0, header & PIECE != 0) {
+        (false, false) => Kind::Inline,
+        (true, false) => Kind::Head {
+            value_len: usize::try_from(varint(&mut at)?).ok()?,
+        },
+        (false, true) => Kind::Piece,
+        (true, true) => return None,
+    };
+    let value_len = match kind {
+        Kind::Head { value_len } => value_len,
+        _ => held_len,
     };
     let cas = varint(&mut at)?;
     let crc = u64::from_le_bytes(read(at, 8)?.try_into().ok()?);
@@ -235,8 +299,13 @@ pub fn parse<'a>(
         Parts::All => read(at, held_len)?,
         Parts::Key => &[][..],
     };
+    let raw_len = match raw_len {
+        Some(r) => r,
+        None => u32::try_from(value_len).ok()?,
+    };
     Some(Record {
         header,
+        kind,
         last_access,
         expiry,
         raw_len,
@@ -246,6 +315,7 @@ pub fn parse<'a>(
         key,
         value,
         held_len,
+        value_len,
         len: at.checked_add(held_len)?,
     })
 }
@@ -269,6 +339,7 @@ mod tests {
             client_flags,
             cas,
             crc: 0x0123_4567_89ab_cdef,
+            kind: Kind::Inline,
         }
     }
 
@@ -313,6 +384,29 @@ mod tests {
             );
             assert_eq!((k.last_access, k.expiry), (0, 0));
         }
+    }
+
+    #[test]
+    fn heads_list_their_pieces_and_pieces_say_what_they_are() {
+        let mut f = fields(Some(5000), 0, 0, 42);
+        f.kind = Kind::Head { value_len: 3000 };
+        let table: Vec<u8> = [100u64, 2000]
+            .iter()
+            .flat_map(|o| o.to_le_bytes())
+            .collect();
+        let out = encode(&f, b"big", &table);
+        let r = decode(&out, Parts::All).unwrap();
+        assert_eq!(r.kind, Kind::Head { value_len: 3000 });
+        assert_eq!((r.value_len, r.held_len, r.raw_len), (3000, 16, 5000));
+        assert_eq!(r.pieces().collect::<Vec<_>>(), vec![100, 2000]);
+        assert_eq!(&out[r.value_at()..], &table[..]);
+        f.kind = Kind::Piece;
+        let piece_bytes = encode(&f, b"big", b"part");
+        let piece = decode(&piece_bytes, Parts::Key).unwrap();
+        assert_eq!(
+            (piece.kind, piece.cas, piece.key),
+            (Kind::Piece, 42, &b"big"[..])
+        );
     }
 
     #[test]

@@ -22,7 +22,21 @@ fn item(len: usize, expiry: u32) -> Item {
 
 /// A store sized for small records: 64 KiB segments.
 fn small_records(limit: usize, seed: u64) -> Store {
-    Store::with_layout(limit, Layout::new(limit, 4096), seed)
+    Store::with_layout(limit, Layout::new(limit), seed)
+}
+
+/// Segments in use or free, the index and the ghost fit the limit.
+fn assert_within_limit(s: &Store) {
+    let t = s.totals();
+    let arena = (t.segments - t.segments_retired) * t.segment_size;
+    assert!(
+        arena + t.index_bytes + t.ghost_bytes <= s.limit(),
+        "{arena} + {} + {} over {}",
+        t.index_bytes,
+        t.ghost_bytes,
+        s.limit()
+    );
+    assert!(t.segment_bytes_used <= arena);
 }
 
 fn queue_of_key(s: &Store, key: &[u8]) -> Option<Queue> {
@@ -313,10 +327,12 @@ fn referenced_items_get_a_second_chance() {
 }
 
 #[test]
-fn small_items_fill_the_index_not_more() {
-    // Records of ~30 bytes: the index (one slot per 80 bytes of limit) fills before the arena
-    // and displaces its least-hit entries; nothing breaks and the newest keys are there.
-    let s = small_records(1 << 20, 9);
+fn the_index_grows_into_the_arena_for_small_items() {
+    // Records of ~30 bytes: the index doubles as they come, retiring segments for its memory;
+    // the limit holds throughout and the store holds far more items than memcached's 96-byte
+    // chunks would.
+    let limit = 1 << 20;
+    let s = small_records(limit, 9);
     for i in 0..100_000u32 {
         s.store(
             format!("t{i}").as_bytes(),
@@ -325,16 +341,15 @@ fn small_items_fill_the_index_not_more() {
             10,
             None,
         );
+        if i % 1000 == 0 {
+            assert_within_limit(&s);
+        }
     }
     let t = s.totals();
-    assert!(t.items <= t.index_slots);
-    assert!(
-        t.items * 10 >= t.index_slots * 8,
-        "{} of {} slots",
-        t.items,
-        t.index_slots
-    );
+    assert!(t.segments_retired > 0 && t.index_bytes > 64 * 4 * 64);
+    assert!(t.items * 96 >= limit * 3 / 2, "{} items", t.items);
     assert!(s.get(b"t99999", 10).is_some());
+    assert_within_limit(&s);
 }
 
 /// Items of 100 bytes under 10-byte keys a store of `limit` holds after a stream of 3× as many.
@@ -388,6 +403,7 @@ fn flush_empties_everything() {
     s.flush();
     let t = s.totals();
     assert_eq!((t.items, t.bytes, t.segments_free), (0, 0, t.segments));
+    assert_eq!((t.segments_retired, t.index_bytes), (0, 64 * 4 * 64));
     assert!(s.get(b"k9999", 10).is_none());
     s.store(b"again", item(10, 0), Condition::Always, 10, None);
     assert!(s.get(b"again", 10).is_some());
