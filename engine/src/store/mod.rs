@@ -266,6 +266,15 @@ pub struct Store {
     pub counters: StoreCounters,
 }
 
+/// S3-FIFO's rule when the reclaimer meets an item hit `freq` times: kept if hit more than
+/// once on probation, or at all in main.
+fn kept(queue: Queue, freq: u8) -> bool {
+    match queue {
+        Queue::Small => freq > 1,
+        Queue::Main => freq > 0,
+    }
+}
+
 /// A seed no client can guess.
 pub fn random_seed() -> u64 {
     std::collections::hash_map::RandomState::new().hash_one(0u64)
@@ -1007,11 +1016,7 @@ impl Store {
             return;
         };
         let freq = shard.index.freq(pos);
-        let keep = match queue {
-            Queue::Small => freq > 1,
-            Queue::Main => freq > 0,
-        };
-        if !keep {
+        if !kept(queue, freq) {
             if queue == Queue::Small {
                 self.ghost.add(hash);
             }
@@ -1019,21 +1024,11 @@ impl Store {
             return;
         }
         let entry_at = shard.index.offset(pos) as usize + head.value_at() + 8 * i;
-        let slot = self.lock_log().append_survivor(victim, len, 0);
-        let Some(slot) = slot else {
+        let Some(to) = self.move_survivor(victim, at, len, 0) else {
             self.remove(&mut shard, pos, &head, Removal::Evicted);
             return;
         };
-        let base = self.segment_base(slot.segment);
-        if let Some(seq) = slot.opened {
-            self.write_header(base, Queue::Main, seq);
-        }
-        let to = base + slot.at;
-        if to != at {
-            self.move_bytes(at, to, len);
-        }
         self.write(entry_at, &(to as u64).to_le_bytes());
-        self.counters.records_moved.fetch_add(1, Ordering::Relaxed);
     }
 
     fn reclaim_record(
@@ -1057,23 +1052,26 @@ impl Store {
             return;
         }
         let freq = shard.index.freq(pos);
-        let keep = match queue {
-            Queue::Small => freq > 1,
-            Queue::Main => freq > 0,
-        };
-        if !keep {
+        if !kept(queue, freq) {
             if queue == Queue::Small {
                 self.ghost.add(hash);
             }
             self.remove(&mut shard, pos, &record, Removal::Evicted);
             return;
         }
-        let expiry = record.expiry;
-        let slot = self.lock_log().append_survivor(victim, len, expiry);
-        let Some(slot) = slot else {
+        let Some(to) = self.move_survivor(victim, at, len, record.expiry) else {
             self.remove(&mut shard, pos, &record, Removal::Evicted);
             return;
         };
+        shard.index.set_offset(pos, to as u64);
+        shard
+            .index
+            .set_freq(pos, if queue == Queue::Small { 0 } else { freq - 1 });
+    }
+
+    /// Moves a kept record of `victim` to where survivors go; returns its new offset.
+    fn move_survivor(&self, victim: u32, at: usize, len: usize, expiry: u32) -> Option<usize> {
+        let slot = self.lock_log().append_survivor(victim, len, expiry)?;
         let base = self.segment_base(slot.segment);
         if let Some(seq) = slot.opened {
             self.write_header(base, Queue::Main, seq);
@@ -1082,11 +1080,8 @@ impl Store {
         if to != at {
             self.move_bytes(at, to, len);
         }
-        shard.index.set_offset(pos, to as u64);
-        shard
-            .index
-            .set_freq(pos, if queue == Queue::Small { 0 } else { freq - 1 });
         self.counters.records_moved.fetch_add(1, Ordering::Relaxed);
+        Some(to)
     }
 
     /// Drops expired items: first every segment whose records have all expired, then the
