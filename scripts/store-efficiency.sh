@@ -7,7 +7,8 @@
 # Zipf(0.99) cache-aside trace over 1 M keys of mixed sizes with a cache of a tenth of the key
 # space's bytes (scripts/hit-ratio.py) and report their hit ratios.
 #
-#   scripts/store-efficiency.sh [MEMORY_MB...]     (default: 16 64)
+#   scripts/store-efficiency.sh [MEMORY_MB...]     (default: 16 64; HIT_ONLY=1 skips to the
+#                                                  hit ratio)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 sizes=("${@:-16 64}")
@@ -32,6 +33,7 @@ rss_mib() { awk '/^VmRSS/ { printf "%.1f", $2 / 1024 }' "/proc/$1/status"; }
 field() { sed -n "s/.*$1 \([0-9.]*\).*/\1/p"; }
 
 printf '%-8s %-22s %12s %12s %7s %10s %10s\n' "-m MiB" workload "lz items" "mc items" ratio "lz RSS" "mc RSS"
+[ -n "${HIT_ONLY:-}" ] && sizes=()
 for mb in "${sizes[@]}"; do
   for workload in "100 random" "1024 half" "4096 text"; do
     read -r size kind <<< "$workload"

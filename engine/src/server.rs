@@ -193,6 +193,16 @@ pub fn start_with_codec(config: Config, codec: Arc<dyn Codec>) -> std::io::Resul
     std_listener.set_nonblocking(true)?;
     let addr = std_listener.local_addr()?;
     let cache = Arc::new(Cache::open(config, codec)?);
+    if cache.store.verify_pending() {
+        let cache = cache.clone();
+        std::thread::Builder::new()
+            .name("lzcache-restore".into())
+            .spawn(move || {
+                let threads = std::thread::available_parallelism().map_or(1, |n| n.get());
+                let (kept, dropped) = cache.store.verify_restored(threads);
+                info!(kept, dropped, "warm restart: restored items checked");
+            })?;
+    }
     info!(
         %addr,
         codec = cache.values.backend_name(),

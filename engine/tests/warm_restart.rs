@@ -58,6 +58,17 @@ fn stat(c: &mut Client, args: &str, name: &str) -> u64 {
     c.stats(args)[name].parse().unwrap()
 }
 
+/// Waits (by asking, not by sleeping) until the restored items have been checked.
+fn until_checked(c: &mut Client) {
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(60);
+    while stat(c, "slabs", "lz_restore_checking") == 1 {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "restored items never checked"
+        );
+    }
+}
+
 #[test]
 fn a_clean_shutdown_keeps_every_item() {
     let dir = Dir::new("warm");
@@ -74,6 +85,7 @@ fn a_clean_shutdown_keeps_every_item() {
     let mut c = Client::connect(server.addr());
     c.exchange(b"mn\r\n", b"MN\r\n");
     eprintln!("serving again {:?} after the start", started.elapsed());
+    until_checked(&mut c);
     assert_eq!(stat(&mut c, "slabs", "lz_restored_items"), 2999);
     assert_eq!(stat(&mut c, "slabs", "lz_restore_dropped"), 0);
     assert_eq!(stat(&mut c, "", "curr_items"), 2999);
@@ -121,6 +133,7 @@ fn a_damaged_memory_file_loses_only_the_damaged_items() {
 
     let server = Binary::start(&args);
     let mut c = Client::connect(server.addr());
+    until_checked(&mut c);
     let restored = stat(&mut c, "slabs", "lz_restored_items");
     let dropped = stat(&mut c, "slabs", "lz_restore_dropped");
     eprintln!("{restored} restored, {dropped} dropped");

@@ -64,20 +64,8 @@ impl Cache {
         let (store, restore) =
             Store::open_file(config.memory_limit, &path, crate::store::random_seed())?;
         let clock = match restore {
-            Restore::Resumed {
-                items,
-                dropped,
-                clock,
-            } => {
-                tracing::info!(path = %path.display(), items, dropped, "warm restart: items restored");
-                store
-                    .counters
-                    .restored
-                    .store(items as u64, std::sync::atomic::Ordering::Relaxed);
-                store
-                    .counters
-                    .restore_dropped
-                    .store(dropped as u64, std::sync::atomic::Ordering::Relaxed);
+            Restore::Resumed { items, clock } => {
+                tracing::info!(path = %path.display(), items, "warm restart: items restored, being checked");
                 Clock::resume(clock.rel_now, clock.unix_now)
             }
             Restore::Empty(why) => {

@@ -156,6 +156,11 @@ impl Cache {
         stat(out, "lz_index_displaced", load(&store.index_displaced));
         stat(out, "lz_restored_items", load(&store.restored));
         stat(out, "lz_restore_dropped", load(&store.restore_dropped));
+        stat(
+            out,
+            "lz_restore_checking",
+            u8::from(self.store.verify_pending()),
+        );
     }
 }
 

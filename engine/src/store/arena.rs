@@ -49,7 +49,9 @@ impl Arena {
         if !same_length {
             file.set_len(len as u64)?;
         }
-        let map = MmapOptions::new().len(len).map_raw(&file)?;
+        // Populated at once: a restart reads every page, and faulting them in one by one
+        // costs more than the reads.
+        let map = MmapOptions::new().len(len).populate().map_raw(&file)?;
         Ok((
             Self {
                 map,

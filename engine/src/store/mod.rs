@@ -262,6 +262,8 @@ pub struct Store {
     index_credit: std::sync::atomic::AtomicUsize,
     /// Shards whose index wanted to grow when no segment was free.
     growth_wanted: Box<[std::sync::atomic::AtomicBool]>,
+    /// Restored items await their check ([`Store::verify_restored`]).
+    verify_pending: std::sync::atomic::AtomicBool,
     next_cas: AtomicU64,
     pub counters: StoreCounters,
 }
@@ -328,6 +330,7 @@ impl Store {
             growth_wanted: (0..SHARDS)
                 .map(|_| std::sync::atomic::AtomicBool::new(false))
                 .collect(),
+            verify_pending: std::sync::atomic::AtomicBool::new(false),
             next_cas: AtomicU64::new(1),
             counters: StoreCounters::default(),
         }

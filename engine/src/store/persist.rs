@@ -5,10 +5,11 @@
 //!
 //! The meta file ends with its CRC-64 and is removed once read, so only the state of a clean
 //! shutdown is ever trusted: after a crash (no meta file), a torn one (CRC mismatch) or a
-//! different layout, the server says why and starts empty. Every record the index points to
-//! is checked before it is served again — its place, its key's hash, its pieces and the CRC-64
-//! of its raw value (compressed values are decompressed for the check) — and dropped and
-//! counted if any fails. The ghost is not kept.
+//! different layout, the server says why and starts empty. The server serves as soon as the
+//! index is loaded; meanwhile every record the index points to is checked in the background —
+//! its place, its key's hash, its pieces and the CRC-64 of its raw value (compressed values are
+//! decompressed for the check) — and dropped and counted if any fails. A read checks the CRC
+//! anyway, so nothing damaged is served before its turn. The ghost is not kept.
 
 use std::io;
 use std::path::{Path, PathBuf};
@@ -30,13 +31,8 @@ pub struct SavedClock {
 /// What opening a memory file found.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Restore {
-    /// Items from a clean shutdown are back.
-    Resumed {
-        items: usize,
-        /// Records the index pointed to that failed a check, dropped.
-        dropped: usize,
-        clock: SavedClock,
-    },
+    /// Items from a clean shutdown are back (to be checked by [`Store::verify_restored`]).
+    Resumed { items: usize, clock: SavedClock },
     /// Starting empty, and why.
     Empty(String),
 }
@@ -115,6 +111,16 @@ impl Store {
                 .index
                 .slots()
                 .for_each(|raw| out.extend_from_slice(&raw.to_le_bytes()));
+            let f = shard.figures;
+            for v in [
+                f.items,
+                f.record_bytes,
+                f.raw_bytes,
+                f.held_bytes,
+                f.compressed,
+            ] {
+                out.extend_from_slice(&(v as u64).to_le_bytes());
+            }
         }
         let crc = crc64::checksum(&out);
         out.extend_from_slice(&crc.to_le_bytes());
@@ -177,7 +183,19 @@ impl Store {
                 .chunks_exact(8)
                 .map(|c| u64::from_le_bytes(c.try_into().unwrap_or_default()))
                 .collect();
-            indexes.push(Index::from_slots(buckets, &slots).ok_or("bad index")?);
+            let index = Index::from_slots(buckets, &slots).ok_or("bad index")?;
+            let mut f = [0usize; 5];
+            for v in f.iter_mut() {
+                *v = r.u64().ok_or("truncated figures")? as usize;
+            }
+            let figures = Figures {
+                items: f[0],
+                record_bytes: f[1],
+                raw_bytes: f[2],
+                held_bytes: f[3],
+                compressed: f[4],
+            };
+            indexes.push(Shard { index, figures });
         }
         if !r.0.is_empty() {
             return Err("trailing bytes".into());
@@ -187,7 +205,7 @@ impl Store {
         self.next_cas
             .store(next_cas, std::sync::atomic::Ordering::Relaxed);
         *self.log.get_mut().unwrap_or_else(|p| p.into_inner()) = log;
-        let index_bytes: usize = indexes.iter().map(Index::bytes).sum();
+        let index_bytes: usize = indexes.iter().map(|s| s.index.bytes()).sum();
         let arena = {
             let log = self.log.get_mut().unwrap_or_else(|p| p.into_inner());
             (log.count() - log.retired()) * l.segment_size
@@ -200,44 +218,82 @@ impl Store {
             .store(index_bytes, std::sync::atomic::Ordering::Relaxed);
         self.index_credit
             .store(credit, std::sync::atomic::Ordering::Relaxed);
-        let mut items = 0;
-        let mut dropped = 0;
-        for (i, index) in indexes.into_iter().enumerate() {
-            let mut shard = Shard {
-                index,
-                figures: Figures::default(),
-            };
-            let (kept, bad) = self.check_shard(i, &mut shard);
-            items += kept;
-            dropped += bad;
+        let items = indexes.iter().map(|s| s.figures.items).sum();
+        for (i, shard) in indexes.into_iter().enumerate() {
             *self.shards[i].get_mut().unwrap_or_else(|p| p.into_inner()) = shard;
         }
-        Ok(Restore::Resumed {
-            items,
-            dropped,
-            clock,
-        })
+        self.verify_pending
+            .store(true, std::sync::atomic::Ordering::Relaxed);
+        Ok(Restore::Resumed { items, clock })
     }
 
-    /// Checks every entry of shard `i` (place, hash, CRC), dropping the bad ones. Returns
-    /// (kept, dropped).
-    fn check_shard(&self, i: usize, shard: &mut Shard) -> (usize, usize) {
+    /// Whether restored items still await [`Store::verify_restored`].
+    pub fn verify_pending(&self) -> bool {
+        self.verify_pending
+            .load(std::sync::atomic::Ordering::Relaxed)
+    }
+
+    /// Checks every restored entry (place, key hash, pieces, CRC-64 of the raw value), dropping
+    /// and counting the bad ones, a shard at a time under its lock (and the reclaim lock, so no
+    /// record moves meanwhile), on `threads` threads. The server serves meanwhile: a read
+    /// checks the CRC anyway, so nothing damaged is ever served. Returns (kept, dropped).
+    pub fn verify_restored(&self, threads: usize) -> (usize, usize) {
+        use std::sync::atomic::{AtomicUsize, Ordering::Relaxed};
+        if !self.verify_pending() {
+            return (0, 0);
+        }
+        let next = AtomicUsize::new(0);
+        let (kept, dropped) = (AtomicUsize::new(0), AtomicUsize::new(0));
+        std::thread::scope(|scope| {
+            for _ in 0..threads.max(1) {
+                scope.spawn(|| loop {
+                    let i = next.fetch_add(1, Relaxed);
+                    if i >= SHARDS {
+                        break;
+                    }
+                    let _reclaim = self.lock_reclaim();
+                    let ends = self.segment_ends();
+                    let mut shard = self.lock(i);
+                    let (k, d) = self.check_shard(i, &mut shard, &ends);
+                    kept.fetch_add(k, Relaxed);
+                    dropped.fetch_add(d, Relaxed);
+                });
+            }
+        });
+        let (kept, dropped) = (kept.into_inner(), dropped.into_inner());
+        self.counters.restored.store(kept as u64, Relaxed);
+        self.counters.restore_dropped.store(dropped as u64, Relaxed);
+        self.verify_pending.store(false, Relaxed);
+        (kept, dropped)
+    }
+
+    /// Where each segment's records end, if it holds any.
+    fn segment_ends(&self) -> Vec<Option<usize>> {
+        let log = self.lock_log();
+        (0..self.layout.segments as u32)
+            .map(|id| {
+                let s = log.segment(id);
+                (!matches!(
+                    s.state,
+                    super::log::State::Free | super::log::State::Retired
+                ))
+                .then_some(s.end)
+            })
+            .collect()
+    }
+
+    /// Checks every entry of shard `i` (held locked by the caller), dropping the bad ones and
+    /// counting the shard's figures afresh. Returns (kept, dropped).
+    fn check_shard(&self, i: usize, shard: &mut Shard, ends: &[Option<usize>]) -> (usize, usize) {
         let (mut kept, mut dropped) = (0, 0);
+        let mut figures = Figures::default();
         let size = self.layout.segment_size;
         for pos in shard.index.positions() {
             let at = shard.index.offset(pos);
             let good = (|| {
-                let segment = (at as usize / size) as u32;
-                let end = {
-                    let log = self.log.lock().ok()?;
-                    let s = log.segment(segment);
-                    matches!(
-                        s.state,
-                        super::log::State::Active | super::log::State::Sealed
-                    )
-                    .then_some(s.end)?
-                };
-                let base = segment as usize * size;
+                let segment = at as usize / size;
+                let end = (*ends.get(segment)?)?;
+                let base = segment * size;
                 if (at as usize) < base + super::HEADER || at as usize >= base + end {
                     return None;
                 }
@@ -258,7 +314,7 @@ impl Store {
             match good {
                 Some(record) => {
                     let stored = self.stored_len(&record);
-                    shard.figures.add(&record, stored);
+                    figures.add(&record, stored);
                     kept += 1;
                 }
                 None => {
@@ -267,6 +323,7 @@ impl Store {
                 }
             }
         }
+        shard.figures = figures;
         (kept, dropped)
     }
 
