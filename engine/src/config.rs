@@ -83,7 +83,7 @@ pub struct Cli {
     #[arg(short = 'I', long = "max-item-size", default_value = "1m", value_parser = parse_size)]
     pub item_size_max: usize,
     /// Memory file: items are kept in this file (put it on tmpfs or DAX) and served again
-    /// after a clean shutdown (SIGTERM or SIGUSR1) and a start with the same -e, -m and -I.
+    /// after a clean shutdown (SIGTERM or SIGUSR1) and a start with the same -e and -m.
     #[arg(short = 'e', long = "memory-file")]
     pub memory_file: Option<std::path::PathBuf>,
     /// Extended options, comma-separated, as memcached's `-o`: `idle_timeout=SECONDS`.

@@ -154,7 +154,7 @@ impl Store {
             .zip(want)
         {
             if r.u64() != Some(expected) {
-                return Err(format!("saved with another {what} (same -m and -I needed)"));
+                return Err(format!("saved with another {what} (the same -m is needed)"));
             }
         }
         let seed = r.u64().ok_or("truncated")?;
