@@ -384,14 +384,25 @@ impl Store {
     /// record (or is the reclaimer holding it); with [`Parts::Key`] it only needs the record to
     /// be whole and not reclaimed meanwhile (the reclaim lock), as those bytes never change.
     fn read(&self, at: usize, end: usize, parts: Parts) -> Option<Record<'_>> {
+        let fetch = |offset: usize, len: usize| {
+            let from = at.checked_add(offset)?;
+            (from.checked_add(len)? <= end).then(|| {
+                // SAFETY: in bounds of the segment; by the protocol no thread writes these
+                // bytes while the caller's lock is held (see the function's contract).
+                unsafe { self.arena.bytes(from, len) }
+            })
+        };
+        if parts == Parts::Key {
+            return record::parse(fetch, parts);
+        }
+        // Under the lock every byte of the record is stable: the parse reads from one slice of
+        // the bytes it is sure are the record's (its lower-bound length), not byte by byte.
+        let head: [u8; 2] = fetch(0, 2)?.try_into().ok()?;
+        let window = fetch(0, record::min_len(head).min(end.saturating_sub(at)))?;
         record::parse(
-            |offset, len| {
-                let from = at.checked_add(offset)?;
-                (from.checked_add(len)? <= end).then(|| {
-                    // SAFETY: in bounds of the segment; by the protocol no thread writes these
-                    // bytes while the caller's lock is held (see the function's contract).
-                    unsafe { self.arena.bytes(from, len) }
-                })
+            |offset, len| match window.get(offset..offset.checked_add(len)?) {
+                Some(bytes) => Some(bytes),
+                None => fetch(offset, len),
             },
             parts,
         )

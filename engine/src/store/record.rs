@@ -220,6 +220,22 @@ pub fn prefix(fields: &Fields, key_len: usize, held_len: usize) -> Prefix {
     p
 }
 
+/// A lower bound of the length of the record whose first two bytes are `head` (every varint
+/// one byte, no value): bytes that far are the record's own.
+pub fn min_len(head: [u8; 2]) -> usize {
+    let [header, key_len] = head;
+    let flag = |bit: u8| usize::from(header & bit != 0);
+    2 + 4
+        + 4 * flag(HAS_EXPIRY)
+        + 1
+        + flag(COMPRESSED)
+        + flag(HAS_FLAGS)
+        + flag(HEAD)
+        + 1
+        + 8
+        + usize::from(key_len)
+}
+
 /// What of a record to read.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Parts {
@@ -407,6 +423,22 @@ mod tests {
             (piece.kind, piece.cas, piece.key),
             (Kind::Piece, 42, &b"big"[..])
         );
+    }
+
+    #[test]
+    fn min_len_never_passes_the_record() {
+        for (raw_len, client_flags, expiry, cas) in [
+            (None, 0, 0, 1),
+            (Some(4096), u32::MAX, 7, u64::MAX),
+            (None, 300, 0, 1 << 20),
+        ] {
+            for kind in [Kind::Inline, Kind::Piece, Kind::Head { value_len: 1 << 30 }] {
+                let mut f = fields(raw_len, client_flags, expiry, cas);
+                f.kind = kind;
+                let out = encode(&f, b"some-key", b"");
+                assert!(min_len([out[0], out[1]]) <= out.len(), "{f:?}");
+            }
+        }
     }
 
     #[test]
