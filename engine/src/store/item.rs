@@ -48,6 +48,15 @@ impl Item {
         self.freq = (self.freq + 1).min(3);
     }
 
+    /// The marks its index slot keeps.
+    pub(super) fn marks(&self) -> super::index::Marks {
+        super::index::Marks {
+            fetched: self.fetched,
+            stale: self.stale,
+            win_sent: self.win_sent,
+        }
+    }
+
     /// The fields of this item's record.
     pub(super) fn fields(&self) -> record::Fields {
         record::Fields {

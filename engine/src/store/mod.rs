@@ -44,7 +44,7 @@ use crate::clock::is_expired;
 use crate::value::StoredValue;
 use arena::Arena;
 use ghost::Ghost;
-use index::{Index, Marks, Position};
+use index::{Index, Position};
 pub use item::{record_size, Item, ItemSnapshot};
 use log::{Log, Queue, Slot, HEADER};
 pub use persist::{Restore, SavedClock};
@@ -266,15 +266,6 @@ pub struct Store {
     verify_pending: std::sync::atomic::AtomicBool,
     next_cas: AtomicU64,
     pub counters: StoreCounters,
-}
-
-/// S3-FIFO's rule when the reclaimer meets an item hit `freq` times: kept if hit more than
-/// once on probation, or at all in main.
-fn kept(queue: Queue, freq: u8) -> bool {
-    match queue {
-        Queue::Small => freq > 1,
-        Queue::Main => freq > 0,
-    }
 }
 
 /// A seed no client can guess.
@@ -575,14 +566,7 @@ impl Store {
         let result = f(&mut item);
         let at = shard.index.offset(pos) as usize;
         shard.index.set_freq(pos, item.freq);
-        shard.index.set_marks(
-            pos,
-            Marks {
-                fetched: item.fetched,
-                stale: item.stale,
-                win_sent: item.win_sent,
-            },
-        );
+        shard.index.set_marks(pos, item.marks());
         if item.last_access != before.last_access {
             self.write(at + record::LAST_ACCESS_AT, &item.last_access.to_le_bytes());
         }
@@ -611,9 +595,9 @@ impl Store {
         let Some(plan) = self.plan(&fields, key.len(), item.value.held_len()) else {
             return;
         };
-        let mut queue = Queue::Small;
+        let mut full = None;
         for attempt in 0..=MAX_APPEND_TRIES {
-            if attempt > 0 {
+            if let Some(queue) = full {
                 self.make_room(queue, &plan.lens, now);
             }
             let mut shard = self.lock(shard_of(hash));
@@ -623,13 +607,17 @@ impl Store {
             if old.cas != cas {
                 return;
             }
-            queue = self.queue_of(shard.index.offset(pos) as usize);
             if attempt == MAX_APPEND_TRIES {
                 self.remove(&mut shard, pos, &old, Removal::Evicted);
                 return;
             }
-            let Some(at) = self.append(queue, &plan, &fields, key, &item.value.bytes) else {
-                continue;
+            let to = Destination::QueueOf(shard.index.offset(pos) as usize);
+            let at = match self.append(to, &plan, &fields, key, &item.value.bytes) {
+                Ok(at) => at,
+                Err(queue) => {
+                    full = Some(queue);
+                    continue;
+                }
             };
             let old_stored = self.stored_len(&old);
             shard.figures.remove(&old, old_stored);
@@ -643,6 +631,7 @@ impl Store {
     }
 
     /// The queue of the segment holding arena offset `at`.
+    #[cfg(test)]
     fn queue_of(&self, at: usize) -> Queue {
         let segment = (at / self.layout.segment_size) as u32;
         self.lock_log().segment(segment).queue
@@ -681,18 +670,36 @@ impl Store {
             .then_some(Plan { lens, piece_value })
     }
 
-    /// Appends an item to `queue` as `plan` says (copying it under the log lock), returning
-    /// where its head is. `None` when the segments have no room: the caller makes room without
-    /// holding a shard lock and tries again (pieces already written are then garbage).
+    /// Appends an item as `plan` says (copying it under the log lock) to the queue `to`
+    /// names, returning where its head is. `Err(queue)` when the segments have no room: the
+    /// caller makes room in that queue without holding a shard lock and tries again (pieces
+    /// already written are then garbage).
     fn append(
         &self,
+        to: Destination,
+        plan: &Plan,
+        fields: &record::Fields,
+        key: &[u8],
+        value: &[u8],
+    ) -> Result<usize, Queue> {
+        let mut log = self.lock_log();
+        let queue = match to {
+            Destination::Queue(queue) => queue,
+            Destination::QueueOf(at) => log.segment((at / self.layout.segment_size) as u32).queue,
+        };
+        self.append_locked(&mut log, queue, plan, fields, key, value)
+            .ok_or(queue)
+    }
+
+    fn append_locked(
+        &self,
+        log: &mut Log,
         queue: Queue,
         plan: &Plan,
         fields: &record::Fields,
         key: &[u8],
         value: &[u8],
     ) -> Option<usize> {
-        let mut log = self.lock_log();
         if plan.piece_value == 0 {
             let prefix = record::prefix(fields, key.len(), value.len());
             let slot = log.append(queue, plan.lens[0], fields.expiry)?;
@@ -755,13 +762,11 @@ impl Store {
         if self.growth_wanted[si].load(Ordering::Relaxed) {
             self.grow_with_reclaim(si, now);
         }
-        let mut queue = if self.ghost.contains(hash) {
-            Queue::Main
-        } else {
-            Queue::Small
-        };
+        let mut full = None;
         for _ in 0..MAX_APPEND_TRIES {
-            self.make_room(queue, &plan.lens, now);
+            if let Some(queue) = full {
+                self.make_room(queue, &plan.lens, now);
+            }
             let mut shard = self.lock(si);
             let live = self.find(&mut shard, hash, key, now);
             match (condition, &live) {
@@ -774,20 +779,29 @@ impl Store {
                 }
                 _ => {}
             }
-            if let Some((pos, _)) = &live {
+            let to = match &live {
                 // A new version keeps its queue and counts as a hit.
-                queue = self.queue_of(shard.index.offset(*pos) as usize);
-            } else if shard.index.needs_growth() && !self.grow_locked(&mut shard) {
-                self.growth_wanted[si].store(true, Ordering::Relaxed);
-            }
-            let Some(at) = self.append(queue, &plan, &fields, key, &item.value.bytes) else {
-                continue;
+                Some((pos, _)) => Destination::QueueOf(shard.index.offset(*pos) as usize),
+                None => {
+                    if shard.index.needs_growth() && !self.grow_locked(&mut shard) {
+                        self.growth_wanted[si].store(true, Ordering::Relaxed);
+                    }
+                    // A key the ghost remembers goes straight to main.
+                    Destination::Queue(if self.ghost.contains(hash) {
+                        Queue::Main
+                    } else {
+                        Queue::Small
+                    })
+                }
             };
-            let marks = Marks {
-                fetched: item.fetched,
-                stale: item.stale,
-                win_sent: item.win_sent,
+            let at = match self.append(to, &plan, &fields, key, &item.value.bytes) {
+                Ok(at) => at,
+                Err(queue) => {
+                    full = Some(queue);
+                    continue;
+                }
             };
+            let marks = item.marks();
             let Some(new) = self.record(at as u64) else {
                 return Outcome::NoMemory;
             };
@@ -1029,12 +1043,10 @@ impl Store {
         let Some(i) = head.pieces().position(|p| p == at as u64) else {
             return;
         };
-        let freq = shard.index.freq(pos);
-        if !kept(queue, freq) {
-            if queue == Queue::Small {
-                self.ghost.add(hash);
-            }
-            self.remove(&mut shard, pos, &head, Removal::Evicted);
+        if self
+            .kept_or_evicted(&mut shard, pos, &head, queue, hash)
+            .is_none()
+        {
             return;
         }
         let entry_at = shard.index.offset(pos) as usize + head.value_at() + 8 * i;
@@ -1065,14 +1077,9 @@ impl Store {
             self.remove(&mut shard, pos, &record, Removal::Expired);
             return;
         }
-        let freq = shard.index.freq(pos);
-        if !kept(queue, freq) {
-            if queue == Queue::Small {
-                self.ghost.add(hash);
-            }
-            self.remove(&mut shard, pos, &record, Removal::Evicted);
+        let Some(freq) = self.kept_or_evicted(&mut shard, pos, &record, queue, hash) else {
             return;
-        }
+        };
         let Some(to) = self.move_survivor(victim, at, len, record.expiry) else {
             self.remove(&mut shard, pos, &record, Removal::Evicted);
             return;
@@ -1081,6 +1088,32 @@ impl Store {
         shard
             .index
             .set_freq(pos, if queue == Queue::Small { 0 } else { freq - 1 });
+    }
+
+    /// S3-FIFO's decision for the item at `pos` met in a `queue` segment: its hit count when
+    /// kept (hit more than once on probation, or at all in main); otherwise it is dropped,
+    /// and remembered by the ghost when it was on probation.
+    fn kept_or_evicted(
+        &self,
+        shard: &mut Shard,
+        pos: Position,
+        record: &Record<'_>,
+        queue: Queue,
+        hash: u64,
+    ) -> Option<u8> {
+        let freq = shard.index.freq(pos);
+        let kept = match queue {
+            Queue::Small => freq > 1,
+            Queue::Main => freq > 0,
+        };
+        if !kept {
+            if queue == Queue::Small {
+                self.ghost.add(hash);
+            }
+            self.remove(shard, pos, record, Removal::Evicted);
+            return None;
+        }
+        Some(freq)
     }
 
     /// Moves a kept record of `victim` to where survivors go; returns its new offset.
@@ -1226,6 +1259,14 @@ impl Store {
         }
         true
     }
+}
+
+/// Which queue a new record goes to.
+#[derive(Debug, Clone, Copy)]
+enum Destination {
+    Queue(Queue),
+    /// The queue of the segment holding this arena offset: a new version keeps its item's.
+    QueueOf(usize),
 }
 
 /// The records an item is written as.

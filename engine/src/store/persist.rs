@@ -88,15 +88,12 @@ impl Store {
         let l = self.layout;
         let mut out = Vec::with_capacity(l.index_buckets_per_shard * SHARDS * 64 + 4096);
         out.extend_from_slice(MAGIC);
-        for v in [
-            self.limit as u64,
-            l.segment_size as u64,
-            l.segments as u64,
-            l.index_buckets_per_shard as u64,
-            l.ghost_keys as u64,
+        let layout = self.layout_words().map(|(_, v)| v);
+        let state = [
             self.seed,
             self.next_cas.load(std::sync::atomic::Ordering::Relaxed),
-        ] {
+        ];
+        for v in layout.into_iter().chain(state) {
             out.extend_from_slice(&v.to_le_bytes());
         }
         out.extend_from_slice(&clock.rel_now.to_le_bytes());
@@ -131,6 +128,18 @@ impl Store {
         std::fs::rename(&tmp, &meta)
     }
 
+    /// What a saved store must match, with the name a mismatch is reported by.
+    fn layout_words(&self) -> [(&'static str, u64); 5] {
+        let l = self.layout;
+        [
+            ("-m", self.limit as u64),
+            ("segment size", l.segment_size as u64),
+            ("segments", l.segments as u64),
+            ("index size", l.index_buckets_per_shard as u64),
+            ("ghost", l.ghost_keys as u64),
+        ]
+    }
+
     /// Takes the saved state in `bytes`, then checks every record it points to.
     fn load(&mut self, bytes: &[u8]) -> Result<Restore, String> {
         let (body, crc) = bytes.split_last_chunk::<8>().ok_or("truncated meta file")?;
@@ -142,17 +151,7 @@ impl Store {
             return Err("not an lzcache meta file".into());
         }
         let l = self.layout;
-        let want = [
-            self.limit as u64,
-            l.segment_size as u64,
-            l.segments as u64,
-            l.index_buckets_per_shard as u64,
-            l.ghost_keys as u64,
-        ];
-        for (what, expected) in ["-m", "segment size", "segments", "index size", "ghost"]
-            .iter()
-            .zip(want)
-        {
+        for (what, expected) in self.layout_words() {
             if r.u64() != Some(expected) {
                 return Err(format!("saved with another {what} (the same -m is needed)"));
             }

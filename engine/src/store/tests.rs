@@ -20,6 +20,17 @@ fn item(len: usize, expiry: u32) -> Item {
     Item::new(value_of(&vec![7u8; len]), 0, expiry, 10)
 }
 
+/// Stores an item of `len` bytes under `key` (at time 10), expiring at `expiry` (0: never).
+fn set(s: &Store, key: &str, len: usize, expiry: u32) -> Outcome {
+    s.store(
+        key.as_bytes(),
+        item(len, expiry),
+        Condition::Always,
+        10,
+        None,
+    )
+}
+
 /// A store sized for small records: 64 KiB segments.
 fn small_records(limit: usize, seed: u64) -> Store {
     Store::with_layout(limit, Layout::new(limit), seed)
@@ -129,13 +140,7 @@ fn memory_bound_holds_and_newest_items_survive() {
     let l = s.layout();
     assert!(l.segments * l.segment_size + s.totals().index_bytes + s.totals().ghost_bytes <= limit);
     for i in 0..20_000u32 {
-        s.store(
-            format!("key{i}").as_bytes(),
-            item(100, 0),
-            Condition::Always,
-            10,
-            None,
-        );
+        set(&s, &format!("key{i}"), 100, 0);
         assert!(s.totals().segment_bytes_used <= l.segments * l.segment_size);
     }
     assert!(s.get(b"key19999", 10).is_some());
@@ -149,13 +154,7 @@ fn the_crawler_sweeps_every_expired_item() {
     let s = Store::new(64 << 20);
     for i in 0..50_000u32 {
         let expiry = if i % 2 == 0 { 20 } else { 0 };
-        s.store(
-            format!("k{i}").as_bytes(),
-            item(10, expiry),
-            Condition::Always,
-            10,
-            None,
-        );
+        set(&s, &format!("k{i}"), 10, expiry);
     }
     let mut total = 0;
     for _ in 0..200 {
@@ -170,22 +169,10 @@ fn the_crawler_sweeps_every_expired_item() {
 fn a_segment_whose_records_all_expired_is_freed_whole() {
     let s = small_records(4 << 20, 1);
     for i in 0..5_000u32 {
-        s.store(
-            format!("short{i}").as_bytes(),
-            item(100, 20),
-            Condition::Always,
-            10,
-            None,
-        );
+        set(&s, &format!("short{i}"), 100, 20);
     }
     for i in 0..5_000u32 {
-        s.store(
-            format!("long{i}").as_bytes(),
-            item(100, 0),
-            Condition::Always,
-            10,
-            None,
-        );
+        set(&s, &format!("long{i}"), 100, 0);
     }
     let free_before = s.totals().segments_free;
     s.crawl_expired(30, 0);
@@ -209,7 +196,7 @@ fn a_working_set_survives_a_scan() {
     let s = small_records(1 << 20, 3);
     let hot: Vec<String> = (0..1000).map(|i| format!("hot{i:05}")).collect();
     for key in &hot {
-        s.store(key.as_bytes(), item(100, 0), Condition::Always, 10, None);
+        set(&s, key, 100, 0);
     }
     for i in 0..50_000u32 {
         if i % 10 == 0 {
@@ -217,13 +204,7 @@ fn a_working_set_survives_a_scan() {
                 s.get(key.as_bytes(), 10);
             }
         }
-        s.store(
-            format!("scan{i:05}").as_bytes(),
-            item(100, 0),
-            Condition::Always,
-            10,
-            None,
-        );
+        set(&s, &format!("scan{i:05}"), 100, 0);
     }
     let kept = hot
         .iter()
@@ -239,13 +220,7 @@ fn a_working_set_survives_a_scan() {
 fn evicted_keys_that_return_go_to_main() {
     let s = small_records(1 << 20, 5);
     for i in 0..20_000u32 {
-        s.store(
-            format!("k{i}").as_bytes(),
-            item(100, 0),
-            Condition::Always,
-            10,
-            None,
-        );
+        set(&s, &format!("k{i}"), 100, 0);
     }
     // Keys evicted from the small queue leave a ghost; storing one again puts it in main.
     let returning: Vec<String> = (0..20_000u32)
@@ -257,14 +232,14 @@ fn evicted_keys_that_return_go_to_main() {
         .collect();
     assert_eq!(returning.len(), 10, "evicted keys should be remembered");
     for key in &returning {
-        s.store(key.as_bytes(), item(100, 0), Condition::Always, 10, None);
+        set(&s, key, 100, 0);
         assert_eq!(queue_of_key(&s, key.as_bytes()), Some(Queue::Main), "{key}");
     }
     let fresh = (0..)
         .map(|i| format!("brand-new{i}"))
         .find(|k| !s.ghost.contains(s.hash(k.as_bytes())))
         .unwrap();
-    s.store(fresh.as_bytes(), item(100, 0), Condition::Always, 10, None);
+    set(&s, &fresh, 100, 0);
     assert_eq!(queue_of_key(&s, fresh.as_bytes()), Some(Queue::Small));
 }
 
@@ -288,16 +263,7 @@ fn a_value_just_stored_is_never_its_own_victim() {
     let s = Store::new(4 * value_len + 4096);
     for i in 0..500u32 {
         let key = format!("big{i}");
-        assert!(matches!(
-            s.store(
-                key.as_bytes(),
-                item(value_len, 0),
-                Condition::Always,
-                10,
-                None
-            ),
-            Outcome::Done(_)
-        ));
+        assert!(matches!(set(&s, &key, value_len, 0), Outcome::Done(_)));
         assert!(
             s.get(key.as_bytes(), 10).is_some(),
             "{key} evicted by its own insertion"
@@ -315,13 +281,7 @@ fn referenced_items_get_a_second_chance() {
                 s.get(b"hot", 10).is_some(),
                 "seed {seed}: hot key evicted at {i}"
             );
-            s.store(
-                format!("cold{i}").as_bytes(),
-                item(100, 0),
-                Condition::Always,
-                10,
-                None,
-            );
+            set(&s, &format!("cold{i}"), 100, 0);
         }
     }
 }
@@ -334,13 +294,7 @@ fn the_index_grows_into_the_arena_for_small_items() {
     let limit = 1 << 20;
     let s = small_records(limit, 9);
     for i in 0..100_000u32 {
-        s.store(
-            format!("t{i}").as_bytes(),
-            item(8, 0),
-            Condition::Always,
-            10,
-            None,
-        );
+        set(&s, &format!("t{i}"), 8, 0);
         if i % 1000 == 0 {
             assert_within_limit(&s);
         }
@@ -392,13 +346,7 @@ fn a_hundred_byte_item_is_charged_less_than_memcached() {
 fn flush_empties_everything() {
     let s = small_records(1 << 20, 2);
     for i in 0..10_000u32 {
-        s.store(
-            format!("k{i}").as_bytes(),
-            item(100, 0),
-            Condition::Always,
-            10,
-            None,
-        );
+        set(&s, &format!("k{i}"), 100, 0);
     }
     s.flush();
     let t = s.totals();
