@@ -3,6 +3,8 @@ crc64_nvme.v
 ram_sdp.v
 sync_fifo.v
 axis_byte_packer.v
+lz4_dec_scanner.v
+lz4_dec_checker.v
 lz4_dec_parser.v
 lz4_dec_copy.v
 lz4_decompress.v

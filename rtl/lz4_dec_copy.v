@@ -13,17 +13,20 @@
 //
 // History: HISTORY_SIZE bytes in OUT_BYTES single-byte banks (address a lives in bank
 // a mod OUT_BYTES), so any OUT_BYTES consecutive bytes are read in one cycle, one row per
-// bank, and a command's output is written in one cycle. Two stages:
+// bank, and a command's output is written in one cycle. Three stages:
 //   A  (command accepted) computes, per output lane, where its byte comes from and issues the
-//      bank reads for a match that starts more than OUT_BYTES bytes back;
-//   B  forms the output from the literals, the last OUT_BYTES bytes written (kept in
+//      bank reads for a match that starts more than 2*OUT_BYTES bytes back;
+//   A2 waits for the bank data, which is registered before any logic uses it (block RAM
+//      clock-to-output is half a cycle at 100 MHz on an ECP5);
+//   B  forms the output from the literals, the last 2*OUT_BYTES bytes written (kept in
 //      registers) and the bank data, then writes it to the history.
-// Why the recent bytes sit in registers: bytes written by the command in stage B are not yet
-// in the banks when stage A reads, and a short offset (down to 1, a run) repeats bytes of its
-// own output. With the last OUT_BYTES bytes at hand, a lane whose source lies fewer than
-// OUT_BYTES bytes back takes it from the registers — for an overlapping match, from byte
-// (j mod offset) of the repeating pattern — and every other lane's source is at least
-// OUT_BYTES bytes old, hence already in the banks. So no offset ever stalls the engine.
+// Why the recent bytes sit in registers: bytes written by the two commands in stages A2 and B
+// are not yet in the banks when stage A reads, and a short offset (down to 1, a run) repeats
+// bytes of its own output. With the last 2*OUT_BYTES bytes at hand, a lane whose source lies
+// fewer than 2*OUT_BYTES bytes back takes it from the registers — for an overlapping match,
+// from byte (j mod offset) of the repeating pattern — and every other lane's source is older
+// than the two commands ahead of it, hence already in the banks. So no offset ever stalls the
+// engine.
 module lz4_dec_copy #
 (
     // Output bytes per cycle (a power of two, 8 or more)
@@ -65,9 +68,12 @@ module lz4_dec_copy #
 localparam LANE_WIDTH = $clog2(OUT_BYTES);
 localparam HIST_WIDTH = $clog2(HISTORY_SIZE);
 localparam ROWS = HISTORY_SIZE / OUT_BYTES;
-// Index into {literals, recent bytes}: 2*OUT_BYTES entries.
-localparam SRC_WIDTH = LANE_WIDTH + 1;
+// Index into {literals, recent bytes}: 3*OUT_BYTES entries.
+localparam SRC_WIDTH = LANE_WIDTH + 2;
 localparam [15:0] OUT_BYTES_16 = OUT_BYTES[15:0];
+localparam [15:0] RECENT_BYTES_16 = 2 * OUT_BYTES_16;
+localparam [31:0] RECENT_SRC_32 = 2 * OUT_BYTES;
+localparam [SRC_WIDTH-1:0] RECENT_SRC = RECENT_SRC_32[SRC_WIDTH-1:0];
 
 initial begin
     if (OUT_BYTES < 8 || (1 << LANE_WIDTH) != OUT_BYTES) begin
@@ -85,11 +91,14 @@ end
  * Stage A: per-lane sources and bank reads
  */
 
+reg                   a2_valid_reg = 1'b0;
 reg                   b_valid_reg = 1'b0;
 wire                  b_done = b_valid_reg && m_ready;
-wire                  a_accept = s_cmd_valid && (!b_valid_reg || b_done);
+// The three stages advance together, unless the output holds a command.
+wire                  advance = !b_valid_reg || m_ready;
+wire                  a_accept = s_cmd_valid && advance;
 
-assign s_cmd_ready = !b_valid_reg || b_done;
+assign s_cmd_ready = advance;
 
 // Position (mod HISTORY_SIZE) of the next command's first output byte.
 reg [HIST_WIDTH-1:0]  a_pos_reg = {HIST_WIDTH{1'b0}};
@@ -155,26 +164,39 @@ always @* begin
         j_mod = lane_j_mod[k*LANE_WIDTH +: LANE_WIDTH];
         near_rel = {SRC_WIDTH{1'b0}};
         if (k < s_cmd_lit_len) begin
-            // A literal: entry OUT_BYTES + k.
-            lane_src[k*SRC_WIDTH +: SRC_WIDTH] = OUT_BYTES[SRC_WIDTH-1:0] + k[SRC_WIDTH-1:0];
+            // A literal: entry 2*OUT_BYTES + k.
+            lane_src[k*SRC_WIDTH +: SRC_WIDTH] = RECENT_SRC + k[SRC_WIDTH-1:0];
         end else if (short_offset) begin
             // Match byte j repeats byte j - offset while that is still in this match, so its
             // source is byte (j mod offset) of the pattern that starts offset bytes back:
             // lit_len + (j mod offset) - offset bytes from this command's first output byte,
             // always among the recent bytes or this command's literals.
-            near_rel = s_cmd_lit_len[SRC_WIDTH-1:0] + {1'b0, j_mod}
+            near_rel = {{(SRC_WIDTH-LEN_WIDTH){1'b0}}, s_cmd_lit_len} + {2'b00, j_mod}
                 - s_cmd_offset[SRC_WIDTH-1:0];
-            lane_src[k*SRC_WIDTH +: SRC_WIDTH] = near_rel + OUT_BYTES[SRC_WIDTH-1:0];
-        end else if (s_cmd_offset > k[15:0] + OUT_BYTES_16) begin
-            // Lane k's source is offset - k bytes back, more than OUT_BYTES: in the banks.
+            lane_src[k*SRC_WIDTH +: SRC_WIDTH] = near_rel + RECENT_SRC;
+        end else if (s_cmd_offset > k[15:0] + RECENT_BYTES_16) begin
+            // Lane k's source is offset - k bytes back, more than 2*OUT_BYTES: in the banks.
             lane_from_bank[k] = 1'b1;
         end else begin
-            // Within the last OUT_BYTES bytes: k - offset from the first output byte.
+            // Within the last 2*OUT_BYTES bytes: k - offset from the first output byte.
             lane_src[k*SRC_WIDTH +: SRC_WIDTH] = k[SRC_WIDTH-1:0] - s_cmd_offset[SRC_WIDTH-1:0]
-                + OUT_BYTES[SRC_WIDTH-1:0];
+                + RECENT_SRC;
         end
     end
 end
+
+/*
+ * Stage A2: the bank reads in flight (block RAM data is registered before it is used)
+ */
+
+reg [OUT_BYTES*8-1:0]         a2_literals_reg = {OUT_BYTES*8{1'b0}};
+reg [OUT_BYTES*SRC_WIDTH-1:0] a2_src_reg = {OUT_BYTES*SRC_WIDTH{1'b0}};
+reg [OUT_BYTES-1:0]           a2_from_bank_reg = {OUT_BYTES{1'b0}};
+reg [LANE_WIDTH-1:0]          a2_rot_reg = {LANE_WIDTH{1'b0}};
+reg [HIST_WIDTH-1:0]          a2_pos_reg = {HIST_WIDTH{1'b0}};
+reg [LEN_WIDTH-1:0]           a2_count_reg = {LEN_WIDTH{1'b0}};
+reg                           a2_end_reg = 1'b0;
+reg [META_WIDTH-1:0]          a2_meta_reg = {META_WIDTH{1'b0}};
 
 /*
  * History banks
@@ -188,8 +210,10 @@ reg [HIST_WIDTH-1:0]          b_pos_reg = {HIST_WIDTH{1'b0}};
 reg [LEN_WIDTH-1:0]           b_count_reg = {LEN_WIDTH{1'b0}};
 reg                           b_end_reg = 1'b0;
 reg [META_WIDTH-1:0]          b_meta_reg = {META_WIDTH{1'b0}};
-// The last OUT_BYTES bytes written; byte OUT_BYTES-1 is the newest.
-reg [OUT_BYTES*8-1:0]         recent_reg = {OUT_BYTES*8{1'b0}};
+reg [OUT_BYTES*8-1:0]         b_bank_reg = {OUT_BYTES*8{1'b0}};
+// The last 2*OUT_BYTES bytes written; byte 2*OUT_BYTES-1 is the newest. Two commands' worth:
+// a bank read issued in stage A misses the writes of the two commands ahead of it.
+reg [OUT_BYTES*16-1:0]        recent_reg = {OUT_BYTES*16{1'b0}};
 
 wire [OUT_BYTES*8-1:0] bank_data;
 reg  [OUT_BYTES*8-1:0] out_bytes;
@@ -214,7 +238,7 @@ generate
             .wr_en(wr_en),
             .wr_addr(wr_addr[HIST_WIDTH-1:LANE_WIDTH]),
             .wr_data(out_bytes[wr_lane*8 +: 8]),
-            .rd_en(a_accept),
+            .rd_en(advance),
             .rd_addr(rd_addr[HIST_WIDTH-1:LANE_WIDTH]),
             .rd_data(bank_data[bank*8 +: 8])
         );
@@ -227,7 +251,7 @@ endgenerate
  * Stage B: form the output
  */
 
-wire [OUT_BYTES*16-1:0] near = {b_literals_reg, recent_reg};
+wire [OUT_BYTES*24-1:0] near = {b_literals_reg, recent_reg};
 
 integer lane;
 reg [LANE_WIDTH-1:0] bank_sel;
@@ -235,15 +259,15 @@ always @* begin
     for (lane = 0; lane < OUT_BYTES; lane = lane + 1) begin
         bank_sel = b_rot_reg + lane[LANE_WIDTH-1:0];
         if (b_from_bank_reg[lane]) begin
-            out_bytes[lane*8 +: 8] = bank_data[bank_sel*8 +: 8];
+            out_bytes[lane*8 +: 8] = b_bank_reg[bank_sel*8 +: 8];
         end else begin
             out_bytes[lane*8 +: 8] = near[b_src_reg[lane*SRC_WIDTH +: SRC_WIDTH]*8 +: 8];
         end
     end
 end
 
-// The newest OUT_BYTES bytes after this command's output.
-wire [OUT_BYTES*16-1:0] recent_shifted = {out_bytes, recent_reg} >> (b_count_reg * 8);
+// The newest 2*OUT_BYTES bytes after this command's output.
+wire [OUT_BYTES*24-1:0] recent_shifted = {out_bytes, recent_reg} >> (b_count_reg * 8);
 
 assign m_data = out_bytes;
 assign m_count = b_count_reg;
@@ -251,31 +275,41 @@ assign m_end = b_end_reg;
 assign m_meta = b_meta_reg;
 assign m_valid = b_valid_reg;
 
-// The upper half of the shifted window is the part shifted out.
-wire unused = &{1'b0, recent_shifted[OUT_BYTES*16-1:OUT_BYTES*8]};
+// The upper part of the shifted window is the part shifted out.
+wire unused = &{1'b0, recent_shifted[OUT_BYTES*24-1:OUT_BYTES*16]};
 
 always @(posedge clk) begin
+    if (advance) begin
+        a2_literals_reg <= s_cmd_literals;
+        a2_src_reg <= lane_src;
+        a2_from_bank_reg <= lane_from_bank;
+        a2_rot_reg <= rot;
+        a2_pos_reg <= a_pos_reg;
+        a2_count_reg <= s_cmd_lit_len + s_cmd_match_len;
+        a2_end_reg <= s_cmd_end;
+        a2_meta_reg <= s_cmd_meta;
+        a2_valid_reg <= a_accept;
+
+        b_literals_reg <= a2_literals_reg;
+        b_src_reg <= a2_src_reg;
+        b_from_bank_reg <= a2_from_bank_reg;
+        b_rot_reg <= a2_rot_reg;
+        b_pos_reg <= a2_pos_reg;
+        b_count_reg <= a2_count_reg;
+        b_end_reg <= a2_end_reg;
+        b_meta_reg <= a2_meta_reg;
+        b_bank_reg <= bank_data;
+        b_valid_reg <= a2_valid_reg;
+    end
     if (a_accept) begin
-        b_literals_reg <= s_cmd_literals;
-        b_src_reg <= lane_src;
-        b_from_bank_reg <= lane_from_bank;
-        b_rot_reg <= rot;
-        b_pos_reg <= a_pos_reg;
-        b_count_reg <= s_cmd_lit_len + s_cmd_match_len;
-        b_end_reg <= s_cmd_end;
-        b_meta_reg <= s_cmd_meta;
         a_pos_reg <= a_pos_reg + lit_len_h + {{(HIST_WIDTH-LEN_WIDTH){1'b0}}, s_cmd_match_len};
     end
     if (b_done) begin
-        recent_reg <= recent_shifted[OUT_BYTES*8-1:0];
-    end
-    if (a_accept) begin
-        b_valid_reg <= 1'b1;
-    end else if (b_done) begin
-        b_valid_reg <= 1'b0;
+        recent_reg <= recent_shifted[OUT_BYTES*16-1:0];
     end
 
     if (rst) begin
+        a2_valid_reg <= 1'b0;
         b_valid_reg <= 1'b0;
         a_pos_reg <= {HIST_WIDTH{1'b0}};
     end

@@ -9,8 +9,8 @@
 `timescale 1ns / 1ps
 `default_nettype none
 
-// LZ4 block decompressor: parser -> command register -> copy engine -> byte packer ->
-// CRC-64/NVME.
+// LZ4 block decompressor: parser -> command register -> copy engine -> output register ->
+// byte packer -> CRC-64/NVME.
 //
 // Input: one LZ4 block per frame. s_axis_tuser on the frame's first beat carries the job:
 //   [63:0]  expected CRC-64/NVME of the raw bytes
@@ -137,12 +137,12 @@ cmd_register (
     .m_ready(reg_cmd_ready)
 );
 
-wire [OUT_BYTES*8-1:0] raw_data;
-wire [LEN_WIDTH-1:0]   raw_count;
-wire                   raw_end;
-wire [META_WIDTH-1:0]  raw_meta;
-wire                   raw_valid;
-wire                   raw_ready;
+wire [OUT_BYTES*8-1:0] copy_data;
+wire [LEN_WIDTH-1:0]   copy_count;
+wire                   copy_end;
+wire [META_WIDTH-1:0]  copy_meta;
+wire                   copy_valid;
+wire                   copy_ready;
 
 lz4_dec_copy #(
     .OUT_BYTES(OUT_BYTES),
@@ -160,10 +160,38 @@ copy (
     .s_cmd_meta(reg_cmd_meta),
     .s_cmd_valid(reg_cmd_valid),
     .s_cmd_ready(reg_cmd_ready),
-    .m_data(raw_data),
-    .m_count(raw_count),
-    .m_end(raw_end),
-    .m_meta(raw_meta),
+    .m_data(copy_data),
+    .m_count(copy_count),
+    .m_end(copy_end),
+    .m_meta(copy_meta),
+    .m_valid(copy_valid),
+    .m_ready(copy_ready)
+);
+
+/*
+ * Output register: the copy engine's byte selection and the packer's lane shift each get a
+ * cycle of their own (a skid buffer, so full rate is kept).
+ */
+
+localparam RAW_WIDTH = OUT_BYTES*8 + LEN_WIDTH + 1 + META_WIDTH;
+
+wire [OUT_BYTES*8-1:0] raw_data;
+wire [LEN_WIDTH-1:0]   raw_count;
+wire                   raw_end;
+wire [META_WIDTH-1:0]  raw_meta;
+wire                   raw_valid;
+wire                   raw_ready;
+
+axis_skid_buffer #(
+    .WIDTH(RAW_WIDTH)
+)
+raw_register (
+    .clk(clk),
+    .rst(rst),
+    .s_payload({copy_data, copy_count, copy_end, copy_meta}),
+    .s_valid(copy_valid),
+    .s_ready(copy_ready),
+    .m_payload({raw_data, raw_count, raw_end, raw_meta}),
     .m_valid(raw_valid),
     .m_ready(raw_ready)
 );
