@@ -116,9 +116,21 @@ reg  [LIT_WIDTH:0] wr_ptr_reg = {(LIT_WIDTH+1){1'b0}};
 reg  [LIT_WIDTH:0] rd_ptr_reg = {(LIT_WIDTH+1){1'b0}}, rd_ptr_next;
 wire [LIT_WIDTH:0] buffered = wr_ptr_reg - rd_ptr_reg;
 
-// From the two pointer registers only (precomputing it from next cycle's pointers puts the
-// sequence writer's read-pointer update in front of it, a longer path).
-assign s_lit_full = buffered == LIT_CAPACITY;
+// Registered and one byte early: "full" when the buffer held LIT_BUFFER - 1 or more bytes
+// last cycle. At most one literal arrives per cycle, so a literal written while this is low
+// always has room; the flag is a flip-flop, so the matcher's stall (which enables every one
+// of its stages) does not start with the pointer subtraction. It cannot hold a run waiting on
+// itself: the matcher ends a run at LIT_BUFFER - 1 literals.
+localparam [LIT_WIDTH:0] LIT_NEARLY_FULL = LIT_CAPACITY - 1'b1;
+reg lit_full_reg = 1'b0;
+assign s_lit_full = lit_full_reg;
+
+always @(posedge clk) begin
+    lit_full_reg <= buffered >= LIT_NEARLY_FULL;
+    if (rst) begin
+        lit_full_reg <= 1'b0;
+    end
+end
 
 // 32 one-byte banks (address a in bank a mod 32), each read every cycle at the row of the
 // address in [rd_ptr_reg, rd_ptr_reg + 32) that it holds, and the read data registered.
