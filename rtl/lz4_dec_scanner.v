@@ -115,7 +115,7 @@ localparam [31:0] RING_BYTES_32 = RING_BYTES;
 localparam [32:0] OUT_BYTES_33 = 33'd0 + OUT_BYTES;
 localparam [31:0] CREDITS_32 = CREDITS;
 localparam [BEAT_COUNT_WIDTH:0] OUT_BYTES_BEAT = OUT_BYTES_32[BEAT_COUNT_WIDTH:0];
-localparam [POS_WIDTH-1:0] FILL_LIMIT = RING_BYTES_32[POS_WIDTH-1:0] - OUT_BYTES_32[POS_WIDTH-1:0] - 1'b1;
+localparam [POS_WIDTH-1:0] ROOM_LIMIT = RING_BYTES_32[POS_WIDTH-1:0] - 2 * OUT_BYTES_32[POS_WIDTH-1:0] - 1'b1;
 localparam [CREDIT_WIDTH-1:0] CREDITS_FULL = CREDITS_32[CREDIT_WIDTH-1:0];
 
 initial begin
@@ -223,11 +223,14 @@ assign job_open = state_reg != STATE_IDLE && state_reg != STATE_WAIT;
 assign job_drained = credits_reg == CREDITS_FULL;
 assign job_waiting = state_reg == STATE_WAIT;
 
-// Bytes in the ring from the head on; a chunk is taken while the ring keeps one spare byte
+// Bytes in the ring from the head on. A chunk is taken while the ring keeps one spare byte
 // after it (so a fill never reaches RING_BYTES and a position's distance to the write
-// pointer is exact modulo the ring).
+// pointer is exact modulo the ring). The room is judged from last cycle's fill, less the
+// chunk that may have been taken since (the head only frees bytes): a flip-flop, so that
+// s_axis_tready and the beat register's enable do not wait on the head's arithmetic.
 wire [POS_WIDTH-1:0] fill = wr_reg - head_reg;
-wire take_chunk = beat_valid_reg && job_open && !in_ended_reg && fill <= FILL_LIMIT;
+reg                  room_reg = 1'b1;
+wire take_chunk = beat_valid_reg && job_open && !in_ended_reg && room_reg;
 
 assign s_axis_tready = !beat_valid_reg || (take_chunk && chunk_final);
 
@@ -305,9 +308,13 @@ wire [3:0]            token_lit = head_byte[7:4];
 wire [3:0]            token_match = head_byte[3:0];
 wire                  credit = credits_reg != 0;
 
-wire [32:0] fill_wide = {{(33-POS_WIDTH){1'b0}}, fill};
-wire [32:0] lit_step = lit_rem_reg < OUT_BYTES_33 ? lit_rem_reg : OUT_BYTES_33;
-wire [32:0] lit_chunk = lit_step < fill_wide ? lit_step : fill_wide;
+// Literals taken this cycle: at most OUT_BYTES, at most what is in the ring (compared at
+// the width of a command, not of the 33-bit count).
+wire                 lit_rem_big = lit_rem_reg >= OUT_BYTES_33;
+wire [LEN_WIDTH-1:0] lit_step = lit_rem_big ? OUT_BYTES[LEN_WIDTH-1:0] : lit_rem_reg[LEN_WIDTH-1:0];
+wire [POS_WIDTH-1:0] lit_step_wide = {{(POS_WIDTH-LEN_WIDTH){1'b0}}, lit_step};
+wire [POS_WIDTH-1:0] lit_chunk_pos = lit_step_wide < fill ? lit_step_wide : fill;
+wire [LEN_WIDTH-1:0] lit_chunk = lit_chunk_pos[LEN_WIDTH-1:0];
 wire        parsing = job_open && state_reg != STATE_DRAIN;
 
 always @* begin
@@ -387,9 +394,9 @@ always @* begin
             end else if (credit) begin
                 issue_valid_next = 1'b1;
                 issue_kind_next = DESC_LIT;
-                issue_count_next = lit_chunk[LEN_WIDTH-1:0];
-                head_next = head_reg + lit_chunk[POS_WIDTH-1:0];
-                lit_rem_next = lit_rem_reg - lit_chunk;
+                issue_count_next = lit_chunk;
+                head_next = head_reg + lit_chunk_pos;
+                lit_rem_next = lit_rem_reg - {{(33-LEN_WIDTH){1'b0}}, lit_chunk};
             end
         end
         STATE_OFFSET: begin
@@ -492,6 +499,7 @@ always @* begin
 end
 
 always @(posedge clk) begin
+    room_reg <= fill <= ROOM_LIMIT;
     state_reg <= state_next;
     ring_reg <= ring_next;
     wr_reg <= wr_next;
