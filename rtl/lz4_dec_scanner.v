@@ -112,7 +112,6 @@ localparam HL_WIDTH = 10;
 localparam FAST_LIT_EXT = OUT_BYTES >= 15;
 localparam [31:0] OUT_BYTES_32 = OUT_BYTES;
 localparam [31:0] RING_BYTES_32 = RING_BYTES;
-localparam [32:0] OUT_BYTES_33 = 33'd0 + OUT_BYTES;
 localparam [31:0] CREDITS_32 = CREDITS;
 localparam [BEAT_COUNT_WIDTH:0] OUT_BYTES_BEAT = OUT_BYTES_32[BEAT_COUNT_WIDTH:0];
 localparam [POS_WIDTH-1:0] ROOM_LIMIT = RING_BYTES_32[POS_WIDTH-1:0] - 2 * OUT_BYTES_32[POS_WIDTH-1:0] - 1'b1;
@@ -308,13 +307,14 @@ wire [3:0]            token_lit = head_byte[7:4];
 wire [3:0]            token_match = head_byte[3:0];
 wire                  credit = credits_reg != 0;
 
-// Literals taken this cycle: at most OUT_BYTES, at most what is in the ring (compared at
-// the width of a command, not of the 33-bit count).
-wire                 lit_rem_big = lit_rem_reg >= OUT_BYTES_33;
+// Literals taken in one cycle of a long run: OUT_BYTES, or the run's rest. They are taken
+// once all are in the ring (the ring then only gates the step, it does not size it); when
+// the input has ended short of them the block is truncated.
+localparam OUT_SHIFT = $clog2(OUT_BYTES);
+wire                 lit_rem_big = |lit_rem_reg[32:OUT_SHIFT];
 wire [LEN_WIDTH-1:0] lit_step = lit_rem_big ? OUT_BYTES[LEN_WIDTH-1:0] : lit_rem_reg[LEN_WIDTH-1:0];
-wire [POS_WIDTH-1:0] lit_step_wide = {{(POS_WIDTH-LEN_WIDTH){1'b0}}, lit_step};
-wire [POS_WIDTH-1:0] lit_chunk_pos = lit_step_wide < fill ? lit_step_wide : fill;
-wire [LEN_WIDTH-1:0] lit_chunk = lit_chunk_pos[LEN_WIDTH-1:0];
+wire [POS_WIDTH-1:0] lit_step_pos = {{(POS_WIDTH-LEN_WIDTH){1'b0}}, lit_step};
+wire                 lit_in_ring = fill >= lit_step_pos;
 wire        parsing = job_open && state_reg != STATE_DRAIN;
 
 always @* begin
@@ -385,18 +385,18 @@ always @* begin
                     issue_kind_next = DESC_END;
                     state_next = STATE_WAIT;
                 end
-            end else if (fill == 0) begin
-                if (in_ended_reg && credit) begin
+            end else if (lit_in_ring) begin
+                if (credit) begin
                     issue_valid_next = 1'b1;
-                    issue_kind_next = DESC_ERR;
-                    state_next = STATE_WAIT;
+                    issue_kind_next = DESC_LIT;
+                    issue_count_next = lit_step;
+                    head_next = head_reg + lit_step_pos;
+                    lit_rem_next = lit_rem_reg - {{(33-LEN_WIDTH){1'b0}}, lit_step};
                 end
-            end else if (credit) begin
+            end else if (in_ended_reg && credit) begin
                 issue_valid_next = 1'b1;
-                issue_kind_next = DESC_LIT;
-                issue_count_next = lit_chunk;
-                head_next = head_reg + lit_chunk_pos;
-                lit_rem_next = lit_rem_reg - {{(33-LEN_WIDTH){1'b0}}, lit_chunk};
+                issue_kind_next = DESC_ERR;
+                state_next = STATE_DRAIN;
             end
         end
         STATE_OFFSET: begin
