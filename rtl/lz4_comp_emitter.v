@@ -84,20 +84,31 @@ localparam [2:0]
 
 wire [84:0] rec_data;
 wire [95:0] rec_job;
+wire [7:0]  rec_token;
 wire        rec_valid;
 reg         rec_pop;
 
+// A sequence's token, worked out as its record enters the FIFO (from the record register's
+// flip-flops), so the token cycle only selects it: the 32-bit length compares stay out of the
+// path from the FIFO's read port to the block register.
+wire        s_rec_final = s_rec_data[84];
+wire [31:0] s_rec_lits = s_rec_data[79:48];
+wire [31:0] s_rec_match = s_rec_data[31:0];
+wire [31:0] s_match_extra = s_rec_match - 32'd4;
+wire [3:0]  s_lit_nibble = s_rec_lits >= 32'd15 ? 4'd15 : s_rec_lits[3:0];
+wire [3:0]  s_match_nibble = s_rec_final ? 4'd0 : (s_match_extra >= 32'd15 ? 4'd15 : s_match_extra[3:0]);
+
 sync_fifo #(
-    .WIDTH(85 + 96),
+    .WIDTH(8 + 85 + 96),
     .DEPTH(16)
 )
 records (
     .clk(clk),
     .rst(rst),
-    .s_data({s_rec_job, s_rec_data}),
+    .s_data({s_lit_nibble, s_match_nibble, s_rec_job, s_rec_data}),
     .s_valid(s_rec_valid),
     .s_ready(s_rec_ready),
-    .m_data({rec_job, rec_data}),
+    .m_data({rec_token, rec_job, rec_data}),
     .m_valid(rec_valid),
     .m_ready(rec_pop)
 );
@@ -218,9 +229,6 @@ reg        out_end;
 reg        out_valid;
 
 wire [31:0] lits_chunk = lits_reg < 32'd8 ? lits_reg : 32'd8;
-wire [3:0]  lit_nibble = rec_lits >= 32'd15 ? 4'd15 : rec_lits[3:0];
-wire [31:0] match_extra = rec_match - 32'd4;
-wire [3:0]  match_nibble = rec_final ? 4'd0 : (match_extra >= 32'd15 ? 4'd15 : match_extra[3:0]);
 wire [31:0] match_ext_total = match_reg - 32'd19;
 wire [7:0]  ext_byte = ext_reg >= 32'd255 ? 8'd255 : ext_reg[7:0];
 // The state after the literals.
@@ -260,7 +268,7 @@ always @* begin
                         rd_ptr_next = rd_ptr_reg + rec_lits[LIT_WIDTH:0];
                     end
                 end else begin
-                    out_data[7:0] = {lit_nibble, match_nibble};
+                    out_data[7:0] = rec_token;
                     out_count = 4'd1;
                     out_valid = 1'b1;
                     if (m_ready) begin
@@ -332,7 +340,10 @@ always @* begin
     end
 end
 
-wire [31:0] raw_len = job_next[31:0];
+// The length compare only matters for a block that ends well, in STATE_END, where the job is
+// job_reg's: a flip-flop, not the record FIFO's read port (a failed job is incompressible
+// whatever its length).
+wire [31:0] raw_len = job_reg[31:0];
 wire        incompressible = status_next != LZ4C_OK || block_len_reg >= raw_len;
 
 assign m_data = out_data;
