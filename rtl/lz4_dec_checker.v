@@ -13,9 +13,9 @@
 // LZ4 sequence checker. A command is up to OUT_BYTES output bytes: `lit_len` literal bytes
 // (carried in the command) followed by `match_len` bytes copied from `offset` bytes back.
 //
-// Two stages: `decode` takes a descriptor apart (literal count and bytes, offset, match
-// length) and computes everything about it that does not depend on the output position, into
-// a FIFO of CREDITS entries (the scanner issues only against free credits); `emit` compares
+// Three stages: `decode` takes a descriptor apart (literal count and bytes, offset, match
+// length), then computes everything about it that does not depend on the output position,
+// into a FIFO of CREDITS entries (the scanner issues only against free credits); `emit` compares
 // the head entry with the output position (offset reaching before the start, length past the
 // bound) and emits its first command — its literals and as many match bytes as fit — then the
 // rest of a long match at OUT_BYTES per cycle. One descriptor per cycle, as the copy engine
@@ -159,23 +159,49 @@ always @* begin
     endcase
 end
 
-wire [32:0]          dec_lit_wide = {{(33-LEN_WIDTH){1'b0}}, dec_lit_len};
+// The fields, registered (the second decode stage's arithmetic starts from flip-flops).
+reg                   d_valid_reg = 1'b0;
+reg                   d_term_reg = 1'b0;
+reg                   d_end_ok_reg = 1'b0;
+reg [3:0]             d_status_reg = LZ4_OK;
+reg [OUT_BYTES*8-1:0] d_literals_reg = {OUT_BYTES*8{1'b0}};
+reg [LEN_WIDTH-1:0]   d_lit_len_reg = {LEN_WIDTH{1'b0}};
+reg                   d_has_match_reg = 1'b0;
+reg [15:0]            d_offset_reg = 16'd0;
+reg [32:0]            d_match_len_reg = 33'd0;
+
+always @(posedge clk) begin
+    d_valid_reg <= s_desc_valid;
+    d_term_reg <= dec_term;
+    d_end_ok_reg <= dec_end_ok;
+    d_status_reg <= s_desc_status;
+    d_literals_reg <= dec_literals;
+    d_lit_len_reg <= dec_lit_len;
+    d_has_match_reg <= dec_has_match;
+    d_offset_reg <= dec_offset;
+    d_match_len_reg <= dec_match_len;
+    if (rst) begin
+        d_valid_reg <= 1'b0;
+    end
+end
+
+wire [32:0]          dec_lit_wide = {{(33-LEN_WIDTH){1'b0}}, d_lit_len_reg};
 // Match bytes that travel with the literals; the rest follows at OUT_BYTES per cycle.
 wire [32:0]          dec_room = OUT_BYTES_33 - dec_lit_wide;
-wire [32:0]          dec_first = dec_match_len < dec_room ? dec_match_len : dec_room;
-wire [32:0]          dec_rest = dec_match_len - dec_first;
-wire [LEN_WIDTH:0]   dec_step = {1'b0, dec_lit_len} + {1'b0, dec_first[LEN_WIDTH-1:0]};
-wire [33:0]          dec_total = {1'b0, dec_lit_wide} + {1'b0, dec_match_len};
-wire                 dec_zero = dec_has_match && dec_offset == 16'd0;
-wire                 dec_history = dec_has_match && {1'b0, dec_offset} >= HISTORY_SIZE_17;
+wire [32:0]          dec_first = d_match_len_reg < dec_room ? d_match_len_reg : dec_room;
+wire [32:0]          dec_rest = d_match_len_reg - dec_first;
+wire [LEN_WIDTH:0]   dec_step = {1'b0, d_lit_len_reg} + {1'b0, dec_first[LEN_WIDTH-1:0]};
+wire [33:0]          dec_total = {1'b0, dec_lit_wide} + {1'b0, d_match_len_reg};
+wire                 dec_zero = d_has_match_reg && d_offset_reg == 16'd0;
+wire                 dec_history = d_has_match_reg && {1'b0, d_offset_reg} >= HISTORY_SIZE_17;
 // An offset reaches before the start of the output when offset - literals > position.
-wire                 dec_reaches = dec_has_match && {17'd0, dec_offset} > dec_lit_wide;
-wire [15:0]          dec_reach = dec_offset - {{(16-LEN_WIDTH){1'b0}}, dec_lit_len};
+wire                 dec_reaches = d_has_match_reg && {17'd0, d_offset_reg} > dec_lit_wide;
+wire [15:0]          dec_reach = d_offset_reg - {{(16-LEN_WIDTH){1'b0}}, d_lit_len_reg};
 
 localparam ENTRY_WIDTH = 2 + 4 + OUT_BYTES*8 + 2*LEN_WIDTH + (LEN_WIDTH + 1) + 33 + 16 + 34 + 3 + 16;
 
-wire [ENTRY_WIDTH-1:0] dec_entry = {dec_term, dec_end_ok, s_desc_status, dec_literals,
-    dec_lit_len, dec_first[LEN_WIDTH-1:0], dec_step, dec_rest, dec_offset, dec_total,
+wire [ENTRY_WIDTH-1:0] dec_entry = {d_term_reg, d_end_ok_reg, d_status_reg, d_literals_reg,
+    d_lit_len_reg, dec_first[LEN_WIDTH-1:0], dec_step, dec_rest, d_offset_reg, dec_total,
     dec_zero, dec_history, dec_reaches, dec_reach};
 
 wire [ENTRY_WIDTH-1:0] head_entry;
@@ -191,7 +217,7 @@ entries (
     .clk(clk),
     .rst(rst),
     .s_data(dec_entry),
-    .s_valid(s_desc_valid),
+    .s_valid(d_valid_reg),
     .s_ready(entries_ready),
     .m_data(head_entry),
     .m_valid(head_valid),

@@ -78,7 +78,7 @@ module lz4_dec_parser #
 // A one-cycle header: token, literal extension, OUT_BYTES literals, offset, match extension.
 localparam VIEW_BYTES = OUT_BYTES + 5;
 // Descriptors in flight between the scanner's decision and the checker's FIFO head (the
-// round trip is four cycles; the rest absorbs long matches).
+// round trip is five cycles; the rest absorbs long matches).
 localparam CREDITS = 8;
 
 wire [2:0]              desc_kind;
