@@ -166,6 +166,7 @@ reg                   d_end_ok_reg = 1'b0;
 reg [3:0]             d_status_reg = LZ4_OK;
 reg [OUT_BYTES*8-1:0] d_literals_reg = {OUT_BYTES*8{1'b0}};
 reg [LEN_WIDTH-1:0]   d_lit_len_reg = {LEN_WIDTH{1'b0}};
+reg [LEN_WIDTH-1:0]   d_room_reg = {LEN_WIDTH{1'b0}};
 reg                   d_has_match_reg = 1'b0;
 reg [15:0]            d_offset_reg = 16'd0;
 reg [32:0]            d_match_len_reg = 33'd0;
@@ -177,6 +178,7 @@ always @(posedge clk) begin
     d_status_reg <= s_desc_status;
     d_literals_reg <= dec_literals;
     d_lit_len_reg <= dec_lit_len;
+    d_room_reg <= OUT_BYTES[LEN_WIDTH-1:0] - dec_lit_len;
     d_has_match_reg <= dec_has_match;
     d_offset_reg <= dec_offset;
     d_match_len_reg <= dec_match_len;
@@ -186,11 +188,15 @@ always @(posedge clk) begin
 end
 
 wire [32:0]          dec_lit_wide = {{(33-LEN_WIDTH){1'b0}}, d_lit_len_reg};
-// Match bytes that travel with the literals; the rest follows at OUT_BYTES per cycle.
-wire [32:0]          dec_room = OUT_BYTES_33 - dec_lit_wide;
-wire [32:0]          dec_first = d_match_len_reg < dec_room ? d_match_len_reg : dec_room;
-wire [32:0]          dec_rest = d_match_len_reg - dec_first;
-wire [LEN_WIDTH:0]   dec_step = {1'b0, d_lit_len_reg} + {1'b0, dec_first[LEN_WIDTH-1:0]};
+// Match bytes that travel with the literals (at most the command's room after them, known
+// from the first stage); the rest follows at OUT_BYTES per cycle. The compare is at the
+// width of a command, beside the 33-bit subtraction rather than in front of it.
+wire                 dec_match_small = d_match_len_reg[32:LEN_WIDTH] == 0
+    && d_match_len_reg[LEN_WIDTH-1:0] < d_room_reg;
+wire [LEN_WIDTH-1:0] dec_first = dec_match_small ? d_match_len_reg[LEN_WIDTH-1:0] : d_room_reg;
+wire [32:0]          dec_rest_big = d_match_len_reg - {{(33-LEN_WIDTH){1'b0}}, d_room_reg};
+wire [32:0]          dec_rest = dec_match_small ? 33'd0 : dec_rest_big;
+wire [LEN_WIDTH:0]   dec_step = {1'b0, d_lit_len_reg} + {1'b0, dec_first};
 wire [33:0]          dec_total = {1'b0, dec_lit_wide} + {1'b0, d_match_len_reg};
 wire                 dec_zero = d_has_match_reg && d_offset_reg == 16'd0;
 wire                 dec_history = d_has_match_reg && {1'b0, d_offset_reg} >= HISTORY_SIZE_17;
@@ -201,7 +207,7 @@ wire [15:0]          dec_reach = d_offset_reg - {{(16-LEN_WIDTH){1'b0}}, d_lit_l
 localparam ENTRY_WIDTH = 2 + 4 + OUT_BYTES*8 + 2*LEN_WIDTH + (LEN_WIDTH + 1) + 33 + 16 + 34 + 3 + 16;
 
 wire [ENTRY_WIDTH-1:0] dec_entry = {d_term_reg, d_end_ok_reg, d_status_reg, d_literals_reg,
-    d_lit_len_reg, dec_first[LEN_WIDTH-1:0], dec_step, dec_rest, d_offset_reg, dec_total,
+    d_lit_len_reg, dec_first, dec_step, dec_rest, d_offset_reg, dec_total,
     dec_zero, dec_history, dec_reaches, dec_reach};
 
 wire [ENTRY_WIDTH-1:0] head_entry;
