@@ -124,7 +124,7 @@ wire [31:0] rec_match = rec_data[31:0];
  */
 
 reg  [LIT_WIDTH:0] wr_ptr_reg = {(LIT_WIDTH+1){1'b0}};
-reg  [LIT_WIDTH:0] rd_ptr_reg = {(LIT_WIDTH+1){1'b0}};
+reg  [LIT_WIDTH:0] rd_ptr_reg = {(LIT_WIDTH+1){1'b0}}, rd_ptr_next;
 wire [LIT_WIDTH:0] buffered = wr_ptr_reg - rd_ptr_reg;
 
 // Registered and one byte early: "full" when the buffer held LIT_BUFFER - 1 or more bytes
@@ -164,15 +164,8 @@ reg                    dropped_reg = 1'b0;
 reg                    lit_wr_valid_reg = 1'b0;
 reg  [7:0]             lit_wr_data_reg = 8'd0;
 reg  [LIT_WIDTH-1:0]   lit_wr_addr_reg = {LIT_WIDTH{1'b0}};
-// The read pointer moves by rd_step; 32 bytes after it moves alongside, so the row after
-// next cycle's pointer (which the banks below the pointer's bank read) comes from an adder
-// beside the pointer's, not from one behind it.
-reg  [LIT_WIDTH:0]     rd_step;
-wire [LIT_WIDTH:0]     rd_ptr_next = rd_ptr_reg + rd_step;
-localparam [LIT_WIDTH:0] ROW_BYTES = 'd32;
-reg  [LIT_WIDTH:0]     rd_after_reg = ROW_BYTES;
-wire [LIT_WIDTH:0]     rd_after_next = rd_after_reg + rd_step;
-wire [LIT_WIDTH-6:0]   rd_row_after = rd_after_next[LIT_WIDTH-1:5];
+// The row after next cycle's read pointer (banks below the pointer's bank read it).
+wire [LIT_WIDTH-6:0]   rd_row_after = rd_ptr_next[LIT_WIDTH-1:5] + 1'b1;
 
 always @(posedge clk) begin
     lit_window_reg <= lit_banks;
@@ -240,8 +233,7 @@ reg [3:0]  out_count;
 reg        out_end;
 reg        out_valid;
 
-// Literals sent this cycle: 8, or the run's rest (an OR of the count's upper bits, not a compare).
-wire [31:0] lits_chunk = |lits_reg[31:3] ? 32'd8 : {28'd0, lits_reg[3:0]};
+wire [31:0] lits_chunk = lits_reg < 32'd8 ? lits_reg : 32'd8;
 wire [31:0] match_ext_total = match_reg - 32'd19;
 wire [7:0]  ext_byte = ext_reg >= 32'd255 ? 8'd255 : ext_reg[7:0];
 // The state after the literals.
@@ -257,7 +249,7 @@ always @* begin
     status_next = status_reg;
     job_next = job_reg;
     block_len_next = block_len_reg;
-    rd_step = {(LIT_WIDTH+1){1'b0}};
+    rd_ptr_next = rd_ptr_reg;
     rec_pop = 1'b0;
 
     out_data = 64'd0;
@@ -278,7 +270,7 @@ always @* begin
                     job_next = rec_job;
                     if (m_ready) begin
                         rec_pop = 1'b1;
-                        rd_step = rec_lits[LIT_WIDTH:0];
+                        rd_ptr_next = rd_ptr_reg + rec_lits[LIT_WIDTH:0];
                     end
                 end else begin
                     out_data[7:0] = rec_token;
@@ -320,7 +312,7 @@ always @* begin
             out_count = lits_chunk[3:0];
             out_valid = 1'b1;
             if (m_ready) begin
-                rd_step = lits_chunk[LIT_WIDTH:0];
+                rd_ptr_next = rd_ptr_reg + lits_chunk[LIT_WIDTH:0];
                 lits_next = lits_reg - lits_chunk;
                 if (lits_reg == lits_chunk) begin
                     state_next = after_lits;
@@ -386,7 +378,6 @@ always @(posedge clk) begin
     job_reg <= job_next;
     block_len_reg <= block_len_next;
     rd_ptr_reg <= rd_ptr_next;
-    rd_after_reg <= rd_after_next;
     dropped_reg <= state_reg == STATE_IDLE && rec_pop && rec_final && rec_status != LZ4C_OK;
     lit_wr_valid_reg <= s_lit_valid;
     lit_wr_data_reg <= s_lit_data;
@@ -400,7 +391,6 @@ always @(posedge clk) begin
         block_len_reg <= 32'd0;
         wr_ptr_reg <= {(LIT_WIDTH+1){1'b0}};
         rd_ptr_reg <= {(LIT_WIDTH+1){1'b0}};
-        rd_after_reg <= ROW_BYTES;
         dropped_reg <= 1'b1;
         lit_wr_valid_reg <= 1'b0;
     end
