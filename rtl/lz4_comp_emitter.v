@@ -164,8 +164,10 @@ reg                    dropped_reg = 1'b0;
 reg                    lit_wr_valid_reg = 1'b0;
 reg  [7:0]             lit_wr_data_reg = 8'd0;
 reg  [LIT_WIDTH-1:0]   lit_wr_addr_reg = {LIT_WIDTH{1'b0}};
-// The row after next cycle's read pointer (banks below the pointer's bank read it).
-wire [LIT_WIDTH-6:0]   rd_row_after = rd_ptr_next[LIT_WIDTH-1:5] + 1'b1;
+// The read pointer's row and the row after it, registered with the pointer, so no adder
+// sits between the pointer and the banks' addresses.
+reg  [LIT_WIDTH-6:0]   rd_row_reg = {(LIT_WIDTH-5){1'b0}};
+reg  [LIT_WIDTH-6:0]   rd_row_next_reg = {{(LIT_WIDTH-6){1'b0}}, 1'b1};
 
 always @(posedge clk) begin
     lit_window_reg <= lit_banks;
@@ -175,19 +177,12 @@ genvar bank;
 generate
     for (bank = 0; bank < LIT_BANKS; bank = bank + 1) begin : lit_bank
         // The pointer's row, or the next one for the banks below the pointer's bank (never
-        // the last bank), chosen from next cycle's pointer into a register of this bank's
-        // own: the read address is a flip-flop beside the bank, not a compare at the end of
-        // a wire to all 32 of them.
-        reg [LIT_WIDTH-6:0] rd_row = {(LIT_WIDTH-5){1'b0}};
-        always @(posedge clk) begin
-            if (bank != LIT_BANKS - 1 && bank[4:0] < rd_ptr_next[4:0]) begin
-                rd_row <= rd_row_after;
-            end else begin
-                rd_row <= rd_ptr_next[LIT_WIDTH-1:5];
-            end
-            if (rst) begin
-                rd_row <= {(LIT_WIDTH-5){1'b0}};
-            end
+        // the last bank).
+        wire [LIT_WIDTH-6:0] rd_row;
+        if (bank == LIT_BANKS - 1) begin : top_bank
+            assign rd_row = rd_row_reg;
+        end else begin : lower_bank
+            assign rd_row = bank[4:0] < rd_ptr_reg[4:0] ? rd_row_next_reg : rd_row_reg;
         end
 
         ram_sdp #(
@@ -378,6 +373,8 @@ always @(posedge clk) begin
     job_reg <= job_next;
     block_len_reg <= block_len_next;
     rd_ptr_reg <= rd_ptr_next;
+    rd_row_reg <= rd_ptr_next[LIT_WIDTH-1:5];
+    rd_row_next_reg <= rd_ptr_next[LIT_WIDTH-1:5] + 1'b1;
     dropped_reg <= state_reg == STATE_IDLE && rec_pop && rec_final && rec_status != LZ4C_OK;
     lit_wr_valid_reg <= s_lit_valid;
     lit_wr_data_reg <= s_lit_data;
@@ -391,6 +388,8 @@ always @(posedge clk) begin
         block_len_reg <= 32'd0;
         wr_ptr_reg <= {(LIT_WIDTH+1){1'b0}};
         rd_ptr_reg <= {(LIT_WIDTH+1){1'b0}};
+        rd_row_reg <= {(LIT_WIDTH-5){1'b0}};
+        rd_row_next_reg <= {{(LIT_WIDTH-6){1'b0}}, 1'b1};
         dropped_reg <= 1'b1;
         lit_wr_valid_reg <= 1'b0;
     end
