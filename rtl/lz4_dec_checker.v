@@ -71,6 +71,7 @@ module lz4_dec_checker #
     output wire [LEN_WIDTH-1:0]    m_cmd_lit_len,
     output wire [LEN_WIDTH-1:0]    m_cmd_match_len,
     output wire [15:0]             m_cmd_offset,
+    output wire [15:0]             m_cmd_back,
     output wire                    m_cmd_end,
     output wire [3:0]              m_cmd_status,
     output wire [31:0]             m_cmd_length,
@@ -271,6 +272,7 @@ reg [OUT_BYTES*8-1:0] cmd_literals;
 reg [LEN_WIDTH-1:0]   cmd_lit_len;
 reg [LEN_WIDTH-1:0]   cmd_match_len;
 reg [15:0]            cmd_offset;
+reg [15:0]            cmd_back;
 reg                   cmd_end;
 reg [3:0]             cmd_status;
 reg                   cmd_valid;
@@ -279,6 +281,7 @@ assign m_cmd_literals = cmd_literals;
 assign m_cmd_lit_len = cmd_lit_len;
 assign m_cmd_match_len = cmd_match_len;
 assign m_cmd_offset = cmd_offset;
+assign m_cmd_back = cmd_back;
 assign m_cmd_end = cmd_end;
 assign m_cmd_status = cmd_status;
 assign m_cmd_length = pos_reg[31:0];
@@ -321,6 +324,8 @@ always @* begin
     cmd_lit_len = {LEN_WIDTH{1'b0}};
     cmd_match_len = {LEN_WIDTH{1'b0}};
     cmd_offset = e_offset;
+    // How far before the command's first output byte its match starts: offset - literals.
+    cmd_back = e_reach;
     cmd_end = 1'b0;
     cmd_status = LZ4_OK;
     cmd_valid = 1'b0;
@@ -377,6 +382,7 @@ always @* begin
         EMIT_MATCH: begin
             cmd_match_len = match_chunk[LEN_WIDTH-1:0];
             cmd_offset = offset_reg;
+            cmd_back = offset_reg;
             cmd_valid = 1'b1;
             if (m_cmd_ready) begin
                 match_rem_next = match_rem_reg - match_chunk;

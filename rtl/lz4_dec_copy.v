@@ -49,6 +49,7 @@ module lz4_dec_copy #
     input  wire [LEN_WIDTH-1:0]   s_cmd_lit_len,
     input  wire [LEN_WIDTH-1:0]   s_cmd_match_len,
     input  wire [15:0]            s_cmd_offset,
+    input  wire [15:0]            s_cmd_back,
     input  wire                   s_cmd_end,
     input  wire [META_WIDTH-1:0]  s_cmd_meta,
     input  wire                   s_cmd_valid,
@@ -100,13 +101,17 @@ wire                  a_accept = s_cmd_valid && advance;
 
 assign s_cmd_ready = advance;
 
-// Position (mod HISTORY_SIZE) of the next command's first output byte.
+// Position (mod HISTORY_SIZE) of the next command's first output byte, and OUT_BYTES past it.
+localparam [HIST_WIDTH-1:0] ROW_STEP = OUT_BYTES_16[HIST_WIDTH-1:0];
 reg [HIST_WIDTH-1:0]  a_pos_reg = {HIST_WIDTH{1'b0}};
+reg [HIST_WIDTH-1:0]  a_pos_up_reg = ROW_STEP;
 
-wire [HIST_WIDTH-1:0] offset_h = s_cmd_offset[HIST_WIDTH-1:0];
 wire [HIST_WIDTH-1:0] lit_len_h = {{(HIST_WIDTH-LEN_WIDTH){1'b0}}, s_cmd_lit_len};
-// First byte of the match's source window.
-wire [HIST_WIDTH-1:0] src = a_pos_reg + lit_len_h - offset_h;
+// First byte of the match's source window (the parser sends offset - literals as `back`),
+// and the byte a row later: each bank's read row is one of the two, by a 5-bit compare, so
+// one subtraction lies between the command register and the block RAM addresses.
+wire [HIST_WIDTH-1:0] src = a_pos_reg - s_cmd_back[HIST_WIDTH-1:0];
+wire [HIST_WIDTH-1:0] src_up = a_pos_up_reg - s_cmd_back[HIST_WIDTH-1:0];
 wire [LANE_WIDTH-1:0] src_lane = src[LANE_WIDTH-1:0];
 // Bank holding the source of output lane 0 (lane k reads bank rot + k).
 wire [LANE_WIDTH-1:0] rot = a_pos_reg[LANE_WIDTH-1:0] - s_cmd_offset[LANE_WIDTH-1:0];
@@ -221,9 +226,14 @@ reg  [OUT_BYTES*8-1:0] out_bytes;
 genvar bank;
 generate
     for (bank = 0; bank < OUT_BYTES; bank = bank + 1) begin : history_bank
-        // Source row: the row of the address in [src, src + OUT_BYTES) that lives here.
-        wire [LANE_WIDTH-1:0] rd_delta = bank[LANE_WIDTH-1:0] - src_lane;
-        wire [HIST_WIDTH-1:0] rd_addr = src + {{(HIST_WIDTH-LANE_WIDTH){1'b0}}, rd_delta};
+        // Source row: the row of the address in [src, src + OUT_BYTES) that lives here (the
+        // next row for the banks below src's).
+        wire [HIST_WIDTH-1:0] rd_addr;
+        if (bank == OUT_BYTES - 1) begin : top_bank
+            assign rd_addr = src;
+        end else begin : lower_bank
+            assign rd_addr = bank[LANE_WIDTH-1:0] < src_lane ? src_up : src;
+        end
         // Output lane written to this bank.
         wire [LANE_WIDTH-1:0] wr_lane = bank[LANE_WIDTH-1:0] - b_pos_reg[LANE_WIDTH-1:0];
         wire [HIST_WIDTH-1:0] wr_addr = b_pos_reg + {{(HIST_WIDTH-LANE_WIDTH){1'b0}}, wr_lane};
@@ -303,6 +313,7 @@ always @(posedge clk) begin
     end
     if (a_accept) begin
         a_pos_reg <= a_pos_reg + lit_len_h + {{(HIST_WIDTH-LEN_WIDTH){1'b0}}, s_cmd_match_len};
+        a_pos_up_reg <= a_pos_up_reg + lit_len_h + {{(HIST_WIDTH-LEN_WIDTH){1'b0}}, s_cmd_match_len};
     end
     if (b_done) begin
         recent_reg <= recent_shifted[OUT_BYTES*16-1:0];
@@ -312,6 +323,7 @@ always @(posedge clk) begin
         a2_valid_reg <= 1'b0;
         b_valid_reg <= 1'b0;
         a_pos_reg <= {HIST_WIDTH{1'b0}};
+        a_pos_up_reg <= ROW_STEP;
     end
 end
 

@@ -71,6 +71,7 @@ wire [OUT_BYTES*8-1:0] cmd_literals;
 wire [LEN_WIDTH-1:0]   cmd_lit_len;
 wire [LEN_WIDTH-1:0]   cmd_match_len;
 wire [15:0]            cmd_offset;
+wire [15:0]            cmd_back;
 wire                   cmd_end;
 wire [3:0]             cmd_status;
 wire [31:0]            cmd_length;
@@ -96,6 +97,7 @@ parser (
     .m_cmd_lit_len(cmd_lit_len),
     .m_cmd_match_len(cmd_match_len),
     .m_cmd_offset(cmd_offset),
+    .m_cmd_back(cmd_back),
     .m_cmd_end(cmd_end),
     .m_cmd_status(cmd_status),
     .m_cmd_length(cmd_length),
@@ -110,12 +112,13 @@ parser (
  * engine's ready reaches the parser only through a flip-flop).
  */
 
-localparam CMD_WIDTH = OUT_BYTES*8 + 2*LEN_WIDTH + 16 + 1 + META_WIDTH;
+localparam CMD_WIDTH = OUT_BYTES*8 + 2*LEN_WIDTH + 32 + 1 + META_WIDTH;
 
 wire [OUT_BYTES*8-1:0] reg_cmd_literals;
 wire [LEN_WIDTH-1:0]   reg_cmd_lit_len;
 wire [LEN_WIDTH-1:0]   reg_cmd_match_len;
 wire [15:0]            reg_cmd_offset;
+wire [15:0]            reg_cmd_back;
 wire                   reg_cmd_end;
 wire [META_WIDTH-1:0]  reg_cmd_meta;
 wire                   reg_cmd_valid;
@@ -127,11 +130,11 @@ axis_skid_buffer #(
 cmd_register (
     .clk(clk),
     .rst(rst),
-    .s_payload({cmd_literals, cmd_lit_len, cmd_match_len, cmd_offset, cmd_end,
+    .s_payload({cmd_literals, cmd_lit_len, cmd_match_len, cmd_offset, cmd_back, cmd_end,
                 cmd_crc, cmd_length, cmd_status}),
     .s_valid(cmd_valid),
     .s_ready(cmd_ready),
-    .m_payload({reg_cmd_literals, reg_cmd_lit_len, reg_cmd_match_len, reg_cmd_offset,
+    .m_payload({reg_cmd_literals, reg_cmd_lit_len, reg_cmd_match_len, reg_cmd_offset, reg_cmd_back,
                 reg_cmd_end, reg_cmd_meta}),
     .m_valid(reg_cmd_valid),
     .m_ready(reg_cmd_ready)
@@ -156,6 +159,7 @@ copy (
     .s_cmd_lit_len(reg_cmd_lit_len),
     .s_cmd_match_len(reg_cmd_match_len),
     .s_cmd_offset(reg_cmd_offset),
+    .s_cmd_back(reg_cmd_back),
     .s_cmd_end(reg_cmd_end),
     .s_cmd_meta(reg_cmd_meta),
     .s_cmd_valid(reg_cmd_valid),
