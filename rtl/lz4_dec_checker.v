@@ -291,7 +291,9 @@ assign m_cmd_valid = cmd_valid;
 assign abort = emit_state_reg == EMIT_FLUSH;
 assign done = done_reg;
 
-wire        e_range = e_reaches && {17'd0, e_reach} > pos_reg;
+// A 16-bit compare beside an OR of the position's upper bits (an offset is 16 bits).
+wire        pos_past_offsets = |pos_reg[32:16];
+wire        e_range = e_reaches && !pos_past_offsets && e_reach > pos_reg[15:0];
 wire        e_overrun = e_total > {1'b0, room_reg};
 wire [32:0] match_chunk = match_rem_reg < OUT_BYTES_33 ? match_rem_reg : OUT_BYTES_33;
 
