@@ -49,7 +49,6 @@ module lz4_dec_checker #
     input  wire [LEN_WIDTH-1:0]    s_desc_count,
     input  wire [15:0]             s_desc_offset,
     input  wire [32:0]             s_desc_match_len,
-    input  wire [3:0]              s_desc_status,
     input  wire                    s_desc_valid,
     output wire                    s_desc_pop,
 
@@ -164,7 +163,6 @@ end
 reg                   d_valid_reg = 1'b0;
 reg                   d_term_reg = 1'b0;
 reg                   d_end_ok_reg = 1'b0;
-reg [3:0]             d_status_reg = LZ4_OK;
 reg [OUT_BYTES*8-1:0] d_literals_reg = {OUT_BYTES*8{1'b0}};
 reg [LEN_WIDTH-1:0]   d_lit_len_reg = {LEN_WIDTH{1'b0}};
 reg [LEN_WIDTH-1:0]   d_room_reg = {LEN_WIDTH{1'b0}};
@@ -176,7 +174,6 @@ always @(posedge clk) begin
     d_valid_reg <= s_desc_valid;
     d_term_reg <= dec_term;
     d_end_ok_reg <= dec_end_ok;
-    d_status_reg <= s_desc_status;
     d_literals_reg <= dec_literals;
     d_lit_len_reg <= dec_lit_len;
     d_room_reg <= OUT_BYTES[LEN_WIDTH-1:0] - dec_lit_len;
@@ -205,9 +202,9 @@ wire                 dec_history = d_has_match_reg && {1'b0, d_offset_reg} >= HI
 wire                 dec_reaches = d_has_match_reg && {17'd0, d_offset_reg} > dec_lit_wide;
 wire [15:0]          dec_reach = d_offset_reg - {{(16-LEN_WIDTH){1'b0}}, d_lit_len_reg};
 
-localparam ENTRY_WIDTH = 2 + 4 + OUT_BYTES*8 + 2*LEN_WIDTH + (LEN_WIDTH + 1) + 33 + 16 + 34 + 3 + 16;
+localparam ENTRY_WIDTH = 2 + OUT_BYTES*8 + 2*LEN_WIDTH + (LEN_WIDTH + 1) + 33 + 16 + 34 + 3 + 16;
 
-wire [ENTRY_WIDTH-1:0] dec_entry = {d_term_reg, d_end_ok_reg, d_status_reg, d_literals_reg,
+wire [ENTRY_WIDTH-1:0] dec_entry = {d_term_reg, d_end_ok_reg, d_literals_reg,
     d_lit_len_reg, dec_first, dec_step, dec_rest, d_offset_reg, dec_total,
     dec_zero, dec_history, dec_reaches, dec_reach};
 
@@ -235,7 +232,6 @@ assign s_desc_pop = pop && head_valid;
 
 wire                   e_term;
 wire                   e_end_ok;
-wire [3:0]             e_status;
 wire [OUT_BYTES*8-1:0] e_literals;
 wire [LEN_WIDTH-1:0]   e_lit_len;
 wire [LEN_WIDTH-1:0]   e_first;
@@ -248,7 +244,7 @@ wire                   e_history;
 wire                   e_reaches;
 wire [15:0]            e_reach;
 
-assign {e_term, e_end_ok, e_status, e_literals, e_lit_len, e_first, e_step, e_rest, e_offset,
+assign {e_term, e_end_ok, e_literals, e_lit_len, e_first, e_step, e_rest, e_offset,
     e_total, e_zero, e_history, e_reaches, e_reach} = head_entry;
 
 /*
@@ -350,7 +346,7 @@ always @* begin
             if (head_valid) begin
                 if (e_term) begin
                     cmd_end = 1'b1;
-                    cmd_status = !e_end_ok ? e_status : (room_reg == 0 ? LZ4_OK : LZ4_ERR_SHORT);
+                    cmd_status = !e_end_ok ? LZ4_ERR_TRUNCATED : (room_reg == 0 ? LZ4_OK : LZ4_ERR_SHORT);
                     cmd_valid = 1'b1;
                     if (m_cmd_ready) begin
                         pop = 1'b1;

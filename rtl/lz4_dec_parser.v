@@ -87,7 +87,6 @@ wire [VIEW_BYTES*8-1:0] desc_view;
 wire [LEN_WIDTH-1:0]    desc_count;
 wire [15:0]             desc_offset;
 wire [32:0]             desc_match_len;
-wire [3:0]              desc_status;
 wire                    desc_valid;
 wire                    desc_pop;
 wire [31:0]             job_raw_len;
@@ -120,7 +119,6 @@ scanner (
     .m_desc_count(desc_count),
     .m_desc_offset(desc_offset),
     .m_desc_match_len(desc_match_len),
-    .m_desc_status(desc_status),
     .m_desc_valid(desc_valid),
     .m_desc_pop(desc_pop),
     .job_raw_len(job_raw_len),
@@ -147,7 +145,6 @@ bound_check (
     .s_desc_count(desc_count),
     .s_desc_offset(desc_offset),
     .s_desc_match_len(desc_match_len),
-    .s_desc_status(desc_status),
     .s_desc_valid(desc_valid),
     .s_desc_pop(desc_pop),
     .job_raw_len(job_raw_len),

@@ -26,7 +26,7 @@
 // A `go` sequence leaves as one DESC_FAST descriptor. Other sequences are walked as LZ4 is
 // written — token, literal-length bytes, literals (DESC_LIT, up to OUT_BYTES per cycle),
 // offset, match-length bytes, then DESC_MATCH — and the block's end as DESC_END or, when the
-// input ends inside a sequence, DESC_ERR. Descriptors carry a view of the ring from the
+// input ends inside a sequence, DESC_ERR (a truncation, the only error found here). Descriptors carry a view of the ring from the
 // sequence's first byte (rotated a cycle after the decision, from the unchanged ring); the
 // checker decodes them, checks them against the output bound and emits copy commands.
 //
@@ -75,7 +75,6 @@ module lz4_dec_scanner #
     output wire [LEN_WIDTH-1:0]    m_desc_count,
     output wire [15:0]             m_desc_offset,
     output wire [32:0]             m_desc_match_len,
-    output wire [3:0]              m_desc_status,
     output wire                    m_desc_valid,
     input  wire                    m_desc_pop,
 
@@ -92,7 +91,6 @@ module lz4_dec_scanner #
 );
 
 /* verilator lint_off UNUSEDPARAM */
-`include "lz4_dec_status.vh"
 `include "lz4_dec_desc.vh"
 /* verilator lint_on UNUSEDPARAM */
 
@@ -197,7 +195,6 @@ reg [RING_WIDTH-1:0]     issue_at_reg = {RING_WIDTH{1'b0}}, issue_at_next;
 reg [LEN_WIDTH-1:0]      issue_count_reg = {LEN_WIDTH{1'b0}}, issue_count_next;
 reg [15:0]               issue_offset_reg = 16'd0, issue_offset_next;
 reg [32:0]               issue_match_len_reg = 33'd0, issue_match_len_next;
-reg [3:0]                issue_status_reg = LZ4_OK, issue_status_next;
 
 // Descriptor out (stage 2).
 reg                      desc_valid_reg = 1'b0;
@@ -206,14 +203,12 @@ reg [VIEW_BYTES*8-1:0]   desc_view_reg = {VIEW_BYTES*8{1'b0}};
 reg [LEN_WIDTH-1:0]      desc_count_reg = {LEN_WIDTH{1'b0}};
 reg [15:0]               desc_offset_reg = 16'd0;
 reg [32:0]               desc_match_len_reg = 33'd0;
-reg [3:0]                desc_status_reg = LZ4_OK;
 
 assign m_desc_kind = desc_kind_reg;
 assign m_desc_view = desc_view_reg;
 assign m_desc_count = desc_count_reg;
 assign m_desc_offset = desc_offset_reg;
 assign m_desc_match_len = desc_match_len_reg;
-assign m_desc_status = desc_status_reg;
 assign m_desc_valid = desc_valid_reg;
 
 assign job_raw_len = raw_len_reg;
@@ -316,6 +311,8 @@ wire [LEN_WIDTH-1:0] lit_step = lit_rem_big ? OUT_BYTES[LEN_WIDTH-1:0] : lit_rem
 wire [POS_WIDTH-1:0] lit_step_pos = {{(POS_WIDTH-LEN_WIDTH){1'b0}}, lit_step};
 wire                 lit_in_ring = fill >= lit_step_pos;
 wire        parsing = job_open && state_reg != STATE_DRAIN;
+// The input ended inside the sequence being walked.
+reg         truncated;
 
 always @* begin
     state_next = state_reg;
@@ -333,7 +330,7 @@ always @* begin
     issue_count_next = {LEN_WIDTH{1'b0}};
     issue_offset_next = offset_reg;
     issue_match_len_next = match_rem_reg;
-    issue_status_next = LZ4_ERR_TRUNCATED;
+    truncated = 1'b0;
 
     case (state_reg)
         STATE_IDLE: begin
@@ -354,12 +351,8 @@ always @* begin
                 lit_rem_next = {29'd0, token_lit};
                 match_nibble_next = token_match;
                 state_next = token_lit == 4'd15 ? STATE_LIT_EXT : STATE_LIT;
-            end else if (fill == 0 && in_ended_reg) begin
-                if (credit) begin
-                    issue_valid_next = 1'b1;
-                    issue_kind_next = DESC_ERR;
-                    state_next = STATE_WAIT;
-                end
+            end else if (fill == 0) begin
+                truncated = in_ended_reg;
             end
         end
         STATE_LIT_EXT: begin
@@ -369,10 +362,8 @@ always @* begin
                 if (head_byte != 8'd255) begin
                     state_next = STATE_LIT;
                 end
-            end else if (in_ended_reg && credit) begin
-                issue_valid_next = 1'b1;
-                issue_kind_next = DESC_ERR;
-                state_next = STATE_WAIT;
+            end else begin
+                truncated = in_ended_reg;
             end
         end
         STATE_LIT: begin
@@ -393,10 +384,8 @@ always @* begin
                     head_next = head_reg + lit_step_pos;
                     lit_rem_next = lit_rem_reg - {{(33-LEN_WIDTH){1'b0}}, lit_step};
                 end
-            end else if (in_ended_reg && credit) begin
-                issue_valid_next = 1'b1;
-                issue_kind_next = DESC_ERR;
-                state_next = STATE_DRAIN;
+            end else begin
+                truncated = in_ended_reg;
             end
         end
         STATE_OFFSET: begin
@@ -405,10 +394,8 @@ always @* begin
                 offset_next = {head_byte_1, head_byte};
                 match_rem_next = {29'd0, match_nibble_reg} + 33'd4;
                 state_next = match_nibble_reg == 4'd15 ? STATE_MATCH_EXT : STATE_MATCH;
-            end else if (in_ended_reg && credit) begin
-                issue_valid_next = 1'b1;
-                issue_kind_next = DESC_ERR;
-                state_next = STATE_DRAIN;
+            end else begin
+                truncated = in_ended_reg;
             end
         end
         STATE_MATCH_EXT: begin
@@ -418,10 +405,8 @@ always @* begin
                 if (head_byte != 8'd255) begin
                     state_next = STATE_MATCH;
                 end
-            end else if (in_ended_reg && credit) begin
-                issue_valid_next = 1'b1;
-                issue_kind_next = DESC_ERR;
-                state_next = STATE_WAIT;
+            end else begin
+                truncated = in_ended_reg;
             end
         end
         STATE_MATCH: begin
@@ -448,6 +433,14 @@ always @* begin
             state_next = STATE_IDLE;
         end
     endcase
+
+    // The input ended inside a sequence: the job ends with LZ4_ERR_TRUNCATED (the checker
+    // knows a DESC_ERR by its kind); what is left of the frame is discarded.
+    if (truncated && credit) begin
+        issue_valid_next = 1'b1;
+        issue_kind_next = DESC_ERR;
+        state_next = STATE_DRAIN;
+    end
 
     // The checker found an error: this job's remaining bytes are discarded.
     if (abort && parsing) begin
@@ -520,7 +513,6 @@ always @(posedge clk) begin
     issue_count_reg <= issue_count_next;
     issue_offset_reg <= issue_offset_next;
     issue_match_len_reg <= issue_match_len_next;
-    issue_status_reg <= issue_status_next;
 
     desc_valid_reg <= issue_valid_reg;
     desc_kind_reg <= issue_kind_reg;
@@ -528,7 +520,6 @@ always @(posedge clk) begin
     desc_count_reg <= issue_count_reg;
     desc_offset_reg <= issue_offset_reg;
     desc_match_len_reg <= issue_match_len_reg;
-    desc_status_reg <= issue_status_reg;
 
     if (s_axis_tvalid && s_axis_tready) begin
         beat_data_reg <= s_axis_tdata;
