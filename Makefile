@@ -10,7 +10,7 @@ RUN_ARGS ?=
 RUN_PACKAGES := build-essential pkg-config
 SIM_PACKAGES := $(RUN_PACKAGES) verilator clang libclang-dev zlib1g-dev
 TEST_PACKAGES := $(SIM_PACKAGES) yosys python3-matplotlib \
-	libmemcached-tools python3-pymemcache memcached nutcracker
+	libmemcached-tools python3-pymemcache memcached nutcracker libibverbs-dev librdmacm-dev
 # The features the tests build with: the server with the simulated device.
 TEST_FEATURES := --features lzcache/sim
 
@@ -35,6 +35,8 @@ check-plain-build:
 
 test: deps lint check-plain-build hardware-and-tests-build ## Every check and test: format, clippy, RTL lint and latch check, place and route, fuzz smoke, all test suites
 	$(CARGO) test --workspace --all-targets $(TEST_FEATURES)
+	@echo "make test: the protocol conformance suites again, over RDMA on the emulated verbs"
+	LZCACHE_TEST_TRANSPORT=rdma-emulated $(CARGO) test -p lzcache --test text_protocol --test meta_protocol $(TEST_FEATURES)
 	@echo "make test: all checks passed"
 
 lint: fmt clippy rtl-lint ## rustfmt check, clippy, verilator --lint-only -Wall

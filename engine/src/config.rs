@@ -1,12 +1,15 @@
 //! Server settings: memcached's command-line flags where they apply, plus lzcache's own.
 
 use std::net::SocketAddr;
+use std::sync::Arc;
 use std::time::Duration;
 
 use clap::Parser;
 
 use lzcache_driver::device::DeviceOptions;
 use lzcache_driver::{CodecSpec, DispatchConfig, Prefer};
+use lzcache_rdma::verbs::Provider;
+use lzcache_rdma::ChannelConfig;
 
 /// Default threshold for trying compression. LZ4 rarely saves 1/8 of a value shorter than
 /// this (its block header, literal-length bytes and 5-byte literal tail eat the gain), and
@@ -39,6 +42,13 @@ pub struct Config {
     pub device: DeviceOptions,
     /// Items live in this file and survive a clean shutdown (`-e`, memcached's memory file).
     pub memory_file: Option<std::path::PathBuf>,
+    /// Also serve over RDMA on this address (`--rdma-listen`); port 0 means the TCP port.
+    pub rdma_listen: Option<SocketAddr>,
+    /// Where RDMA connections come from: a NIC's verbs or, in tests, the emulated fabric.
+    /// `None` with `rdma_listen` set fails that listener (this build has no RDMA verbs).
+    pub rdma: Option<Arc<dyn Provider>>,
+    /// Ring sizes and queue depths of each RDMA connection.
+    pub rdma_channel: ChannelConfig,
 }
 
 impl Default for Config {
@@ -56,6 +66,9 @@ impl Default for Config {
             dispatch: DispatchConfig::default(),
             device: DeviceOptions::default(),
             memory_file: None,
+            rdma_listen: None,
+            rdma: None,
+            rdma_channel: ChannelConfig::default(),
         }
     }
 }
@@ -110,6 +123,10 @@ pub struct Cli {
     /// (default: the device's own; the deadline grows with the job's size at the device's rate)
     #[arg(long = "accel-timeout-ms")]
     pub accel_timeout_ms: Option<u64>,
+    /// Also serve the text and meta protocols over RDMA (RC queue pairs set up by rdma_cm) on
+    /// ADDR:PORT. A missing device fails this listener only; TCP keeps serving.
+    #[arg(long = "rdma-listen", value_name = "ADDR:PORT")]
+    pub rdma_listen: Option<SocketAddr>,
 }
 
 impl Cli {
@@ -165,6 +182,9 @@ impl Cli {
                 ..DeviceOptions::default()
             },
             memory_file: self.memory_file,
+            rdma_listen: self.rdma_listen,
+            rdma: lzcache_rdma::nic_provider(),
+            rdma_channel: ChannelConfig::default(),
         })
     }
 }

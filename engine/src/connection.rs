@@ -8,8 +8,7 @@
 
 use std::sync::Arc;
 
-use tokio::io::{AsyncReadExt, AsyncWriteExt};
-use tokio::net::TcpStream;
+use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
 
 use crate::commands::{Cache, Flow};
 use crate::protocol::{Framer, Parsed, Request, Then};
@@ -21,9 +20,12 @@ const FLUSH_THRESHOLD: usize = 256 * 1024;
 /// Read buffer growth step.
 const READ_CHUNK: usize = 16 * 1024;
 
-/// Serves one client until it quits, disconnects or breaks the protocol beyond recovery.
-pub async fn serve(mut stream: TcpStream, cache: Arc<Cache>) -> std::io::Result<()> {
-    let _ = stream.set_nodelay(true);
+/// Serves one client until it quits, disconnects or breaks the protocol beyond recovery. The
+/// stream is a TCP socket or an RDMA connection: both are byte streams to the protocol.
+pub async fn serve<S>(mut stream: S, cache: Arc<Cache>) -> std::io::Result<()>
+where
+    S: AsyncRead + AsyncWrite + Unpin,
+{
     let limits = cache.limits();
     let mut input: Vec<u8> = Vec::with_capacity(READ_CHUNK);
     let mut output: Vec<u8> = Vec::with_capacity(READ_CHUNK);
@@ -107,7 +109,11 @@ pub async fn serve(mut stream: TcpStream, cache: Arc<Cache>) -> std::io::Result<
     }
 }
 
-async fn send(stream: &mut TcpStream, output: &mut Vec<u8>, cache: &Cache) -> std::io::Result<()> {
+async fn send<S: AsyncWrite + Unpin>(
+    stream: &mut S,
+    output: &mut Vec<u8>,
+    cache: &Cache,
+) -> std::io::Result<()> {
     stream.write_all(output).await?;
     Stats::add(&cache.stats.bytes_written, output.len() as u64);
     output.clear();

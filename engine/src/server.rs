@@ -14,6 +14,7 @@ use std::thread::JoinHandle;
 use std::time::Duration;
 
 use lzcache_driver::Codec;
+use lzcache_rdma::{AsyncRdmaStream, Channel, RdmaListener};
 use tokio::io::AsyncWriteExt;
 use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::{mpsc, oneshot};
@@ -27,14 +28,19 @@ use crate::stats::Stats;
 /// How often background upkeep (delayed flush, expiry crawl) runs.
 const MAINTENANCE_INTERVAL: Duration = Duration::from_millis(500);
 
-/// A connection on its way from the listener to a worker.
-type Handoff = (std::net::TcpStream, SocketAddr);
+/// A connection on its way from a listener to a worker.
+enum Handoff {
+    Tcp(std::net::TcpStream, SocketAddr),
+    /// An established RDMA connection; the worker registers its event channel with its own
+    /// event loop.
+    Rdma(Box<Channel>),
+}
 
 /// Accepts connections until `shutdown` completes and deals them to `workers` in turn.
-pub async fn run(
+async fn run(
     listener: TcpListener,
     cache: Arc<Cache>,
-    workers: Vec<mpsc::UnboundedSender<Handoff>>,
+    workers: Workers,
     shutdown: impl Future<Output = ()>,
 ) {
     let upkeep = tokio::spawn({
@@ -48,7 +54,6 @@ pub async fn run(
         }
     });
     tokio::pin!(shutdown);
-    let mut next_worker = 0;
     loop {
         let accepted = tokio::select! {
             accepted = listener.accept() => accepted,
@@ -79,13 +84,88 @@ pub async fn run(
             .into_std()
             .map_err(|err| debug!(%peer, %err, "cannot hand over connection"))
             .ok()
-            .and_then(|std_stream| workers[next_worker].send((std_stream, peer)).ok());
+            .and_then(|std_stream| workers.deal(Handoff::Tcp(std_stream, peer)));
         if handed.is_none() {
             stats.curr_connections.fetch_sub(1, Ordering::Relaxed);
         }
-        next_worker = (next_worker + 1) % workers.len();
     }
     upkeep.abort();
+}
+
+/// The workers' queues, dealt to in turn by every listener of the server.
+#[derive(Clone)]
+struct Workers {
+    queues: Arc<Vec<mpsc::UnboundedSender<Handoff>>>,
+    next: Arc<std::sync::atomic::AtomicUsize>,
+}
+
+impl Workers {
+    /// Hands a connection to the next worker; `None` when the workers are gone.
+    fn deal(&self, connection: Handoff) -> Option<()> {
+        let index = self.next.fetch_add(1, Ordering::Relaxed) % self.queues.len();
+        self.queues[index].send(connection).ok()
+    }
+}
+
+/// Accepts RDMA connections until the runtime ends, under the same connection limit as TCP.
+async fn run_rdma(listener: RdmaListener, cache: Arc<Cache>, workers: Workers) {
+    loop {
+        let channel = listener.accept().await;
+        let stats = &cache.stats;
+        if Stats::get(&stats.curr_connections) as usize >= cache.config.max_connections {
+            Stats::incr(&stats.rejected_connections);
+            tokio::spawn(async move {
+                if let Ok(mut stream) = AsyncRdmaStream::new(channel) {
+                    let _ = stream
+                        .write_all(b"ERROR Too many open connections\r\n")
+                        .await;
+                    let _ = stream.shutdown().await;
+                }
+            });
+            continue;
+        }
+        Stats::incr(&stats.curr_connections);
+        Stats::incr(&stats.total_connections);
+        if workers.deal(Handoff::Rdma(Box::new(channel))).is_none() {
+            stats.curr_connections.fetch_sub(1, Ordering::Relaxed);
+        }
+    }
+}
+
+/// Binds the RDMA listener `config.rdma_listen` asks for (port 0: the TCP port). Must run
+/// inside the runtime that will accept on it. A failure is logged and leaves TCP serving.
+fn bind_rdma(config: &Config, tcp: SocketAddr) -> Option<RdmaListener> {
+    let mut addr = config.rdma_listen?;
+    if addr.port() == 0 {
+        addr.set_port(tcp.port());
+    }
+    let Some(provider) = &config.rdma else {
+        tracing::error!(
+            %addr,
+            "RDMA listener not started: this build has no RDMA verbs (build with the `rdma` feature); serving TCP only"
+        );
+        return None;
+    };
+    match RdmaListener::bind(provider.as_ref(), addr, config.rdma_channel) {
+        Ok(listener) => {
+            info!(
+                rdma_addr = %listener.local_addr(),
+                provider = provider.name(),
+                registered_bytes_per_connection = config.rdma_channel.registered_bytes(),
+                "lzcache listening over RDMA"
+            );
+            Some(listener)
+        }
+        Err(err) => {
+            tracing::error!(
+                %addr,
+                provider = provider.name(),
+                %err,
+                "RDMA listener not started; serving TCP only"
+            );
+            None
+        }
+    }
 }
 
 /// Starts worker `index`: a thread that serves the connections it receives until the
@@ -102,20 +182,32 @@ fn spawn_worker(
         .name(format!("lzcache-worker-{index}"))
         .spawn(move || {
             runtime.block_on(async move {
-                while let Some((std_stream, peer)) = receiver.recv().await {
+                while let Some(handoff) = receiver.recv().await {
                     let cache = cache.clone();
-                    match TcpStream::from_std(std_stream) {
-                        Ok(stream) => {
-                            tokio::spawn(async move {
-                                if let Err(err) = connection::serve(stream, cache.clone()).await {
-                                    debug!(%peer, %err, "connection ended with an error");
-                                }
+                    match handoff {
+                        Handoff::Tcp(std_stream, peer) => match TcpStream::from_std(std_stream) {
+                            Ok(stream) => {
+                                let _ = stream.set_nodelay(true);
+                                tokio::spawn(serve_and_count(stream, peer, cache));
+                            }
+                            Err(err) => {
+                                debug!(%peer, %err, "cannot register connection");
                                 cache.stats.curr_connections.fetch_sub(1, Ordering::Relaxed);
-                            });
-                        }
-                        Err(err) => {
-                            debug!(%peer, %err, "cannot register connection");
-                            cache.stats.curr_connections.fetch_sub(1, Ordering::Relaxed);
+                            }
+                        },
+                        Handoff::Rdma(channel) => {
+                            let peer = channel
+                                .peer_addr()
+                                .unwrap_or(SocketAddr::from(([0, 0, 0, 0], 0)));
+                            match AsyncRdmaStream::new(*channel) {
+                                Ok(stream) => {
+                                    tokio::spawn(serve_and_count(stream, peer, cache));
+                                }
+                                Err(err) => {
+                                    debug!(%peer, %err, "cannot register an RDMA connection");
+                                    cache.stats.curr_connections.fetch_sub(1, Ordering::Relaxed);
+                                }
+                            }
                         }
                     }
                 }
@@ -126,9 +218,21 @@ fn spawn_worker(
     Ok((sender, thread))
 }
 
+/// Serves a connection to its end, then gives back its place under the connection limit.
+async fn serve_and_count<S>(stream: S, peer: SocketAddr, cache: Arc<Cache>)
+where
+    S: tokio::io::AsyncRead + tokio::io::AsyncWrite + Unpin,
+{
+    if let Err(err) = connection::serve(stream, cache.clone()).await {
+        debug!(%peer, %err, "connection ended with an error");
+    }
+    cache.stats.curr_connections.fetch_sub(1, Ordering::Relaxed);
+}
+
 /// A server running on its own threads; shuts down when dropped.
 pub struct ServerHandle {
     addr: SocketAddr,
+    rdma_addr: Option<SocketAddr>,
     cache: Arc<Cache>,
     shutdown: Option<oneshot::Sender<()>>,
     threads: Vec<JoinHandle<()>>,
@@ -138,6 +242,11 @@ impl ServerHandle {
     /// The address the server listens on (useful with port 0).
     pub fn addr(&self) -> SocketAddr {
         self.addr
+    }
+
+    /// The RDMA listener's address, when it runs.
+    pub fn rdma_addr(&self) -> Option<SocketAddr> {
+        self.rdma_addr
     }
 
     pub fn cache(&self) -> &Arc<Cache> {
@@ -217,9 +326,18 @@ pub fn start_with_codec(config: Config, codec: Arc<dyn Codec>) -> std::io::Resul
         senders.push(sender);
         threads.push(thread);
     }
+    let workers = Workers {
+        queues: Arc::new(senders),
+        next: Arc::new(std::sync::atomic::AtomicUsize::new(0)),
+    };
     let runtime = tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()?;
+    let rdma_listener = {
+        let _inside = runtime.enter();
+        bind_rdma(&cache.config, addr)
+    };
+    let rdma_addr = rdma_listener.as_ref().map(RdmaListener::local_addr);
     let (tx, rx) = oneshot::channel::<()>();
     let listener_thread = std::thread::Builder::new()
         .name("lzcache-listener".into())
@@ -227,14 +345,20 @@ pub fn start_with_codec(config: Config, codec: Arc<dyn Codec>) -> std::io::Resul
             let cache = cache.clone();
             move || {
                 runtime.block_on(async move {
+                    let rdma = rdma_listener.map(|listener| {
+                        tokio::spawn(run_rdma(listener, cache.clone(), workers.clone()))
+                    });
                     match TcpListener::from_std(std_listener) {
                         Ok(listener) => {
-                            run(listener, cache, senders, async {
+                            run(listener, cache, workers, async {
                                 let _ = rx.await;
                             })
                             .await
                         }
                         Err(err) => tracing::error!(%err, "cannot register listener"),
+                    }
+                    if let Some(rdma) = rdma {
+                        rdma.abort();
                     }
                 });
                 runtime.shutdown_timeout(Duration::from_secs(1));
@@ -244,6 +368,7 @@ pub fn start_with_codec(config: Config, codec: Arc<dyn Codec>) -> std::io::Resul
     threads.insert(0, listener_thread);
     Ok(ServerHandle {
         addr,
+        rdma_addr,
         cache,
         shutdown: Some(tx),
         threads,

@@ -31,7 +31,7 @@ fn one_worker_server(plan: &str, deadline: Option<Duration>) -> ServerHandle {
 /// and how many fast round trips completed before the slow reply.
 fn race(addr: SocketAddr, value: &[u8]) -> (Duration, Duration, usize) {
     let mut slow = Client::connect(addr);
-    slow.stream
+    slow.tcp()
         .set_read_timeout(Some(Duration::from_secs(30)))
         .unwrap();
     let mut fast = Client::connect(addr);
@@ -43,10 +43,10 @@ fn race(addr: SocketAddr, value: &[u8]) -> (Duration, Duration, usize) {
     slow.send(&request);
     let mut worst = Duration::ZERO;
     let mut served = 0;
-    slow.stream.set_nonblocking(true).unwrap();
+    slow.tcp().set_nonblocking(true).unwrap();
     loop {
         let mut probe = [0u8; 1];
-        if slow.stream.peek(&mut probe).is_ok() {
+        if slow.tcp().peek(&mut probe).is_ok() {
             break;
         }
         let t = Instant::now();
@@ -54,7 +54,7 @@ fn race(addr: SocketAddr, value: &[u8]) -> (Duration, Duration, usize) {
         worst = worst.max(t.elapsed());
         served += 1;
     }
-    slow.stream.set_nonblocking(false).unwrap();
+    slow.tcp().set_nonblocking(false).unwrap();
     assert_eq!(slow.read_line(), b"STORED\r\n");
     (started.elapsed(), worst, served)
 }

@@ -181,13 +181,13 @@ fn a_value_held_at_the_device_does_not_hold_up_the_worker() {
             format!("VALUE {key} 0 2\r\nok\r\nEND\r\n").as_bytes(),
         );
     }
-    slow.stream.set_nonblocking(true).unwrap();
+    slow.tcp().set_nonblocking(true).unwrap();
     let mut probe = [0u8; 1];
     assert!(
-        slow.stream.peek(&mut probe).is_err(),
+        slow.tcp().peek(&mut probe).is_err(),
         "no reply while the job is held"
     );
-    slow.stream.set_nonblocking(false).unwrap();
+    slow.tcp().set_nonblocking(false).unwrap();
     device.hold(false);
     assert_eq!(slow.read_line(), b"STORED\r\n");
     assert_eq!(slow.get("held").as_deref(), Some(&value[..]));

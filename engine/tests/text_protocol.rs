@@ -496,9 +496,7 @@ fn random_garbage_never_takes_the_server_down() {
         }
         // The server reads all of it (it closes once it sees our end of stream), and then
         // still answers a fresh connection.
-        let _ = std::io::Write::write_all(&mut c.stream, &bytes);
-        let _ = c.stream.shutdown(std::net::Shutdown::Write);
-        let _ = std::io::Read::read_to_end(&mut c.stream, &mut Vec::new());
+        c.send_and_end(&bytes);
         let mut probe = Client::connect(s.addr());
         probe.exchange(b"mn\r\n", b"MN\r\n");
     }

@@ -5,18 +5,57 @@
 use std::io::{BufRead, BufReader, Read, Write};
 use std::net::{SocketAddr, TcpStream};
 use std::process::{Child, Command, Stdio};
+use std::sync::{Arc, OnceLock};
 use std::time::{Duration, Instant};
 
 use lzcache::{Config, ServerHandle};
+use lzcache_rdma::verbs::Provider;
+use lzcache_rdma::{BlockingRdmaStream, ChannelConfig, Fabric};
 
-/// Starts a server on 127.0.0.1 with an OS-chosen port.
+/// The transport [`Client::connect`] uses: TCP, or RDMA over the emulated verbs when
+/// `LZCACHE_TEST_TRANSPORT=rdma-emulated` (so every protocol test runs over both).
+pub fn rdma_emulated() -> bool {
+    std::env::var("LZCACHE_TEST_TRANSPORT").is_ok_and(|t| t == "rdma-emulated")
+}
+
+/// The emulated fabric servers and clients of this test process share; its interleaving of
+/// connections follows `LZCACHE_TEST_RDMA_SEED` (default 1).
+pub fn fabric() -> &'static Fabric {
+    static FABRIC: OnceLock<Fabric> = OnceLock::new();
+    FABRIC.get_or_init(|| {
+        let seed = std::env::var("LZCACHE_TEST_RDMA_SEED")
+            .ok()
+            .and_then(|s| s.parse().ok())
+            .unwrap_or(1);
+        Fabric::new(seed)
+    })
+}
+
+/// Starts a server on 127.0.0.1 with an OS-chosen port; over RDMA too (on the same address of
+/// the emulated fabric) when the tests run over RDMA.
 pub fn server(config: Config) -> ServerHandle {
-    lzcache::start(Config {
+    let (rdma_listen, rdma) = if rdma_emulated() {
+        let provider: Arc<dyn Provider> = Arc::new(fabric().clone());
+        (Some(SocketAddr::from(([127, 0, 0, 1], 0))), Some(provider))
+    } else {
+        (config.rdma_listen, config.rdma.clone())
+    };
+    let server = lzcache::start(Config {
         listen: SocketAddr::from(([127, 0, 0, 1], 0)),
         threads: 2,
+        rdma_listen,
+        rdma,
         ..config
     })
-    .expect("server starts")
+    .expect("server starts");
+    if rdma_emulated() {
+        assert_eq!(
+            server.rdma_addr(),
+            Some(server.addr()),
+            "RDMA listener runs"
+        );
+    }
+    server
 }
 
 /// The server binary as its own process, on an OS-chosen port (`-p 0`): the port is read from
@@ -100,19 +139,94 @@ pub fn default_server() -> ServerHandle {
     server(Config::default())
 }
 
+/// A client's connection: a socket, or an RDMA stream over the emulated verbs.
+pub enum Conn {
+    Tcp(TcpStream),
+    Rdma(Box<BlockingRdmaStream>),
+}
+
+impl Read for Conn {
+    fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
+        match self {
+            Conn::Tcp(s) => s.read(buf),
+            Conn::Rdma(s) => s.read(buf),
+        }
+    }
+}
+
+impl Write for Conn {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        match self {
+            Conn::Tcp(s) => s.write(buf),
+            Conn::Rdma(s) => s.write(buf),
+        }
+    }
+
+    fn flush(&mut self) -> std::io::Result<()> {
+        match self {
+            Conn::Tcp(s) => s.flush(),
+            Conn::Rdma(s) => s.flush(),
+        }
+    }
+}
+
 /// A blocking client with a read timeout, so a missing reply fails the test instead of hanging.
 pub struct Client {
-    pub stream: TcpStream,
+    pub stream: Conn,
 }
 
 impl Client {
+    /// Connects over the transport the tests run on ([`rdma_emulated`]).
     pub fn connect(addr: SocketAddr) -> Self {
+        if rdma_emulated() {
+            let mut stream = BlockingRdmaStream::connect(
+                fabric(),
+                addr,
+                ChannelConfig::default(),
+                Duration::from_secs(5),
+            )
+            .expect("RDMA connect");
+            stream.set_read_timeout(Some(Duration::from_secs(5)));
+            return Self {
+                stream: Conn::Rdma(Box::new(stream)),
+            };
+        }
+        Self::connect_tcp(addr)
+    }
+
+    pub fn connect_tcp(addr: SocketAddr) -> Self {
         let stream = TcpStream::connect(addr).expect("connect");
         stream
             .set_read_timeout(Some(Duration::from_secs(5)))
             .unwrap();
         stream.set_nodelay(true).unwrap();
-        Self { stream }
+        Self {
+            stream: Conn::Tcp(stream),
+        }
+    }
+
+    /// The socket of a TCP client (tests of socket-level behaviour).
+    pub fn tcp(&mut self) -> &mut TcpStream {
+        match &mut self.stream {
+            Conn::Tcp(s) => s,
+            Conn::Rdma(_) => panic!("this test needs a TCP connection"),
+        }
+    }
+
+    /// Sends `bytes`, ends this side of the stream, and waits for the server to close (TCP);
+    /// over RDMA, which has no half-close, delivers the bytes and disconnects.
+    pub fn send_and_end(&mut self, bytes: &[u8]) {
+        match &mut self.stream {
+            Conn::Tcp(s) => {
+                let _ = s.write_all(bytes);
+                let _ = s.shutdown(std::net::Shutdown::Write);
+                let _ = s.read_to_end(&mut Vec::new());
+            }
+            Conn::Rdma(s) => {
+                let _ = s.write_all(bytes);
+                let _ = s.shutdown();
+            }
+        }
     }
 
     pub fn send(&mut self, bytes: &[u8]) {
