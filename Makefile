@@ -11,8 +11,8 @@ RUN_PACKAGES := build-essential pkg-config
 SIM_PACKAGES := $(RUN_PACKAGES) verilator clang libclang-dev zlib1g-dev
 TEST_PACKAGES := $(SIM_PACKAGES) yosys python3-matplotlib \
 	libmemcached-tools python3-pymemcache memcached nutcracker libibverbs-dev librdmacm-dev
-# The features the tests build with: the server with the simulated device.
-TEST_FEATURES := --features lzcache/sim
+# The features the tests build with: the server with the simulated device and NIC verbs.
+TEST_FEATURES := --features lzcache/sim,lzcache/rdma
 
 .PHONY: help run run-sim build check-plain-build rtl-latches deps-sim difftest fuzz fuzz-smoke fuzz-tools hardware-and-tests-build test check fmt lint clippy rtl-lint synth hardware pnr pnr-reports pnr-wide pnr-tools bench hwreport loadbench deps-run deps clean
 

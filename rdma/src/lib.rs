@@ -14,6 +14,7 @@
 //!   event loops;
 //! * [`verbs`] — the verbs the stream needs, as a trait;
 //! * [`emulated`] — those verbs in process, with a NIC's semantics and its failures, for tests;
+//! * `sys` (feature `rdma`) — a NIC's verbs through rdma-sys: today the device probe.
 //!
 //! One-sided reads of stored values (Pilaf, FaRM) were left out on purpose: they would expose the
 //! storage format and bypass expiry, CAS and statistics.
@@ -21,6 +22,8 @@
 pub mod emulated;
 mod reactor;
 pub mod stream;
+#[cfg(feature = "rdma")]
+pub mod sys;
 pub mod verbs;
 
 pub use emulated::Fabric;
@@ -33,5 +36,8 @@ pub use verbs::{Provider, QueuePair};
 /// The provider of this machine's RDMA NICs, in builds with the `rdma` feature; `None` in
 /// builds without it.
 pub fn nic_provider() -> Option<std::sync::Arc<dyn Provider>> {
+    #[cfg(feature = "rdma")]
+    return Some(std::sync::Arc::new(sys::NicVerbs));
+    #[cfg(not(feature = "rdma"))]
     None
 }

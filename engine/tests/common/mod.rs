@@ -63,6 +63,8 @@ pub fn server(config: Config) -> ServerHandle {
 pub struct Binary {
     child: Child,
     pub port: u16,
+    /// Every log line so far, and a signal for each new one.
+    log: Arc<(std::sync::Mutex<Vec<String>>, std::sync::Condvar)>,
 }
 
 impl Binary {
@@ -79,9 +81,13 @@ impl Binary {
             .expect("lzcache binary runs");
         let stderr = BufReader::new(child.stderr.take().unwrap());
         let (tx, rx) = std::sync::mpsc::channel();
+        let log = Arc::new((std::sync::Mutex::new(Vec::new()), std::sync::Condvar::new()));
+        let kept = log.clone();
         // Keeps draining the log so the server never blocks on a full pipe.
         std::thread::spawn(move || {
             for line in stderr.lines().map_while(Result::ok) {
+                kept.0.lock().unwrap().push(line.clone());
+                kept.1.notify_all();
                 if let Some(addr) = line
                     .split_whitespace()
                     .find_map(|w| w.strip_prefix("addr="))
@@ -94,7 +100,24 @@ impl Binary {
             .recv_timeout(Duration::from_secs(60))
             .expect("server reports its address");
         let port = addr.rsplit(':').next().unwrap().parse().unwrap();
-        Self { child, port }
+        Self { child, port, log }
+    }
+
+    /// Waits up to 10 s for a log line matching `wanted`; returns the log so far when none came.
+    pub fn wait_for_log(&self, wanted: impl Fn(&str) -> bool) -> Result<String, Vec<String>> {
+        let deadline = Instant::now() + Duration::from_secs(10);
+        let (lines, more) = &*self.log;
+        let mut lines = lines.lock().unwrap();
+        loop {
+            if let Some(line) = lines.iter().find(|l| wanted(l)) {
+                return Ok(line.clone());
+            }
+            let left = deadline.saturating_duration_since(Instant::now());
+            if left.is_zero() {
+                return Err(lines.clone());
+            }
+            lines = more.wait_timeout(lines, left).unwrap().0;
+        }
     }
 
     pub fn pid(&self) -> u32 {
