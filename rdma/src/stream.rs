@@ -22,8 +22,9 @@
 //! * the receive ring (`ring_bytes`, remote-writable);
 //! * the send staging ring (`staging_bytes`): bytes the application writes are copied in once
 //!   and written to the peer from there; its space is freed by the completion of the signalled
-//!   write that covers it (writes are signalled selectively: every `signal_every`-th, at half
-//!   the staging ring, and the last of a burst);
+//!   request that covers it (writes are signalled selectively: every `signal_every`-th, at half
+//!   the staging ring, when the send queue runs short, and on a flush — so a request/reply
+//!   exchange costs no send completion at all most of the time);
 //! * control slots (32 bytes): one receive slot per posted receive and a few send slots for
 //!   HELLO and CREDIT.
 //!
@@ -160,6 +161,8 @@ enum WrKind {
     Control(u32),
     /// A data write, by sequence number.
     Write(u64),
+    /// The marker whose completion shows the send queue drained at teardown.
+    Drain,
 }
 
 impl WrKind {
@@ -170,6 +173,7 @@ impl WrKind {
             WrKind::Recv(slot) => (1 << Self::SHIFT) | u64::from(slot),
             WrKind::Control(slot) => (2 << Self::SHIFT) | u64::from(slot),
             WrKind::Write(seq) => (3 << Self::SHIFT) | (seq & ((1 << Self::SHIFT) - 1)),
+            WrKind::Drain => 4 << Self::SHIFT,
         }
     }
 
@@ -179,6 +183,7 @@ impl WrKind {
             1 => Some(WrKind::Recv(low as u32)),
             2 => Some(WrKind::Control(low as u32)),
             3 => Some(WrKind::Write(low)),
+            4 => Some(WrKind::Drain),
             _ => None,
         }
     }
@@ -268,6 +273,8 @@ pub struct ChannelCounters {
     pub completions: u64,
     pub data_writes: u64,
     pub control_sends: u64,
+    /// Sends and writes posted signalled (each costs a completion entry).
+    pub signalled: u64,
     pub bytes_sent: u64,
     pub bytes_received: u64,
 }
@@ -312,9 +319,11 @@ pub struct Channel {
     signalled: VecDeque<Signalled>,
     writes_since_signal: u32,
     unsignalled_bytes: u64,
+    /// A flush waits: the write that empties the staging ring is signalled.
+    flush_wanted: bool,
     write_seq: u64,
-    /// The last send posted and whether its completion (or a later one covering it) was seen.
-    last_send: Option<(u64, bool)>,
+    /// The drain marker posted at teardown has completed: every send before it has too.
+    drained: bool,
     /// Bytes the peer has written into our ring.
     received: u64,
     consumed: u64,
@@ -434,8 +443,9 @@ impl Channel {
             signalled: VecDeque::new(),
             writes_since_signal: 0,
             unsignalled_bytes: 0,
+            flush_wanted: false,
             write_seq: 0,
-            last_send: None,
+            drained: false,
             received: 0,
             consumed: 0,
             recvs_posted: 0,
@@ -586,6 +596,7 @@ impl Channel {
                 self.send_completed(c.wr_id);
             }
             WrKind::Write(_) => self.send_completed(c.wr_id),
+            WrKind::Drain => self.drained = true,
         }
         Ok(())
     }
@@ -634,16 +645,6 @@ impl Channel {
             let covered = self.signalled.drain(..=at).next_back().expect("one entry");
             self.sq_freed = covered.sq_posted;
             self.staging_freed = covered.written;
-            if covered.sq_posted == self.sq_posted {
-                if let Some((_, done)) = &mut self.last_send {
-                    *done = true;
-                }
-            }
-        }
-        if let Some((last, done)) = &mut self.last_send {
-            if *last == wr_id {
-                *done = true;
-            }
         }
     }
 
@@ -678,8 +679,8 @@ impl Channel {
         self.qp.post_send(wr)?;
         self.msgs_sent += 1;
         self.sq_posted += 1;
-        self.last_send = Some((wr.wr_id, false));
         if wr.signaled {
+            self.counters.signalled += 1;
             self.signalled.push_back(Signalled {
                 wr_id: wr.wr_id,
                 sq_posted: self.sq_posted,
@@ -744,7 +745,7 @@ impl Channel {
                 .min(remote.len - remote_at)
                 .min(staging_len - staging_at)
                 .min(u64::from(self.config.max_write));
-            let signaled = len == pending
+            let signaled = (len == pending && self.flush_wanted)
                 || self.writes_since_signal + 1 >= self.config.signal_every
                 || self.unsignalled_bytes + len >= staging_len / 2
                 || self.sq_in_use() + 3 > u64::from(self.config.sq_depth);
@@ -773,10 +774,41 @@ impl Channel {
             if signaled {
                 self.writes_since_signal = 0;
                 self.unsignalled_bytes = 0;
+                self.flush_wanted = false;
             } else {
                 self.writes_since_signal += 1;
                 self.unsignalled_bytes += len;
             }
+        }
+        Ok(())
+    }
+
+    /// Asks for the completion that shows every byte written so far delivered: the last
+    /// write is signalled, or — when everything is already posted unsignalled — a CREDIT goes,
+    /// whose completion covers the writes before it. Call until [`Channel::is_flushed`].
+    pub fn flush(&mut self) -> Result<(), ChannelError> {
+        if self.broken || !self.is_open() || self.is_flushed() {
+            return Ok(());
+        }
+        if self
+            .signalled
+            .back()
+            .is_some_and(|s| s.written == self.written)
+            && self.written == self.staged
+        {
+            return Ok(());
+        }
+        if self.written < self.staged {
+            self.flush_wanted = true;
+            return self.post_writes();
+        }
+        let credit = Control::Credit {
+            recvs_posted: self.recvs_posted,
+            consumed: self.consumed,
+        };
+        if self.send_control(credit)? {
+            self.reported_recvs = self.recvs_posted;
+            self.reported_consumed = self.consumed;
         }
         Ok(())
     }
@@ -872,7 +904,7 @@ impl Channel {
 
     /// Every posted work request has completed or been flushed: the memory may go.
     fn quiescent(&self) -> bool {
-        self.recvs_outstanding == 0 && self.last_send.is_none_or(|(_, done)| done)
+        self.recvs_outstanding == 0 && self.drained
     }
 
     /// Disconnects, takes the flushed completions, and deregisters the memory once nothing
@@ -884,6 +916,25 @@ impl Channel {
         }
         self.torn_down = true;
         self.disconnect();
+        // An unsignalled send that completed leaves no trace, so the end of the send queue is
+        // marked, as `ib_drain_sq` does: a signalled request posted on the broken queue pair
+        // completes (flushed) after everything posted before it.
+        self.drained = self.sq_posted == 0;
+        if !self.drained {
+            let marker = SendWr {
+                wr_id: WrKind::Drain.encode(),
+                sge: Sge {
+                    addr: self.send_slots.addr(),
+                    len: 0,
+                    lkey: self.send_slots.lkey(),
+                },
+                op: SendOp::Send,
+                signaled: true,
+            };
+            if let Err(err) = self.qp.post_send(marker) {
+                tracing::error!(%err, "cannot post the drain marker of a closing RDMA connection");
+            }
+        }
         let mut polled = Vec::new();
         for _ in 0..1000 {
             polled.clear();
@@ -1041,6 +1092,7 @@ impl AsyncWrite for AsyncRdmaStream {
         let this = self.get_mut();
         loop {
             this.channel.progress()?;
+            this.channel.flush()?;
             if this.channel.is_flushed() {
                 return Poll::Ready(Ok(()));
             }

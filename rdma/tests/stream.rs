@@ -185,39 +185,59 @@ async fn the_reader_sees_end_of_stream_after_every_byte_sent_before_shutdown() {
 }
 
 #[tokio::test(flavor = "current_thread")]
-async fn counters_show_selective_signalling_and_credits() {
+async fn request_reply_costs_one_write_each_way_and_few_completions() {
     let fabric = Fabric::new(10);
     let listener = RdmaListener::bind(&fabric, addr(6), ChannelConfig::default()).unwrap();
+    // The server answers each 100-byte request with one byte.
     let server = tokio::spawn(async move {
         let channel = listener.accept().await;
         let mut stream = AsyncRdmaStream::new(channel).unwrap();
-        let mut all = Vec::new();
-        stream.read_to_end(&mut all).await.unwrap();
-        (all.len(), stream.channel().counters())
+        let mut request = [0u8; 100];
+        let mut served = 0;
+        while stream.read_exact(&mut request).await.is_ok() {
+            stream.write_all(b"k").await.unwrap();
+            served += 1;
+        }
+        (served, stream.channel().counters())
     });
     let mut client = AsyncRdmaStream::connect(&fabric, addr(6), ChannelConfig::default())
         .await
         .unwrap();
-    // 1000 small messages, each flushed: one write each.
+    let mut reply = [0u8; 1];
     for _ in 0..1000 {
         client.write_all(&[b'x'; 100]).await.unwrap();
-        client.flush().await.unwrap();
+        client.read_exact(&mut reply).await.unwrap();
     }
     client.shutdown().await.unwrap();
     let counters = client.channel().counters();
-    let (received, server_counters) = server.await.unwrap();
-    assert_eq!(received, 100_000);
-    // One write per message, plus one where a message straddles the end of the 64 KiB rings
+    let (served, server_counters) = server.await.unwrap();
+    assert_eq!(served, 1000);
+    // One write per request, plus one where a request straddles the end of the 64 KiB rings
     // (staging and peer ring wrap at the same offset here): 655 × 100 < 65 536 < 656 × 100.
     assert_eq!(counters.data_writes, 1001);
     assert_eq!(counters.bytes_sent, 100_000);
+    assert_eq!(server_counters.data_writes, 1000);
     assert_eq!(server_counters.bytes_received, 100_000);
-    // The server returned credits about every rq_depth/2 receives, not per message.
-    assert!(
-        server_counters.control_sends <= 1000 / 16 + 2,
-        "server sent {} control messages",
-        server_counters.control_sends
-    );
+    // Each side returns credits every rq_depth/2 (16) messages it receives (its peer's writes
+    // and credits), not per message; plus its HELLO and a flush.
+    for (side, c, peer) in [
+        ("client", counters, server_counters),
+        ("server", server_counters, counters),
+    ] {
+        let received = peer.data_writes + peer.control_sends;
+        assert!(
+            c.control_sends <= received / 16 + 3,
+            "{side} sent {} control messages for {received} received",
+            c.control_sends
+        );
+        // Writes are signalled one in signal_every (16); control messages always.
+        assert!(
+            c.signalled <= c.data_writes / 16 + c.control_sends + 1,
+            "{side}: {} of {} requests signalled",
+            c.signalled,
+            c.data_writes + c.control_sends
+        );
+    }
 }
 
 /// Polls `done` while letting other tasks run; fails the test after 10 s.
