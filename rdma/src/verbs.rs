@@ -172,8 +172,6 @@ pub enum VerbsError {
     RegionBusy(u32),
     #[error("memory region with lkey {0:#x} is not registered here")]
     UnknownRegion(u32),
-    #[error("not supported: {0}")]
-    Unsupported(String),
     #[error("{call} failed: errno {errno}")]
     Os { call: &'static str, errno: i32 },
 }

@@ -38,8 +38,8 @@ fn listening_without_a_device_fails_with_no_device() {
     let addr = "127.0.0.1:0".parse().unwrap();
     match NicVerbs.listen(addr) {
         Err(VerbsError::NoDevice(why)) => assert!(!kernel_has_rdma_devices(), "{why}"),
-        Err(VerbsError::Unsupported(why)) => assert!(kernel_has_rdma_devices(), "{why}"),
+        // With a device, listening on loopback may work or fail in rdma_cm: either is an answer.
+        Ok(_) | Err(VerbsError::Os { .. }) => assert!(kernel_has_rdma_devices()),
         Err(other) => panic!("unexpected error {other}"),
-        Ok(_) => panic!("a NIC listener cannot be made by this build"),
     }
 }
