@@ -35,8 +35,8 @@ check-plain-build:
 
 test: deps lint check-plain-build hardware-and-tests-build ## Every check and test: format, clippy, RTL lint and latch check, place and route, fuzz smoke, all test suites
 	$(CARGO) test --workspace --all-targets $(TEST_FEATURES)
-	@echo "make test: the protocol conformance suites again, over RDMA on the emulated verbs"
-	LZCACHE_TEST_TRANSPORT=rdma-emulated $(CARGO) test -p lzcache --test text_protocol --test meta_protocol $(TEST_FEATURES)
+	@echo "make test: the protocol conformance suites again, over RDMA on the emulated verbs (sends held up to 20 µs)"
+	LZCACHE_TEST_TRANSPORT=rdma-emulated LZCACHE_TEST_RDMA_DELAY_US=20 $(CARGO) test -p lzcache --test text_protocol --test meta_protocol $(TEST_FEATURES)
 	@echo "make test: all checks passed"
 
 lint: fmt clippy rtl-lint ## rustfmt check, clippy, verilator --lint-only -Wall

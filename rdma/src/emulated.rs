@@ -14,7 +14,8 @@
 //! * **The wire**: one thread executes posted sends. Within a queue pair they run in posting
 //!   order; across queue pairs the next one is chosen by a seeded generator, so traffic of
 //!   different connections interleaves differently per seed (reordering across, never within,
-//!   a queue pair).
+//!   a queue pair); [`Fabric::with_delays`] also holds each send a seeded random time, so a
+//!   connection's traffic overtakes another's by more than one message.
 //! * **Receiver not ready**: a send that finds no posted receive waits for one, retrying every
 //!   [`RNR_TIMER`] up to the queue pair's `rnr_retry` (7: without end), then fails with
 //!   `RnrRetryExceeded`.
@@ -148,6 +149,8 @@ struct QpCore {
     cq: VecDeque<Completion>,
     /// Retries left and the time of the next one, while the head send waits for a receive.
     rnr: Option<(u8, Instant)>,
+    /// When the head send may go, once the wire drew its delay.
+    hold: Option<Instant>,
     notifier: Arc<Notifier>,
 }
 
@@ -164,6 +167,8 @@ struct State {
     next_key: u32,
     next_addr: u64,
     rng: XorShiftRng,
+    /// Each send waits a seeded random time up to this before it goes.
+    max_delay: Duration,
     stopped: bool,
     work_requests: u64,
     completions: u64,
@@ -208,6 +213,12 @@ impl std::fmt::Debug for Fabric {
 impl Fabric {
     /// A fabric whose cross-connection interleaving follows `seed`.
     pub fn new(seed: u64) -> Self {
+        Self::with_delays(seed, Duration::ZERO)
+    }
+
+    /// A fabric that also delays each send by a seeded random time up to `max_delay`, so
+    /// connections overtake one another (a queue pair's own sends stay in order).
+    pub fn with_delays(seed: u64, max_delay: Duration) -> Self {
         let shared = Arc::new(Shared {
             state: Mutex::new(State {
                 qps: HashMap::new(),
@@ -217,6 +228,7 @@ impl Fabric {
                 next_key: 0x100,
                 next_addr: 0x1000_0000,
                 rng: XorShiftRng::seed_from_u64(seed),
+                max_delay,
                 stopped: false,
                 work_requests: 0,
                 completions: 0,
@@ -274,6 +286,7 @@ impl Fabric {
                 recvs: VecDeque::new(),
                 cq: VecDeque::new(),
                 rnr: None,
+                hold: None,
                 notifier: notifier.clone(),
             },
         );
@@ -643,6 +656,7 @@ fn run_wire(shared: &Shared) {
                 core.state == QpState::Connected
                     && !core.sends.is_empty()
                     && core.rnr.is_none_or(|(_, at)| at <= now)
+                    && core.hold.is_none_or(|at| at <= now)
             })
             .map(|(&id, _)| id)
             .collect();
@@ -651,7 +665,11 @@ fn run_wire(shared: &Shared) {
             let next_retry = state
                 .qps
                 .values()
-                .filter_map(|core| core.rnr.map(|(_, at)| at))
+                .filter(|core| !core.sends.is_empty())
+                .filter_map(|core| match (core.rnr.map(|(_, at)| at), core.hold) {
+                    (Some(a), Some(b)) => Some(a.max(b)),
+                    (a, b) => a.or(b),
+                })
                 .min();
             state = match next_retry {
                 Some(at) => {
@@ -666,7 +684,20 @@ fn run_wire(shared: &Shared) {
             continue;
         }
         let pick = ready[(state.rng.next_u32() as usize) % ready.len()];
+        if !state.max_delay.is_zero() && state.qps[&pick].hold.is_none() {
+            let nanos = state.max_delay.as_nanos() as u64;
+            let delay =
+                Duration::from_nanos(u64::from(state.rng.next_u32()) * nanos / u64::from(u32::MAX));
+            state.qps.get_mut(&pick).expect("a ready queue pair").hold = Some(now + delay);
+            continue;
+        }
         execute_head(&mut state, pick);
+        if let Some(core) = state.qps.get_mut(&pick) {
+            // The next send draws its own delay (an RNR wait keeps the current one).
+            if core.rnr.is_none() {
+                core.hold = None;
+            }
+        }
     }
 }
 

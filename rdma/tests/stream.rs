@@ -125,8 +125,8 @@ async fn a_client_with_default_rings_talks_to_a_server_with_tight_ones() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn many_connections_interleave_without_mixing_bytes() {
-    for seed in [3, 4, 5] {
-        let fabric = Fabric::new(seed);
+    for (seed, delay_us) in [(3, 0), (4, 0), (5, 200)] {
+        let fabric = Fabric::with_delays(seed, Duration::from_micros(delay_us));
         let listener = echo_server(&fabric, addr(3), tight()).await;
         let server = tokio::spawn(run_echo(listener));
         let clients: Vec<_> = (0..8u64)

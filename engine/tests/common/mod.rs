@@ -19,7 +19,8 @@ pub fn rdma_emulated() -> bool {
 }
 
 /// The emulated fabric servers and clients of this test process share; its interleaving of
-/// connections follows `LZCACHE_TEST_RDMA_SEED` (default 1).
+/// connections follows `LZCACHE_TEST_RDMA_SEED` (default 1), and each send is held up to
+/// `LZCACHE_TEST_RDMA_DELAY_US` microseconds (default 0).
 pub fn fabric() -> &'static Fabric {
     static FABRIC: OnceLock<Fabric> = OnceLock::new();
     FABRIC.get_or_init(|| {
@@ -27,7 +28,11 @@ pub fn fabric() -> &'static Fabric {
             .ok()
             .and_then(|s| s.parse().ok())
             .unwrap_or(1);
-        Fabric::new(seed)
+        let delay_us = std::env::var("LZCACHE_TEST_RDMA_DELAY_US")
+            .ok()
+            .and_then(|s| s.parse().ok())
+            .unwrap_or(0);
+        Fabric::with_delays(seed, Duration::from_micros(delay_us))
     })
 }
 
