@@ -9,6 +9,8 @@ use clap::Parser;
 use lzcache_driver::device::DeviceOptions;
 use lzcache_driver::{CodecSpec, DispatchConfig, Prefer};
 use lzcache_rdma::verbs::Provider;
+
+use crate::protocol::auth::AuthFile;
 use lzcache_rdma::ChannelConfig;
 
 /// Default threshold for trying compression. LZ4 rarely saves 1/8 of a value shorter than
@@ -42,6 +44,8 @@ pub struct Config {
     pub device: DeviceOptions,
     /// Items live in this file and survive a clean shutdown (`-e`, memcached's memory file).
     pub memory_file: Option<std::path::PathBuf>,
+    /// Users of memcached's ASCII authentication (`-Y authfile`); none: no authentication.
+    pub auth: Option<Arc<AuthFile>>,
     /// Also serve over RDMA on this address (`--rdma-listen`); port 0 means the TCP port.
     pub rdma_listen: Option<SocketAddr>,
     /// Where RDMA connections come from: a NIC's verbs or, in tests, the emulated fabric.
@@ -66,6 +70,7 @@ impl Default for Config {
             dispatch: DispatchConfig::default(),
             device: DeviceOptions::default(),
             memory_file: None,
+            auth: None,
             rdma_listen: None,
             rdma: None,
             rdma_channel: ChannelConfig::default(),
@@ -123,6 +128,10 @@ pub struct Cli {
     /// (default: the device's own; the deadline grows with the job's size at the device's rate)
     #[arg(long = "accel-timeout-ms")]
     pub accel_timeout_ms: Option<u64>,
+    /// Require memcached's ASCII authentication: FILE holds `user:password` lines, and a client
+    /// authenticates with `set <any> 0 0 <n>` whose data is `<user> <password>`.
+    #[arg(short = 'Y', long = "auth-file", value_name = "FILE")]
+    pub auth_file: Option<std::path::PathBuf>,
     /// Also serve the text and meta protocols over RDMA (RC queue pairs set up by rdma_cm) on
     /// ADDR:PORT. A missing device fails this listener only; TCP keeps serving.
     #[arg(long = "rdma-listen", value_name = "ADDR:PORT")]
@@ -182,6 +191,10 @@ impl Cli {
                 ..DeviceOptions::default()
             },
             memory_file: self.memory_file,
+            auth: match &self.auth_file {
+                Some(path) => Some(Arc::new(AuthFile::load(path)?)),
+                None => None,
+            },
             rdma_listen: self.rdma_listen,
             rdma: lzcache_rdma::nic_provider(),
             rdma_channel: ChannelConfig::default(),

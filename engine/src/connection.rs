@@ -11,6 +11,7 @@ use std::sync::Arc;
 use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
 
 use crate::commands::{Cache, Flow};
+use crate::protocol::auth::{self, AuthStep};
 use crate::protocol::{Framer, Parsed, Request, Then};
 use crate::stats::Stats;
 
@@ -30,10 +31,38 @@ where
     let mut input: Vec<u8> = Vec::with_capacity(READ_CHUNK);
     let mut output: Vec<u8> = Vec::with_capacity(READ_CHUNK);
     let mut framer = Framer::new();
+    // With `-Y`, input goes to the authentication parser until a token is accepted.
+    let mut authenticated = cache.config.auth.is_none();
     loop {
         let mut consumed = 0usize;
         let mut close = false;
         loop {
+            if let (false, Some(users)) = (authenticated, cache.config.auth.as_deref()) {
+                match auth::step(&input[consumed..], users) {
+                    AuthStep::Incomplete => break,
+                    AuthStep::Close => {
+                        close = true;
+                        break;
+                    }
+                    AuthStep::Reply {
+                        consumed: taken,
+                        reply,
+                        authenticated: accepted,
+                    } => {
+                        consumed += taken;
+                        output.extend_from_slice(reply.as_bytes());
+                        output.extend_from_slice(b"\r\n");
+                        if accepted || reply == auth::FAILURE {
+                            Stats::incr(&cache.stats.auth_cmds);
+                        }
+                        if reply == auth::FAILURE {
+                            Stats::incr(&cache.stats.auth_errors);
+                        }
+                        authenticated = accepted;
+                        continue;
+                    }
+                }
+            }
             let step = framer.next(&input[consumed..], &limits);
             consumed += step.consumed;
             match step.parsed {

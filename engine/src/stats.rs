@@ -102,6 +102,8 @@ counters!(
     touch_misses,
     bytes_read,
     bytes_written,
+    auth_cmds,
+    auth_errors,
     crc_errors,
     values_compressed,
     values_uncompressed,

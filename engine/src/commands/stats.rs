@@ -97,6 +97,12 @@ impl Cache {
         stat(out, "evictions", "on");
         stat(out, "item_size_max", c.item_size_max);
         stat(out, "binding_protocol", "ascii");
+        stat(out, "auth_enabled_sasl", "no");
+        stat(
+            out,
+            "auth_enabled_ascii",
+            if c.auth.is_some() { "yes" } else { "no" },
+        );
         stat(out, "lz_compress_min", c.compress_min);
         stat(out, "lz_codec", self.values.backend_name());
     }

@@ -6,6 +6,7 @@
 //! that follows, or close the connection). Requests borrow from the buffer: keys and values are
 //! not copied until the store keeps them.
 
+pub mod auth;
 mod framer;
 pub mod meta;
 mod text;
