@@ -11,6 +11,7 @@ use lzcache_driver::{CodecSpec, DispatchConfig, Prefer};
 use lzcache_rdma::verbs::Provider;
 
 use crate::protocol::auth::AuthFile;
+use crate::tls::{Tls, TlsOptions};
 use lzcache_rdma::ChannelConfig;
 
 /// Default threshold for trying compression. LZ4 rarely saves 1/8 of a value shorter than
@@ -44,6 +45,8 @@ pub struct Config {
     pub device: DeviceOptions,
     /// Items live in this file and survive a clean shutdown (`-e`, memcached's memory file).
     pub memory_file: Option<std::path::PathBuf>,
+    /// TLS on the TCP listener (`-Z` with `-o ssl_*`).
+    pub tls: Option<Tls>,
     /// Users of memcached's ASCII authentication (`-Y authfile`); none: no authentication.
     pub auth: Option<Arc<AuthFile>>,
     /// Also serve over RDMA on this address (`--rdma-listen`); port 0 means the TCP port.
@@ -70,6 +73,7 @@ impl Default for Config {
             dispatch: DispatchConfig::default(),
             device: DeviceOptions::default(),
             memory_file: None,
+            tls: None,
             auth: None,
             rdma_listen: None,
             rdma: None,
@@ -104,7 +108,12 @@ pub struct Cli {
     /// after a clean shutdown (SIGTERM or SIGUSR1) and a start with the same -e and -m.
     #[arg(short = 'e', long = "memory-file")]
     pub memory_file: Option<std::path::PathBuf>,
-    /// Extended options, comma-separated, as memcached's `-o`: `idle_timeout=SECONDS`.
+    /// Serve TLS on the TCP port (memcached's `-Z`), with `-o ssl_chain_cert=FILE` and
+    /// optionally `ssl_key`, `ssl_ca_cert`, `ssl_verify_mode`.
+    #[arg(short = 'Z', long = "enable-ssl")]
+    pub enable_ssl: bool,
+    /// Extended options, comma-separated, as memcached's `-o`: `idle_timeout=SECONDS`,
+    /// `ssl_chain_cert=FILE`, `ssl_key=FILE`, `ssl_ca_cert=FILE`, `ssl_verify_mode=0..3`.
     #[arg(short = 'o', long = "extended")]
     pub extended: Vec<String>,
     /// Verbose logging; repeat for more.
@@ -157,7 +166,13 @@ impl Cli {
             return Err("-I cannot be larger than -m".into());
         }
         let mut idle_timeout = None;
+        let mut tls_options = TlsOptions::default();
         for option in self.extended.iter().flat_map(|o| o.split(',')) {
+            if let Some((name, value)) = option.split_once('=') {
+                if tls_options.suboption(name, value)? {
+                    continue;
+                }
+            }
             match option.split_once('=') {
                 Some(("idle_timeout", secs)) => {
                     let secs: u64 = secs
@@ -171,6 +186,13 @@ impl Cli {
         if !(0.0..=1.0).contains(&self.accel_verify) {
             return Err("--accel-verify must be between 0 and 1".into());
         }
+        let tls = match self.enable_ssl {
+            true => Some(Tls::new(tls_options)?),
+            false if tls_options != TlsOptions::default() => {
+                return Err("ssl_* options need -Z".into());
+            }
+            false => None,
+        };
         Ok(Config {
             listen: SocketAddr::new(self.listen, self.port),
             memory_limit,
@@ -191,6 +213,7 @@ impl Cli {
                 ..DeviceOptions::default()
             },
             memory_file: self.memory_file,
+            tls,
             auth: match &self.auth_file {
                 Some(path) => Some(Arc::new(AuthFile::load(path)?)),
                 None => None,

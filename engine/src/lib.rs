@@ -23,6 +23,7 @@ pub mod protocol;
 pub mod server;
 pub mod stats;
 pub mod store;
+pub mod tls;
 pub mod value;
 
 pub use commands::Cache;

@@ -188,7 +188,14 @@ fn spawn_worker(
                         Handoff::Tcp(std_stream, peer) => match TcpStream::from_std(std_stream) {
                             Ok(stream) => {
                                 let _ = stream.set_nodelay(true);
-                                tokio::spawn(serve_and_count(stream, peer, cache));
+                                match cache.config.tls.clone() {
+                                    None => {
+                                        tokio::spawn(serve_and_count(stream, peer, cache));
+                                    }
+                                    Some(tls) => {
+                                        tokio::spawn(handshake_and_serve(tls, stream, peer, cache));
+                                    }
+                                }
                             }
                             Err(err) => {
                                 debug!(%peer, %err, "cannot register connection");
@@ -216,6 +223,27 @@ fn spawn_worker(
             runtime.shutdown_timeout(Duration::from_secs(1));
         })?;
     Ok((sender, thread))
+}
+
+/// Completes a TLS handshake (within its timeout) and serves the connection; a failed
+/// handshake just closes it.
+async fn handshake_and_serve(
+    tls: crate::tls::Tls,
+    stream: TcpStream,
+    peer: SocketAddr,
+    cache: Arc<Cache>,
+) {
+    match tokio::time::timeout(crate::tls::HANDSHAKE_TIMEOUT, tls.acceptor.accept(stream)).await {
+        Ok(Ok(stream)) => serve_and_count(stream, peer, cache).await,
+        Ok(Err(err)) => {
+            debug!(%peer, %err, "TLS handshake failed");
+            cache.stats.curr_connections.fetch_sub(1, Ordering::Relaxed);
+        }
+        Err(_) => {
+            debug!(%peer, "TLS handshake timed out");
+            cache.stats.curr_connections.fetch_sub(1, Ordering::Relaxed);
+        }
+    }
 }
 
 /// Serves a connection to its end, then gives back its place under the connection limit.
