@@ -14,7 +14,7 @@ TEST_PACKAGES := $(SIM_PACKAGES) yosys python3-matplotlib \
 # The features the tests build with: the server with the simulated device and NIC verbs.
 TEST_FEATURES := --features lzcache/sim,lzcache/rdma
 
-.PHONY: help run run-sim build check-plain-build rtl-latches deps-sim difftest fuzz fuzz-smoke fuzz-tools hardware-and-tests-build test check fmt lint clippy rtl-lint synth hardware pnr pnr-reports pnr-wide pnr-tools bench hwreport loadbench deps-run deps clean
+.PHONY: help run run-sim soak build check-plain-build rtl-latches deps-sim difftest fuzz fuzz-smoke fuzz-tools hardware-and-tests-build test check fmt lint clippy rtl-lint synth hardware pnr pnr-reports pnr-wide pnr-tools bench hwreport loadbench deps-run deps clean
 
 help: ## List the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-10s %s\n", $$1, $$2}'
@@ -205,6 +205,9 @@ hwreport: deps synth pnr ## The RTL in clock cycles over the corpus, beside lz4 
 	$(CARGO) run --release -p lzcache-benches --bin hwreport
 
 SECS ?= 600
+soak: deps-sim ## The soak test (verifying clients, device faults, bit flips) for SECS seconds (default 600)
+	LZCACHE_SOAK_SECS=$(SECS) $(CARGO) test --release -p lzcache --features sim --test soak -- --nocapture
+
 difftest: deps ## lzcache against memcached on generated command streams for SECS seconds (default 600)
 	$(CARGO) run --release -p lzcache-difftest -- --secs $(SECS) --seed $$(date +%s)
 
