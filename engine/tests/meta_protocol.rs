@@ -207,3 +207,26 @@ fn quiet_pipeline_returns_only_hits_then_mn() {
         b"VA 1 ka\r\n1\r\nVA 1 kc\r\n3\r\nMN\r\n",
     );
 }
+
+#[test]
+fn vivify_applies_t_and_n_in_flag_order_as_memcached_does() {
+    // memcached 1.6.18's replies: the item N creates starts with no expiry, T and N set it in
+    // flag order (the later wins), and t reports what was set before it.
+    let s = default_server();
+    let mut c = Client::connect(s.addr());
+    c.table(&[
+        (b"mg a1 t N30\r\n", b"HD t-1 W\r\n"),
+        (b"mg a1 t\r\n", b"HD t30 Z\r\n"),
+        (b"mg a2 t T30 N30\r\n", b"HD t-1 W\r\n"),
+        (b"mg a3 t N30 T40\r\n", b"HD t-1 W\r\n"),
+        (b"mg a3 t\r\n", b"HD t40 Z\r\n"),
+        (b"mg a4 T30 N30 t\r\n", b"HD t30 W\r\n"),
+        (b"mg a5 N30 T0 t\r\n", b"HD t-1 W\r\n"),
+        (b"mg a5 t\r\n", b"HD t-1 Z\r\n"),
+        (b"mg b1 N30 t\r\n", b"HD t30 W\r\n"),
+        (b"mg b2 T40 N30 t\r\n", b"HD t30 W\r\n"),
+        (b"mg b2 t\r\n", b"HD t30 Z\r\n"),
+        (b"mg b5 N30 v t\r\n", b"VA 0 t30 W\r\n\r\n"),
+        (b"mg b6 t N30 v\r\n", b"VA 0 t-1 W\r\n\r\n"),
+    ]);
+}

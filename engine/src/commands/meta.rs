@@ -103,9 +103,10 @@ impl Cache {
             size: Some(item.value.raw_len as usize),
             // memcached answers the flags in their order: a `t` before `N` saw no item yet.
             ttl: Some(
-                if vivified && flags.ttl.is_none() && flags.ttl_asked_before_vivify() {
-                    -1
-                } else if !vivified && flags.ttl_asked_before_touch() {
+                if vivified {
+                    let (_, reported) = flags.vivified_exptimes();
+                    self.clock.ttl_remaining(self.clock.expiry(reported.unwrap_or(0)))
+                } else if flags.ttl_asked_before_touch() {
                     self.clock.ttl_remaining(old_expiry)
                 } else {
                     self.clock.ttl_remaining(new_expiry.unwrap_or(item.expiry))
@@ -127,7 +128,8 @@ impl Cache {
 
     /// `mg … N<ttl>`: creates an empty item on a miss so one client can fill it.
     fn vivify(&self, key: &[u8], flags: &MetaFlags<'_>) -> Option<ItemSnapshot> {
-        let ttl = flags.vivify?;
+        flags.vivify?;
+        let (ttl, _) = flags.vivified_exptimes();
         let now = self.clock.now();
         let value = self.encode_empty();
         let mut item = Item::new(value, 0, self.clock.expiry(ttl), now);

@@ -165,6 +165,33 @@ impl MetaFlags<'_> {
         self.comes_before(b't', b'T')
     }
 
+    /// On an `mg` that vivifies (`N`): the exptime the new item gets and the one a `t` flag
+    /// reports. memcached applies `T` and `N` in flag order to the item it creates (which starts
+    /// with no expiry): the later of the two wins, and `t` reports what was set before it.
+    pub fn vivified_exptimes(&self) -> (i64, Option<i64>) {
+        let position = |flag| self.position(flag);
+        let (n_at, t_at, ttl_at) = (position(b'N'), position(b'T'), position(b't'));
+        let set_at = [(n_at, self.vivify), (t_at, self.ttl)];
+        let last_before = |limit: Option<usize>| {
+            set_at
+                .iter()
+                .filter_map(|&(at, value)| Some((at?, value?)))
+                .filter(|&(at, _)| limit.is_none_or(|limit| at < limit))
+                .max_by_key(|&(at, _)| at)
+                .map(|(_, value)| value)
+        };
+        let stored = last_before(None).unwrap_or(0);
+        let reported = ttl_at.map(|_| last_before(ttl_at).unwrap_or(0));
+        (stored, reported)
+    }
+
+    fn position(&self, flag: u8) -> Option<usize> {
+        self.raw
+            .split(|&b| b == b' ')
+            .filter(|t| !t.is_empty())
+            .position(|t| t[0] == flag)
+    }
+
     fn comes_before(&self, first: u8, second: u8) -> bool {
         let position = |flag: u8| {
             self.raw
