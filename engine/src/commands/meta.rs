@@ -102,16 +102,15 @@ impl Cache {
             last_access_ago: Some(now.saturating_sub(item.last_access)),
             size: Some(item.value.raw_len as usize),
             // memcached answers the flags in their order: a `t` before `N` saw no item yet.
-            ttl: Some(
-                if vivified {
-                    let (_, reported) = flags.vivified_exptimes();
-                    self.clock.ttl_remaining(self.clock.expiry(reported.unwrap_or(0)))
-                } else if flags.ttl_asked_before_touch() {
-                    self.clock.ttl_remaining(old_expiry)
-                } else {
-                    self.clock.ttl_remaining(new_expiry.unwrap_or(item.expiry))
-                },
-            ),
+            ttl: Some(if vivified {
+                let (_, reported) = flags.vivified_exptimes();
+                self.clock
+                    .ttl_remaining(self.clock.expiry(reported.unwrap_or(0)))
+            } else if flags.ttl_asked_before_touch() {
+                self.clock.ttl_remaining(old_expiry)
+            } else {
+                self.clock.ttl_remaining(new_expiry.unwrap_or(item.expiry))
+            }),
         };
         match &value {
             Some(raw) => {
