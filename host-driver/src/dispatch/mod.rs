@@ -146,6 +146,9 @@ struct FaultStats {
     crc_mismatches: AtomicU64,
     verified: AtomicU64,
     verify_failures: AtomicU64,
+    /// Device errors on values software could not read either: the stored value was damaged
+    /// and the device said so (not a device fault).
+    damaged_values: AtomicU64,
     trips: AtomicU64,
 }
 
@@ -395,6 +398,7 @@ impl Inner {
                     self.device_fault(Fault::Suspect);
                 } else {
                     // The stored value itself is damaged; the device was right.
+                    self.faults.damaged_values.fetch_add(1, Ordering::Relaxed);
                     self.device_ok();
                 }
                 done
@@ -482,6 +486,10 @@ impl Codec for Dispatcher {
                 (
                     "lz_dev_verify_failures".into(),
                     load(&inner.faults.verify_failures),
+                ),
+                (
+                    "lz_dev_damaged_values".into(),
+                    load(&inner.faults.damaged_values),
                 ),
                 ("lz_dev_breaker_trips".into(), load(&inner.faults.trips)),
             ]);
