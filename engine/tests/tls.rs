@@ -123,8 +123,17 @@ fn a_required_client_certificate_is_enforced() {
     });
     let (ok, out) = python_client(s.addr(), &pki.path("ca.pem"), None);
     assert!(!ok, "served without a client certificate: {out}");
+    // Refused by the server: its alert, or — when the client's write races the alert — the
+    // connection torn down under it; never a wrong value or a missing module.
+    let refused = [
+        "CERTIFICATE_REQUIRED",
+        "BrokenPipeError",
+        "ConnectionResetError",
+        "SSLEOFError",
+        "SSLZeroReturnError",
+    ];
     assert!(
-        out.contains("CERTIFICATE_REQUIRED"),
+        refused.iter().any(|r| out.contains(r)),
         "failed for another reason: {out}"
     );
     let client = (pki.path("client.pem"), pki.path("client.key"));
