@@ -811,6 +811,26 @@ fn fail(
     set_broken(state, peer, QpState::Disconnected);
 }
 
+/// A send that arrived: the sender's completion and the receive it consumed.
+fn delivered(wr: &SendWr, recv_wr_id: u64, opcode: WcOpcode, imm: Option<u32>) -> Outcome {
+    Outcome::Done {
+        local: Completion {
+            wr_id: wr.wr_id,
+            status: WcStatus::Success,
+            opcode: send_opcode(wr),
+            byte_len: wr.sge.len,
+            imm: None,
+        },
+        remote: Some(Completion {
+            wr_id: recv_wr_id,
+            status: WcStatus::Success,
+            opcode,
+            byte_len: wr.sge.len,
+            imm,
+        }),
+    }
+}
+
 /// Moves the bytes of one send, checking keys, ranges and access as a NIC would.
 fn transfer(state: &State, id: u64, peer: u64, wr: &SendWr, recv: Option<RecvWr>) -> Outcome {
     let error = |status| Completion {
@@ -876,20 +896,7 @@ fn transfer(state: &State, id: u64, peer: u64, wr: &SendWr, recv: Option<RecvWr>
                     }
                 }
             }
-            Outcome::Done {
-                local: Completion {
-                    status: WcStatus::Success,
-                    byte_len: wr.sge.len,
-                    ..error(WcStatus::Success)
-                },
-                remote: Some(Completion {
-                    wr_id: recv.wr_id,
-                    status: WcStatus::Success,
-                    opcode: WcOpcode::Recv,
-                    byte_len: wr.sge.len,
-                    imm: None,
-                }),
-            }
+            delivered(wr, recv.wr_id, WcOpcode::Recv, None)
         }
         SendOp::WriteWithImm {
             remote_addr,
@@ -914,20 +921,7 @@ fn transfer(state: &State, id: u64, peer: u64, wr: &SendWr, recv: Option<RecvWr>
                 };
             };
             region.write(at, &payload);
-            Outcome::Done {
-                local: Completion {
-                    status: WcStatus::Success,
-                    byte_len: wr.sge.len,
-                    ..error(WcStatus::Success)
-                },
-                remote: Some(Completion {
-                    wr_id: recv.wr_id,
-                    status: WcStatus::Success,
-                    opcode: WcOpcode::RecvRdmaWithImm,
-                    byte_len: wr.sge.len,
-                    imm: Some(imm),
-                }),
-            }
+            delivered(wr, recv.wr_id, WcOpcode::RecvRdmaWithImm, Some(imm))
         }
     }
 }
