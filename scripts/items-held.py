@@ -1,9 +1,11 @@
 #!/usr/bin/env python3
 """Fills a memcached-protocol server with values and prints how many it still holds.
 
-    scripts/items-held.py PORT COUNT SIZE {text|random|half}
+    scripts/items-held.py PORT COUNT SIZE {text|random|half|json}
 
-Writes COUNT values of SIZE bytes (text-like words, random bytes, or half of each) under
+Writes COUNT values of SIZE bytes (text-like words, random bytes, or half of each; `json`:
+JSON-like user records of 100-500 bytes whatever SIZE says — the same field names and enums,
+timestamps, ids and random tokens, as lzcache_driver::dict::json_records makes them) under
 keys k:000000000.. (9 bytes while COUNT < 10^7),
 with noreply, prints curr_items, bytes and evictions from `stats`, then reads every key back
 and prints the hit ratio. Run it against a fresh lzcache and a fresh memcached with the same
@@ -26,7 +28,45 @@ def text(n):
     return bytes(out[:n])
 
 
+STATES = ["active", "pending", "suspended", "deleted", "trial"]
+PLANS = ["free", "pro", "team", "enterprise"]
+COUNTRIES = ["DE", "FR", "US", "GB", "JP", "BR", "IN", "NL"]
+LOCALES = ["en-US", "de-DE", "fr-FR", "ja-JP", "pt-BR"]
+TAGS = ["beta", "newsletter", "mobile", "desktop", "vip", "churn-risk", "api"]
+FIRST = ["anna", "ben", "chen", "dara", "emil", "fatima", "goro", "hana", "ivan"]
+EVENTS = ["login", "logout", "purchase", "view", "search", "share"]
+
+
+def timestamp():
+    return "2026-%02d-%02dT%02d:%02d:%02dZ" % (1 + rng.randrange(12), 1 + rng.randrange(28),
+                                              rng.randrange(24), rng.randrange(60), rng.randrange(60))
+
+
+def json_record():
+    name = rng.choice(FIRST)
+    out = ('{"id":%d,"username":"%s%d","email":"%s.%d@example.com","state":"%s","plan":"%s",'
+           '"created_at":"%s","updated_at":"%s","country":"%s","locale":"%s"'
+           % (100000 + rng.randrange(9900000), name, rng.randrange(10000), name, rng.randrange(1000),
+              rng.choice(STATES), rng.choice(PLANS), timestamp(), timestamp(),
+              rng.choice(COUNTRIES), rng.choice(LOCALES)))
+    tags = rng.randrange(4)
+    if tags:
+        out += ',"tags":[%s]' % ",".join('"%s"' % rng.choice(TAGS) for _ in range(tags))
+    if rng.randrange(2) == 0:
+        out += (',"last_event":{"type":"%s","at":"%s","session":"%016x"}'
+                % (rng.choice(EVENTS), timestamp(), rng.getrandbits(64)))
+    if rng.randrange(3) == 0:
+        out += (',"settings":{"theme":"%s","notifications":%s,"two_factor":%s}'
+                % (rng.choice(["dark", "light"]), rng.choice(["true", "false"]),
+                   rng.choice(["true", "false"])))
+    out += ',"score":%d.%02d,"token":"%016x"}' % (rng.randrange(1000), rng.randrange(100),
+                                                  rng.getrandbits(64))
+    return out.encode()
+
+
 def value():
+    if kind == "json":
+        return json_record()
     if kind == "random":
         return rng.randbytes(size)
     if kind == "half":
@@ -41,7 +81,8 @@ def key(i):
 sock = socket.create_connection(("127.0.0.1", port))
 batch = bytearray()
 for i in range(count):
-    batch += b"set %s 0 0 %d noreply\r\n" % (key(i), size) + value() + b"\r\n"
+    data = value()
+    batch += b"set %s 0 0 %d noreply\r\n" % (key(i), len(data)) + data + b"\r\n"
     if len(batch) > 1 << 20:
         sock.sendall(batch)
         batch.clear()

@@ -10,6 +10,7 @@ use lzcache_driver::device::DeviceOptions;
 use lzcache_driver::{CodecSpec, DispatchConfig, Prefer};
 use lzcache_rdma::verbs::Provider;
 
+use crate::dict::DictSettings;
 use crate::protocol::auth::AuthFile;
 use crate::tls::{Tls, TlsOptions};
 use lzcache_rdma::ChannelConfig;
@@ -56,6 +57,8 @@ pub struct Config {
     pub rdma: Option<Arc<dyn Provider>>,
     /// Ring sizes and queue depths of each RDMA connection.
     pub rdma_channel: ChannelConfig,
+    /// Trained dictionaries for small values (`--dict`, `--dict-size`, …).
+    pub dict: DictSettings,
 }
 
 impl Default for Config {
@@ -78,6 +81,7 @@ impl Default for Config {
             rdma_listen: None,
             rdma: None,
             rdma_channel: ChannelConfig::default(),
+            dict: DictSettings::default(),
         }
     }
 }
@@ -145,6 +149,28 @@ pub struct Cli {
     /// ADDR:PORT. A missing device fails this listener only; TCP keeps serving.
     #[arg(long = "rdma-listen", value_name = "ADDR:PORT")]
     pub rdma_listen: Option<SocketAddr>,
+    /// Train LZ4 dictionaries on stored values and compress values up to 16 KiB with them
+    #[arg(long = "dict", value_enum, default_value = "on")]
+    pub dict: OnOff,
+    /// Bytes of each trained dictionary (1k to 64k)
+    #[arg(long = "dict-size", default_value = "16k", value_parser = parse_size)]
+    pub dict_size: usize,
+    /// Retrain at most every this many seconds while the ratio holds (sooner when it decays)
+    #[arg(long = "dict-retrain-secs", default_value_t = 600)]
+    pub dict_retrain_secs: u64,
+    /// Start with the dictionaries of FILE (one written by --dict-export)
+    #[arg(long = "dict-import", value_name = "FILE")]
+    pub dict_import: Option<std::path::PathBuf>,
+    /// Write the dictionaries to FILE whenever one is adopted (for --dict-import elsewhere)
+    #[arg(long = "dict-export", value_name = "FILE")]
+    pub dict_export: Option<std::path::PathBuf>,
+}
+
+/// A switch flag's value.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum OnOff {
+    On,
+    Off,
 }
 
 impl Cli {
@@ -182,6 +208,12 @@ impl Cli {
                 }
                 _ => return Err(format!("Illegal suboption \"{option}\"")),
             }
+        }
+        if !(1024..=lzcache_driver::dict::MAX_DICT_LEN).contains(&self.dict_size) {
+            return Err("--dict-size must be between 1k and 64k".into());
+        }
+        if self.dict_retrain_secs == 0 {
+            return Err("--dict-retrain-secs must be at least 1".into());
         }
         if !(0.0..=1.0).contains(&self.accel_verify) {
             return Err("--accel-verify must be between 0 and 1".into());
@@ -221,6 +253,13 @@ impl Cli {
             rdma_listen: self.rdma_listen,
             rdma: lzcache_rdma::nic_provider(),
             rdma_channel: ChannelConfig::default(),
+            dict: DictSettings {
+                enabled: self.dict == OnOff::On,
+                size: self.dict_size,
+                retrain_interval: Duration::from_secs(self.dict_retrain_secs),
+                import: self.dict_import,
+                export: self.dict_export,
+            },
         })
     }
 }

@@ -19,6 +19,7 @@ pub mod clock;
 pub mod commands;
 pub mod config;
 pub mod connection;
+pub mod dict;
 pub mod protocol;
 pub mod server;
 pub mod stats;

@@ -329,14 +329,19 @@ pub fn start_with_codec(config: Config, codec: Arc<dyn Codec>) -> std::io::Resul
     let std_listener = std::net::TcpListener::bind(config.listen)?;
     std_listener.set_nonblocking(true)?;
     let addr = std_listener.local_addr()?;
-    let cache = Arc::new(Cache::open(config, codec)?);
+    let cache = Arc::new(Cache::open_with_imports(config, codec)?);
+    cache
+        .values
+        .dictionaries()
+        .spawn_trainer(Arc::downgrade(&cache), crate::commands::dict_items)?;
     if cache.store.verify_pending() {
         let cache = cache.clone();
         std::thread::Builder::new()
             .name("lzcache-restore".into())
             .spawn(move || {
                 let threads = std::thread::available_parallelism().map_or(1, |n| n.get());
-                let (kept, dropped) = cache.store.verify_restored(threads);
+                let dicts = cache.values.dictionaries();
+                let (kept, dropped) = cache.store.verify_restored(threads, &|id| dicts.get(id));
                 info!(kept, dropped, "warm restart: restored items checked");
             })?;
     }

@@ -4,11 +4,17 @@
 //! when that saves at least [`MIN_SAVING_DIVISOR`]th of its size; otherwise it is kept raw.
 //! Either way the CRC-64/NVME of the raw bytes is kept beside it and checked on every read, so a
 //! value damaged in memory (or by a faulty codec) is detected and never served.
+//!
+//! A value up to [`crate::dict::DICT_VALUE_MAX`] is compressed with the active trained
+//! dictionary when there is one, and records its id; it is decoded with that dictionary, and a
+//! value whose dictionary is gone is an error (never served).
 
 use std::sync::Arc;
 
 use bytes::Bytes;
 use lzcache_driver::{crc64, Codec, Job, JobStatus};
+
+use crate::dict::Dictionaries;
 
 /// Compression must save at least 1/8 of the value to be worth the decompression on every read.
 pub const MIN_SAVING_DIVISOR: usize = 8;
@@ -23,6 +29,8 @@ pub struct StoredValue {
     /// CRC-64/NVME of the raw value.
     pub crc: u64,
     pub compressed: bool,
+    /// The dictionary the block was made with; 0 for none (always 0 for a raw value).
+    pub dict: u32,
 }
 
 impl StoredValue {
@@ -77,6 +85,8 @@ pub enum ValueError {
     CrcMismatch { expected: u64, actual: u64 },
     #[error("compressed block is damaged ({0:?})")]
     BadBlock(JobStatus),
+    #[error("the value's dictionary {0} is not held (lost with an unclean restart)")]
+    UnknownDictionary(u32),
     #[error("codec failed: {0}")]
     Codec(#[from] lzcache_driver::CodecError),
 }
@@ -97,14 +107,37 @@ pub enum ValueError {
 pub struct ValueCodec {
     codec: Arc<dyn Codec>,
     compress_min: usize,
+    dicts: Arc<Dictionaries>,
 }
 
 impl ValueCodec {
+    /// Values compressed without dictionaries.
     pub fn new(codec: Arc<dyn Codec>, compress_min: usize) -> Self {
+        let off = crate::dict::DictSettings {
+            enabled: false,
+            ..Default::default()
+        };
+        Self::with_dictionaries(
+            codec,
+            compress_min,
+            Arc::new(Dictionaries::new(off, compress_min, 0)),
+        )
+    }
+
+    pub fn with_dictionaries(
+        codec: Arc<dyn Codec>,
+        compress_min: usize,
+        dicts: Arc<Dictionaries>,
+    ) -> Self {
         Self {
             codec,
             compress_min,
+            dicts,
         }
+    }
+
+    pub fn dictionaries(&self) -> &Arc<Dictionaries> {
+        &self.dicts
     }
 
     pub fn backend_name(&self) -> &str {
@@ -124,20 +157,29 @@ impl ValueCodec {
         if raw.len() < self.compress_min || raw.len() < 16 {
             return StoredValue::raw(raw);
         }
+        self.dicts.offer(raw);
+        let dict = self.dicts.for_value(raw.len());
+        let dict_id = dict.as_ref().map_or(0, |d| d.id());
         let kept = StoredValue::raw_unchecked(raw);
-        let done = match self.codec.submit(Job::compress(0, kept.shared_bytes())) {
+        let job = Job::compress(0, kept.shared_bytes()).with_dict(dict);
+        let done = match self.codec.submit(job) {
             Ok(pending) => pending.await,
             Err(err) => Err(err),
         };
         match done {
             Ok(done) if done.status == JobStatus::Ok => {
                 let worthwhile = raw.len() - raw.len() / MIN_SAVING_DIVISOR;
+                if dict_id != 0 {
+                    self.dicts
+                        .note_compressed(raw.len(), done.output.len().min(raw.len()));
+                }
                 if done.output.len() <= worthwhile {
                     return StoredValue {
                         bytes: Arc::from(&done.output[..]),
                         raw_len: raw.len() as u32,
                         crc: done.crc64,
                         compressed: true,
+                        dict: dict_id,
                     };
                 }
                 kept.with_crc(done.crc64)
@@ -154,7 +196,16 @@ impl ValueCodec {
             verify_raw(value)?;
             return Ok(RawBytes::Stored(Arc::clone(&value.bytes)));
         }
-        let job = Job::decompress(0, value.shared_bytes(), value.raw_len as usize, value.crc);
+        let dict = match value.dict {
+            0 => None,
+            id => Some(
+                self.dicts
+                    .get(id)
+                    .ok_or(ValueError::UnknownDictionary(id))?,
+            ),
+        };
+        let job = Job::decompress(0, value.shared_bytes(), value.raw_len as usize, value.crc)
+            .with_dict(dict);
         let done = self.codec.submit(job)?.await?;
         if done.status != JobStatus::Ok {
             return Err(ValueError::BadBlock(done.status));
@@ -187,6 +238,7 @@ fn raw_value(bytes: Arc<[u8]>, crc: u64) -> StoredValue {
         bytes,
         crc,
         compressed: false,
+        dict: 0,
     }
 }
 
@@ -255,5 +307,46 @@ mod tests {
                 );
             }
         }
+    }
+
+    #[tokio::test]
+    async fn small_records_use_the_dictionary_and_name_it() {
+        use crate::dict::{DictSettings, Dictionaries, Trained};
+        let dicts = Arc::new(Dictionaries::new(
+            DictSettings {
+                size: 8 << 10,
+                ..DictSettings::default()
+            },
+            64,
+            64 << 20,
+        ));
+        let values =
+            ValueCodec::with_dictionaries(Arc::new(SoftwareCodec::new()), 64, Arc::clone(&dicts));
+        let records = lzcache_driver::dict::json_records(20_000, 8);
+        for r in &records {
+            // Before a dictionary: stored as plain LZ4 or raw, and sampled.
+            assert_eq!(values.encode(r).await.dict, 0);
+        }
+        assert!(matches!(
+            dicts.train_now([0; crate::store::DICT_SLOTS]),
+            Trained::Adopted { id: 1, .. }
+        ));
+        let fresh = lzcache_driver::dict::json_records(200, 9);
+        let (mut raw, mut held) = (0, 0);
+        for r in &fresh {
+            let v = values.encode(r).await;
+            assert!(v.compressed && v.dict == 1);
+            assert_eq!(&values.decode(&v).await.unwrap()[..], &r[..]);
+            raw += r.len();
+            held += v.held_len();
+        }
+        assert!(held * 2 < raw, "{raw} raw bytes held in {held}");
+        // Without its dictionary a value is an error, never other bytes.
+        let v = values.encode(&fresh[0]).await;
+        let plain = codec();
+        assert_eq!(
+            plain.decode(&v).await.unwrap_err(),
+            ValueError::UnknownDictionary(1)
+        );
     }
 }

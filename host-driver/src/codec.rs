@@ -6,11 +6,14 @@
 
 use std::future::Future;
 use std::pin::Pin;
+use std::sync::Arc;
 use std::task::{Context, Poll};
 use std::time::Duration;
 
 use bytes::Bytes;
 use futures_channel::oneshot;
+
+use crate::dict::Dictionary;
 
 /// What a job asks for.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -31,6 +34,8 @@ pub struct Job {
     pub tag: u64,
     pub op: JobOp,
     pub input: Bytes,
+    /// The preset dictionary the block is (to be) made with: its matches may reach into it.
+    pub dict: Option<Arc<Dictionary>>,
 }
 
 impl Job {
@@ -39,6 +44,7 @@ impl Job {
             tag,
             op: JobOp::Compress,
             input: input.into(),
+            dict: None,
         }
     }
 
@@ -55,6 +61,7 @@ impl Job {
                 expected_crc,
             },
             input: block.into(),
+            dict: None,
         }
     }
 
@@ -63,7 +70,14 @@ impl Job {
             tag,
             op: JobOp::Checksum,
             input: input.into(),
+            dict: None,
         }
+    }
+
+    /// The same job with its block made with (or decoded against) `dict`.
+    pub fn with_dict(mut self, dict: Option<Arc<Dictionary>>) -> Self {
+        self.dict = dict;
+        self
     }
 
     /// The larger of the input and the expected output: what a job's cost and deadline scale
@@ -92,6 +106,9 @@ pub enum JobStatus {
     TooLarge,
     /// The device reported an internal error.
     DeviceError,
+    /// The backend cannot run this kind of job (a block with a preset dictionary on a device
+    /// that loads none).
+    Unsupported,
 }
 
 /// The answer to a job.

@@ -13,6 +13,8 @@
 //!   `sim`, `xdma:<N>`).
 //! * [`SoftwareCodec`] is the reference backend: the LZ4 *block* format through `lz4_flex` and
 //!   CRC-64/NVME through `crc-fast` (carry-less-multiply SIMD).
+//! * [`dict`] holds preset dictionaries (liblz4 with a prepared table) and their training
+//!   (zstd's builder): a job may name one, and only software runs such jobs so far.
 //! * [`crc64`] holds the checksum every other part of lzcache agrees on.
 //!
 //! * [`device`] puts the CacheAccelerator behind the same trait: [`device::DeviceCodec`] (jobs,
@@ -24,11 +26,13 @@
 pub mod codec;
 pub mod crc64;
 pub mod device;
+pub mod dict;
 pub mod dispatch;
 pub mod software;
 
 pub use codec::{
     Codec, CodecError, CodecStat, Completer, Completion, Job, JobOp, JobStatus, Outcome, Pending,
 };
+pub use dict::{DictError, Dictionary};
 pub use dispatch::{CodecSpec, DispatchConfig, Dispatcher, Prefer};
 pub use software::SoftwareCodec;

@@ -1,4 +1,5 @@
-//! The software backend: `lz4_flex` for the LZ4 block format, `crc-fast` for CRC-64/NVME.
+//! The software backend: `lz4_flex` for the LZ4 block format, `crc-fast` for CRC-64/NVME, and
+//! liblz4 for blocks with a preset dictionary ([`crate::dict`]).
 //!
 //! It completes every job inline during [`Codec::submit`]. lz4_flex is built with its fast
 //! (internally `unsafe`) block code and its `checked-decode` bounds checks: a malformed block is
@@ -43,7 +44,13 @@ impl SoftwareCodec {
 }
 
 fn compress(job: &Job) -> Completion {
-    let block = lz4_flex::block::compress(&job.input);
+    let block = match &job.dict {
+        None => lz4_flex::block::compress(&job.input),
+        Some(dict) => match dict.compress(&job.input) {
+            Some(block) => block,
+            None => return Completion::failed(job.tag, JobStatus::TooLarge),
+        },
+    };
     let status = if block.len() >= job.input.len() {
         JobStatus::Incompressible
     } else {
@@ -63,23 +70,32 @@ fn decompress(job: &Job, raw_len: usize, expected_crc: u64) -> Completion {
     if raw_len > MAX_RAW_LEN {
         return failed(JobStatus::TooLarge);
     }
+    if let Some(dict) = &job.dict {
+        return match dict.decompress(&job.input, raw_len) {
+            Some(output) => decoded(job.tag, output, expected_crc),
+            // liblz4 does not say why; the length is checked on the block's own terms.
+            None => failed(JobStatus::Malformed),
+        };
+    }
     // `decompress` sizes its output to `raw_len` and fails rather than write past it.
     match lz4_flex::block::decompress(&job.input, raw_len) {
-        Ok(output) if output.len() == raw_len => {
-            let crc = crc64::checksum(&output);
-            Completion {
-                tag: job.tag,
-                status: JobStatus::Ok,
-                output: Bytes::from(output),
-                crc64: crc,
-                crc_valid: crc == expected_crc,
-            }
-        }
+        Ok(output) if output.len() == raw_len => decoded(job.tag, output, expected_crc),
         Ok(_) => failed(JobStatus::LengthMismatch),
         Err(lz4_flex::block::DecompressError::OutputTooSmall { .. }) => {
             failed(JobStatus::LengthMismatch)
         }
         Err(_) => failed(JobStatus::Malformed),
+    }
+}
+
+fn decoded(tag: u64, output: Vec<u8>, expected_crc: u64) -> Completion {
+    let crc = crc64::checksum(&output);
+    Completion {
+        tag,
+        status: JobStatus::Ok,
+        output: Bytes::from(output),
+        crc64: crc,
+        crc_valid: crc == expected_crc,
     }
 }
 

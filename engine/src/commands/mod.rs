@@ -17,6 +17,7 @@ use tracing::warn;
 
 use crate::clock::Clock;
 use crate::config::Config;
+use crate::dict::{file as dict_file, Dictionaries};
 use crate::protocol::{Limits, Request};
 use crate::stats::Stats;
 use crate::store::{ItemSnapshot, Restore, SavedClock, Store};
@@ -51,8 +52,32 @@ pub struct Cache {
 impl Cache {
     /// A cache in anonymous memory (any `memory_file` of the config is not used).
     pub fn new(config: Config, codec: Arc<dyn Codec>) -> Self {
-        let store = Store::new(config.memory_limit);
-        Self::with_store(config, codec, store, Clock::new())
+        let dicts = Self::dictionaries(&config);
+        let store = Store::new(config.memory_limit - dicts.memory_bytes());
+        Self::with_store(config, codec, store, Clock::new(), dicts)
+    }
+
+    /// The dictionaries, whose memory comes out of `-m` before the store's.
+    fn dictionaries(config: &Config) -> Arc<Dictionaries> {
+        Arc::new(Dictionaries::new(
+            config.dict.clone(),
+            config.compress_min,
+            config.memory_limit,
+        ))
+    }
+
+    /// A cache as [`Cache::open`] makes it, with `--dict-import`'s dictionaries.
+    pub fn open_with_imports(config: Config, codec: Arc<dyn Codec>) -> std::io::Result<Self> {
+        let import = config.dict.import.clone();
+        let cache = Self::open(config, codec)?;
+        if let Some(path) = import {
+            let saved = dict_file::read(&path).map_err(|e| {
+                std::io::Error::new(e.kind(), format!("--dict-import {}: {e}", path.display()))
+            })?;
+            tracing::info!(path = %path.display(), dictionaries = saved.dicts.len(), active = saved.active, "dictionaries imported");
+            cache.values.dictionaries().restore(saved);
+        }
+        Ok(cache)
     }
 
     /// A cache in `config.memory_file` when one is given (resuming what a clean shutdown left
@@ -61,11 +86,27 @@ impl Cache {
         let Some(path) = config.memory_file.clone() else {
             return Ok(Self::new(config, codec));
         };
-        let (store, restore) =
-            Store::open_file(config.memory_limit, &path, crate::store::random_seed())?;
+        let dicts = Self::dictionaries(&config);
+        let (store, restore) = Store::open_file(
+            config.memory_limit - dicts.memory_bytes(),
+            &path,
+            crate::store::random_seed(),
+        )?;
+        let dicts_path = dicts_path(&path);
+        let saved_dicts = dict_file::read(&dicts_path);
+        // Read once, as the store's meta file: only a clean shutdown's is trusted.
+        let _ = std::fs::remove_file(&dicts_path);
         let clock = match restore {
             Restore::Resumed { items, clock } => {
                 tracing::info!(path = %path.display(), items, "warm restart: items restored, being checked");
+                match saved_dicts {
+                    Ok(saved) => dicts.restore(saved),
+                    Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
+                    Err(e) => tracing::warn!(
+                        path = %dicts_path.display(),
+                        "{e}: values compressed with dictionaries will be dropped"
+                    ),
+                }
                 Clock::resume(clock.rel_now, clock.unix_now)
             }
             Restore::Empty(why) => {
@@ -73,13 +114,19 @@ impl Cache {
                 Clock::new()
             }
         };
-        Ok(Self::with_store(config, codec, store, clock))
+        Ok(Self::with_store(config, codec, store, clock, dicts))
     }
 
-    fn with_store(config: Config, codec: Arc<dyn Codec>, store: Store, clock: Clock) -> Self {
+    fn with_store(
+        config: Config,
+        codec: Arc<dyn Codec>,
+        store: Store,
+        clock: Clock,
+        dicts: Arc<Dictionaries>,
+    ) -> Self {
         Self {
             store,
-            values: ValueCodec::new(codec, config.compress_min),
+            values: ValueCodec::with_dictionaries(codec, config.compress_min, dicts),
             clock,
             stats: Stats::default(),
             flush_at: AtomicU32::new(0),
@@ -91,6 +138,12 @@ impl Cache {
     /// Saves what a warm restart needs, when the cache lives in a memory file. Called after
     /// the server stopped serving.
     pub fn save(&self) -> std::io::Result<()> {
+        if let Some(path) = &self.config.memory_file {
+            let dicts = self.values.dictionaries();
+            if dicts.enabled() {
+                dict_file::write(&dicts_path(path), &dicts.saved())?;
+            }
+        }
         self.store.save(SavedClock {
             rel_now: self.clock.now(),
             unix_now: self.clock.unix_now(),
@@ -255,6 +308,18 @@ impl Cache {
         };
         Stats::incr(counter);
     }
+}
+
+/// Where a memory file's dictionaries are kept across a clean shutdown.
+fn dicts_path(memory_file: &std::path::Path) -> std::path::PathBuf {
+    let mut name = memory_file.as_os_str().to_owned();
+    name.push(".dicts");
+    name.into()
+}
+
+/// Live items per dictionary slot: what the trainer retires dictionaries by.
+pub fn dict_items(cache: &Cache) -> [usize; crate::store::DICT_SLOTS] {
+    cache.store.totals().dict_items
 }
 
 /// The version lzcache reports: memcached's protocol level first (clients and memcapable read

@@ -78,6 +78,15 @@ impl Cache {
             self.stats.total(|c| &c.values_uncompressed),
         );
         stat(out, "crc_errors", self.stats.total(|c| &c.crc_errors));
+        // Trained dictionaries: which is active, how trainings went, what they gained.
+        for (name, value) in self.values.dictionaries().stats() {
+            stat(out, name, value);
+        }
+        stat(
+            out,
+            "lz_dict_items",
+            totals.dict_items.iter().sum::<usize>(),
+        );
         // Per-path counters of the codec (software, device, fallbacks).
         for (name, value) in self.values.codec_stats() {
             stat(out, &name, value);
@@ -105,6 +114,14 @@ impl Cache {
         );
         stat(out, "lz_compress_min", c.compress_min);
         stat(out, "lz_codec", self.values.backend_name());
+        let dicts = self.values.dictionaries();
+        stat(out, "lz_dict", if dicts.enabled() { "on" } else { "off" });
+        stat(out, "lz_dict_target_size", dicts.settings().size);
+        stat(
+            out,
+            "lz_dict_retrain_secs",
+            dicts.settings().retrain_interval.as_secs(),
+        );
     }
 
     /// lzcache has no slab classes: everything is reported as class 1.

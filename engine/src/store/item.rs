@@ -64,6 +64,7 @@ impl Item {
             expiry: self.expiry,
             expiry_field: self.expiry != 0,
             raw_len: self.value.compressed.then_some(self.value.raw_len),
+            dict: self.value.dict,
             client_flags: self.flags,
             cas: self.cas,
             crc: self.value.crc,

@@ -47,7 +47,7 @@ use ghost::Ghost;
 use index::{Index, Position};
 pub use item::{record_size, Item, ItemSnapshot};
 use log::{Log, Queue, Slot, HEADER};
-pub use persist::{Restore, SavedClock};
+pub use persist::{DictLookup, Restore, SavedClock};
 use record::{Parts, Record};
 
 /// Number of shards: enough that a few dozen threads rarely contend. A key's shard is the top
@@ -169,6 +169,16 @@ pub struct StoreCounters {
     pub restore_dropped: AtomicU64,
 }
 
+/// How many dictionaries may have values in the store at once: live items are counted per
+/// dictionary in this many slots (a dictionary's slot is its id modulo this), so a new id may be
+/// used only once the slot it shares is empty ([`StoreTotals::dict_items`]).
+pub const DICT_SLOTS: usize = 8;
+
+/// The counting slot of dictionary `id`.
+pub fn dict_slot(id: u32) -> usize {
+    id as usize % DICT_SLOTS
+}
+
 /// Live figures of one shard.
 #[derive(Debug, Default, Clone, Copy)]
 struct Figures {
@@ -177,6 +187,8 @@ struct Figures {
     raw_bytes: usize,
     held_bytes: usize,
     compressed: usize,
+    /// Items whose block needs a dictionary, per [`dict_slot`].
+    dict_items: [usize; DICT_SLOTS],
 }
 
 impl Figures {
@@ -187,6 +199,9 @@ impl Figures {
         self.raw_bytes += r.raw_len as usize;
         self.held_bytes += r.value_len;
         self.compressed += usize::from(r.compressed());
+        if r.dict != 0 {
+            self.dict_items[dict_slot(r.dict)] += 1;
+        }
     }
 
     fn remove(&mut self, r: &Record<'_>, stored: usize) {
@@ -195,6 +210,9 @@ impl Figures {
         self.raw_bytes -= r.raw_len as usize;
         self.held_bytes -= r.value_len;
         self.compressed -= usize::from(r.compressed());
+        if r.dict != 0 {
+            self.dict_items[dict_slot(r.dict)] -= 1;
+        }
     }
 }
 
@@ -212,6 +230,8 @@ pub struct StoreTotals {
     pub raw_value_bytes: usize,
     pub held_value_bytes: usize,
     pub compressed_items: usize,
+    /// Items whose block needs a dictionary, per [`dict_slot`].
+    pub dict_items: [usize; DICT_SLOTS],
     pub segment_size: usize,
     pub segments: usize,
     pub segments_free: usize,
@@ -514,6 +534,7 @@ impl Store {
                 raw_len: r.raw_len,
                 crc: r.crc,
                 compressed: r.compressed(),
+                dict: r.dict,
             },
             flags: r.client_flags,
             expiry: r.expiry,
@@ -1207,6 +1228,9 @@ impl Store {
             t.raw_value_bytes += f.raw_bytes;
             t.held_value_bytes += f.held_bytes;
             t.compressed_items += f.compressed;
+            for (total, n) in t.dict_items.iter_mut().zip(f.dict_items) {
+                *total += n;
+            }
             t.index_bytes += shard.index.bytes();
             t.index_slots += shard.index.capacity();
         }
@@ -1284,6 +1308,7 @@ impl Plan {
             expiry: 0,
             expiry_field: false,
             raw_len: None,
+            dict: 0,
             client_flags: 0,
             cas: item.cas,
             crc: 0,

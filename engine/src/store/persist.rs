@@ -14,12 +14,17 @@
 use std::io;
 use std::path::{Path, PathBuf};
 
-use lzcache_driver::crc64;
+use std::sync::Arc;
+
+use lzcache_driver::{crc64, Dictionary};
 
 use super::log::{Log, Reader};
 use super::{shard_of, Figures, Index, Layout, Parts, Shard, Store, SHARDS};
 
-const MAGIC: &[u8; 8] = b"LZSTORE1";
+const MAGIC: &[u8; 8] = b"LZSTORE2";
+
+/// The dictionary of an id, for checking restored values.
+pub type DictLookup<'a> = dyn Fn(u32) -> Option<Arc<Dictionary>> + Sync + 'a;
 
 /// The clock a store was saved with: relative seconds then, and the unix time then.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -115,7 +120,10 @@ impl Store {
                 f.raw_bytes,
                 f.held_bytes,
                 f.compressed,
-            ] {
+            ]
+            .into_iter()
+            .chain(f.dict_items)
+            {
                 out.extend_from_slice(&(v as u64).to_le_bytes());
             }
         }
@@ -183,7 +191,7 @@ impl Store {
                 .map(|c| u64::from_le_bytes(c.try_into().unwrap_or_default()))
                 .collect();
             let index = Index::from_slots(buckets, &slots).ok_or("bad index")?;
-            let mut f = [0usize; 5];
+            let mut f = [0usize; 5 + super::DICT_SLOTS];
             for v in f.iter_mut() {
                 *v = r.u64().ok_or("truncated figures")? as usize;
             }
@@ -193,6 +201,7 @@ impl Store {
                 raw_bytes: f[2],
                 held_bytes: f[3],
                 compressed: f[4],
+                dict_items: std::array::from_fn(|i| f[5 + i]),
             };
             indexes.push(Shard { index, figures });
         }
@@ -236,7 +245,10 @@ impl Store {
     /// and counting the bad ones, a shard at a time under its lock (and the reclaim lock, so no
     /// record moves meanwhile), on `threads` threads. The server serves meanwhile: a read
     /// checks the CRC anyway, so nothing damaged is ever served. Returns (kept, dropped).
-    pub fn verify_restored(&self, threads: usize) -> (usize, usize) {
+    ///
+    /// `dicts` finds the dictionary a compressed value names; a value whose dictionary is gone
+    /// cannot be read and is dropped.
+    pub fn verify_restored(&self, threads: usize, dicts: &DictLookup<'_>) -> (usize, usize) {
         use std::sync::atomic::{AtomicUsize, Ordering::Relaxed};
         if !self.verify_pending() {
             return (0, 0);
@@ -253,7 +265,7 @@ impl Store {
                     let _reclaim = self.lock_reclaim();
                     let ends = self.segment_ends();
                     let mut shard = self.lock(i);
-                    let (k, d) = self.check_shard(i, &mut shard, &ends);
+                    let (k, d) = self.check_shard(i, &mut shard, &ends, dicts);
                     kept.fetch_add(k, Relaxed);
                     dropped.fetch_add(d, Relaxed);
                 });
@@ -283,7 +295,13 @@ impl Store {
 
     /// Checks every entry of shard `i` (held locked by the caller), dropping the bad ones and
     /// counting the shard's figures afresh. Returns (kept, dropped).
-    fn check_shard(&self, i: usize, shard: &mut Shard, ends: &[Option<usize>]) -> (usize, usize) {
+    fn check_shard(
+        &self,
+        i: usize,
+        shard: &mut Shard,
+        ends: &[Option<usize>],
+        dicts: &DictLookup<'_>,
+    ) -> (usize, usize) {
         let (mut kept, mut dropped) = (0, 0);
         let mut figures = Figures::default();
         let size = self.layout.segment_size;
@@ -302,7 +320,10 @@ impl Store {
                     return None;
                 }
                 let value = self.held_value(&record)?;
-                let crc = if record.compressed() {
+                let crc = if record.dict != 0 {
+                    let raw = dicts(record.dict)?.decompress(&value, record.raw_len as usize)?;
+                    crc64::checksum(&raw)
+                } else if record.compressed() {
                     let raw = lz4_flex::block::decompress(&value, record.raw_len as usize).ok()?;
                     (raw.len() == record.raw_len as usize).then(|| crc64::checksum(&raw))?
                 } else {

@@ -1,11 +1,14 @@
 //! An item as bytes in a segment: byte-packed, optional fields only when present.
 //!
 //! ```text
-//! 0      header: RECORD | HEAD | COMPRESSED | HAS_FLAGS | HAS_EXPIRY | PIECE (never changes)
+//! 0      header: RECORD | HEAD | COMPRESSED | HAS_FLAGS | HAS_EXPIRY | PIECE | HAS_DICT
+//!        (never changes)
 //! 1      key length (1..=250)
 //! 2..6   last access (u32 LE, relative seconds)      rewritten in place
 //! [6..10 expiry (u32 LE) when HAS_EXPIRY]            rewritten in place
-//! varint held length; [varint raw length] when COMPRESSED; [varint client flags] when HAS_FLAGS
+//! varint held length; [varint raw length] when COMPRESSED; [varint dictionary id] when
+//! HAS_DICT (a compressed value whose block needs that dictionary); [varint client flags] when
+//! HAS_FLAGS
 //! [varint value length] when HEAD
 //! varint CAS
 //! 8      CRC-64/NVME of the raw value
@@ -30,12 +33,13 @@ const COMPRESSED: u8 = 0x20;
 const PIECE: u8 = 0x04;
 const HAS_FLAGS: u8 = 0x10;
 const HAS_EXPIRY: u8 = 0x08;
+const HAS_DICT: u8 = 0x02;
 
 pub const LAST_ACCESS_AT: usize = 2;
 pub const EXPIRY_AT: usize = 6;
 
-/// The longest prefix before the key: header, key length, two times, five varints, CRC.
-pub const MAX_PREFIX: usize = 2 + 4 + 4 + 10 + 5 + 5 + 10 + 10 + 8;
+/// The longest prefix before the key: header, key length, two times, six varints, CRC.
+pub const MAX_PREFIX: usize = 2 + 4 + 4 + 10 + 5 + 5 + 5 + 10 + 10 + 8;
 
 /// What a record is.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -57,6 +61,8 @@ pub struct Record<'a> {
     pub last_access: u32,
     pub expiry: u32,
     pub raw_len: u32,
+    /// The dictionary a compressed value's block was made with; 0 for none.
+    pub dict: u32,
     pub client_flags: u32,
     pub cas: u64,
     pub crc: u64,
@@ -106,6 +112,8 @@ pub struct Fields {
     pub expiry_field: bool,
     /// The raw length of a compressed value; `None` for a raw value.
     pub raw_len: Option<u32>,
+    /// The dictionary of a compressed value's block; 0 for none (and for a raw value).
+    pub dict: u32,
     pub client_flags: u32,
     pub cas: u64,
     pub crc: u64,
@@ -145,6 +153,11 @@ fn prefix_len(fields: &Fields, held_len: usize) -> usize {
         }
         + varint_len(held_len as u64)
         + fields.raw_len.map_or(0, |r| varint_len(r.into()))
+        + if has_dict(fields) {
+            varint_len(fields.dict.into())
+        } else {
+            0
+        }
         + if fields.client_flags != 0 {
             varint_len(fields.client_flags.into())
         } else {
@@ -156,6 +169,11 @@ fn prefix_len(fields: &Fields, held_len: usize) -> usize {
         }
         + varint_len(fields.cas)
         + 8
+}
+
+/// Only a compressed value names a dictionary.
+fn has_dict(fields: &Fields) -> bool {
+    fields.raw_len.is_some() && fields.dict != 0
 }
 
 /// A record's bytes up to its key; the key and the value follow.
@@ -179,6 +197,9 @@ pub fn prefix(fields: &Fields, key_len: usize, held_len: usize) -> Prefix {
     let mut header = RECORD;
     if fields.raw_len.is_some() {
         header |= COMPRESSED;
+    }
+    if has_dict(fields) {
+        header |= HAS_DICT;
     }
     if fields.client_flags != 0 {
         header |= HAS_FLAGS;
@@ -208,6 +229,9 @@ pub fn prefix(fields: &Fields, key_len: usize, held_len: usize) -> Prefix {
     if let Some(raw_len) = fields.raw_len {
         put_varint(b, &mut at, raw_len.into());
     }
+    if has_dict(fields) {
+        put_varint(b, &mut at, fields.dict.into());
+    }
     if fields.client_flags != 0 {
         put_varint(b, &mut at, fields.client_flags.into());
     }
@@ -229,6 +253,7 @@ pub fn min_len(head: [u8; 2]) -> usize {
         + 4 * flag(HAS_EXPIRY)
         + 1
         + flag(COMPRESSED)
+        + flag(HAS_DICT)
         + flag(HAS_FLAGS)
         + flag(HEAD)
         + 1
@@ -289,6 +314,11 @@ pub fn parse<'a>(
     } else {
         None
     };
+    let dict = match (header & HAS_DICT != 0, header & COMPRESSED != 0) {
+        (false, _) => 0,
+        (true, true) => u32::try_from(varint(&mut at)?).ok().filter(|&d| d != 0)?,
+        (true, false) => return None,
+    };
     let client_flags = if header & HAS_FLAGS != 0 {
         u32::try_from(varint(&mut at)?).ok()?
     } else {
@@ -325,6 +355,7 @@ pub fn parse<'a>(
         last_access,
         expiry,
         raw_len,
+        dict,
         client_flags,
         cas,
         crc,
@@ -352,11 +383,39 @@ mod tests {
             expiry,
             expiry_field: false,
             raw_len,
+            dict: 0,
             client_flags,
             cas,
             crc: 0x0123_4567_89ab_cdef,
             kind: Kind::Inline,
         }
+    }
+
+    #[test]
+    fn a_compressed_value_names_its_dictionary_and_a_raw_one_never_does() {
+        for dict in [1u32, 127, 128, u32::MAX] {
+            let mut f = fields(Some(300), 9, 0, 5);
+            f.dict = dict;
+            let out = encode(&f, b"k", b"block");
+            assert_eq!(encoded_len(&f, 1, 5), out.len());
+            let r = decode(&out, Parts::All).unwrap();
+            assert_eq!(
+                (r.dict, r.raw_len, r.client_flags, r.value),
+                (dict, 300, 9, &b"block"[..])
+            );
+            assert!(min_len([out[0], out[1]]) <= out.len());
+            // A raw value's record carries no id, whatever the fields say.
+            f.raw_len = None;
+            let raw = encode(&f, b"k", b"block");
+            assert_eq!(decode(&raw, Parts::All).unwrap().dict, 0);
+            assert_eq!(encoded_len(&f, 1, 5), raw.len());
+        }
+        // A dictionary flag without compression, or id 0, is no record.
+        let mut f = fields(Some(300), 0, 0, 5);
+        f.dict = 2;
+        let mut out = encode(&f, b"k", b"block");
+        out[0] &= !COMPRESSED;
+        assert_eq!(decode(&out, Parts::All), None);
     }
 
     fn encode(f: &Fields, key: &[u8], value: &[u8]) -> Vec<u8> {

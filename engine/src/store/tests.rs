@@ -13,6 +13,7 @@ fn value_of(bytes: &[u8]) -> StoredValue {
         raw_len: bytes.len() as u32,
         crc: lzcache_driver::crc64::checksum(bytes),
         compressed: false,
+        dict: 0,
     }
 }
 

@@ -322,6 +322,14 @@ impl DeviceCodec {
 
     fn enqueue(&self, job: Job, reply: Reply) -> Result<(), CodecError> {
         let limit = self.info.max_job as usize;
+        if job.dict.is_some() {
+            // The CacheAccelerator loads no preset dictionaries (yet).
+            reply(
+                Ok(Completion::failed(job.tag, JobStatus::Unsupported)),
+                None,
+            );
+            return Ok(());
+        }
         if job.size() > limit {
             reply(Ok(Completion::failed(job.tag, JobStatus::TooLarge)), None);
             return Ok(());

@@ -231,7 +231,8 @@ impl Inner {
     /// Whether this job goes to the device.
     fn use_device(&self, device: &dyn Accelerator, job: &Job) -> bool {
         let bytes = job.size();
-        if bytes > device.max_job() || !self.breaker_allows() {
+        // No device loads preset dictionaries yet: their jobs are software's.
+        if job.dict.is_some() || bytes > device.max_job() || !self.breaker_allows() {
             return false;
         }
         match self.config.prefer {
