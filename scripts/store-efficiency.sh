@@ -2,13 +2,15 @@
 # lzcache's store beside memcached's at the same memory, in one run.
 #
 # For each workload a fresh lzcache and a fresh memcached (1.6.18, same -m, -t 2) are filled
-# with four times their memory in values (scripts/items-held.py) and asked how many they hold,
+# with four times their memory in values (scripts/items-held.py; `300 json` means JSON-like
+# records of 100-500 bytes) and asked how many they hold,
 # with the ratio and each server's resident memory after the fill. Then both replay the same
 # Zipf(0.99) cache-aside trace over 1 M keys of mixed sizes with a cache of a tenth of the key
 # space's bytes (scripts/hit-ratio.py) and report their hit ratios.
 #
 #   scripts/store-efficiency.sh [MEMORY_MB...]     (default: 16 64; HIT_ONLY=1 skips to the
-#                                                  hit ratio)
+#                                                  hit ratio; LZ_ARGS="--dict off" passes
+#                                                  flags to lzcache)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 sizes=("${@:-16 64}")
@@ -22,7 +24,7 @@ trap cleanup EXIT
 cargo build --release -q -p lzcache
 
 start() { # start MEMORY_MB: fresh servers
-  ./target/release/lzcache -p $lz_port -m "$1" -t 2 2>/dev/null & pids+=($!)
+  ./target/release/lzcache -p $lz_port -m "$1" -t 2 ${LZ_ARGS:-} 2>/dev/null & pids+=($!)
   memcached -p $mc_port -m "$1" -t 2 -U 0 -u "$(id -un)" & pids+=($!)
   for port in $lz_port $mc_port; do
     for _ in $(seq 100); do (exec 3<>/dev/tcp/127.0.0.1/$port) 2>/dev/null && break; sleep 0.1; done
@@ -35,7 +37,7 @@ field() { sed -n "s/.*$1 \([0-9.]*\).*/\1/p"; }
 printf '%-8s %-22s %12s %12s %7s %10s %10s\n' "-m MiB" workload "lz items" "mc items" ratio "lz RSS" "mc RSS"
 [ -n "${HIT_ONLY:-}" ] && sizes=()
 for mb in "${sizes[@]}"; do
-  for workload in "100 random" "1024 half" "4096 text"; do
+  for workload in "100 random" "300 json" "1024 half" "4096 text"; do
     read -r size kind <<< "$workload"
     count=$(( 4 * mb * 1048576 / size ))
     start "$mb"

@@ -3,31 +3,7 @@
 
 mod common;
 
-use std::path::PathBuf;
-
-use common::{Binary, Client, Rng};
-
-/// A fresh directory for one test's memory file, removed at the end.
-struct Dir(PathBuf);
-
-impl Dir {
-    fn new(name: &str) -> Self {
-        let dir = std::env::temp_dir().join(format!("lzcache-{name}-{}", std::process::id()));
-        let _ = std::fs::remove_dir_all(&dir);
-        std::fs::create_dir_all(&dir).unwrap();
-        Self(dir)
-    }
-
-    fn file(&self) -> String {
-        self.0.join("items").to_string_lossy().into_owned()
-    }
-}
-
-impl Drop for Dir {
-    fn drop(&mut self) {
-        let _ = std::fs::remove_dir_all(&self.0);
-    }
-}
+use common::{until_checked, Binary, Client, Dir, Rng};
 
 /// Stores `count` values (compressible text of 2 KiB, random 100 B, and one in a hundred a
 /// random 200 KiB value, held in pieces; varied flags, some with a TTL) and returns them with
@@ -56,17 +32,6 @@ fn fill(c: &mut Client, count: usize) -> Vec<(String, Vec<u8>, u32, u64)> {
 
 fn stat(c: &mut Client, args: &str, name: &str) -> u64 {
     c.stats(args)[name].parse().unwrap()
-}
-
-/// Waits (by asking, not by sleeping) until the restored items have been checked.
-fn until_checked(c: &mut Client) {
-    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(60);
-    while stat(c, "slabs", "lz_restore_checking") == 1 {
-        assert!(
-            std::time::Instant::now() < deadline,
-            "restored items never checked"
-        );
-    }
 }
 
 #[test]

@@ -253,19 +253,27 @@ impl Dictionaries {
             return false;
         }
         let state = self.read();
-        let (Some(last), Some(adopted)) = (state.last_training, state.adopted) else {
-            // Never trained, or nothing adopted yet: try whenever the sample refills.
+        let Some(last) = state.last_training else {
             return true;
         };
+        // Trainings are spaced by a twentieth of the interval at least (30 s by default), so a
+        // workload no dictionary helps (random bytes) costs one training per spacing, not one
+        // per refilled sample.
         let since = last.elapsed();
+        if since < self.settings.retrain_interval / 20 {
+            return false;
+        }
+        let Some(adopted) = state.adopted else {
+            return true;
+        };
         if since >= self.settings.retrain_interval {
             return true;
         }
         let raw = self.counters.raw_bytes.load(Ordering::Relaxed);
         let held = self.counters.held_bytes.load(Ordering::Relaxed).max(1);
-        // Decayed: raw/held < promised × DECAY%, i.e. raw × eval.candidate × 100 < …
+        // Decayed: the ratio served (raw / held) fell below DECAY_PERCENT of the held-out one
+        // (adopted.raw / adopted.candidate), compared without division.
         raw >= DECAY_WINDOW_BYTES
-            && since >= self.settings.retrain_interval / 20
             && (raw as u128) * (adopted.candidate as u128) * 100
                 < (adopted.raw as u128) * (held as u128) * DECAY_PERCENT as u128
     }

@@ -151,6 +151,42 @@ impl Drop for Binary {
     }
 }
 
+/// A fresh directory for one test's files (a memory file and what goes beside it), removed at
+/// the end.
+pub struct Dir(pub std::path::PathBuf);
+
+impl Dir {
+    pub fn new(name: &str) -> Self {
+        let dir = std::env::temp_dir().join(format!("lzcache-{name}-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&dir);
+        std::fs::create_dir_all(&dir).unwrap();
+        Self(dir)
+    }
+
+    /// The memory file's path (`-e`).
+    pub fn file(&self) -> String {
+        self.path("items")
+    }
+
+    pub fn path(&self, name: &str) -> String {
+        self.0.join(name).to_string_lossy().into_owned()
+    }
+}
+
+impl Drop for Dir {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.0);
+    }
+}
+
+/// Waits (by asking, not by sleeping) until the items of a warm restart have been checked.
+pub fn until_checked(c: &mut Client) {
+    let deadline = Instant::now() + Duration::from_secs(60);
+    while c.stats("slabs")["lz_restore_checking"] == "1" {
+        assert!(Instant::now() < deadline, "restored items never checked");
+    }
+}
+
 /// Resident memory of process `pid`, in MiB.
 pub fn rss_mib(pid: u32) -> f64 {
     let status = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap();
