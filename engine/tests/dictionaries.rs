@@ -10,8 +10,8 @@ use std::time::{Duration, Instant};
 use common::{until_checked, Binary, Client, Dir};
 use lzcache_driver::dict::json_records;
 
-/// A small dictionary, so the sample (32 × 4 KiB, one value in four kept) fills after about
-/// 1 800 records of 300 bytes.
+/// A small dictionary, so the sample (16 × 4 KiB, one value in four kept) fills after about
+/// 900 records of 300 bytes.
 const ARGS: &[&str] = &["-m", "16", "--dict-size", "4k"];
 
 fn stat(c: &mut Client, name: &str) -> u64 {

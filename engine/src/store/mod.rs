@@ -172,7 +172,7 @@ pub struct StoreCounters {
 /// How many dictionaries may have values in the store at once: live items are counted per
 /// dictionary in this many slots (a dictionary's slot is its id modulo this), so a new id may be
 /// used only once the slot it shares is empty ([`StoreTotals::dict_items`]).
-pub const DICT_SLOTS: usize = 8;
+pub const DICT_SLOTS: usize = 4;
 
 /// The counting slot of dictionary `id`.
 pub fn dict_slot(id: u32) -> usize {
