@@ -7,6 +7,8 @@
 
 use std::path::Path;
 
+pub mod lz4_dict_c;
+
 /// Value sizes every codec benchmark covers.
 pub const VALUE_SIZES: [usize; 6] = [256, 1 << 10, 4 << 10, 16 << 10, 64 << 10, 1 << 20];
 

@@ -103,6 +103,9 @@ impl Dictionary {
     }
 }
 
+/// log2 of the trainer's frequency table (see [`ffi::train_fast_cover`]).
+const TRAINING_TABLE_BITS: u32 = 16;
+
 /// Trains a raw-content dictionary of at most `max_len` bytes (≤ 64 KiB) from sample values
 /// with zstd's fastCover builder. zstd wants a few thousand samples, about 100 times the
 /// dictionary's size in all; with too few or too uniform ones it fails, and the caller goes on
@@ -111,8 +114,10 @@ pub fn train<S: AsRef<[u8]>>(samples: &[S], max_len: usize) -> Result<Vec<u8>, D
     let max_len = max_len.clamp(256, MAX_DICT_LEN);
     // The header (a few hundred bytes of entropy tables) is dropped below: ask for that much
     // more so the content is close to `max_len`.
-    let trained = zstd::dict::from_samples(samples, max_len + 1024)
-        .map_err(|e| DictError::Training(e.to_string()))?;
+    let sizes: Vec<usize> = samples.iter().map(|s| s.as_ref().len()).collect();
+    let joined: Vec<u8> = samples.iter().flat_map(|s| s.as_ref()).copied().collect();
+    let trained = ffi::train_fast_cover(&joined, &sizes, max_len + 1024, TRAINING_TABLE_BITS)
+        .map_err(DictError::Training)?;
     let header = ffi::zstd_dict_header_len(&trained)
         .ok_or_else(|| DictError::Training("zstd returned no dictionary".into()))?;
     let content = &trained[header..];
