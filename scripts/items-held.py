@@ -1,11 +1,12 @@
 #!/usr/bin/env python3
 """Fills a memcached-protocol server with values and prints how many it still holds.
 
-    scripts/items-held.py PORT COUNT SIZE {text|random|half|json}
+    scripts/items-held.py PORT COUNT SIZE {text|random|half|json|corpus}
 
 Writes COUNT values of SIZE bytes (text-like words, random bytes, or half of each; `json`:
 JSON-like user records of 100-500 bytes whatever SIZE says — the same field names and enums,
-timestamps, ids and random tokens, as lzcache_driver::dict::json_records makes them) under
+timestamps, ids and random tokens, as lzcache_driver::dict::json_records makes them; `corpus`:
+every file of ../shared/corpus cut into consecutive SIZE-byte values, round after round) under
 keys k:000000000.. (9 bytes while COUNT < 10^7),
 with noreply, prints curr_items, bytes and evictions from `stats`, then reads every key back
 and prints the hit ratio. Run it against a fresh lzcache and a fresh memcached with the same
@@ -64,7 +65,25 @@ def json_record():
     return out.encode()
 
 
+def corpus_values():
+    import pathlib
+    root = pathlib.Path(__file__).resolve().parent.parent.parent / "shared" / "corpus"
+    files = sorted(p for p in root.iterdir() if p.is_file()) if root.is_dir() else []
+    if not files:
+        sys.exit(f"no corpus at {root}")
+    while True:
+        for path in files:
+            data = path.read_bytes()
+            for at in range(0, len(data) - size + 1, size):
+                yield data[at:at + size]
+
+
+corpus = corpus_values() if kind == "corpus" else None
+
+
 def value():
+    if kind == "corpus":
+        return next(corpus)
     if kind == "json":
         return json_record()
     if kind == "random":
