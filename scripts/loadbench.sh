@@ -13,7 +13,8 @@
 # memory sizes, written to target/loadbench/{load,items}.csv and plotted to
 # target/loadbench/loadbench.png (python3-matplotlib).
 #
-#   scripts/loadbench.sh [SECONDS]        (default 20; ROUNDS=3 runs of each load per server)
+#   scripts/loadbench.sh [SECONDS]        (default 20; ROUNDS=3 runs of each load per server;
+#                                         LZ_ARGS="--dict off" passes flags to lzcache)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 seconds=${1:-20}
@@ -39,7 +40,7 @@ CFG
 
 start_servers() {
   local mb=${1:-$memory_mb}
-  ./target/release/lzcache -p $lz_port -m "$mb" -t $threads 2>/dev/null & pids+=($!)
+  ./target/release/lzcache -p $lz_port -m "$mb" -t $threads ${LZ_ARGS:-} 2>/dev/null & pids+=($!)
   memcached -p $mc_port -m "$mb" -t $threads -U 0 -u "$(id -un)" & pids+=($!)
   for port in $lz_port $mc_port; do
     for _ in $(seq 50); do (exec 3<>/dev/tcp/127.0.0.1/$port) 2>/dev/null && break; sleep 0.1; done
