@@ -75,7 +75,12 @@ impl Cache {
                 std::io::Error::new(e.kind(), format!("--dict-import {}: {e}", path.display()))
             })?;
             tracing::info!(path = %path.display(), dictionaries = saved.dicts.len(), active = saved.active, "dictionaries imported");
-            cache.values.dictionaries().restore(saved);
+            cache.values.dictionaries().restore(saved).map_err(|e| {
+                std::io::Error::new(
+                    std::io::ErrorKind::InvalidData,
+                    format!("--dict-import {}: {e}", path.display()),
+                )
+            })?;
         }
         Ok(cache)
     }
@@ -100,7 +105,12 @@ impl Cache {
             Restore::Resumed { items, clock } => {
                 tracing::info!(path = %path.display(), items, "warm restart: items restored, being checked");
                 match saved_dicts {
-                    Ok(saved) => dicts.restore(saved),
+                    Ok(saved) => {
+                        // A fresh set: nothing held yet to clash with.
+                        if let Err(e) = dicts.restore(saved) {
+                            tracing::warn!(path = %dicts_path.display(), "{e}");
+                        }
+                    }
                     Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
                     Err(e) => tracing::warn!(
                         path = %dicts_path.display(),

@@ -406,9 +406,20 @@ impl Dictionaries {
     }
 
     /// Takes the dictionaries of a file (warm restart, `--dict-import`): its active one becomes
-    /// active, the others stay readable.
-    pub fn restore(&self, saved: file::Saved) {
+    /// active, the others stay readable. Refused whole if one of its ids is already held with
+    /// other content: values naming that id could not tell which they were made with.
+    pub fn restore(&self, saved: file::Saved) -> Result<(), String> {
         let mut state = self.write();
+        for dict in &saved.dicts {
+            if let Some(held) = state.held.iter().find(|h| h.dict.id() == dict.id()) {
+                if held.dict.crc() != dict.crc() {
+                    return Err(format!(
+                        "dictionary {} is already held with other content",
+                        dict.id()
+                    ));
+                }
+            }
+        }
         let now = Instant::now();
         for dict in saved.dicts {
             if state.held.iter().any(|h| h.dict.id() == dict.id()) {
@@ -428,6 +439,7 @@ impl Dictionaries {
             });
         }
         state.next_id = state.next_id.max(saved.next_id).max(1);
+        Ok(())
     }
 
     fn export(&self) {

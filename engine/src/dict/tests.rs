@@ -135,7 +135,17 @@ fn dictionaries_survive_a_file_and_keep_their_ids() {
     ));
     let bytes = file::encode(&dicts.saved());
     let restarted = Dictionaries::new(settings(4 << 10), 64, 64 << 20);
-    restarted.restore(file::decode(&bytes).unwrap());
+    restarted.restore(file::decode(&bytes).unwrap()).unwrap();
+    // The same file again changes nothing; another dictionary under a held id is refused.
+    restarted.restore(file::decode(&bytes).unwrap()).unwrap();
+    let clash = file::Saved {
+        active: 1,
+        next_id: 2,
+        dicts: vec![Arc::new(
+            Dictionary::new(1, b"other content".to_vec()).unwrap(),
+        )],
+    };
+    assert!(restarted.restore(clash).is_err());
     let (a, b) = (dicts.get(1).unwrap(), restarted.get(1).unwrap());
     assert_eq!(a.content(), b.content());
     assert_eq!(restarted.for_value(300).map(|d| d.id()), Some(1));
