@@ -19,6 +19,16 @@ use crate::dict::Dictionaries;
 /// Compression must save at least 1/8 of the value to be worth the decompression on every read.
 pub const MIN_SAVING_DIVISOR: usize = 8;
 
+/// Bytes the store keeps for a value of `raw_len` bytes whose block is `block_len` bytes: the
+/// block when it saves at least [`MIN_SAVING_DIVISOR`]th, else the raw value.
+pub fn held_len(raw_len: usize, block_len: usize) -> usize {
+    if block_len <= raw_len - raw_len / MIN_SAVING_DIVISOR {
+        block_len
+    } else {
+        raw_len
+    }
+}
+
 /// A value as held in the store.
 #[derive(Debug, Clone)]
 pub struct StoredValue {
@@ -168,12 +178,12 @@ impl ValueCodec {
         };
         match done {
             Ok(done) if done.status == JobStatus::Ok => {
-                let worthwhile = raw.len() - raw.len() / MIN_SAVING_DIVISOR;
+                let held = held_len(raw.len(), done.output.len());
                 if dict_id != 0 {
-                    self.dicts
-                        .note_compressed(raw.len(), done.output.len().min(raw.len()));
+                    self.dicts.note_compressed(raw.len(), held);
                 }
-                if done.output.len() <= worthwhile {
+                // Values are at least 16 bytes here, so a kept block is always shorter.
+                if held < raw.len() {
                     return StoredValue {
                         bytes: Arc::from(&done.output[..]),
                         raw_len: raw.len() as u32,

@@ -29,7 +29,7 @@ use lzcache_driver::Dictionary;
 use tracing::{info, warn};
 
 use crate::store::{dict_slot, DICT_SLOTS};
-use crate::value::MIN_SAVING_DIVISOR;
+use crate::value::held_len;
 pub use sampler::Sampler;
 
 /// A new dictionary must shrink the held-out samples by this much more than the current one.
@@ -152,7 +152,7 @@ impl Dictionaries {
     pub fn new(mut settings: DictSettings, compress_min: usize, limit: usize) -> Self {
         settings.size = settings.size.clamp(256, lzcache_driver::dict::MAX_DICT_LEN);
         let sample = SAMPLE_FACTOR * settings.size;
-        let budget = sample + DICT_SLOTS * (settings.size + PREPARED_TABLE_BYTES);
+        let budget = Self::budget(sample, settings.size);
         if settings.enabled && budget > limit / 16 {
             warn!(
                 limit,
@@ -186,7 +186,12 @@ impl Dictionaries {
         if !self.enabled() {
             return 0;
         }
-        self.sampler.budget() + DICT_SLOTS * (self.settings.size + PREPARED_TABLE_BYTES)
+        Self::budget(self.sampler.budget(), self.settings.size)
+    }
+
+    /// The sample and the most dictionaries held at once, each with liblz4's table.
+    fn budget(sample: usize, size: usize) -> usize {
+        sample + DICT_SLOTS * (size + PREPARED_TABLE_BYTES)
     }
 
     fn read(&self) -> std::sync::RwLockReadGuard<'_, State> {
@@ -359,8 +364,8 @@ impl Dictionaries {
         Trained::Adopted { id, eval }
     }
 
-    /// Bytes `samples` would take in the store compressed with `dict` (or without one): a block
-    /// is kept only when it saves an eighth, as [`crate::value::ValueCodec`] decides.
+    /// Bytes `samples` would take in the store compressed with `dict` (or without one), kept as
+    /// [`crate::value::ValueCodec`] keeps them ([`held_len`]).
     fn held_size(&self, dict: Option<&Arc<Dictionary>>, samples: &[Box<[u8]>]) -> usize {
         samples
             .iter()
@@ -369,8 +374,8 @@ impl Dictionaries {
                     Some(dict) => dict.compress(s).map_or(usize::MAX, |b| b.len()),
                     None => lz4_flex::block::compress(s).len(),
                 };
-                if s.len() >= self.compress_min && block <= s.len() - s.len() / MIN_SAVING_DIVISOR {
-                    block
+                if s.len() >= self.compress_min {
+                    held_len(s.len(), block)
                 } else {
                     s.len()
                 }

@@ -37,6 +37,17 @@ fn other_records(n: usize) -> Vec<Vec<u8>> {
 
 const NO_ITEMS: [usize; DICT_SLOTS] = [0; DICT_SLOTS];
 
+/// Dictionaries of 4 KiB that trained and adopted their first one (id 1) on generated records.
+fn with_first_dictionary(seed: u64) -> Dictionaries {
+    let dicts = Dictionaries::new(settings(4 << 10), 64, 64 << 20);
+    fill(&dicts, &json_records(12_000, seed));
+    assert!(matches!(
+        dicts.train_now(NO_ITEMS),
+        Trained::Adopted { id: 1, .. }
+    ));
+    dicts
+}
+
 #[test]
 fn a_full_sample_trains_a_dictionary_adopted_on_held_out_gain() {
     let dicts = Dictionaries::new(settings(8 << 10), 64, 64 << 20);
@@ -65,12 +76,7 @@ fn a_full_sample_trains_a_dictionary_adopted_on_held_out_gain() {
 
 #[test]
 fn old_dictionaries_stay_while_values_name_them() {
-    let dicts = Dictionaries::new(settings(4 << 10), 64, 64 << 20);
-    fill(&dicts, &json_records(12_000, 3));
-    assert!(matches!(
-        dicts.train_now(NO_ITEMS),
-        Trained::Adopted { id: 1, .. }
-    ));
+    let dicts = with_first_dictionary(3);
     // The workload changes: a new dictionary wins and becomes active; the old one is kept for
     // the 5 items that still name it.
     fill(&dicts, &other_records(12_000));
@@ -127,12 +133,7 @@ fn incompressible_samples_train_nothing_that_is_adopted() {
 
 #[test]
 fn dictionaries_survive_a_file_and_keep_their_ids() {
-    let dicts = Dictionaries::new(settings(4 << 10), 64, 64 << 20);
-    fill(&dicts, &json_records(12_000, 5));
-    assert!(matches!(
-        dicts.train_now(NO_ITEMS),
-        Trained::Adopted { id: 1, .. }
-    ));
+    let dicts = with_first_dictionary(5);
     let bytes = file::encode(&dicts.saved());
     let restarted = Dictionaries::new(settings(4 << 10), 64, 64 << 20);
     restarted.restore(file::decode(&bytes).unwrap()).unwrap();
