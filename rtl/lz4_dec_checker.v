@@ -57,6 +57,8 @@ module lz4_dec_checker #
      */
     input  wire [31:0]             job_raw_len,
     input  wire [63:0]             job_crc,
+    // Bytes of preset dictionary before the job's output that matches may reach (0: none)
+    input  wire [16:0]             job_dict_len,
     input  wire                    job_open,
     input  wire                    job_drained,
     input  wire                    job_waiting,
@@ -263,6 +265,9 @@ reg [32:0] pos_reg = 33'd0, pos_next;
 reg [32:0] room_reg = 33'd0, room_next;
 reg [32:0] match_rem_reg = 33'd0, match_rem_next;
 reg [15:0] offset_reg = 16'd0, offset_next;
+// How far back a match may reach: the output position plus the dictionary before it, held
+// once it reaches 2^16 (no offset reaches further).
+reg [16:0] reach_reg = 17'd0, reach_next;
 
 reg [OUT_BYTES*8-1:0] cmd_literals;
 reg [LEN_WIDTH-1:0]   cmd_lit_len;
@@ -287,9 +292,8 @@ assign m_cmd_valid = cmd_valid;
 assign abort = emit_state_reg == EMIT_FLUSH;
 assign done = done_reg;
 
-// A 16-bit compare beside an OR of the position's upper bits (an offset is 16 bits).
-wire        pos_past_offsets = |pos_reg[32:16];
-wire        e_range = e_reaches && !pos_past_offsets && e_reach > pos_reg[15:0];
+// A 16-bit compare beside the reach's top bit (an offset is 16 bits).
+wire        e_range = e_reaches && !reach_reg[16] && e_reach > reach_reg[15:0];
 wire        e_overrun = e_total > {1'b0, room_reg};
 wire [32:0] match_chunk = match_rem_reg < OUT_BYTES_33 ? match_rem_reg : OUT_BYTES_33;
 
@@ -316,6 +320,7 @@ always @* begin
     room_next = room_reg;
     match_rem_next = match_rem_reg;
     offset_next = offset_reg;
+    reach_next = reach_reg;
     pop = 1'b0;
 
     cmd_literals = e_literals;
@@ -332,6 +337,7 @@ always @* begin
         EMIT_START: begin
             // The scanner holds the job's parameters from its first cycle of parsing on.
             pos_next = 33'd0;
+            reach_next = job_dict_len;
             room_next = {1'b0, job_raw_len};
             if (done_reg) begin
                 // The scanner leaves its wait in the cycle it sees `done`.
@@ -367,6 +373,9 @@ always @* begin
                     if (m_cmd_ready) begin
                         pop = 1'b1;
                         pos_next = pos_reg + {{(32-LEN_WIDTH){1'b0}}, e_step};
+                        if (!reach_reg[16]) begin
+                            reach_next = reach_reg + {{(16-LEN_WIDTH){1'b0}}, e_step};
+                        end
                         room_next = room_reg - {{(32-LEN_WIDTH){1'b0}}, e_step};
                         match_rem_next = e_rest;
                         offset_next = e_offset;
@@ -385,6 +394,9 @@ always @* begin
             if (m_cmd_ready) begin
                 match_rem_next = match_rem_reg - match_chunk;
                 pos_next = pos_reg + match_chunk;
+                if (!reach_reg[16]) begin
+                    reach_next = reach_reg + match_chunk[16:0];
+                end
                 room_next = room_reg - match_chunk;
                 if (match_rem_reg == match_chunk) begin
                     emit_state_next = EMIT_RUN;
@@ -413,6 +425,7 @@ always @(posedge clk) begin
     room_reg <= room_next;
     match_rem_reg <= match_rem_next;
     offset_reg <= offset_next;
+    reach_reg <= reach_next;
 
     if (rst) begin
         emit_state_reg <= EMIT_START;

@@ -27,6 +27,17 @@
 // from byte (j mod offset) of the repeating pattern — and every other lane's source is older
 // than the two commands ahead of it, hence already in the banks. So no offset ever stalls the
 // engine.
+//
+// Preset dictionary (LZ4's "dictionary as history"): a second set of banks holds it, written
+// only by lz4_dec_dict_loader while no job is in flight, ending on a row boundary. Every job
+// starts on a row boundary of the history too (its end command rounds the position up), so a
+// source byte `d` bytes before the job's start lives in the same bank as dictionary byte
+// D - d; per bank, stage A reads both memories at the rows of the same lane window and a
+// per-bank select (whether the lane's source lies before the job's start) picks one in stage
+// A2. The recent-bytes window starts each job as the dictionary's last 2*OUT_BYTES bytes, so a
+// short offset reaching into the dictionary needs nothing else. The parser has already
+// rejected any offset reaching before the dictionary (or before the output, for a job without
+// one).
 module lz4_dec_copy #
 (
     // Output bytes per cycle (a power of two, 8 or more)
@@ -36,7 +47,11 @@ module lz4_dec_copy #
     // Width of a command's length fields
     parameter LEN_WIDTH = $clog2(OUT_BYTES + 1),
     // Width of the job record passed through with an end command
-    parameter META_WIDTH = 100
+    parameter META_WIDTH = 100,
+    // Largest preset dictionary in bytes (a power of two, 4*OUT_BYTES..65536)
+    parameter DICT_SIZE = 65536,
+    // Address width of the dictionary memory
+    parameter DICT_WIDTH = $clog2(DICT_SIZE)
 )
 (
     input  wire                   clk,
@@ -63,12 +78,25 @@ module lz4_dec_copy #
     output wire                   m_end,
     output wire [META_WIDTH-1:0]  m_meta,
     output wire                   m_valid,
-    input  wire                   m_ready
+    input  wire                   m_ready,
+
+    /*
+     * The preset dictionary (lz4_dec_dict_loader): writes, its end rounded up to a row, and
+     * its last 2*OUT_BYTES bytes
+     */
+    input  wire                   s_dict_wr_en,
+    input  wire [DICT_WIDTH-1:0]  s_dict_wr_addr,
+    input  wire [7:0]             s_dict_wr_data,
+    input  wire [16:0]            dict_end,
+    input  wire [OUT_BYTES*16-1:0] dict_tail,
+    // A load has ended (no command is in the engine): take the new end and tail
+    input  wire                   dict_changed
 );
 
 localparam LANE_WIDTH = $clog2(OUT_BYTES);
 localparam HIST_WIDTH = $clog2(HISTORY_SIZE);
 localparam ROWS = HISTORY_SIZE / OUT_BYTES;
+localparam DICT_ROWS = DICT_SIZE / OUT_BYTES;
 // Index into {literals, recent bytes}: 3*OUT_BYTES entries.
 localparam SRC_WIDTH = LANE_WIDTH + 2;
 localparam [15:0] OUT_BYTES_16 = OUT_BYTES[15:0];
@@ -84,6 +112,10 @@ initial begin
     if ((1 << HIST_WIDTH) != HISTORY_SIZE || HISTORY_SIZE < 2 * OUT_BYTES
             || HISTORY_SIZE > 65536) begin
         $error("Error: HISTORY_SIZE must be a power of two in 2*OUT_BYTES..65536 (instance %m)");
+        $finish;
+    end
+    if ((1 << DICT_WIDTH) != DICT_SIZE || DICT_SIZE < 4 * OUT_BYTES || DICT_SIZE > 65536) begin
+        $error("Error: DICT_SIZE must be a power of two in 4*OUT_BYTES..65536 (instance %m)");
         $finish;
     end
 end
@@ -106,7 +138,15 @@ localparam [HIST_WIDTH-1:0] ROW_STEP = OUT_BYTES_16[HIST_WIDTH-1:0];
 reg [HIST_WIDTH-1:0]  a_pos_reg = {HIST_WIDTH{1'b0}};
 reg [HIST_WIDTH-1:0]  a_pos_up_reg = ROW_STEP;
 
-wire [HIST_WIDTH-1:0] lit_len_h = {{(HIST_WIDTH-LEN_WIDTH){1'b0}}, s_cmd_lit_len};
+// Bytes of this command, at the widths of the positions it advances.
+wire [LEN_WIDTH:0]    cmd_count = {1'b0, s_cmd_lit_len} + {1'b0, s_cmd_match_len};
+wire [HIST_WIDTH-1:0] cmd_count_h = {{(HIST_WIDTH-LEN_WIDTH-1){1'b0}}, cmd_count};
+wire [16:0]           cmd_count_17 = {{(16-LEN_WIDTH){1'b0}}, cmd_count};
+wire [DICT_WIDTH-1:0] cmd_count_d = {{(DICT_WIDTH-LEN_WIDTH-1){1'b0}}, cmd_count};
+wire [HIST_WIDTH-1:0] a_pos_next = a_pos_reg + cmd_count_h;
+// The next row boundary at or after this command's end.
+wire [HIST_WIDTH-1:0] a_pos_row_up = {a_pos_next[HIST_WIDTH-1:LANE_WIDTH]
+    + {{(HIST_WIDTH-LANE_WIDTH-1){1'b0}}, |a_pos_next[LANE_WIDTH-1:0]}, {LANE_WIDTH{1'b0}}};
 // First byte of the match's source window (the parser sends offset - literals as `back`),
 // and the byte a row later: each bank's read row is one of the two, by a 5-bit compare, so
 // one subtraction lies between the command register and the block RAM addresses.
@@ -115,6 +155,34 @@ wire [HIST_WIDTH-1:0] src_up = a_pos_up_reg - s_cmd_back[HIST_WIDTH-1:0];
 wire [LANE_WIDTH-1:0] src_lane = src[LANE_WIDTH-1:0];
 // Bank holding the source of output lane 0 (lane k reads bank rot + k).
 wire [LANE_WIDTH-1:0] rot = a_pos_reg[LANE_WIDTH-1:0] - s_cmd_offset[LANE_WIDTH-1:0];
+
+// Where the next command's first output byte lies in its job (held at 2^16 and beyond, where
+// no offset reaches the dictionary) and the dictionary address that many bytes past the
+// dictionary's end: the match source window in the dictionary is that minus `back`, with the
+// same low bits as `src` (both memories' rows start at a multiple of OUT_BYTES).
+localparam [DICT_WIDTH-1:0] DICT_ROW_STEP = OUT_BYTES_16[DICT_WIDTH-1:0];
+reg [16:0]            a_job_pos_reg = 17'd0;
+reg [DICT_WIDTH-1:0]  a_dict_pos_reg = {DICT_WIDTH{1'b0}};
+reg [DICT_WIDTH-1:0]  a_dict_pos_up_reg = DICT_ROW_STEP;
+wire [DICT_WIDTH-1:0] dict_src = a_dict_pos_reg - s_cmd_back[DICT_WIDTH-1:0];
+wire [DICT_WIDTH-1:0] dict_src_up = a_dict_pos_up_reg - s_cmd_back[DICT_WIDTH-1:0];
+// How many bytes of the source window lie before the job's start (in the dictionary).
+wire [17:0]           deficit = {2'b00, s_cmd_back} - {1'b0, a_job_pos_reg};
+wire                  has_deficit = !deficit[17] && deficit != 18'd0;
+wire                  deficit_whole_row = |deficit[16:LANE_WIDTH];
+
+// Per bank: its byte of the source window is window byte (bank - src_lane); it comes from the
+// dictionary when that is below the deficit.
+reg [OUT_BYTES-1:0] bank_from_dict;
+integer d;
+reg [LANE_WIDTH-1:0] window_byte;
+always @* begin
+    for (d = 0; d < OUT_BYTES; d = d + 1) begin
+        window_byte = d[LANE_WIDTH-1:0] - src_lane;
+        bank_from_dict[d] = has_deficit
+            && (deficit_whole_row || window_byte < deficit[LANE_WIDTH-1:0]);
+    end
+end
 
 reg [OUT_BYTES*SRC_WIDTH-1:0] lane_src;
 reg [OUT_BYTES-1:0]           lane_from_bank;
@@ -197,6 +265,7 @@ end
 reg [OUT_BYTES*8-1:0]         a2_literals_reg = {OUT_BYTES*8{1'b0}};
 reg [OUT_BYTES*SRC_WIDTH-1:0] a2_src_reg = {OUT_BYTES*SRC_WIDTH{1'b0}};
 reg [OUT_BYTES-1:0]           a2_from_bank_reg = {OUT_BYTES{1'b0}};
+reg [OUT_BYTES-1:0]           a2_from_dict_reg = {OUT_BYTES{1'b0}};
 reg [LANE_WIDTH-1:0]          a2_rot_reg = {LANE_WIDTH{1'b0}};
 reg [HIST_WIDTH-1:0]          a2_pos_reg = {HIST_WIDTH{1'b0}};
 reg [LEN_WIDTH-1:0]           a2_count_reg = {LEN_WIDTH{1'b0}};
@@ -221,6 +290,7 @@ reg [OUT_BYTES*8-1:0]         b_bank_reg = {OUT_BYTES*8{1'b0}};
 reg [OUT_BYTES*16-1:0]        recent_reg = {OUT_BYTES*16{1'b0}};
 
 wire [OUT_BYTES*8-1:0] bank_data;
+wire [OUT_BYTES*8-1:0] dict_data;
 reg  [OUT_BYTES*8-1:0] out_bytes;
 
 genvar bank;
@@ -254,8 +324,40 @@ generate
         );
         // The low address bits name the bank, not the row.
         wire unused_bank_bits = &{1'b0, rd_addr[LANE_WIDTH-1:0], wr_addr[LANE_WIDTH-1:0]};
+
+        // The dictionary's bank: the same lane window, at its rows.
+        wire [DICT_WIDTH-1:0] dict_rd_addr;
+        if (bank == OUT_BYTES - 1) begin : top_dict_bank
+            assign dict_rd_addr = dict_src;
+        end else begin : lower_dict_bank
+            assign dict_rd_addr = bank[LANE_WIDTH-1:0] < src_lane ? dict_src_up : dict_src;
+        end
+
+        ram_sdp #(
+            .WIDTH(8),
+            .DEPTH(DICT_ROWS)
+        )
+        dict_ram (
+            .clk(clk),
+            .wr_en(s_dict_wr_en && s_dict_wr_addr[LANE_WIDTH-1:0] == bank[LANE_WIDTH-1:0]),
+            .wr_addr(s_dict_wr_addr[DICT_WIDTH-1:LANE_WIDTH]),
+            .wr_data(s_dict_wr_data),
+            .rd_en(advance),
+            .rd_addr(dict_rd_addr[DICT_WIDTH-1:LANE_WIDTH]),
+            .rd_data(dict_data[bank*8 +: 8])
+        );
+        wire unused_dict_bits = &{1'b0, dict_rd_addr[LANE_WIDTH-1:0]};
     end
 endgenerate
+
+// Each bank's byte from the memory its lane window lies in.
+reg [OUT_BYTES*8-1:0] window_data;
+integer w;
+always @* begin
+    for (w = 0; w < OUT_BYTES; w = w + 1) begin
+        window_data[w*8 +: 8] = a2_from_dict_reg[w] ? dict_data[w*8 +: 8] : bank_data[w*8 +: 8];
+    end
+end
 
 /*
  * Stage B: form the output
@@ -285,14 +387,16 @@ assign m_end = b_end_reg;
 assign m_meta = b_meta_reg;
 assign m_valid = b_valid_reg;
 
-// The upper part of the shifted window is the part shifted out.
-wire unused = &{1'b0, recent_shifted[OUT_BYTES*24-1:OUT_BYTES*16]};
+// The upper part of the shifted window is the part shifted out; the dictionary's end is used
+// modulo its memory.
+wire unused = &{1'b0, recent_shifted[OUT_BYTES*24-1:OUT_BYTES*16], dict_end[16:DICT_WIDTH]};
 
 always @(posedge clk) begin
     if (advance) begin
         a2_literals_reg <= s_cmd_literals;
         a2_src_reg <= lane_src;
         a2_from_bank_reg <= lane_from_bank;
+        a2_from_dict_reg <= bank_from_dict;
         a2_rot_reg <= rot;
         a2_pos_reg <= a_pos_reg;
         a2_count_reg <= s_cmd_lit_len + s_cmd_match_len;
@@ -308,15 +412,36 @@ always @(posedge clk) begin
         b_count_reg <= a2_count_reg;
         b_end_reg <= a2_end_reg;
         b_meta_reg <= a2_meta_reg;
-        b_bank_reg <= bank_data;
+        b_bank_reg <= window_data;
         b_valid_reg <= a2_valid_reg;
     end
     if (a_accept) begin
-        a_pos_reg <= a_pos_reg + lit_len_h + {{(HIST_WIDTH-LEN_WIDTH){1'b0}}, s_cmd_match_len};
-        a_pos_up_reg <= a_pos_up_reg + lit_len_h + {{(HIST_WIDTH-LEN_WIDTH){1'b0}}, s_cmd_match_len};
+        if (s_cmd_end) begin
+            // The next job starts on a row boundary, a dictionary's length past its end.
+            a_pos_reg <= a_pos_row_up;
+            a_pos_up_reg <= a_pos_row_up + ROW_STEP;
+            a_job_pos_reg <= 17'd0;
+            a_dict_pos_reg <= dict_end[DICT_WIDTH-1:0];
+            a_dict_pos_up_reg <= dict_end[DICT_WIDTH-1:0] + DICT_ROW_STEP;
+        end else begin
+            a_pos_reg <= a_pos_next;
+            a_pos_up_reg <= a_pos_up_reg + cmd_count_h;
+            if (!a_job_pos_reg[16]) begin
+                a_job_pos_reg <= a_job_pos_reg + cmd_count_17;
+            end
+            a_dict_pos_reg <= a_dict_pos_reg + cmd_count_d;
+            a_dict_pos_up_reg <= a_dict_pos_up_reg + cmd_count_d;
+        end
     end
     if (b_done) begin
-        recent_reg <= recent_shifted[OUT_BYTES*16-1:0];
+        // After a job's end the window holds the dictionary's tail, the bytes just before
+        // the next job's start.
+        recent_reg <= b_end_reg ? dict_tail : recent_shifted[OUT_BYTES*16-1:0];
+    end
+    if (dict_changed) begin
+        recent_reg <= dict_tail;
+        a_dict_pos_reg <= dict_end[DICT_WIDTH-1:0];
+        a_dict_pos_up_reg <= dict_end[DICT_WIDTH-1:0] + DICT_ROW_STEP;
     end
 
     if (rst) begin
@@ -324,6 +449,10 @@ always @(posedge clk) begin
         b_valid_reg <= 1'b0;
         a_pos_reg <= {HIST_WIDTH{1'b0}};
         a_pos_up_reg <= ROW_STEP;
+        a_job_pos_reg <= 17'd0;
+        a_dict_pos_reg <= dict_end[DICT_WIDTH-1:0];
+        a_dict_pos_up_reg <= dict_end[DICT_WIDTH-1:0] + DICT_ROW_STEP;
+        recent_reg <= dict_tail;
     end
 end
 

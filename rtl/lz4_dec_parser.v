@@ -32,7 +32,8 @@
 // discarded at OUT_BYTES bytes per cycle) and are reported in the end command's status.
 //
 // Job parameters travel on s_axis_tuser with the first beat of the frame:
-// [63:0] expected CRC-64 of the raw bytes (passed through), [95:64] expected raw length.
+// [63:0] expected CRC-64 of the raw bytes (passed through), [95:64] expected raw length,
+// [96] matches may reach into the preset dictionary (`dict_len` bytes; 0 when none is loaded).
 module lz4_dec_parser #
 (
     // Width of the input stream in bits (a multiple of 8*OUT_BYTES)
@@ -58,7 +59,9 @@ module lz4_dec_parser #
     input  wire                   s_axis_tvalid,
     output wire                   s_axis_tready,
     input  wire                   s_axis_tlast,
-    input  wire [95:0]            s_axis_tuser,
+    input  wire [96:0]            s_axis_tuser,
+    // Length of the loaded preset dictionary (0: none)
+    input  wire [16:0]            dict_len,
 
     /*
      * Copy commands; an `end` command closes each job with its status
@@ -91,6 +94,7 @@ wire                    desc_valid;
 wire                    desc_pop;
 wire [31:0]             job_raw_len;
 wire [63:0]             job_crc;
+wire                    job_dict;
 wire                    job_open;
 wire                    job_drained;
 wire                    job_waiting;
@@ -123,6 +127,7 @@ scanner (
     .m_desc_pop(desc_pop),
     .job_raw_len(job_raw_len),
     .job_crc(job_crc),
+    .job_dict(job_dict),
     .job_open(job_open),
     .job_drained(job_drained),
     .job_waiting(job_waiting),
@@ -149,6 +154,7 @@ bound_check (
     .s_desc_pop(desc_pop),
     .job_raw_len(job_raw_len),
     .job_crc(job_crc),
+    .job_dict_len(job_dict ? dict_len : 17'd0),
     .job_open(job_open),
     .job_drained(job_drained),
     .job_waiting(job_waiting),

@@ -58,14 +58,14 @@ module lz4_dec_scanner #
 
     /*
      * LZ4 block input, one block per frame; tuser on the first beat: [63:0] expected CRC,
-     * [95:64] expected raw length
+     * [95:64] expected raw length, [96] matches may reach into the preset dictionary
      */
     input  wire [DATA_WIDTH-1:0]   s_axis_tdata,
     input  wire [KEEP_WIDTH-1:0]   s_axis_tkeep,
     input  wire                    s_axis_tvalid,
     output wire                    s_axis_tready,
     input  wire                    s_axis_tlast,
-    input  wire [95:0]             s_axis_tuser,
+    input  wire [96:0]             s_axis_tuser,
 
     /*
      * Descriptors (lz4_dec_desc.vh), valid for one cycle each; m_desc_pop returns a credit
@@ -83,6 +83,7 @@ module lz4_dec_scanner #
      */
     output wire [31:0]             job_raw_len,
     output wire [63:0]             job_crc,
+    output wire                    job_dict,
     output wire                    job_open,
     output wire                    job_drained,
     output wire                    job_waiting,
@@ -149,7 +150,7 @@ reg [DATA_WIDTH-1:0]        beat_data_reg = {DATA_WIDTH{1'b0}};
 reg [BEAT_COUNT_WIDTH-1:0]  beat_bytes_reg = {BEAT_COUNT_WIDTH{1'b0}};
 reg [CHUNK_INDEX_WIDTH-1:0] beat_chunk_reg = {CHUNK_INDEX_WIDTH{1'b0}};
 reg                         beat_last_reg = 1'b0;
-reg [95:0]                  beat_user_reg = 96'd0;
+reg [96:0]                  beat_user_reg = 97'd0;
 reg                         beat_valid_reg = 1'b0;
 
 // Bytes of a contiguous tkeep: the index of its highest set bit, plus one.
@@ -182,6 +183,7 @@ reg [POS_WIDTH-1:0]      head_reg = {POS_WIDTH{1'b0}}, head_next;
 reg                      in_ended_reg = 1'b0, in_ended_next;
 reg [31:0]               raw_len_reg = 32'd0, raw_len_next;
 reg [63:0]               crc_reg = 64'd0, crc_next;
+reg                      dict_reg = 1'b0, dict_next;
 reg [32:0]               lit_rem_reg = 33'd0, lit_rem_next;
 reg [32:0]               match_rem_reg = 33'd0, match_rem_next;
 reg [3:0]                match_nibble_reg = 4'd0, match_nibble_next;
@@ -213,6 +215,7 @@ assign m_desc_valid = desc_valid_reg;
 
 assign job_raw_len = raw_len_reg;
 assign job_crc = crc_reg;
+assign job_dict = dict_reg;
 assign job_open = state_reg != STATE_IDLE && state_reg != STATE_WAIT;
 assign job_drained = credits_reg == CREDITS_FULL;
 assign job_waiting = state_reg == STATE_WAIT;
@@ -319,6 +322,7 @@ always @* begin
     head_next = head_reg;
     raw_len_next = raw_len_reg;
     crc_next = crc_reg;
+    dict_next = dict_reg;
     lit_rem_next = lit_rem_reg;
     match_rem_next = match_rem_reg;
     match_nibble_next = match_nibble_reg;
@@ -337,6 +341,7 @@ always @* begin
             if (beat_valid_reg) begin
                 crc_next = beat_user_reg[63:0];
                 raw_len_next = beat_user_reg[95:64];
+                dict_next = beat_user_reg[96];
                 state_next = STATE_TOKEN;
             end
         end
@@ -500,6 +505,7 @@ always @(posedge clk) begin
     in_ended_reg <= in_ended_next;
     raw_len_reg <= raw_len_next;
     crc_reg <= crc_next;
+    dict_reg <= dict_next;
     lit_rem_reg <= lit_rem_next;
     match_rem_reg <= match_rem_next;
     match_nibble_reg <= match_nibble_next;

@@ -7,4 +7,5 @@ lz4_dec_scanner.v
 lz4_dec_checker.v
 lz4_dec_parser.v
 lz4_dec_copy.v
+lz4_dec_dict_loader.v
 lz4_decompress.v

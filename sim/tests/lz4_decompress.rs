@@ -21,6 +21,10 @@ struct Job {
     block: Vec<u8>,
     raw_len: u32,
     crc: u64,
+    /// The block's matches may reach into the loaded dictionary.
+    dict: bool,
+    /// The frame is a dictionary to load (`block` holds it; `raw_len` declares its length).
+    load: bool,
 }
 
 impl Job {
@@ -29,7 +33,37 @@ impl Job {
             block,
             raw_len: raw.len() as u32,
             crc: crc64(raw),
+            dict: false,
+            load: false,
         }
+    }
+
+    /// A block made with the preset dictionary.
+    fn with_dict(block: Vec<u8>, raw: &[u8]) -> Self {
+        Self {
+            dict: true,
+            ..Self::new(block, raw)
+        }
+    }
+
+    /// A dictionary load declaring `declared` bytes.
+    fn load(content: &[u8], declared: u32) -> Self {
+        Self {
+            block: content.to_vec(),
+            raw_len: declared,
+            crc: 0,
+            dict: false,
+            load: true,
+        }
+    }
+
+    /// The first beat's tuser (lz4_dec_status.vh).
+    fn user(&self) -> u128 {
+        let bit = |name: &str| vh_param(DEC_STATUS_VH, "lz4_dec_status.vh", name) as u32;
+        u128::from(self.crc) << bit("LZ4_JOB_CRC_LSB")
+            | u128::from(self.raw_len) << bit("LZ4_JOB_LENGTH_LSB")
+            | u128::from(self.dict) << bit("LZ4_JOB_DICT_BIT")
+            | u128::from(self.load) << bit("LZ4_JOB_LOAD_BIT")
     }
 }
 
@@ -70,7 +104,7 @@ impl Engine {
         let mut budget = 1000;
         for job in jobs {
             let mut frame = frame_to_beats(&job.block, beat_bytes);
-            frame[0].user = u128::from(job.raw_len) << 64 | u128::from(job.crc);
+            frame[0].user = job.user();
             beats.extend(frame);
             budget += self.bound(job);
         }
@@ -109,7 +143,14 @@ fn frames(beats: &[Beat], beat_bytes: usize) -> Vec<Done> {
 fn assert_decoded(done: &Done, raw: &[u8], what: &str) {
     assert_eq!(done.status, status_code("LZ4_OK"), "{what}: status");
     assert_eq!(done.data.len(), raw.len(), "{what}: length");
-    assert!(done.data == raw, "{what}: bytes differ");
+    if let Some(at) = done.data.iter().zip(raw).position(|(a, b)| a != b) {
+        let near = at.saturating_sub(4)..(at + 8).min(raw.len());
+        panic!(
+            "{what}: bytes differ from byte {at}: {:02x?}, expected {:02x?}",
+            &done.data[near.clone()],
+            &raw[near]
+        );
+    }
     assert_eq!(done.length as usize, raw.len(), "{what}: reported length");
     assert_eq!(done.crc, crc64(raw), "{what}: CRC");
     assert!(done.crc_valid, "{what}: crc_valid");
@@ -519,9 +560,9 @@ fn differential_fuzz_against_lz4_flex() {
     for (i, (block, raw_len)) in jobs.iter().enumerate() {
         let expected = reference(block, *raw_len);
         let job = Job {
-            block: block.clone(),
-            raw_len: *raw_len as u32,
             crc: expected.as_deref().map(crc64).unwrap_or(0),
+            raw_len: *raw_len as u32,
+            ..Job::new(block.clone(), &[])
         };
         let (done, cycles) = engine.run_one(&job, &Traffic::FULL_RATE);
         let what = format!("job {i} (seed {seed}): block {block:02x?}, raw length {raw_len}");
@@ -580,11 +621,273 @@ fn reset_mid_job_then_decode() {
     let mut engine = Engine::new(WIDE);
     let beat_bytes = engine.dut.beat_bytes();
     let mut beats = frame_to_beats(&job.block, beat_bytes);
-    beats[0].user = u128::from(job.raw_len) << 64 | u128::from(job.crc);
+    beats[0].user = job.user();
     for beat in beats.iter().take(20) {
         engine.dut.cycle(Some(beat), true);
     }
     engine.dut.reset(2);
     let (done, _) = engine.run_one(&job, &Traffic::matrix(62)[3]);
     assert_decoded(&done, &raw, "after reset");
+}
+
+/*
+ * Preset dictionaries
+ */
+
+impl Engine {
+    /// Loads `content` as the preset dictionary and checks that the load succeeded in about a
+    /// cycle per byte.
+    fn load_dict(&mut self, content: &[u8], traffic: &Traffic) {
+        let job = Job::load(content, content.len() as u32);
+        let (done, cycles) = self.run_one(&job, traffic);
+        assert_eq!(
+            done.status,
+            status_code("LZ4_OK"),
+            "load of {} bytes",
+            content.len()
+        );
+        assert_eq!(done.length as usize, content.len(), "bytes loaded");
+        assert!(done.data.is_empty(), "a load answers with an empty frame");
+        if traffic.idle_percent == 0 && traffic.stall_percent == 0 {
+            let beats = content.len().div_ceil(self.dut.beat_bytes()) as u64;
+            assert!(
+                cycles <= content.len() as u64 + beats + 40,
+                "load of {} bytes took {cycles} cycles",
+                content.len()
+            );
+        }
+    }
+}
+
+/// A raw value of about `len` bytes made of literals and matches whose offsets reach anywhere
+/// in `dict` followed by the value so far — across the dictionary's end, overlapping its tail
+/// at short offsets, from its first byte — and its LZ4 block (the last twelve bytes literals:
+/// the format ends a block with five and starts no match in the last twelve).
+fn dict_value(dict: &[u8], len: usize, rng: &mut Rng) -> (Vec<u8>, Vec<u8>) {
+    let mut history = dict.to_vec();
+    let mut w = BlockWriter::new();
+    while history.len() - dict.len() + 12 < len {
+        let literals = random((rng.next_u64() % 12) as usize, rng.next_u64());
+        history.extend_from_slice(&literals);
+        let reach = history.len().min(65535);
+        let offset = match rng.next_u64() % 4 {
+            // Near the value's start, often into the dictionary's tail.
+            0 => 1 + (rng.next_u64() % 40) as usize,
+            // Exactly the dictionary's first byte, when in reach.
+            1 => reach,
+            _ => 1 + (rng.next_u64() % reach as u64) as usize,
+        }
+        .min(reach);
+        let match_len = 4 + (rng.next_u64() % 80) as usize;
+        for _ in 0..match_len {
+            history.push(history[history.len() - offset]);
+        }
+        w.sequence(&literals, offset as u16, match_len);
+    }
+    let tail = random(12, rng.next_u64());
+    history.extend_from_slice(&tail);
+    (history[dict.len()..].to_vec(), w.last(&tail))
+}
+
+/// A dictionary for text values: a stretch of the same generated text.
+fn text_dict(len: usize) -> Vec<u8> {
+    text(len, 7001)
+}
+
+#[test]
+fn dictionary_blocks_from_liblz4_and_lz4_flex_decode() {
+    // A trained dictionary and the records it was trained for, and a text dictionary for text.
+    let records = lzcache_driver::dict::json_records(3000, 71);
+    let trained = lzcache_driver::dict::train(&records[..2500], 16 << 10).expect("trains");
+    let text_content = text_dict(16 << 10);
+    let mut referencing = 0;
+    for (dict_content, values) in [
+        (trained, records[2500..].to_vec()),
+        (
+            text_content,
+            (0..60)
+                .map(|i| text(100 + 37 * i, 7100 + i as u64))
+                .collect(),
+        ),
+    ] {
+        let dict = lzcache_driver::Dictionary::new(1, dict_content.clone()).expect("valid");
+        let mut cases = Vec::new();
+        for (i, raw) in values.iter().enumerate() {
+            let c_block = dict.compress(raw).expect("compresses");
+            let flex_block = lz4_flex::block::compress_with_dict(raw, &dict_content);
+            for (label, block) in [("liblz4", c_block), ("lz4_flex", flex_block)] {
+                assert_eq!(
+                    dict.decompress(&block, raw.len()).as_deref(),
+                    Some(&raw[..])
+                );
+                // Count the blocks that need the dictionary (they do not decode without it).
+                if lz4_flex::block::decompress(&block, raw.len()).ok().as_ref() != Some(raw) {
+                    referencing += 1;
+                }
+                cases.push((
+                    format!("value {i} ({label})"),
+                    raw.clone(),
+                    Job::with_dict(block, raw),
+                ));
+            }
+        }
+        for config in [WIDE, NARROW] {
+            let mut engine = Engine::new(config);
+            for traffic in Traffic::matrix(72) {
+                engine.load_dict(&dict_content, &traffic);
+                check_batch(&mut engine, &cases, &traffic);
+            }
+        }
+    }
+    assert!(
+        referencing > 500,
+        "only {referencing} blocks use their dictionary"
+    );
+}
+
+#[test]
+fn matches_reach_across_the_dictionary_end_at_every_length() {
+    let mut rng = Rng::new(73);
+    for config in [WIDE, NARROW] {
+        let mut engine = Engine::new(config);
+        // Lengths below, at and around the recent-bytes window, unaligned, and the largest.
+        for dict_len in [1usize, 5, 16, 31, 64, 65, 1000, 4099, 16 << 10, 65536] {
+            let dict = text_dict(dict_len);
+            let reference = lzcache_driver::Dictionary::new(1, dict.clone()).expect("valid");
+            let cases: Vec<(String, Vec<u8>, Job)> = (0..12)
+                .map(|i| {
+                    let (raw, block) = dict_value(&dict, 64 + i * 300, &mut rng);
+                    assert_eq!(
+                        reference.decompress(&block, raw.len()).as_deref(),
+                        Some(&raw[..]),
+                        "liblz4 decodes the hand-built block"
+                    );
+                    (
+                        format!("dictionary of {dict_len}, value {i}"),
+                        raw.clone(),
+                        Job::with_dict(block, &raw),
+                    )
+                })
+                .collect();
+            for traffic in Traffic::matrix(74 + dict_len as u64) {
+                engine.load_dict(&dict, &traffic);
+                check_batch(&mut engine, &cases, &traffic);
+            }
+        }
+    }
+}
+
+#[test]
+fn jobs_around_a_dictionary_load_use_the_dictionary_of_their_turn() {
+    let mut rng = Rng::new(75);
+    let first = text(3000, 7501);
+    let second = random(2000, 7502);
+    let (raw_a, block_a) = dict_value(&first, 2000, &mut rng);
+    let (raw_b, block_b) = dict_value(&second, 2000, &mut rng);
+    let plain = text(5000, 7503);
+    let jobs = vec![
+        Job::load(&first, first.len() as u32),
+        Job::with_dict(block_a.clone(), &raw_a),
+        Job::new(lz4_flex_block(&plain), &plain),
+        Job::with_dict(block_a.clone(), &raw_a),
+        Job::load(&second, second.len() as u32),
+        Job::with_dict(block_b.clone(), &raw_b),
+        // The first dictionary's block against the second: decodes to other bytes.
+        Job::with_dict(block_a, &raw_a),
+        Job::new(lz4_flex_block(&plain), &plain),
+        Job::with_dict(block_b, &raw_b),
+    ];
+    for traffic in Traffic::matrix(76) {
+        let mut engine = Engine::new(NARROW);
+        let (done, _) = engine.run(&jobs, &traffic);
+        assert_eq!(done[0].status, status_code("LZ4_OK"), "{traffic}");
+        assert_decoded(&done[1], &raw_a, &format!("first dictionary; {traffic}"));
+        assert_decoded(&done[2], &plain, &format!("no dictionary; {traffic}"));
+        assert_decoded(
+            &done[3],
+            &raw_a,
+            &format!("first dictionary again; {traffic}"),
+        );
+        assert_eq!(done[4].status, status_code("LZ4_OK"), "{traffic}");
+        assert_decoded(&done[5], &raw_b, &format!("second dictionary; {traffic}"));
+        assert!(
+            !done[6].crc_valid && done[6].data != raw_a,
+            "stale block; {traffic}"
+        );
+        assert_decoded(&done[7], &plain, &format!("no dictionary; {traffic}"));
+        assert_decoded(
+            &done[8],
+            &raw_b,
+            &format!("second dictionary again; {traffic}"),
+        );
+    }
+}
+
+#[test]
+fn bad_dictionary_loads_and_references_are_errors() {
+    let dict = text_dict(4096);
+    let mut rng = Rng::new(77);
+    let (raw, block) = dict_value(&dict, 3000, &mut rng);
+    // A match reaching one byte before the dictionary, after a literal.
+    let mut w = BlockWriter::new();
+    let too_far = w.sequence(b"x", (dict.len() + 2) as u16, 4).last(b"12345");
+    // The same match reaching exactly the dictionary's first byte.
+    let mut w = BlockWriter::new();
+    let exact = w.sequence(b"x", (dict.len() + 1) as u16, 4).last(b"12345");
+    let mut exact_raw = b"x".to_vec();
+    exact_raw.extend_from_slice(&dict[..4]);
+    exact_raw.extend_from_slice(b"12345");
+
+    let range = status_code("LZ4_ERR_OFFSET_RANGE");
+    let bad_length = status_code("LZ4_ERR_DICT_LENGTH");
+    for traffic in Traffic::matrix(78) {
+        let mut engine = Engine::new(NARROW);
+        let what = |s: &str| format!("{s}; {traffic}");
+        // No dictionary yet: a reference before the output is out of range.
+        let (done, _) = engine.run_one(&Job::with_dict(block.clone(), &raw), &traffic);
+        assert_eq!(done.status, range, "{}", what("no dictionary loaded"));
+        engine.load_dict(&dict, &traffic);
+        let (done, _) = engine.run_one(&Job::with_dict(block.clone(), &raw), &traffic);
+        assert_decoded(&done, &raw, &what("loaded"));
+        let (done, _) = engine.run_one(&Job::new(block.clone(), &raw), &traffic);
+        assert_eq!(
+            done.status,
+            range,
+            "{}",
+            what("a job without the dictionary flag")
+        );
+        let (done, _) = engine.run_one(&Job::with_dict(too_far.clone(), b"x"), &traffic);
+        assert_eq!(
+            done.status,
+            range,
+            "{}",
+            what("one byte before the dictionary")
+        );
+        let (done, _) = engine.run_one(&Job::with_dict(exact.clone(), &exact_raw), &traffic);
+        assert_decoded(&done, &exact_raw, &what("the dictionary's first byte"));
+
+        // Loads whose length is not the declared one, or none, or over the memory: each an
+        // error, after which no dictionary is in force.
+        for (content, declared) in [
+            (dict.clone(), dict.len() as u32 + 1),
+            (dict.clone(), dict.len() as u32 - 1),
+            (Vec::new(), 0),
+            (dict.clone(), 0),
+            (text(65537, 79), 65537),
+        ] {
+            let (done, _) = engine.run_one(&Job::load(&content, declared), &traffic);
+            let label = what(&format!("load of {} declared {declared}", content.len()));
+            assert_eq!(done.status, bad_length, "{label}");
+            assert_eq!(
+                done.length as usize,
+                content.len(),
+                "{label}: bytes received"
+            );
+            let (done, _) = engine.run_one(&Job::with_dict(block.clone(), &raw), &traffic);
+            assert_eq!(done.status, range, "{label}: the dictionary is gone");
+            engine.load_dict(&dict, &traffic);
+        }
+        let (done, _) = engine.run_one(&Job::with_dict(block.clone(), &raw), &traffic);
+        assert_decoded(&done, &raw, &what("reloaded"));
+    }
 }
