@@ -24,6 +24,12 @@
 // are known only when the engine has finished; each engine therefore writes its output into
 // its own buffer of MAX_JOB_BYTES, and the sender streams header and output once complete.
 // Results leave in completion order, not submission order: the host matches them by tag.
+//
+// Preset dictionaries: each decompress engine holds one (lz4_decompress). A load job
+// (OP_LOAD_DICT) names the engine and the id the dictionary gets; the host loads every engine
+// it wants to use. A decompress job naming a dictionary id runs only on an engine holding it
+// (waiting while those are busy) and is answered RES_NO_DICT at once when none does. An
+// engine's id is set when its load is dispatched and cleared if the load fails.
 module cache_accelerator #
 (
     // Width of the streams in bits (XDMA streaming: 512)
@@ -39,7 +45,9 @@ module cache_accelerator #
     // Decompressor history and compressor window in bytes
     parameter HISTORY_SIZE = 65536,
     // log2 of the compressor's hash table entries
-    parameter HASH_BITS = 12
+    parameter HASH_BITS = 12,
+    // Largest preset dictionary of a decompress engine in bytes (a power of two, 128..65536)
+    parameter DICT_SIZE = 65536
 )
 (
     input  wire                  clk,
@@ -105,6 +113,7 @@ localparam WORDS = MAX_JOB_BYTES / KEEP_WIDTH;
 localparam WORD_WIDTH = $clog2(WORDS);
 localparam [31:0] MAX_JOB = MAX_JOB_BYTES;
 localparam [31:0] HISTORY = HISTORY_SIZE;
+localparam [31:0] DICT_BYTES = DICT_SIZE;
 localparam [7:0] COMPRESS_COUNT = N_COMPRESS;
 localparam [7:0] DECOMPRESS_COUNT = N_DECOMPRESS;
 localparam [7:0] BEAT_BYTES = KEEP_WIDTH[7:0];
@@ -174,26 +183,45 @@ wire [31:0] hdr_tag = job_tdata[HDR_TAG_LSB +: 32];
 wire [31:0] hdr_input_len = job_tdata[HDR_INPUT_LEN_LSB +: 32];
 wire [31:0] hdr_raw_len = job_tdata[HDR_RAW_LEN_LSB +: 32];
 wire [63:0] hdr_crc = job_tdata[HDR_CRC_LSB +: 64];
+wire [31:0] hdr_dict_id = job_tdata[HDR_DICT_ID_LSB +: 32];
+wire [7:0]  hdr_engine = job_tdata[HDR_ENGINE_LSB +: 8];
 
 wire hdr_known = hdr_magic == JOB_MAGIC
-    && (hdr_opcode == OP_COMPRESS || hdr_opcode == OP_DECOMPRESS || hdr_opcode == OP_CHECKSUM);
+    && (hdr_opcode == OP_COMPRESS || hdr_opcode == OP_DECOMPRESS || hdr_opcode == OP_CHECKSUM
+        || hdr_opcode == OP_LOAD_DICT);
 wire hdr_too_large = hdr_input_len > MAX_JOB
     || (hdr_opcode == OP_DECOMPRESS && hdr_raw_len > MAX_JOB);
+wire hdr_is_load = hdr_opcode == OP_LOAD_DICT;
+wire hdr_uses_dict = hdr_opcode == OP_DECOMPRESS && hdr_dict_id != 32'd0;
+// A load naming no engine or id 0 is refused at once (the engine checks the length).
+wire hdr_bad_load = hdr_is_load && (hdr_engine >= DECOMPRESS_COUNT || hdr_dict_id == 32'd0);
 
 reg  [N_SLOTS-1:0] slot_busy_reg = {N_SLOTS{1'b0}};
 reg  [N_SLOTS-1:0] slot_done_reg = {N_SLOTS{1'b0}};
+// Per decompress slot: the id of the dictionary it holds (0: none); per slot: running a load.
+reg  [N_SLOTS*32-1:0] slot_dict_id_reg = {N_SLOTS*32{1'b0}};
+reg  [N_SLOTS-1:0]    slot_load_reg = {N_SLOTS{1'b0}};
 
-// The first free slot that can run the header's opcode.
+// The first free slot that can run the header's job, and whether any engine (free or not)
+// holds the dictionary it names.
 reg                    target_found;
 reg  [SOURCE_WIDTH-1:0] target;
+reg                    dict_held;
 integer t;
 always @* begin
     target_found = 1'b0;
     target = {SOURCE_WIDTH{1'b0}};
+    dict_held = 1'b0;
     for (t = N_SLOTS - 1; t >= 0; t = t - 1) begin
+        if (t >= N_COMPRESS && t < N_ENGINES && slot_dict_id_reg[t*32 +: 32] == hdr_dict_id) begin
+            dict_held = 1'b1;
+        end
         if (!slot_busy_reg[t]
                 && ((t < N_COMPRESS && hdr_opcode == OP_COMPRESS)
-                    || (t >= N_COMPRESS && t < N_ENGINES && hdr_opcode == OP_DECOMPRESS)
+                    || (t >= N_COMPRESS && t < N_ENGINES && hdr_opcode == OP_DECOMPRESS
+                        && (!hdr_uses_dict || slot_dict_id_reg[t*32 +: 32] == hdr_dict_id))
+                    || (t >= N_COMPRESS && t < N_ENGINES && hdr_is_load
+                        && t - N_COMPRESS == {24'd0, hdr_engine})
                     || (t == CHECKSUM_SLOT && hdr_opcode == OP_CHECKSUM))) begin
             target_found = 1'b1;
             target = t[SOURCE_WIDTH-1:0];
@@ -203,7 +231,7 @@ end
 
 reg  [2:0]              dispatch_state_reg = DISPATCH_HEADER, dispatch_state_next;
 reg  [SOURCE_WIDTH-1:0] route_reg = {SOURCE_WIDTH{1'b0}}, route_next;
-reg  [95:0]             route_user_reg = 96'd0, route_user_next;
+reg  [97:0]             route_user_reg = 98'd0, route_user_next;
 reg                     route_first_reg = 1'b0, route_first_next;
 
 reg                     error_pending_reg = 1'b0;
@@ -241,18 +269,23 @@ always @* begin
     case (dispatch_state_reg)
         DISPATCH_HEADER: begin
             if (job_tvalid && enable_reg) begin
-                if (!hdr_known || hdr_too_large) begin
+                if (!hdr_known || hdr_too_large || hdr_bad_load || (hdr_uses_dict && !dict_held)) begin
                     if (!error_pending_reg) begin
                         s_ready = 1'b1;
                         accept_error = 1'b1;
-                        accept_error_status = hdr_known ? RES_TOO_LARGE : RES_BAD_OPCODE;
+                        accept_error_status = !hdr_known ? RES_BAD_OPCODE
+                            : hdr_too_large ? RES_TOO_LARGE
+                            : hdr_bad_load ? RES_BAD_DICT : RES_NO_DICT;
                         dispatch_state_next = job_tlast ? DISPATCH_HEADER : DISPATCH_DRAIN;
                     end
                 end else if (target_found) begin
                     s_ready = 1'b1;
                     accept_header = 1'b1;
                     route_next = target;
-                    route_user_next = {hdr_raw_len, hdr_crc};
+                    // lz4_decompress's job fields (lz4_dec_status.vh); a load declares the
+                    // payload's length as the dictionary's.
+                    route_user_next = {hdr_is_load, hdr_uses_dict,
+                        hdr_is_load ? hdr_input_len : hdr_raw_len, hdr_crc};
                     route_first_next = 1'b1;
                     dispatch_state_next = job_tlast ? DISPATCH_EMPTY : DISPATCH_PAYLOAD;
                 end
@@ -290,7 +323,7 @@ always @* begin
 end
 
 // Job parameters ride on tuser of the engine's first beat.
-wire [127:0] engine_in_user = route_first_reg ? {32'd0, route_user_reg} : 128'd0;
+wire [127:0] engine_in_user = route_first_reg ? {30'd0, route_user_reg} : 128'd0;
 
 /*
  * Engines and their result capture
@@ -331,7 +364,8 @@ generate
     for (e = N_COMPRESS; e < N_ENGINES; e = e + 1) begin : decompressor
         lz4_decompress #(
             .DATA_WIDTH(DATA_WIDTH),
-            .HISTORY_SIZE(HISTORY_SIZE)
+            .HISTORY_SIZE(HISTORY_SIZE),
+            .DICT_SIZE(DICT_SIZE)
         )
         engine (
             .clk(clk),
@@ -437,6 +471,18 @@ always @(posedge clk) begin
                         slot_len_reg[s*32 +: 32] <= engine_out_user[s*128 + LZ4C_DONE_LENGTH_LSB +: 32];
                     end
                     slot_crc_valid_reg[s] <= 1'b1;
+                end else if (s < N_ENGINES && slot_load_reg[s]) begin
+                    // A dictionary load: no output; a failed one leaves no dictionary.
+                    slot_engine_status_reg[s*8 +: 8] <=
+                        {4'd0, engine_out_user[s*128 + LZ4_DONE_STATUS_LSB +: 4]};
+                    slot_len_reg[s*32 +: 32] <= 32'd0;
+                    slot_crc_valid_reg[s] <= 1'b0;
+                    if (engine_out_user[s*128 + LZ4_DONE_STATUS_LSB +: 4] == LZ4_OK) begin
+                        slot_status_reg[s*8 +: 8] <= RES_OK;
+                    end else begin
+                        slot_status_reg[s*8 +: 8] <= RES_BAD_DICT;
+                        slot_dict_id_reg[s*32 +: 32] <= 32'd0;
+                    end
                 end else if (s < N_ENGINES) begin
                     slot_engine_status_reg[s*8 +: 8] <=
                         {4'd0, engine_out_user[s*128 + LZ4_DONE_STATUS_LSB +: 4]};
@@ -467,10 +513,17 @@ always @(posedge clk) begin
     if (accept_header) begin
         slot_busy_reg[route_next] <= 1'b1;
         slot_tag_reg[route_next*32 +: 32] <= hdr_tag;
+        slot_load_reg[route_next] <= hdr_is_load;
+        if (hdr_is_load) begin
+            slot_dict_id_reg[route_next*32 +: 32] <= hdr_dict_id;
+        end
     end
 
     if (core_rst) begin
         slot_busy_reg <= {N_SLOTS{1'b0}};
+        slot_load_reg <= {N_SLOTS{1'b0}};
+        // The engines' dictionaries are gone with their reset.
+        slot_dict_id_reg <= {N_SLOTS*32{1'b0}};
         slot_done_reg <= {N_SLOTS{1'b0}};
         slot_words_reg <= {N_SLOTS*(WORD_WIDTH+1){1'b0}};
     end
@@ -520,7 +573,8 @@ wire        from_error = source_reg == ERROR_SOURCE[SOURCE_WIDTH-1:0];
 wire [7:0]  res_status = from_error ? error_status_reg : slot_status_reg[source_reg*8 +: 8];
 wire [7:0]  res_opcode = from_error ? error_opcode_reg
     : (source_reg < N_COMPRESS ? OP_COMPRESS
-        : (source_reg < N_ENGINES ? OP_DECOMPRESS : OP_CHECKSUM));
+        : (source_reg < N_ENGINES ? (slot_load_reg[source_reg] ? OP_LOAD_DICT : OP_DECOMPRESS)
+            : OP_CHECKSUM));
 wire [31:0] res_tag = from_error ? error_tag_reg : slot_tag_reg[source_reg*32 +: 32];
 wire [31:0] res_len = from_error ? 32'd0 : slot_len_reg[source_reg*32 +: 32];
 wire [63:0] res_crc = from_error ? 64'd0 : slot_crc_reg[source_reg*64 +: 64];
@@ -688,7 +742,8 @@ always @(posedge clk) begin
         case (res_status)
             RES_BAD_OPCODE: err_opcode_reg <= err_opcode_reg + 32'd1;
             RES_TOO_LARGE: err_length_reg <= err_length_reg + 32'd1;
-            RES_MALFORMED, RES_LENGTH: err_malformed_reg <= err_malformed_reg + 32'd1;
+            RES_MALFORMED, RES_LENGTH, RES_NO_DICT, RES_BAD_DICT:
+                err_malformed_reg <= err_malformed_reg + 32'd1;
             RES_INCOMPRESSIBLE: incompressible_reg <= incompressible_reg + 32'd1;
             default: begin
                 if (!res_crc_valid) begin
@@ -749,6 +804,7 @@ always @* begin
     caps_value[CAPS_DECOMPRESS_LSB +: 8] = DECOMPRESS_COUNT;
     caps_value[CAPS_BEAT_BYTES_LSB +: 8] = BEAT_BYTES;
     caps_value[CAPS_CHECKSUM_BIT] = 1'b1;
+    caps_value[CAPS_DICT_BIT] = 1'b1;
     // Soft reset reads as 0: it clears itself.
     control_value = 32'd0;
     control_value[CONTROL_ENABLE_BIT] = enable_reg;
@@ -759,6 +815,19 @@ always @* begin
     last_error_value[LAST_ERROR_STATUS_LSB +: 8] = last_error_reg;
 end
 
+// The dictionary ids, one register per decompress engine from REG_DICT_ID_BASE.
+wire [11:0] dict_id_index = {s_axil_araddr[11:2], 2'b00} - REG_DICT_ID_BASE;
+reg  [31:0] dict_id_value;
+integer r;
+always @* begin
+    dict_id_value = 32'd0;
+    for (r = 0; r < N_DECOMPRESS; r = r + 1) begin
+        if ({20'd0, dict_id_index} == r * 4) begin
+            dict_id_value = slot_dict_id_reg[(N_COMPRESS + r)*32 +: 32];
+        end
+    end
+end
+
 reg [31:0] read_value;
 always @* begin
     case ({s_axil_araddr[11:2], 2'b00})
@@ -767,6 +836,7 @@ always @* begin
         REG_CAPS: read_value = caps_value;
         REG_HISTORY: read_value = HISTORY;
         REG_MAX_JOB: read_value = MAX_JOB;
+        REG_DICT_SIZE: read_value = DICT_BYTES;
         REG_CONTROL: read_value = control_value;
         REG_STATUS: read_value = status_value;
         REG_SCRATCH: read_value = scratch_reg;
@@ -783,7 +853,7 @@ always @* begin
         REG_INCOMPRESSIBLE: read_value = incompressible_reg;
         REG_LAST_ERROR: read_value = last_error_value;
         REG_LAST_ERROR_TAG: read_value = last_error_tag_reg;
-        default: read_value = 32'd0;
+        default: read_value = dict_id_value;
     endcase
 end
 

@@ -144,9 +144,14 @@ wire [HIST_WIDTH-1:0] cmd_count_h = {{(HIST_WIDTH-LEN_WIDTH-1){1'b0}}, cmd_count
 wire [16:0]           cmd_count_17 = {{(16-LEN_WIDTH){1'b0}}, cmd_count};
 wire [DICT_WIDTH-1:0] cmd_count_d = {{(DICT_WIDTH-LEN_WIDTH-1){1'b0}}, cmd_count};
 wire [HIST_WIDTH-1:0] a_pos_next = a_pos_reg + cmd_count_h;
-// The next row boundary at or after this command's end.
-wire [HIST_WIDTH-1:0] a_pos_row_up = {a_pos_next[HIST_WIDTH-1:LANE_WIDTH]
-    + {{(HIST_WIDTH-LANE_WIDTH-1){1'b0}}, |a_pos_next[LANE_WIDTH-1:0]}, {LANE_WIDTH{1'b0}}};
+// An end command carries no bytes (lz4_dec_checker): the next job starts at the row boundary
+// at or after the position, and its `up` position a row later — one row increment each.
+wire [HIST_WIDTH-LANE_WIDTH-1:0] row_carry =
+    {{(HIST_WIDTH-LANE_WIDTH-1){1'b0}}, |a_pos_reg[LANE_WIDTH-1:0]};
+wire [HIST_WIDTH-1:0] a_pos_row_up =
+    {a_pos_reg[HIST_WIDTH-1:LANE_WIDTH] + row_carry, {LANE_WIDTH{1'b0}}};
+wire [HIST_WIDTH-1:0] a_pos_up_row_up =
+    {a_pos_up_reg[HIST_WIDTH-1:LANE_WIDTH] + row_carry, {LANE_WIDTH{1'b0}}};
 // First byte of the match's source window (the parser sends offset - literals as `back`),
 // and the byte a row later: each bank's read row is one of the two, by a 5-bit compare, so
 // one subtraction lies between the command register and the block RAM addresses.
@@ -419,7 +424,7 @@ always @(posedge clk) begin
         if (s_cmd_end) begin
             // The next job starts on a row boundary, a dictionary's length past its end.
             a_pos_reg <= a_pos_row_up;
-            a_pos_up_reg <= a_pos_row_up + ROW_STEP;
+            a_pos_up_reg <= a_pos_up_row_up;
             a_job_pos_reg <= 17'd0;
             a_dict_pos_reg <= dict_end[DICT_WIDTH-1:0];
             a_dict_pos_up_reg <= dict_end[DICT_WIDTH-1:0] + DICT_ROW_STEP;

@@ -47,7 +47,7 @@ fn jobs_back_to_back_under_idle_and_backpressure() {
     let mut input = Vec::new();
     let mut expect: HashMap<u32, Expect> = HashMap::new();
     let mut tag = 0u32;
-    let mut job = |opcode: u8, payload: &[u8], raw_len: usize, crc: u64, e: Expect| {
+    let mut job = |opcode: u8, payload: &[u8], raw_len: usize, crc: u64, dict: (u32, u8), e| {
         tag += 1;
         let header = JobHeader {
             opcode,
@@ -55,10 +55,24 @@ fn jobs_back_to_back_under_idle_and_backpressure() {
             input_len: payload.len() as u32,
             raw_len: raw_len as u32,
             expected_crc: crc,
+            dict_id: dict.0,
+            engine: dict.1,
         };
         input.extend(beats(&job_frame(&header, payload)));
         expect.insert(tag, e);
     };
+    // Preset dictionary 3 on both decompress engines first, so its values may go to either.
+    let dict = lzcache_driver::Dictionary::new(3, text(6000, 99)).unwrap();
+    for engine in 0..2 {
+        job(
+            OP_LOAD_DICT,
+            dict.content(),
+            0,
+            0,
+            (3, engine),
+            Expect::Status(RES_OK),
+        );
+    }
     for (i, len) in [0usize, 5, 100, 1000, 5000, 20_000, 64, 65]
         .into_iter()
         .enumerate()
@@ -66,21 +80,47 @@ fn jobs_back_to_back_under_idle_and_backpressure() {
         let raw = text(len, i as u64 + 1);
         let crc = crc64::checksum(&raw);
         let block = lz4_flex::block::compress(&raw);
-        job(OP_COMPRESS, &raw, 0, 0, Expect::Compressed(raw.clone()));
+        job(
+            OP_COMPRESS,
+            &raw,
+            0,
+            0,
+            (0, 0),
+            Expect::Compressed(raw.clone()),
+        );
         job(
             OP_DECOMPRESS,
             &block,
             raw.len(),
             crc,
+            (0, 0),
             Expect::Raw(raw.clone()),
         );
-        job(OP_CHECKSUM, &raw, 0, 0, Expect::Crc(crc));
+        job(OP_CHECKSUM, &raw, 0, 0, (0, 0), Expect::Crc(crc));
+        let dict_block = dict.compress(&raw).unwrap();
+        job(
+            OP_DECOMPRESS,
+            &dict_block,
+            raw.len(),
+            crc,
+            (3, 0),
+            Expect::Raw(raw.clone()),
+        );
+        job(
+            OP_DECOMPRESS,
+            &dict_block,
+            raw.len(),
+            crc,
+            (4, 0),
+            Expect::Status(RES_NO_DICT),
+        );
     }
     job(
         9,
         b"payload of a job nobody can run",
         0,
         0,
+        (0, 0),
         Expect::Status(RES_BAD_OPCODE),
     );
     job(
@@ -88,6 +128,7 @@ fn jobs_back_to_back_under_idle_and_backpressure() {
         &[0x04, 0x01, 0x00],
         50,
         0,
+        (0, 0),
         Expect::Status(RES_MALFORMED),
     );
     job(
@@ -95,6 +136,7 @@ fn jobs_back_to_back_under_idle_and_backpressure() {
         b"x",
         2 << 20,
         0,
+        (0, 0),
         Expect::Status(RES_TOO_LARGE),
     );
     let jobs = expect.len();

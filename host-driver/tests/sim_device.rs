@@ -4,13 +4,14 @@
 //! stalls or stops answering.
 #![cfg(feature = "sim")]
 
+use std::sync::Arc;
 use std::time::Duration;
 
 use lzcache_driver::device::defs::*;
 use lzcache_driver::device::protocol::{job_frame, parse_result, JobHeader};
 use lzcache_driver::device::sim::SimLink;
 use lzcache_driver::device::{DeviceCodec, DeviceLink, DeviceOptions, FaultPlan};
-use lzcache_driver::{crc64, Codec, CodecError, Job, JobStatus, SoftwareCodec};
+use lzcache_driver::{crc64, Codec, CodecError, Dictionary, Job, JobStatus, SoftwareCodec};
 
 const WAIT: Duration = Duration::from_secs(120);
 
@@ -135,6 +136,8 @@ fn bad_jobs_get_error_results_and_the_device_goes_on() {
                 input_len: block.len() as u32,
                 raw_len: raw_len as u32,
                 expected_crc: crc64::checksum(&good_raw),
+                dict_id: 0,
+                engine: 0,
             },
             block,
         )
@@ -290,4 +293,189 @@ fn faults_reach_the_driver_and_a_silent_device_times_out() {
 
     assert!(FaultPlan::parse("explode=1").is_err());
     assert!(FaultPlan::parse("drop=2").is_err());
+}
+
+/// A dictionary of generated text and values made with it (liblz4, level 1).
+fn dictionary_and_values(id: u32, seed: u64) -> (Arc<Dictionary>, Vec<(Vec<u8>, Vec<u8>)>) {
+    let dict = Arc::new(Dictionary::new(id, text(8192, seed)).unwrap());
+    let values = (0..8)
+        .map(|i| {
+            let raw = text(150 + 97 * i, seed + 1 + i as u64);
+            let block = dict.compress(&raw).unwrap();
+            (raw, block)
+        })
+        .collect();
+    (dict, values)
+}
+
+#[test]
+fn dictionary_loads_and_jobs_on_the_device() {
+    let mut link = SimLink::start(FaultPlan::none()).unwrap();
+    let reg = |link: &mut SimLink, r: u16| link.read_reg(u32::from(r)).unwrap();
+    assert_eq!(reg(&mut link, REG_CAPS) >> CAPS_DICT_BIT & 1, 1);
+    assert_eq!(reg(&mut link, REG_DICT_SIZE), 65536);
+    let engines = (reg(&mut link, REG_CAPS) >> CAPS_DECOMPRESS_LSB & 0xFF) as u8;
+    let compress_engines = (reg(&mut link, REG_CAPS) >> CAPS_COMPRESS_LSB & 0xFF) as u8;
+    let (dict, values) = dictionary_and_values(7, 40);
+    let load = |tag, engine, id, content: &[u8]| {
+        job_frame(
+            &JobHeader::load_dict(tag, engine, id, content.len()),
+            content,
+        )
+    };
+    let decompress = |tag, id, (raw, block): &(Vec<u8>, Vec<u8>)| {
+        let mut header = JobHeader::for_op(
+            &lzcache_driver::JobOp::Decompress {
+                raw_len: raw.len(),
+                expected_crc: crc64::checksum(raw),
+            },
+            tag,
+            block.len(),
+        );
+        header.dict_id = id;
+        job_frame(&header, block)
+    };
+    let status = |link: &mut SimLink, frame: &[u8]| {
+        let result = exchange(link, frame);
+        let (header, output) = parse_result(&result).unwrap();
+        (header.status, header.opcode, output.to_vec())
+    };
+    let dict_ids = |link: &mut SimLink| -> Vec<u32> {
+        (0..u16::from(engines))
+            .map(|e| reg(link, REG_DICT_ID_BASE + 4 * e))
+            .collect()
+    };
+
+    // Nothing loaded: a job naming a dictionary is refused at once; so are bad loads.
+    assert_eq!(
+        status(&mut link, &decompress(1, 7, &values[0])).0,
+        RES_NO_DICT
+    );
+    assert_eq!(
+        status(&mut link, &load(2, 0, 0, dict.content())).0,
+        RES_BAD_DICT
+    );
+    assert_eq!(
+        status(&mut link, &load(3, engines, 7, dict.content())).0,
+        RES_BAD_DICT
+    );
+    assert_eq!(dict_ids(&mut link), vec![0; usize::from(engines)]);
+
+    // Loaded on the first engine: its values decode there, and only there.
+    let (loaded, opcode, _) = status(&mut link, &load(4, 0, 7, dict.content()));
+    assert_eq!((loaded, opcode), (RES_OK, OP_LOAD_DICT));
+    assert_eq!(dict_ids(&mut link)[0], 7);
+    for (i, value) in values.iter().enumerate() {
+        let result = exchange(&mut link, &decompress(10 + i as u32, 7, value));
+        let (header, output) = parse_result(&result).unwrap();
+        assert_eq!(
+            (header.status, header.opcode),
+            (RES_OK, OP_DECOMPRESS),
+            "value {i}"
+        );
+        assert!(header.crc_valid, "value {i}");
+        assert_eq!(
+            header.engine, compress_engines,
+            "value {i}: the engine holding it"
+        );
+        assert_eq!(output, value.0.as_slice(), "value {i}");
+    }
+    // The same block without naming the dictionary is malformed (it reaches before its start).
+    assert_eq!(
+        status(&mut link, &decompress(20, 0, &values[3])).0,
+        RES_MALFORMED
+    );
+
+    // A failed load (over the engine's dictionary memory) leaves that engine without one.
+    let last = engines - 1;
+    assert_eq!(
+        status(&mut link, &load(21, last, 7, dict.content())).0,
+        RES_OK
+    );
+    let too_long = text(65537, 41);
+    assert_eq!(
+        status(&mut link, &load(22, last, 9, &too_long)).0,
+        RES_BAD_DICT
+    );
+    assert_eq!(dict_ids(&mut link)[usize::from(last)], 0);
+    assert_eq!(
+        status(&mut link, &decompress(23, 9, &values[0])).0,
+        RES_NO_DICT
+    );
+    let (ok, _, output) = status(&mut link, &decompress(24, 7, &values[5]));
+    assert_eq!((ok, output), (RES_OK, values[5].0.clone()));
+
+    // A soft reset clears the engines' dictionaries.
+    link.write_reg(
+        u32::from(REG_CONTROL),
+        1 << CONTROL_ENABLE_BIT | 1 << CONTROL_SOFT_RESET_BIT,
+    )
+    .unwrap();
+    assert_eq!(dict_ids(&mut link), vec![0; usize::from(engines)]);
+    assert_eq!(
+        status(&mut link, &decompress(25, 7, &values[0])).0,
+        RES_NO_DICT
+    );
+}
+
+#[test]
+fn the_driver_loads_the_newest_dictionary_and_declines_the_rest() {
+    let dev = device();
+    let engines = u64::from(dev.info().decompress_engines);
+    assert_eq!(dev.info().dict_size, 65536);
+    let (first, first_values) = dictionary_and_values(1, 50);
+    let (second, second_values) = dictionary_and_values(2, 60);
+    let run = |dict: &Arc<Dictionary>, (raw, block): &(Vec<u8>, Vec<u8>)| {
+        dev.run(
+            Job::decompress(0, block.clone(), raw.len(), crc64::checksum(raw))
+                .with_dict(Some(Arc::clone(dict))),
+        )
+        .unwrap()
+    };
+    let submitted = || {
+        dev.counters()
+            .submitted
+            .load(std::sync::atomic::Ordering::Relaxed)
+    };
+
+    for value in &first_values {
+        let done = run(&first, value);
+        assert_eq!(done.status, JobStatus::Ok);
+        assert!(done.crc_valid);
+        assert_eq!(done.output, value.0);
+    }
+    // One load per decompress engine, then the jobs.
+    assert_eq!(submitted(), engines + first_values.len() as u64);
+
+    // The device has no dictionary compressor: such jobs are declined.
+    let compress = dev
+        .run(Job::compress(0, first_values[0].0.clone()).with_dict(Some(Arc::clone(&first))))
+        .unwrap();
+    assert_eq!(compress.status, JobStatus::Unsupported);
+
+    // A newer dictionary replaces it; the older one's values are declined from then on.
+    let done = run(&second, &second_values[0]);
+    assert_eq!(
+        (done.status, done.output.to_vec()),
+        (JobStatus::Ok, second_values[0].0.clone())
+    );
+    assert_eq!(run(&first, &first_values[0]).status, JobStatus::Unsupported);
+    assert_eq!(submitted(), 2 * engines + first_values.len() as u64 + 1);
+
+    // After a reset the device has none: the job that finds out is declined, the next reloads.
+    dev.write_reg(
+        u32::from(REG_CONTROL),
+        1 << CONTROL_ENABLE_BIT | 1 << CONTROL_SOFT_RESET_BIT,
+    )
+    .unwrap();
+    assert_eq!(
+        run(&second, &second_values[1]).status,
+        JobStatus::Unsupported
+    );
+    let done = run(&second, &second_values[2]);
+    assert_eq!(
+        (done.status, done.output.to_vec()),
+        (JobStatus::Ok, second_values[2].0.clone())
+    );
+    assert_eq!(submitted(), 3 * engines + first_values.len() as u64 + 3);
 }

@@ -18,13 +18,16 @@ use std::collections::HashMap;
 use std::io;
 use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
 use std::sync::mpsc;
-use std::sync::Arc;
+use std::sync::{Arc, Mutex, MutexGuard};
 use std::thread::{self, JoinHandle};
 use std::time::{Duration, Instant};
 
 use bytes::Bytes;
 
-use crate::codec::{Codec, CodecError, CodecStat, Completion, Job, JobStatus, Outcome, Pending};
+use crate::codec::{
+    Codec, CodecError, CodecStat, Completion, Job, JobOp, JobStatus, Outcome, Pending,
+};
+use crate::dict::Dictionary;
 pub use faults::{FaultPlan, FaultPlanError, InjectedFaults};
 pub use link::{DeviceLink, Received};
 use protocol::{parse_result, JobHeader, BEAT_BYTES};
@@ -40,6 +43,8 @@ pub struct DeviceInfo {
     pub beat_bytes: u8,
     pub history: u32,
     pub max_job: u32,
+    /// Largest preset dictionary a decompress engine holds (0: the device takes none).
+    pub dict_size: u32,
 }
 
 impl DeviceInfo {
@@ -160,6 +165,16 @@ pub struct DeviceCounters {
 /// Where a job's outcome goes, with the device cycles it took when the link counts them.
 type Reply = Box<dyn FnOnce(Outcome, Option<u64>) + Send>;
 
+/// The preset dictionary the decompress engines hold, as far as this host knows.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum DictState {
+    None,
+    /// Loads sent to every decompress engine (jobs naming it queue behind them on the device).
+    Loaded(u32),
+    /// A load of this id failed: its values decompress in software, no reload is tried.
+    Failed(u32),
+}
+
 enum Request {
     Job {
         header: JobHeader,
@@ -203,7 +218,12 @@ pub struct DeviceCodec {
     base_timeout: Duration,
     per_byte: f64,
     injected: Option<Arc<InjectedFaults>>,
+    dict: Arc<Mutex<DictState>>,
     thread: Option<JoinHandle<()>>,
+}
+
+fn lock_dict(state: &Mutex<DictState>) -> MutexGuard<'_, DictState> {
+    state.lock().unwrap_or_else(|e| e.into_inner())
 }
 
 impl DeviceCodec {
@@ -252,8 +272,67 @@ impl DeviceCodec {
             base_timeout: options.timeout.unwrap_or(link_base),
             per_byte,
             injected,
+            dict: Arc::new(Mutex::new(DictState::None)),
             thread: Some(thread),
         })
+    }
+
+    /// Whether the device can run `job` at all: a block with a preset dictionary only when it
+    /// is a decompression and the engines hold dictionaries that large (the compressor takes
+    /// none).
+    pub fn takes(&self, job: &Job) -> bool {
+        match &job.dict {
+            None => true,
+            Some(dict) => {
+                matches!(job.op, JobOp::Decompress { .. })
+                    && self.info.decompress_engines > 0
+                    && dict.len() <= self.info.dict_size as usize
+            }
+        }
+    }
+
+    /// Makes `dict` the dictionary of every decompress engine unless they hold a newer one,
+    /// and says whether jobs naming it may go to the device. One dictionary per engine: the
+    /// newest (the server's ids increase) is the one most values use, and older ones' values
+    /// decompress in software rather than thrash the engines with reloads.
+    fn ensure_loaded(&self, dict: &Dictionary) -> bool {
+        let mut state = lock_dict(&self.dict);
+        match *state {
+            DictState::Loaded(id) if id == dict.id() => return true,
+            DictState::Loaded(id) | DictState::Failed(id) if id >= dict.id() => return false,
+            _ => {}
+        }
+        // One copy of the dictionary, shared by its loads.
+        let payload = Bytes::copy_from_slice(dict.content());
+        let id = dict.id();
+        for engine in 0..self.info.decompress_engines {
+            let wire_tag = self.next_tag.fetch_add(1, Ordering::Relaxed) as u32;
+            let shared = Arc::clone(&self.dict);
+            let name = self.name.clone();
+            let reply: Reply = Box::new(move |outcome, _| {
+                if !matches!(&outcome, Ok(done) if done.status == JobStatus::Ok) {
+                    tracing::warn!(device = %name, dict = id, engine, ?outcome,
+                        "dictionary load failed: its values decompress in software");
+                    *lock_dict(&shared) = DictState::Failed(id);
+                }
+            });
+            self.in_flight.fetch_add(1, Ordering::AcqRel);
+            self.counters.submitted.fetch_add(1, Ordering::Relaxed);
+            let sent = self.request(Request::Job {
+                header: JobHeader::load_dict(wire_tag, engine, id, dict.len()),
+                payload: payload.clone(),
+                user_tag: 0,
+                reply,
+                timeout: self.timeout_for(dict.len()),
+            });
+            if sent.is_err() {
+                self.in_flight.fetch_sub(1, Ordering::AcqRel);
+                *state = DictState::None;
+                return false;
+            }
+        }
+        *state = DictState::Loaded(id);
+        true
     }
 
     pub fn info(&self) -> &DeviceInfo {
@@ -322,14 +401,32 @@ impl DeviceCodec {
 
     fn enqueue(&self, job: Job, reply: Reply) -> Result<(), CodecError> {
         let limit = self.info.max_job as usize;
-        if job.dict.is_some() {
-            // The CacheAccelerator loads no preset dictionaries (yet).
-            reply(
-                Ok(Completion::failed(job.tag, JobStatus::Unsupported)),
-                None,
-            );
-            return Ok(());
-        }
+        let dict_id = match &job.dict {
+            None => 0,
+            Some(dict) if self.takes(&job) && self.ensure_loaded(dict) => dict.id(),
+            Some(_) => {
+                reply(
+                    Ok(Completion::failed(job.tag, JobStatus::Unsupported)),
+                    None,
+                );
+                return Ok(());
+            }
+        };
+        // A device that answers "no such dictionary" lost it (a reset): the next job reloads.
+        let reply: Reply = if dict_id == 0 {
+            reply
+        } else {
+            let shared = Arc::clone(&self.dict);
+            Box::new(move |outcome, cycles| {
+                if matches!(&outcome, Ok(done) if done.status == JobStatus::Unsupported) {
+                    let mut state = lock_dict(&shared);
+                    if *state == DictState::Loaded(dict_id) {
+                        *state = DictState::None;
+                    }
+                }
+                reply(outcome, cycles)
+            })
+        };
         if job.size() > limit {
             reply(Ok(Completion::failed(job.tag, JobStatus::TooLarge)), None);
             return Ok(());
@@ -339,7 +436,8 @@ impl DeviceCodec {
             return Err(CodecError::Busy);
         }
         let wire_tag = self.next_tag.fetch_add(1, Ordering::Relaxed) as u32;
-        let header = JobHeader::for_op(&job.op, wire_tag, job.input.len());
+        let mut header = JobHeader::for_op(&job.op, wire_tag, job.input.len());
+        header.dict_id = dict_id;
         let timeout = self.timeout_for(job.size());
         self.counters.submitted.fetch_add(1, Ordering::Relaxed);
         let sent = self.request(Request::Job {
@@ -412,6 +510,11 @@ fn read_info(link: &mut dyn DeviceLink) -> io::Result<DeviceInfo> {
         ));
     }
     let caps = link.read_reg(u32::from(defs::REG_CAPS))?;
+    let dict_size = if caps >> defs::CAPS_DICT_BIT & 1 == 1 {
+        link.read_reg(u32::from(defs::REG_DICT_SIZE))?
+    } else {
+        0
+    };
     Ok(DeviceInfo {
         name: link.name(),
         id,
@@ -421,6 +524,7 @@ fn read_info(link: &mut dyn DeviceLink) -> io::Result<DeviceInfo> {
         beat_bytes: (caps >> defs::CAPS_BEAT_BYTES_LSB) as u8,
         history: link.read_reg(u32::from(defs::REG_HISTORY))?,
         max_job: link.read_reg(u32::from(defs::REG_MAX_JOB))?,
+        dict_size,
     })
 }
 

@@ -16,6 +16,10 @@ pub struct JobHeader {
     pub input_len: u32,
     pub raw_len: u32,
     pub expected_crc: u64,
+    /// Decompress: the preset dictionary the block was made with (0: none). Load: its id.
+    pub dict_id: u32,
+    /// Load: the decompress engine that takes the dictionary.
+    pub engine: u8,
 }
 
 impl JobHeader {
@@ -34,6 +38,21 @@ impl JobHeader {
             input_len: input_len as u32,
             raw_len,
             expected_crc,
+            dict_id: 0,
+            engine: 0,
+        }
+    }
+
+    /// A load of `len` bytes of preset dictionary `dict_id` into decompress engine `engine`.
+    pub fn load_dict(tag: u32, engine: u8, dict_id: u32, len: usize) -> Self {
+        Self {
+            opcode: OP_LOAD_DICT,
+            tag,
+            input_len: len as u32,
+            raw_len: 0,
+            expected_crc: 0,
+            dict_id,
+            engine,
         }
     }
 
@@ -45,6 +64,8 @@ impl JobHeader {
         put(&mut beat, HDR_INPUT_LEN_LSB, &self.input_len.to_le_bytes());
         put(&mut beat, HDR_RAW_LEN_LSB, &self.raw_len.to_le_bytes());
         put(&mut beat, HDR_CRC_LSB, &self.expected_crc.to_le_bytes());
+        put(&mut beat, HDR_DICT_ID_LSB, &self.dict_id.to_le_bytes());
+        put(&mut beat, HDR_ENGINE_LSB, &[self.engine]);
         beat
     }
 }
@@ -133,6 +154,8 @@ impl ResultHeader {
             RES_MALFORMED => JobStatus::Malformed,
             RES_LENGTH => JobStatus::LengthMismatch,
             RES_TOO_LARGE => JobStatus::TooLarge,
+            // No engine holds the block's dictionary (a load failed, or the device was reset).
+            RES_NO_DICT => JobStatus::Unsupported,
             _ => JobStatus::DeviceError,
         }
     }
@@ -183,6 +206,12 @@ mod tests {
         assert_eq!(&beat[12..16], &0x0102_0304u32.to_le_bytes());
         assert_eq!(&beat[16..24], &0x1122_3344_5566_7788u64.to_le_bytes());
         assert!(beat[24..].iter().all(|&b| b == 0));
+
+        let load = JobHeader::load_dict(9, 1, 0xCAFE_F00D, 16384).encode();
+        assert_eq!(load[2], OP_LOAD_DICT);
+        assert_eq!(&load[8..12], &16384u32.to_le_bytes());
+        assert_eq!(&load[24..28], &0xCAFE_F00Du32.to_le_bytes());
+        assert_eq!(load[28], 1);
     }
 
     #[test]

@@ -42,6 +42,11 @@ pub trait Accelerator: Codec {
     fn max_job(&self) -> usize;
     /// Jobs submitted and not yet resolved.
     fn queue_depth(&self) -> usize;
+    /// Whether the device runs this kind of job at all (by default: none with a preset
+    /// dictionary).
+    fn takes(&self, job: &Job) -> bool {
+        job.dict.is_none()
+    }
     /// A sentence for the start-up log.
     fn describe(&self) -> String {
         self.name().to_string()
@@ -55,6 +60,10 @@ impl Accelerator for DeviceCodec {
 
     fn queue_depth(&self) -> usize {
         DeviceCodec::queue_depth(self)
+    }
+
+    fn takes(&self, job: &Job) -> bool {
+        DeviceCodec::takes(self, job)
     }
 
     fn describe(&self) -> String {
@@ -165,6 +174,8 @@ enum Fault {
     /// The device calls the input bad; software decides whether it is.
     Suspect,
     Busy,
+    /// The device does not run this job (a dictionary it does not hold): no fault.
+    Declined,
     Timeout,
     Error,
     Crc,
@@ -231,8 +242,7 @@ impl Inner {
     /// Whether this job goes to the device.
     fn use_device(&self, device: &dyn Accelerator, job: &Job) -> bool {
         let bytes = job.size();
-        // No device loads preset dictionaries yet: their jobs are software's.
-        if job.dict.is_some() || bytes > device.max_job() || !self.breaker_allows() {
+        if !device.takes(job) || bytes > device.max_job() || !self.breaker_allows() {
             return false;
         }
         match self.config.prefer {
@@ -285,6 +295,10 @@ impl Inner {
             Fault::Busy => {
                 // A full queue is no fault: only this job goes elsewhere.
                 self.faults.busy.fetch_add(1, Ordering::Relaxed);
+                self.faults.fallbacks.fetch_add(1, Ordering::Relaxed);
+                return;
+            }
+            Fault::Declined => {
                 self.faults.fallbacks.fetch_add(1, Ordering::Relaxed);
                 return;
             }
@@ -341,6 +355,9 @@ impl Inner {
         let elapsed = started.elapsed();
         match job.op {
             JobOp::Decompress { expected_crc, .. } => {
+                if done.status == JobStatus::Unsupported {
+                    return Err(Fault::Declined);
+                }
                 if done.status == JobStatus::DeviceError {
                     return Err(Fault::Error);
                 }
