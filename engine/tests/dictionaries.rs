@@ -82,6 +82,34 @@ fn the_server_trains_a_dictionary_and_serves_values_compressed_with_it() {
     assert_eq!(stat(&mut c, "crc_errors"), 0);
 }
 
+/// On the simulated device: the driver loads the adopted dictionary into the decompress
+/// engines and the values made with it are decompressed there (they are compressed in
+/// software: the RTL compressor takes no dictionary).
+#[cfg(feature = "sim")]
+#[test]
+fn values_made_with_a_dictionary_decompress_on_the_device() {
+    let args: Vec<&str> = ARGS
+        .iter()
+        .copied()
+        .chain(["--accel", "sim", "--accel-prefer", "device"])
+        .collect();
+    let server = Binary::start(&args);
+    let mut c = Client::connect(server.addr());
+    until_adopted(&mut c);
+    let records = json_records(300, 9);
+    set_all(&mut c, "dev", &records);
+    let held_with_dict = stat(&mut c, "lz_dict_items");
+    let before = stat(&mut c, "lz_dev_jobs");
+    assert_all_served(&mut c, "dev", &records);
+    let jobs = stat(&mut c, "lz_dev_jobs") - before;
+    assert!(
+        jobs >= 250 && held_with_dict >= 250,
+        "{jobs} of 300 gets decompressed on the device ({held_with_dict} values hold the dictionary)"
+    );
+    assert_eq!(stat(&mut c, "lz_dev_fallbacks"), 0);
+    assert_eq!(stat(&mut c, "crc_errors"), 0);
+}
+
 #[test]
 fn with_dictionaries_off_nothing_is_trained() {
     let server = Binary::start(&["-m", "16", "--dict", "off"]);

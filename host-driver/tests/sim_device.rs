@@ -295,8 +295,11 @@ fn faults_reach_the_driver_and_a_silent_device_times_out() {
     assert!(FaultPlan::parse("drop=2").is_err());
 }
 
+/// A raw value and its block.
+type Value = (Vec<u8>, Vec<u8>);
+
 /// A dictionary of generated text and values made with it (liblz4, level 1).
-fn dictionary_and_values(id: u32, seed: u64) -> (Arc<Dictionary>, Vec<(Vec<u8>, Vec<u8>)>) {
+fn dictionary_and_values(id: u32, seed: u64) -> (Arc<Dictionary>, Vec<Value>) {
     let dict = Arc::new(Dictionary::new(id, text(8192, seed)).unwrap());
     let values = (0..8)
         .map(|i| {
@@ -323,7 +326,7 @@ fn dictionary_loads_and_jobs_on_the_device() {
             content,
         )
     };
-    let decompress = |tag, id, (raw, block): &(Vec<u8>, Vec<u8>)| {
+    let decompress = |tag, id, (raw, block): &Value| {
         let mut header = JobHeader::for_op(
             &lzcache_driver::JobOp::Decompress {
                 raw_len: raw.len(),
@@ -425,7 +428,7 @@ fn the_driver_loads_the_newest_dictionary_and_declines_the_rest() {
     assert_eq!(dev.info().dict_size, 65536);
     let (first, first_values) = dictionary_and_values(1, 50);
     let (second, second_values) = dictionary_and_values(2, 60);
-    let run = |dict: &Arc<Dictionary>, (raw, block): &(Vec<u8>, Vec<u8>)| {
+    let run = |dict: &Arc<Dictionary>, (raw, block): &Value| {
         dev.run(
             Job::decompress(0, block.clone(), raw.len(), crc64::checksum(raw))
                 .with_dict(Some(Arc::clone(dict))),
