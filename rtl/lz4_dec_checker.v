@@ -215,6 +215,10 @@ wire                   entries_ready;
 wire                   head_valid;
 reg                    pop;
 
+wire [ENTRY_WIDTH-1:0] fifo_entry;
+wire                   fifo_valid;
+wire                   fifo_ready;
+
 sync_fifo #(
     .WIDTH(ENTRY_WIDTH),
     .DEPTH(CREDITS)
@@ -225,7 +229,23 @@ entries (
     .s_data(dec_entry),
     .s_valid(d_valid_reg),
     .s_ready(entries_ready),
-    .m_data(head_entry),
+    .m_data(fifo_entry),
+    .m_valid(fifo_valid),
+    .m_ready(fifo_ready)
+);
+
+// The head entry from flip-flops: the FIFO's memory is read through a LUT multiplexer, and
+// the emit stage's checks (33-bit bound and offset compares) start from a register instead.
+axis_skid_buffer #(
+    .WIDTH(ENTRY_WIDTH)
+)
+head_register (
+    .clk(clk),
+    .rst(rst),
+    .s_payload(fifo_entry),
+    .s_valid(fifo_valid),
+    .s_ready(fifo_ready),
+    .m_payload(head_entry),
     .m_valid(head_valid),
     .m_ready(pop)
 );
