@@ -302,13 +302,14 @@ genvar bank;
 generate
     for (bank = 0; bank < OUT_BYTES; bank = bank + 1) begin : history_bank
         // Source row: the row of the address in [src, src + OUT_BYTES) that lives here (the
-        // next row for the banks below src's).
-        wire [HIST_WIDTH-1:0] rd_addr;
+        // next row for the banks below src's), in the history and in the dictionary alike.
+        wire next_row;
         if (bank == OUT_BYTES - 1) begin : top_bank
-            assign rd_addr = src;
+            assign next_row = 1'b0;
         end else begin : lower_bank
-            assign rd_addr = bank[LANE_WIDTH-1:0] < src_lane ? src_up : src;
+            assign next_row = bank[LANE_WIDTH-1:0] < src_lane;
         end
+        wire [HIST_WIDTH-1:0] rd_addr = next_row ? src_up : src;
         // Output lane written to this bank.
         wire [LANE_WIDTH-1:0] wr_lane = bank[LANE_WIDTH-1:0] - b_pos_reg[LANE_WIDTH-1:0];
         wire [HIST_WIDTH-1:0] wr_addr = b_pos_reg + {{(HIST_WIDTH-LANE_WIDTH){1'b0}}, wr_lane};
@@ -331,12 +332,7 @@ generate
         wire unused_bank_bits = &{1'b0, rd_addr[LANE_WIDTH-1:0], wr_addr[LANE_WIDTH-1:0]};
 
         // The dictionary's bank: the same lane window, at its rows.
-        wire [DICT_WIDTH-1:0] dict_rd_addr;
-        if (bank == OUT_BYTES - 1) begin : top_dict_bank
-            assign dict_rd_addr = dict_src;
-        end else begin : lower_dict_bank
-            assign dict_rd_addr = bank[LANE_WIDTH-1:0] < src_lane ? dict_src_up : dict_src;
-        end
+        wire [DICT_WIDTH-1:0] dict_rd_addr = next_row ? dict_src_up : dict_src;
 
         ram_sdp #(
             .WIDTH(8),

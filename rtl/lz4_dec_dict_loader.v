@@ -65,10 +65,9 @@ module lz4_dec_dict_loader #
     output wire [7:0]              m_wr_data,
 
     /*
-     * The dictionary in force
+     * The dictionary in force: its length D (0: none, also while loading and after a failed
+     * load) and its end in the banks (D rounded up to a row), both up to DICT_SIZE
      */
-    output wire                    m_dict_valid,
-    // Its length D and its end in the banks (D rounded up to a row), both up to DICT_SIZE
     output wire [16:0]             m_dict_len,
     output wire [16:0]             m_dict_end,
     output wire [OUT_BYTES*16-1:0] m_dict_tail,
@@ -114,7 +113,6 @@ reg                    beat_last_reg = 1'b0;
 reg [DICT_WIDTH-1:0]   addr_reg = {DICT_WIDTH{1'b0}};
 reg [32:0]             declared_reg = 33'd0;
 reg [32:0]             count_reg = 33'd0;
-reg                    dict_valid_reg = 1'b0;
 reg [16:0]             dict_len_reg = 17'd0;
 reg [16:0]             dict_end_reg = 17'd0;
 reg [OUT_BYTES*16-1:0] tail_reg = {OUT_BYTES*16{1'b0}};
@@ -136,7 +134,6 @@ assign m_wr_en = write_byte && in_bounds;
 assign m_wr_addr = addr_reg;
 assign m_wr_data = beat_data_reg[7:0];
 
-assign m_dict_valid = dict_valid_reg;
 assign m_dict_len = dict_len_reg;
 assign m_dict_end = dict_end_reg;
 assign m_dict_tail = tail_reg;
@@ -149,11 +146,11 @@ assign m_dict_changed = changed_reg;
 
 // The declared length rounded up to a row, and the padding in front of the dictionary.
 wire [32:0]           declared = {1'b0, s_user};
-wire [32:0]           declared_end = (declared + ROW_MASK_33) & ~ROW_MASK_33;
 wire [LANE_WIDTH-1:0] declared_pad = -s_user[LANE_WIDTH-1:0];
 wire                  declared_ok = declared != 0 && declared <= DICT_SIZE_33;
-// A declared length that fits has no bits above 2^16.
-wire unused = &{1'b0, declared_end[32:17]};
+wire [32:0]           loaded_end = (declared_reg + ROW_MASK_33) & ~ROW_MASK_33;
+// A length that fits has no bits above 2^16.
+wire unused = &{1'b0, loaded_end[32:17], declared_reg[32:17]};
 
 always @(posedge clk) begin
     changed_reg <= 1'b0;
@@ -161,10 +158,9 @@ always @(posedge clk) begin
         STATE_IDLE: begin
             if (s_valid && take_first) begin
                 state_reg <= STATE_LOAD;
-                dict_valid_reg <= 1'b0;
                 declared_reg <= declared_ok ? declared : 33'd0;
-                dict_len_reg <= declared_ok ? declared[16:0] : 17'd0;
-                dict_end_reg <= declared_ok ? declared_end[16:0] : 17'd0;
+                dict_len_reg <= 17'd0;
+                dict_end_reg <= 17'd0;
                 addr_reg <= {{(DICT_WIDTH-LANE_WIDTH){1'b0}}, declared_pad};
                 count_reg <= 33'd0;
                 tail_reg <= {OUT_BYTES*16{1'b0}};
@@ -187,11 +183,10 @@ always @(posedge clk) begin
                 state_reg <= STATE_DONE;
                 changed_reg <= 1'b1;
                 if (status_reg == LZ4_OK && count_reg + {32'd0, write_byte} == declared_reg) begin
-                    dict_valid_reg <= 1'b1;
+                    dict_len_reg <= declared_reg[16:0];
+                    dict_end_reg <= loaded_end[16:0];
                 end else begin
                     status_reg <= LZ4_ERR_DICT_LENGTH;
-                    dict_len_reg <= 17'd0;
-                    dict_end_reg <= 17'd0;
                 end
             end
         end
@@ -228,7 +223,6 @@ always @(posedge clk) begin
         changed_reg <= 1'b0;
         beat_valid_reg <= 1'b0;
         beat_last_reg <= 1'b0;
-        dict_valid_reg <= 1'b0;
         dict_len_reg <= 17'd0;
         dict_end_reg <= 17'd0;
     end

@@ -130,7 +130,6 @@ end
 wire                  dict_wr_en;
 wire [DICT_WIDTH-1:0] dict_wr_addr;
 wire [7:0]            dict_wr_data;
-wire                  dict_valid;
 wire [16:0]           dict_len;
 wire [16:0]           dict_end;
 wire [OUT_BYTES*16-1:0] dict_tail;
@@ -158,7 +157,6 @@ dict_loader (
     .m_wr_en(dict_wr_en),
     .m_wr_addr(dict_wr_addr),
     .m_wr_data(dict_wr_data),
-    .m_dict_valid(dict_valid),
     .m_dict_len(dict_len),
     .m_dict_end(dict_end),
     .m_dict_tail(dict_tail),
@@ -184,7 +182,7 @@ parser (
     .s_axis_tready(parser_ready),
     .s_axis_tlast(s_axis_tlast),
     .s_axis_tuser(s_axis_tuser[96:0]),
-    .dict_len(dict_valid ? dict_len : 17'd0),
+    .dict_len(dict_len),
     .m_cmd_literals(cmd_literals),
     .m_cmd_lit_len(cmd_lit_len),
     .m_cmd_match_len(cmd_match_len),

@@ -316,17 +316,14 @@ impl DeviceCodec {
                     *lock_dict(&shared) = DictState::Failed(id);
                 }
             });
+            // Loads go ahead of the job that needs them, whatever the queue's depth.
             self.in_flight.fetch_add(1, Ordering::AcqRel);
-            self.counters.submitted.fetch_add(1, Ordering::Relaxed);
-            let sent = self.request(Request::Job {
-                header: JobHeader::load_dict(wire_tag, engine, id, dict.len()),
-                payload: payload.clone(),
-                user_tag: 0,
-                reply,
-                timeout: self.timeout_for(dict.len()),
-            });
-            if sent.is_err() {
-                self.in_flight.fetch_sub(1, Ordering::AcqRel);
+            let header = JobHeader::load_dict(wire_tag, engine, id, dict.len());
+            let timeout = self.timeout_for(dict.len());
+            if self
+                .send(header, payload.clone(), 0, reply, timeout)
+                .is_err()
+            {
                 *state = DictState::None;
                 return false;
             }
@@ -439,11 +436,24 @@ impl DeviceCodec {
         let mut header = JobHeader::for_op(&job.op, wire_tag, job.input.len());
         header.dict_id = dict_id;
         let timeout = self.timeout_for(job.size());
+        self.send(header, job.input, job.tag, reply, timeout)
+    }
+
+    /// Hands a job, already counted in `in_flight`, to the I/O thread; takes the count back
+    /// if the thread is gone.
+    fn send(
+        &self,
+        header: JobHeader,
+        payload: Bytes,
+        user_tag: u64,
+        reply: Reply,
+        timeout: Duration,
+    ) -> Result<(), CodecError> {
         self.counters.submitted.fetch_add(1, Ordering::Relaxed);
         let sent = self.request(Request::Job {
             header,
-            payload: job.input,
-            user_tag: job.tag,
+            payload,
+            user_tag,
             reply,
             timeout,
         });
