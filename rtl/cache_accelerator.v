@@ -13,7 +13,8 @@
 // lz4_decompress engines, a checksum unit, a result buffer per engine, a result sender and
 // the register block. Layouts and register map: cache_accelerator_defs.vh.
 //
-// A job is one host-to-card frame: a header beat, then the payload from the next beat. The
+// A job is one host-to-card frame: a 64-byte header (one beat at 512 bits, 512/DATA_WIDTH
+// beats on a narrower stream), then the payload from the next beat. The
 // dispatcher checks the header, picks a free engine of the job's kind (waiting while all are
 // busy), and streams the payload to it. A job with a bad magic or opcode, or lengths over
 // MAX_JOB_BYTES, gets an error result and its payload is discarded. Every job gets exactly one
@@ -32,7 +33,8 @@
 // engine's id is set when its load is dispatched and cleared if the load fails.
 module cache_accelerator #
 (
-    // Width of the streams in bits (XDMA streaming: 512)
+    // Width of the streams in bits (XDMA streaming: 512; 64..512 dividing 512: a narrower
+    // stream carries each 64-byte header over 512/DATA_WIDTH beats)
     parameter DATA_WIDTH = 512,
     // Width of tkeep
     parameter KEEP_WIDTH = DATA_WIDTH/8,
@@ -46,6 +48,10 @@ module cache_accelerator #
     parameter HISTORY_SIZE = 65536,
     // log2 of the compressor's hash table entries
     parameter HASH_BITS = 12,
+    // Compressor window and longest literal run in bytes (powers of two; a small FPGA
+    // trades ratio for block RAM here)
+    parameter COMPRESS_WINDOW = HISTORY_SIZE,
+    parameter COMPRESS_LITERALS = HISTORY_SIZE,
     // Largest preset dictionary of a decompress engine in bytes (a power of two, 128..65536)
     parameter DICT_SIZE = 65536
 )
@@ -95,8 +101,8 @@ module cache_accelerator #
     input  wire                  s_axil_rready
 );
 
-`include "cache_accelerator_defs.vh"
 /* verilator lint_off UNUSEDPARAM */
+`include "cache_accelerator_defs.vh"
 `include "lz4_dec_status.vh"
 `include "lz4_comp_status.vh"
 /* verilator lint_on UNUSEDPARAM */
@@ -117,10 +123,14 @@ localparam [31:0] DICT_BYTES = DICT_SIZE;
 localparam [7:0] COMPRESS_COUNT = N_COMPRESS;
 localparam [7:0] DECOMPRESS_COUNT = N_DECOMPRESS;
 localparam [7:0] BEAT_BYTES = KEEP_WIDTH[7:0];
+// Beats of a 64-byte job or result header.
+localparam HEADER_BITS = 512;
+localparam HEADER_BEATS = HEADER_BITS / DATA_WIDTH;
+localparam HEADER_COUNT_WIDTH = HEADER_BEATS > 1 ? $clog2(HEADER_BEATS) : 1;
 
 initial begin
-    if (DATA_WIDTH != 512) begin
-        $error("Error: DATA_WIDTH must be 512, the header layout's beat (instance %m)");
+    if (DATA_WIDTH < 64 || DATA_WIDTH > HEADER_BITS || HEADER_BITS % DATA_WIDTH != 0) begin
+        $error("Error: DATA_WIDTH must be 64..512 and divide 512, the header's bits (instance %m)");
         $finish;
     end
     if (N_COMPRESS < 1 || N_DECOMPRESS < 1 || N_ENGINES > 7) begin
@@ -177,14 +187,60 @@ localparam [2:0]
     DISPATCH_EMPTY = 3'd2,
     DISPATCH_DRAIN = 3'd3;
 
-wire [15:0] hdr_magic = job_tdata[15:0];
-wire [7:0]  hdr_opcode = job_tdata[HDR_OPCODE_LSB +: 8];
-wire [31:0] hdr_tag = job_tdata[HDR_TAG_LSB +: 32];
-wire [31:0] hdr_input_len = job_tdata[HDR_INPUT_LEN_LSB +: 32];
-wire [31:0] hdr_raw_len = job_tdata[HDR_RAW_LEN_LSB +: 32];
-wire [63:0] hdr_crc = job_tdata[HDR_CRC_LSB +: 64];
-wire [31:0] hdr_dict_id = job_tdata[HDR_DICT_ID_LSB +: 32];
-wire [7:0]  hdr_engine = job_tdata[HDR_ENGINE_LSB +: 8];
+// The header as the dispatcher sees it: the job beat itself at 512 bits; on a narrower
+// stream, a register the header's beats are gathered into (header_valid once all are in, or
+// the frame ended early: the missing bytes read as zero).
+wire [HEADER_BITS-1:0] header_data;
+wire                   header_valid;
+wire                   header_last;
+reg                    header_take;
+reg                    header_gather;
+
+generate
+    if (HEADER_BEATS == 1) begin : header_beat
+        assign header_data = job_tdata;
+        assign header_valid = job_tvalid;
+        assign header_last = job_tlast;
+        wire unused_header = &{1'b0, header_gather, header_take};
+    end else begin : header_gather_register
+        reg [HEADER_BITS-1:0]      data_reg = {HEADER_BITS{1'b0}};
+        reg [HEADER_COUNT_WIDTH:0] count_reg = {(HEADER_COUNT_WIDTH+1){1'b0}};
+        reg                        last_reg = 1'b0;
+
+        assign header_data = data_reg;
+        assign header_valid = count_reg == HEADER_BEATS[HEADER_COUNT_WIDTH:0];
+        assign header_last = last_reg;
+
+        always @(posedge clk) begin
+            if (header_gather) begin
+                data_reg[count_reg[HEADER_COUNT_WIDTH-1:0]*DATA_WIDTH +: DATA_WIDTH] <= job_tdata;
+                count_reg <= job_tlast ? HEADER_BEATS[HEADER_COUNT_WIDTH:0] : count_reg + 1'b1;
+                last_reg <= job_tlast;
+            end
+            if (header_take) begin
+                data_reg <= {HEADER_BITS{1'b0}};
+                count_reg <= {(HEADER_COUNT_WIDTH+1){1'b0}};
+                last_reg <= 1'b0;
+            end
+            if (core_rst) begin
+                data_reg <= {HEADER_BITS{1'b0}};
+                count_reg <= {(HEADER_COUNT_WIDTH+1){1'b0}};
+                last_reg <= 1'b0;
+            end
+        end
+    end
+endgenerate
+
+wire [15:0] hdr_magic = header_data[15:0];
+wire [7:0]  hdr_opcode = header_data[HDR_OPCODE_LSB +: 8];
+wire [31:0] hdr_tag = header_data[HDR_TAG_LSB +: 32];
+wire [31:0] hdr_input_len = header_data[HDR_INPUT_LEN_LSB +: 32];
+wire [31:0] hdr_raw_len = header_data[HDR_RAW_LEN_LSB +: 32];
+wire [63:0] hdr_crc = header_data[HDR_CRC_LSB +: 64];
+wire [31:0] hdr_dict_id = header_data[HDR_DICT_ID_LSB +: 32];
+wire [7:0]  hdr_engine = header_data[HDR_ENGINE_LSB +: 8];
+// The rest of the header is reserved.
+wire unused_header_bits = &{1'b0, header_data[HEADER_BITS-1:HDR_ENGINE_LSB+8], header_data[31:24]};
 
 wire hdr_known = hdr_magic == JOB_MAGIC
     && (hdr_opcode == OP_COMPRESS || hdr_opcode == OP_DECOMPRESS || hdr_opcode == OP_CHECKSUM
@@ -259,6 +315,8 @@ always @* begin
     route_user_next = route_user_reg;
     route_first_next = route_first_reg;
     accept_header = 1'b0;
+    header_take = 1'b0;
+    header_gather = 1'b0;
     accept_error = 1'b0;
     accept_error_status = RES_OK;
     s_ready = 1'b0;
@@ -268,18 +326,24 @@ always @* begin
 
     case (dispatch_state_reg)
         DISPATCH_HEADER: begin
-            if (job_tvalid && enable_reg) begin
+            if (HEADER_BEATS > 1 && !header_valid) begin
+                // Gather the header's beats.
+                s_ready = 1'b1;
+                header_gather = job_tvalid;
+            end else if (header_valid && enable_reg) begin
                 if (!hdr_known || hdr_too_large || hdr_bad_load || (hdr_uses_dict && !dict_held)) begin
                     if (!error_pending_reg) begin
-                        s_ready = 1'b1;
+                        s_ready = HEADER_BEATS == 1;
+                        header_take = 1'b1;
                         accept_error = 1'b1;
                         accept_error_status = !hdr_known ? RES_BAD_OPCODE
                             : hdr_too_large ? RES_TOO_LARGE
                             : hdr_bad_load ? RES_BAD_DICT : RES_NO_DICT;
-                        dispatch_state_next = job_tlast ? DISPATCH_HEADER : DISPATCH_DRAIN;
+                        dispatch_state_next = header_last ? DISPATCH_HEADER : DISPATCH_DRAIN;
                     end
                 end else if (target_found) begin
-                    s_ready = 1'b1;
+                    s_ready = HEADER_BEATS == 1;
+                    header_take = 1'b1;
                     accept_header = 1'b1;
                     route_next = target;
                     // lz4_decompress's job fields (lz4_dec_status.vh); a load declares the
@@ -287,7 +351,7 @@ always @* begin
                     route_user_next = {hdr_is_load, hdr_uses_dict,
                         hdr_is_load ? hdr_input_len : hdr_raw_len, hdr_crc};
                     route_first_next = 1'b1;
-                    dispatch_state_next = job_tlast ? DISPATCH_EMPTY : DISPATCH_PAYLOAD;
+                    dispatch_state_next = header_last ? DISPATCH_EMPTY : DISPATCH_PAYLOAD;
                 end
             end
         end
@@ -341,8 +405,8 @@ generate
         lz4_compress #(
             .DATA_WIDTH(DATA_WIDTH),
             .HASH_BITS(HASH_BITS),
-            .WINDOW_SIZE(HISTORY_SIZE),
-            .LIT_BUFFER(HISTORY_SIZE)
+            .WINDOW_SIZE(COMPRESS_WINDOW),
+            .LIT_BUFFER(COMPRESS_LITERALS)
         )
         engine (
             .clk(clk),
@@ -543,6 +607,10 @@ reg  [1:0]              send_state_reg = SEND_IDLE, send_state_next;
 reg  [SOURCE_WIDTH-1:0] source_reg = {SOURCE_WIDTH{1'b0}}, source_next;
 reg  [SOURCE_WIDTH-1:0] rr_reg = {SOURCE_WIDTH{1'b0}}, rr_next;
 reg  [WORD_WIDTH-1:0]   word_reg = {WORD_WIDTH{1'b0}}, word_next;
+// The header beat being sent (always 0 at 512 bits).
+reg  [HEADER_COUNT_WIDTH-1:0] header_beat_reg = {HEADER_COUNT_WIDTH{1'b0}}, header_beat_next;
+wire                    last_header_beat = header_beat_reg == HEADER_BEATS[HEADER_COUNT_WIDTH-1:0] - 1'b1
+    || HEADER_BEATS == 1;
 reg  [N_SOURCES-1:0]    release_sources;
 
 wire [N_SOURCES-1:0] source_ready = {error_pending_reg, slot_done_reg};
@@ -581,9 +649,9 @@ wire [63:0] res_crc = from_error ? 64'd0 : slot_crc_reg[source_reg*64 +: 64];
 wire        res_crc_valid = !from_error && slot_crc_valid_reg[source_reg];
 wire [7:0]  res_engine_status = from_error ? 8'd0 : slot_engine_status_reg[source_reg*8 +: 8];
 
-reg [DATA_WIDTH-1:0] header;
+reg [HEADER_BITS-1:0] header;
 always @* begin
-    header = {DATA_WIDTH{1'b0}};
+    header = {HEADER_BITS{1'b0}};
     header[15:0] = RESULT_MAGIC;
     header[RES_OPCODE_LSB +: 8] = res_opcode;
     header[RES_STATUS_LSB +: 8] = res_status;
@@ -637,10 +705,11 @@ always @* begin
     source_next = source_reg;
     rr_next = rr_reg;
     word_next = word_reg;
+    header_beat_next = header_beat_reg;
     release_sources = {N_SOURCES{1'b0}};
     buffer_rd_en = {N_SOURCES{1'b0}};
     buffer_rd_addr = word_reg;
-    out_data = header;
+    out_data = header[header_beat_reg*DATA_WIDTH +: DATA_WIDTH];
     out_keep = {KEEP_WIDTH{1'b1}};
     out_valid = 1'b0;
     out_last = 1'b0;
@@ -655,8 +724,11 @@ always @* begin
         end
         SEND_HEADER: begin
             out_valid = 1'b1;
-            out_last = res_len == 32'd0;
-            if (result_tready) begin
+            out_last = res_len == 32'd0 && last_header_beat;
+            if (result_tready && !last_header_beat) begin
+                header_beat_next = header_beat_reg + 1'b1;
+            end else if (result_tready) begin
+                header_beat_next = {HEADER_COUNT_WIDTH{1'b0}};
                 word_next = {WORD_WIDTH{1'b0}};
                 if (res_len == 32'd0) begin
                     release_sources[source_reg] = 1'b1;
@@ -699,7 +771,7 @@ assign slot_release = release_sources[N_SLOTS-1:0];
  * Counters
  */
 
-wire        result_sent = send_state_reg == SEND_HEADER && result_tready;
+wire        result_sent = send_state_reg == SEND_HEADER && result_tready && last_header_beat;
 reg  [31:0] jobs_in_reg = 32'd0;
 reg  [31:0] jobs_out_reg = 32'd0;
 reg  [63:0] bytes_in_reg = 64'd0;
@@ -721,6 +793,7 @@ always @(posedge clk) begin
     source_reg <= source_next;
     rr_reg <= rr_next;
     word_reg <= word_next;
+    header_beat_reg <= header_beat_next;
 
     if (accept_error) begin
         error_pending_reg <= 1'b1;
@@ -760,6 +833,7 @@ always @(posedge clk) begin
     if (core_rst) begin
         dispatch_state_reg <= DISPATCH_HEADER;
         send_state_reg <= SEND_IDLE;
+        header_beat_reg <= {HEADER_COUNT_WIDTH{1'b0}};
         rr_reg <= {SOURCE_WIDTH{1'b0}};
         error_pending_reg <= 1'b0;
         jobs_in_reg <= 32'd0;

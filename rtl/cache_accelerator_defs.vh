@@ -80,3 +80,24 @@ localparam [7:0] RES_BAD_OPCODE = 8'd4;             // unknown opcode or bad mag
 localparam [7:0] RES_TOO_LARGE = 8'd5;              // a length over REG_MAX_JOB
 localparam [7:0] RES_NO_DICT = 8'd6;                // decompress: no engine holds the named dictionary
 localparam [7:0] RES_BAD_DICT = 8'd7;               // load: id 0, no such engine, or a length of 0, over REG_DICT_SIZE or not the payload's
+
+// UDP link (boards behind Ethernet, udp_job_bridge.v): each datagram opens with six 32-bit
+// little-endian words: [0] magic | kind << 16, [1] tag (register ops: a request id), [2] seq
+// | data bytes << 16, [3] total frame bytes (register ops: the offset), [4] reply IPv4 address,
+// [5] reply UDP port (requests; 0 in answers); data follows, padded to a 32-bit word.
+localparam [15:0] UDP_MAGIC = 16'h554C;             // "LU"
+localparam [7:0] UDP_KIND_JOB = 8'h01;              // a fragment of a job frame
+localparam [7:0] UDP_KIND_REG_READ = 8'h02;         // read the register at word [3]
+localparam [7:0] UDP_KIND_REG_WRITE = 8'h03;        // write the one data word to the register at word [3]
+localparam [7:0] UDP_KIND_RESULT = 8'h81;           // a fragment of a result frame
+localparam [7:0] UDP_KIND_REG_VALUE = 8'h82;        // a read's answer: the value as the data word
+localparam [7:0] UDP_KIND_REG_DONE = 8'h83;         // a write's answer
+localparam [15:0] UDP_HEADER_BYTES = 16'd24;
+localparam [15:0] UDP_FRAGMENT_BYTES = 16'd1440;    // data bytes of every fragment but a frame's last
+localparam [15:0] UDP_PORT = 16'd7440;              // the board's port (boards/*/liteeth.yml)
+// The bridge's own counters, answered by the bridge (register offsets from 0x1000).
+localparam [15:0] BRIDGE_REG_DATAGRAMS = 16'h1000;  // datagrams received
+localparam [15:0] BRIDGE_REG_DROPPED = 16'h1004;    // datagrams dropped: bad magic or kind, out of order, duplicate, too long
+localparam [15:0] BRIDGE_REG_ABANDONED = 16'h1008;  // partial jobs abandoned (a fragment lost, late or damaged)
+localparam [15:0] BRIDGE_REG_JOBS = 16'h100C;       // jobs reassembled and passed to the accelerator
+localparam [15:0] BRIDGE_REG_RESULTS = 16'h1010;    // results sent

@@ -1,0 +1,17 @@
+axis_skid_buffer.v
+crc64_nvme.v
+ram_sdp.v
+sync_fifo.v
+axis_byte_packer.v
+lz4_dec_scanner.v
+lz4_dec_checker.v
+lz4_dec_parser.v
+lz4_dec_copy.v
+lz4_dec_dict_loader.v
+lz4_decompress.v
+lz4_comp_matcher.v
+lz4_comp_emitter.v
+lz4_compress.v
+cache_accelerator.v
+udp_job_bridge.v
+board_core.v
