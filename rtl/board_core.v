@@ -27,26 +27,31 @@ module board_core #
     input  wire        rst,
 
     /*
-     * UDP user port: datagrams in
+     * UDP user port, datagrams in: one datagram a frame of 32-bit words (its first byte in
+     * [7:0]); tuser is the UDP core's error flag. The core has no byte enables: tkeep is
+     * ignored (the datagram header says how many bytes are data).
      */
-    input  wire [31:0] s_udp_data,
-    input  wire        s_udp_valid,
-    output wire        s_udp_ready,
-    input  wire        s_udp_last,
-    input  wire        s_udp_error,
+    input  wire [31:0] s_axis_tdata,
+    input  wire [3:0]  s_axis_tkeep,
+    input  wire        s_axis_tvalid,
+    output wire        s_axis_tready,
+    input  wire        s_axis_tlast,
+    input  wire        s_axis_tuser,
 
     /*
-     * UDP user port: datagrams out, and where to
+     * UDP user port, datagrams out; tuser is where they go: {UDP port, IPv4 address}
      */
-    output wire [31:0] m_udp_data,
-    output wire        m_udp_valid,
-    input  wire        m_udp_ready,
-    output wire        m_udp_last,
-    output wire [31:0] reply_ip,
-    output wire [15:0] reply_port
+    output wire [31:0] m_axis_tdata,
+    output wire [3:0]  m_axis_tkeep,
+    output wire        m_axis_tvalid,
+    input  wire        m_axis_tready,
+    output wire        m_axis_tlast,
+    output wire [47:0] m_axis_tuser
 );
 
 localparam KEEP_WIDTH = DATA_WIDTH / 8;
+
+assign m_axis_tkeep = 4'hF;
 
 initial begin
     if (DATA_WIDTH != 64) begin
@@ -76,17 +81,17 @@ udp_job_bridge #(
 bridge (
     .clk(clk),
     .rst(rst),
-    .s_udp_data(s_udp_data),
-    .s_udp_valid(s_udp_valid),
-    .s_udp_ready(s_udp_ready),
-    .s_udp_last(s_udp_last),
-    .s_udp_error(s_udp_error),
-    .m_udp_data(m_udp_data),
-    .m_udp_valid(m_udp_valid),
-    .m_udp_ready(m_udp_ready),
-    .m_udp_last(m_udp_last),
-    .reply_ip(reply_ip),
-    .reply_port(reply_port),
+    .s_udp_data(s_axis_tdata),
+    .s_udp_valid(s_axis_tvalid),
+    .s_udp_ready(s_axis_tready),
+    .s_udp_last(s_axis_tlast),
+    .s_udp_error(s_axis_tuser),
+    .m_udp_data(m_axis_tdata),
+    .m_udp_valid(m_axis_tvalid),
+    .m_udp_ready(m_axis_tready),
+    .m_udp_last(m_axis_tlast),
+    .reply_ip(m_axis_tuser[31:0]),
+    .reply_port(m_axis_tuser[47:32]),
     .m_axis_tdata(job_tdata),
     .m_axis_tkeep(job_tkeep),
     .m_axis_tvalid(job_tvalid),
@@ -162,6 +167,9 @@ accelerator (
     .s_axil_rvalid(axil_rvalid),
     .s_axil_rready(axil_rready)
 );
+
+// Datagrams carry their own lengths.
+wire unused = &{1'b0, s_axis_tkeep};
 
 endmodule
 

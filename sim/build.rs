@@ -58,6 +58,14 @@ fn models() -> Vec<ModelSpec> {
         ports: "AccelPorts",
         params: Vec::new(),
     });
+    // A board design inside its UDP/IP core: the UDP job bridge and the 64-bit accelerator.
+    models.push(ModelSpec {
+        name: "board_core".into(),
+        top: "board_core",
+        beat_bytes: 4,
+        ports: "BoardPorts",
+        params: Vec::new(),
+    });
     // The compressor: default, a larger hash table, and a small-FPGA configuration.
     for (name, width, hash_bits, window, literals) in [
         ("lz4_compress_w512", 512usize, 12u32, 65536u32, 65536u32),

@@ -142,6 +142,21 @@ struct AccelPorts : WithAxil {
     }
 };
 
+// The board core: datagram words in and out; tuser is the UDP core's error flag going in and
+// the reply address ({port, IPv4}) coming out. No registers of its own: they travel in
+// datagrams.
+struct BoardPorts : NoAxil {
+    template <class M>
+    static void drive_user(M &m, const uint64_t *user) {
+        m.s_axis_tuser = user[0] & 1;
+    }
+    template <class M>
+    static void sample_user(M &m, uint64_t *user) {
+        user[0] = static_cast<uint64_t>(m.m_axis_tuser);
+        user[1] = 0;
+    }
+};
+
 }  // namespace
 
 struct lz_dut {

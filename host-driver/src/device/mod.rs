@@ -4,14 +4,18 @@
 //! wire tag, keeps the jobs in flight, matches results to them by tag, and fails a job whose
 //! result does not come within its timeout (marking the device unresponsive). Below it a
 //! [`DeviceLink`] moves bytes: [`sim::SimLink`] (the Verilated top on its own thread) or
-//! [`xdma::XdmaLink`] (a card through the XDMA driver).
+//! [`xdma::XdmaLink`] (a card through the XDMA driver) or [`udp::UdpLink`] (a board behind
+//! gigabit Ethernet).
 
+#[cfg(feature = "sim")]
+pub mod board_sim;
 pub mod defs;
 pub mod faults;
 pub mod link;
 pub mod protocol;
 #[cfg(feature = "sim")]
 pub mod sim;
+pub mod udp;
 pub mod xdma;
 
 use std::collections::HashMap;
@@ -58,18 +62,21 @@ impl DeviceInfo {
     }
 }
 
-/// Which device a name means: `sim`, `sim:<faults>` (see [`FaultPlan`]) or `xdma:<N>`.
+/// Which device a name means: `sim`, `sim:<faults>` (see [`FaultPlan`]), `xdma:<N>` or
+/// `udp:HOST[:PORT]`.
 #[derive(Debug, Clone, PartialEq)]
 pub enum DeviceSpec {
     /// The simulated CacheAccelerator, injecting the faults of the plan (none by default).
     Sim(FaultPlan),
     Xdma(u32),
+    /// A board behind Ethernet, at `HOST[:PORT]`.
+    Udp(String),
 }
 
 /// Why a device name was refused.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum SpecError {
-    #[error("unknown device {0:?} (sim, sim:<faults>, xdma:<N>)")]
+    #[error("unknown device {0:?} (sim, sim:<faults>, xdma:<N>, udp:HOST[:PORT])")]
     Unknown(String),
     #[error("sim faults: {0}")]
     Faults(#[from] FaultPlanError),
@@ -84,6 +91,9 @@ impl std::str::FromStr for DeviceSpec {
         }
         if let Some(plan) = s.strip_prefix("sim:") {
             return Ok(Self::Sim(FaultPlan::parse(plan)?));
+        }
+        if let Some(host) = s.strip_prefix("udp:").filter(|h| !h.is_empty()) {
+            return Ok(Self::Udp(host.to_string()));
         }
         s.strip_prefix("xdma:")
             .and_then(|n| n.parse().ok())
@@ -137,6 +147,7 @@ pub fn open(spec: &DeviceSpec, options: DeviceOptions) -> Result<DeviceCodec, Op
         #[cfg(not(feature = "sim"))]
         DeviceSpec::Sim(_) => return Err(OpenError::NoSimulator(name)),
         DeviceSpec::Xdma(n) => Box::new(xdma::XdmaLink::open(*n, 1 << 20).map_err(io_error)?),
+        DeviceSpec::Udp(host) => Box::new(udp::UdpLink::open(host).map_err(io_error)?),
     };
     DeviceCodec::with_options(link, options).map_err(io_error)
 }
@@ -147,6 +158,7 @@ impl std::fmt::Display for DeviceSpec {
             Self::Sim(plan) if plan.is_none() => f.write_str("sim"),
             Self::Sim(_) => f.write_str("sim (with faults)"),
             Self::Xdma(n) => write!(f, "xdma:{n}"),
+            Self::Udp(host) => write!(f, "udp:{host}"),
         }
     }
 }
