@@ -170,8 +170,12 @@ impl Drop for BoardSim {
 /// Cycles run between looks at the socket while the core is busy.
 const BURST: u32 = 256;
 /// Cycles without input or output after which the core counts as idle (the adapter then
-/// waits on the socket instead of clocking).
+/// waits on the socket instead of clocking) when no job is in it.
 const QUIET: u64 = 4096;
+/// The same with jobs in it: far longer than the slowest job (a 16 KiB compression takes
+/// about 25 000 cycles), so only a job the bridge dropped (its result never comes) ends up
+/// waiting this long; it is then forgotten.
+const QUIET_WITH_JOBS: u64 = 1 << 20;
 
 struct Adapter {
     dut: Dut,
@@ -213,13 +217,23 @@ impl Adapter {
         }
     }
 
+    /// Whether the core has nothing left to do: no input, and quiet for long enough.
+    fn idle(&self) -> bool {
+        let quiet = if self.started.is_empty() {
+            QUIET
+        } else {
+            QUIET_WITH_JOBS
+        };
+        self.input.is_empty() && self.quiet >= quiet
+    }
+
     fn chance(&mut self, p: f64) -> bool {
         p > 0.0 && (self.rng.next_u64() >> 11) as f64 / (1u64 << 53) as f64 <= p
     }
 
     fn run(mut self, stop: &AtomicBool) {
         while !stop.load(Ordering::Relaxed) {
-            let idle = self.input.is_empty() && self.quiet >= QUIET;
+            let idle = self.idle();
             // Idle: wait for a datagram (briefly, to see `stop`); busy: just look.
             let wait = if idle {
                 Some(Duration::from_millis(2))
@@ -229,9 +243,11 @@ impl Adapter {
             if self.take_datagrams(wait).is_err() {
                 return;
             }
-            if self.input.is_empty() && self.quiet >= QUIET {
-                // Nothing more is coming out: a datagram held back to be reordered goes now.
+            if self.idle() {
+                // Nothing more is coming out: a datagram held back to be reordered goes now,
+                // and jobs the bridge dropped are not waited for.
                 self.flush_held_out();
+                self.started.clear();
                 continue;
             }
             for _ in 0..BURST {

@@ -163,6 +163,16 @@ impl std::fmt::Display for DeviceSpec {
     }
 }
 
+/// Where a codec's wire tags start: a value that differs from run to run, so a device (or a
+/// network bridge that drops late repeats of the job it just ran) never takes a new job for
+/// a previous run's.
+fn initial_tag() -> u64 {
+    use std::hash::{BuildHasher, Hasher};
+    let mut hasher = std::collections::hash_map::RandomState::new().build_hasher();
+    hasher.write_u32(std::process::id());
+    u64::from(hasher.finish() as u32)
+}
+
 /// Counters of a device backend, for stats.
 #[derive(Debug, Default)]
 pub struct DeviceCounters {
@@ -280,7 +290,7 @@ impl DeviceCodec {
             responsive,
             counters,
             max_in_flight: options.max_in_flight.max(1),
-            next_tag: AtomicU64::new(1),
+            next_tag: AtomicU64::new(initial_tag()),
             base_timeout: options.timeout.unwrap_or(link_base),
             per_byte,
             injected,
