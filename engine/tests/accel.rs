@@ -1,7 +1,8 @@
 //! The server on the simulated CacheAccelerator: values go through the device and come back
 //! exactly; every injected device fault (error results, corrupted output, no answer, stalls)
 //! ends in zero wrong answers and zero client-visible errors, the work falling back to
-//! software; real clients (memccapable, pymemcache) pass against `lzcache --accel sim`.
+//! software; real clients (memccapable, pymemcache) pass against `lzcache --accel sim`; and
+//! the server drives a board over UDP (the verilated board core behind a socket).
 
 #![cfg(feature = "sim")]
 
@@ -88,6 +89,31 @@ fn values_go_through_the_device_and_come_back_exactly() {
     assert_eq!(number(&stats, "lz_dev_fallbacks"), 0);
     assert_eq!(number(&stats, "lz_sw_jobs"), 0);
     assert!(number(&stats, "lz_dev_verified") > 0);
+    assert_eq!(number(&stats, "crc_errors"), 0);
+}
+
+/// The server driving a board over UDP (`--accel udp:HOST:PORT`): the verilated board core
+/// behind a real socket. Values over the board's 16 KiB jobs go to software.
+#[test]
+fn values_go_through_a_board_over_udp_and_come_back_exactly() {
+    use lzcache_driver::device::board_sim::{BoardSim, NetFaults};
+    let board = BoardSim::start("127.0.0.1:0".parse().unwrap(), NetFaults::default()).unwrap();
+    let mut config = Config {
+        accel: CodecSpec::Device(DeviceSpec::Udp(board.addr().to_string())),
+        ..Config::default()
+    };
+    config.dispatch.prefer = Prefer::Device;
+    let s = server(config);
+    let stats = round_trip(s.addr(), 2);
+    assert_eq!(stats["lz_accel"], format!("udp:{}", board.addr()));
+    assert_eq!(stats["lz_dev_state"], "closed", "{stats:?}");
+    // Of 30 values, 24 are at most 9000 bytes: their sets and gets ran on the board.
+    assert!(number(&stats, "lz_dev_jobs") >= 60, "{stats:?}");
+    assert_eq!(number(&stats, "lz_dev_timeouts"), 0, "{stats:?}");
+    assert!(
+        number(&stats, "lz_sw_jobs") > 0,
+        "the 20 000-byte values: {stats:?}"
+    );
     assert_eq!(number(&stats, "crc_errors"), 0);
 }
 
