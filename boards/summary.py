@@ -20,8 +20,9 @@ RESOURCES = ["TRELLIS_COMB", "TRELLIS_FF", "DP16KD", "MULT18X18D", "TRELLIS_IO",
 
 
 def clock_name(net):
-    # nextpnr names a clock by its net: $glbnet$clk100 -> clk100
-    return net.rsplit("$", 1)[-1]
+    # nextpnr names a clock by its global net: $glbnet$clk100$TRELLIS_IO_IN -> clk100
+    parts = [p for p in net.split("$") if p and p != "glbnet"]
+    return parts[0] if parts else net
 
 
 def main():

@@ -143,11 +143,12 @@ reg [31:0] results_reg = 32'd0;
 
 localparam [2:0]
     RX_HEADER = 3'd0,
-    RX_DECIDE = 3'd1,
-    RX_DATA = 3'd2,
-    RX_REG_VALUE = 3'd3,
-    RX_REG = 3'd4,
-    RX_DRAIN = 3'd5;
+    RX_CHECK = 3'd1,
+    RX_DECIDE = 3'd2,
+    RX_DATA = 3'd3,
+    RX_REG_VALUE = 3'd4,
+    RX_REG = 3'd5,
+    RX_DRAIN = 3'd6;
 
 reg  [2:0]  rx_state_reg = RX_HEADER, rx_state_next;
 reg  [2:0]  rx_word_reg = 3'd0, rx_word_next;
@@ -208,22 +209,58 @@ assign s_udp_ready = s_ready;
 assign reply_ip = reply_ip_reg;
 assign reply_port = reply_port_reg;
 
-// Fragment checks (RX_DECIDE), from the registered header.
+// Fragment checks in two steps, each from registers (one carry chain a cycle): RX_CHECK
+// compares the header with the job in progress and computes where the fragment would end;
+// RX_DECIDE compares that with the frame and decides.
 wire [15:0] frag_words = (rx_len + 16'd3) >> 2;
 // A fragment 0 starts a job unless it repeats the job in progress or the one just finished.
-wire        frag_start = rx_seq == 16'd0 && !(job_active_reg && rx_tag == job_tag_reg)
+wire        check_start = rx_seq == 16'd0 && !(job_active_reg && rx_tag == job_tag_reg)
     && !(done_valid_reg && rx_tag == done_tag_reg);
-wire [31:0] frag_base = frag_start ? 32'd0 : job_filled_reg;
-wire [31:0] frag_end = frag_base + {16'd0, rx_len};
-wire        frag_final = frag_end == rx_total;
-wire        frag_next = job_active_reg && rx_tag == job_tag_reg && rx_total == job_total_reg
-    && rx_seq == job_seq_reg;
-wire        frag_repeat = job_active_reg && rx_tag == job_tag_reg && rx_seq < job_seq_reg;
-wire        frag_shape_ok = rx_len != 16'd0 && rx_len <= FRAGMENT && rx_total >= 32'd64
-    && rx_total <= MAX_FRAME && frag_end <= rx_total && (frag_final || rx_len[2:0] == 3'd0);
-// Where the job stands once the fragment being received is in.
-wire [31:0] frag_filled = frag_base_reg + {14'd0, frag_words_reg, 2'b00};
-wire        frag_ok = !rx_ended_reg && frag_shape_ok && (frag_start || frag_next);
+wire [31:0] check_base = rx_seq == 16'd0 ? 32'd0 : job_filled_reg;
+
+reg         frag_start_reg = 1'b0;
+reg         frag_next_reg = 1'b0;
+reg         frag_repeat_reg = 1'b0;
+reg         frag_len_ok_reg = 1'b0;
+reg         frag_aligned_reg = 1'b0;
+reg         frag_total_ok_reg = 1'b0;
+reg  [31:0] check_base_reg = 32'd0;
+reg  [31:0] check_end_reg = 32'd0;
+reg  [31:0] check_filled_reg = 32'd0;
+
+always @(posedge clk) begin
+    if (rx_state_reg == RX_CHECK) begin
+        frag_start_reg <= check_start;
+        frag_next_reg <= job_active_reg && rx_tag == job_tag_reg && rx_total == job_total_reg
+            && rx_seq == job_seq_reg;
+        frag_repeat_reg <= job_active_reg && rx_tag == job_tag_reg && rx_seq < job_seq_reg;
+        frag_len_ok_reg <= rx_len != 16'd0 && rx_len <= FRAGMENT;
+        frag_aligned_reg <= rx_len[2:0] == 3'd0;
+        frag_total_ok_reg <= rx_total >= 32'd64 && rx_total <= MAX_FRAME;
+        check_base_reg <= check_base;
+        check_end_reg <= check_base + {16'd0, rx_len};
+        check_filled_reg <= check_base + {14'd0, frag_words, 2'b00};
+    end
+end
+
+wire        frag_final = check_end_reg == rx_total;
+wire        frag_shape_ok = frag_len_ok_reg && frag_total_ok_reg && check_end_reg <= rx_total
+    && (frag_final || frag_aligned_reg);
+wire        frag_ok = !rx_ended_reg && frag_shape_ok && (frag_start_reg || frag_next_reg);
+wire        frag_start = frag_start_reg;
+wire        frag_repeat = frag_repeat_reg;
+wire [31:0] frag_base = check_base_reg;
+// Where the job stands once the fragment being received is in, and whether that completes
+// it (registered when the fragment is accepted).
+reg  [31:0] frag_filled_reg = 32'd0;
+reg         frag_completes_reg = 1'b0;
+always @(posedge clk) begin
+    if (rx_state_reg == RX_DECIDE) begin
+        frag_filled_reg <= check_filled_reg;
+        frag_completes_reg <= check_filled_reg >= rx_total;
+    end
+end
+wire [31:0] frag_filled = frag_filled_reg;
 
 always @* begin
     rx_state_next = rx_state_reg;
@@ -264,7 +301,7 @@ always @* begin
                 if (rx_word_reg == LAST_HEADER_WORD) begin
                     rx_word_next = 3'd0;
                     rx_ended_next = s_udp_last;
-                    rx_state_next = RX_DECIDE;
+                    rx_state_next = RX_CHECK;
                 end else if (s_udp_last) begin
                     // Shorter than a header.
                     rx_word_next = 3'd0;
@@ -272,6 +309,9 @@ always @* begin
                     count_drop = 1'b1;
                 end
             end
+        end
+        RX_CHECK: begin
+            rx_state_next = RX_DECIDE;
         end
         RX_DECIDE: begin
             count_datagram = 1'b1;
@@ -349,7 +389,7 @@ always @* begin
                     end else begin
                         job_filled_next = frag_filled;
                         job_seq_next = job_seq_reg + 16'd1;
-                        if (frag_filled >= job_total_reg) begin
+                        if (frag_completes_reg) begin
                             job_active_next = 1'b0;
                             forward_start = 1'b1;
                         end
@@ -662,10 +702,18 @@ reg         tx_valid, tx_last, res_ready, count_result;
 wire [31:0] res_tag = res_hdr_reg[0][63:32];
 wire [31:0] res_out_len = res_hdr_reg[1][31:0];
 wire [31:0] frag_left = res_total_reg - frag_off_reg;
-wire [15:0] tx_len = frag_left > {16'd0, FRAGMENT} ? FRAGMENT : frag_left[15:0];
-wire [15:0] tx_words = (tx_len + 16'd3) >> 2;
+wire        frag_last = frag_left <= {16'd0, FRAGMENT};
+wire [15:0] frag_len = frag_last ? frag_left[15:0] : FRAGMENT;
+// The fragment being sent, worked out while its header goes (six cycles) and then counted
+// down word by word, so sending compares registers only.
+reg  [15:0] tx_len_reg = 16'd0;
+reg         tx_final_reg = 1'b0;
+reg  [15:0] tx_words_left_reg = 16'd0;
+reg  [31:0] tx_byte_reg = 32'd0;
+reg  [31:0] tx_left_reg = 32'd0;
+wire [15:0] tx_len = tx_len_reg;
 // The frame byte the data word being sent starts at.
-wire [31:0] tx_byte = frag_off_reg + {14'd0, tx_word_reg, 2'b00};
+wire [31:0] tx_byte = tx_byte_reg;
 wire [63:0] tx_hdr_beat = res_hdr_reg[tx_byte[5:3]];
 wire [15:0] reply_len = reg_write_reg ? 16'd0 : 16'd4;
 
@@ -732,8 +780,8 @@ always @* begin
             end
         end
         TX_DATA: begin
-            tx_last = tx_word_reg + 16'd1 == tx_words;
-            if (tx_byte < 32'd64) begin
+            tx_last = tx_words_left_reg == 16'd1;
+            if (tx_byte[31:6] == 26'd0) begin
                 tx_data = tx_byte[2] ? tx_hdr_beat[63:32] : tx_hdr_beat[31:0];
                 tx_valid = 1'b1;
             end else begin
@@ -741,7 +789,7 @@ always @* begin
                 tx_valid = s_axis_tvalid;
                 // Take the beat with its upper word, or with its lower one when the frame
                 // ends there.
-                res_ready = m_udp_ready && (tx_byte[2] || tx_byte + 32'd4 >= res_total_reg);
+                res_ready = m_udp_ready && (tx_byte[2] || tx_left_reg <= 32'd4);
             end
             if (tx_valid && m_udp_ready) begin
                 tx_word_next = tx_word_reg + 16'd1;
@@ -749,7 +797,7 @@ always @* begin
                     tx_word_next = 16'd0;
                     frag_off_next = frag_off_reg + {16'd0, tx_len};
                     tx_seq_next = tx_seq_reg + 16'd1;
-                    if (frag_off_reg + {16'd0, tx_len} >= res_total_reg) begin
+                    if (tx_final_reg) begin
                         count_result = 1'b1;
                         frag_off_next = 32'd0;
                         tx_seq_next = 16'd0;
@@ -792,6 +840,17 @@ always @(posedge clk) begin
     if (tx_state_reg == TX_CAPTURE && s_axis_tvalid) begin
         res_hdr_reg[res_beat_reg[2:0]] <= s_axis_tdata;
     end
+    if (tx_state_reg == TX_HEADER) begin
+        tx_len_reg <= frag_len;
+        tx_final_reg <= frag_last;
+        tx_words_left_reg <= (frag_len + 16'd3) >> 2;
+        tx_byte_reg <= frag_off_reg;
+        tx_left_reg <= frag_left;
+    end else if (tx_state_reg == TX_DATA && tx_valid && m_udp_ready) begin
+        tx_words_left_reg <= tx_words_left_reg - 16'd1;
+        tx_byte_reg <= tx_byte_reg + 32'd4;
+        tx_left_reg <= tx_left_reg - 32'd4;
+    end
     if (count_result) results_reg <= results_reg + 32'd1;
     if (rst) begin
         tx_state_reg <= TX_IDLE;
@@ -808,7 +867,7 @@ end
 // Response codes are always OKAY from the accelerator; result beats end where the header's
 // length says (tkeep and tlast agree with it); the reply port's upper bits are reserved.
 wire unused = &{1'b0, m_axil_bresp, m_axil_rresp, s_axis_tkeep, s_axis_tlast,
-    hdr_reg[5][31:16], fwd_last_wide[31:ADDR_WIDTH]};
+    hdr_reg[5][31:16], fwd_last_wide[31:ADDR_WIDTH], tx_byte[1:0]};
 
 endmodule
 

@@ -30,7 +30,7 @@ fn text(len: usize, seed: u64) -> Vec<u8> {
         x ^= x << 13;
         x ^= x >> 7;
         x ^= x << 17;
-        if x % 7 == 0 {
+        if x.is_multiple_of(7) {
             out.extend_from_slice(&x.to_le_bytes()[..3]);
         }
         out.extend_from_slice(words[(x % words.len() as u64) as usize].as_bytes());

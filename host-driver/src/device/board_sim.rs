@@ -326,14 +326,11 @@ impl Adapter {
                 user: 0,
             });
         }
-        let start = Header::decode(datagram)
-            .filter(|h| h.kind == UDP_KIND_JOB && h.seq == 0)
-            .map(|h| h.tag);
-        if start.is_some() {
-            BoardStats::count(&self.stats.job_datagrams);
-        } else if Header::decode(datagram).is_some_and(|h| h.kind == UDP_KIND_JOB) {
+        let job = Header::decode(datagram).filter(|h| h.kind == UDP_KIND_JOB);
+        if job.is_some() {
             BoardStats::count(&self.stats.job_datagrams);
         }
+        let start = job.filter(|h| h.seq == 0).map(|h| h.tag);
         self.starts.push_back((words, start));
     }
 
