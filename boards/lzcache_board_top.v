@@ -3,7 +3,11 @@
  *
  * LiteEth's UDP/IP core (generated at build time from boards/<board>/liteeth.yml) with the
  * ECP5 RGMII PHY, and the board core (rtl/board_core.v: UDP job bridge + 64-bit accelerator)
- * on its user ports. One 100 MHz clock from the board's oscillator runs both.
+ * on its user ports. The accelerator runs on the board's 100 MHz oscillator; the Ethernet core
+ * on its own 62.5 MHz clock from a PLL, 32 bits wide (250 MB/s, twice gigabit line rate), with
+ * a clock-crossing FIFO on each of its two streams. On the accelerator's clock LiteEth's
+ * receive path (MAC FIFO -> IP -> ICMP ready chain) placed at 94 MHz on the 45F-8; the
+ * accelerator's own paths are not slowed to match it.
  */
 
 `resetall
@@ -12,9 +16,10 @@
 
 // The UDP/IP core has two user ports: `jobs` receives on the board's port (UDP_PORT,
 // 7440), `replies` sends to the address and port the latest request named (its receive side
-// listens on that port and is drained). Reset: a power-on count, and the board's reset button.
-// LEDs: [0] heartbeat (about 1.5 Hz: the bitstream is loaded and the clock runs), [1] a
-// datagram arrived (stretched to about 80 ms).
+// listens on that port and is drained). Reset: a power-on count that restarts while the PLL
+// is unlocked, and the board's reset button, brought into each clock domain. LEDs: [0]
+// heartbeat (about 1.5 Hz: the bitstream is loaded and the clock runs), [1] a datagram
+// arrived (stretched to about 80 ms).
 module lzcache_board_top #
 (
     // The board's LEDs light on a low output
@@ -41,38 +46,106 @@ module lzcache_board_top #
 );
 
 /*
- * Reset: held for 255 cycles after configuration and while the button is pressed
+ * The Ethernet core's clock: 100 MHz * 5 / 8 = 62.5 MHz (VCO 625 MHz, phase detector
+ * 12.5 MHz). nextpnr derives its constraint from clk100's.
  */
 
+wire eth_sys_clk;
+wire pll_locked;
+
+EHXPLLL #(
+    .PLLRST_ENA("DISABLED"),
+    .INTFB_WAKE("DISABLED"),
+    .STDBY_ENABLE("DISABLED"),
+    .DPHASE_SOURCE("DISABLED"),
+    .OUTDIVIDER_MUXA("DIVA"),
+    .OUTDIVIDER_MUXB("DIVB"),
+    .OUTDIVIDER_MUXC("DIVC"),
+    .OUTDIVIDER_MUXD("DIVD"),
+    .CLKI_DIV(8),
+    .CLKFB_DIV(5),
+    .FEEDBK_PATH("CLKOP"),
+    .CLKOP_ENABLE("ENABLED"),
+    .CLKOP_DIV(10),
+    .CLKOP_CPHASE(4),
+    .CLKOP_FPHASE(0)
+)
+eth_pll (
+    .RST(1'b0),
+    .STDBY(1'b0),
+    .CLKI(clk100),
+    .CLKOP(eth_sys_clk),
+    .CLKFB(eth_sys_clk),
+    .CLKINTFB(),
+    .CLKOS(),
+    .CLKOS2(),
+    .CLKOS3(),
+    .PHASESEL0(1'b0),
+    .PHASESEL1(1'b0),
+    .PHASEDIR(1'b1),
+    .PHASESTEP(1'b1),
+    .PHASELOADREG(1'b1),
+    .PLLWAKESYNC(1'b0),
+    .ENCLKOP(1'b0),
+    .ENCLKOS(1'b0),
+    .ENCLKOS2(1'b0),
+    .ENCLKOS3(1'b0),
+    .LOCK(pll_locked),
+    .INTLOCK(),
+    .REFCLK()
+);
+
+/*
+ * Reset: held for 255 cycles of clk100 after configuration and after the PLL locks, and while
+ * the button is pressed; released in each domain through two flip-flops. Both sides of the
+ * clock-crossing FIFOs are in reset together, for at least 150 cycles of the slower clock.
+ */
+
+reg  [1:0] locked_sync_reg = 2'b00;
 reg  [7:0] por_count_reg = 8'd0;
-reg  [1:0] rst_sync_reg = 2'b11;
 wire       por_done = &por_count_reg;
-wire       rst = rst_sync_reg[1];
+wire       reset_request = !rst_n || !por_done;
 
 always @(posedge clk100) begin
-    if (!por_done) begin
+    locked_sync_reg <= {locked_sync_reg[0], pll_locked};
+    if (!locked_sync_reg[1]) begin
+        por_count_reg <= 8'd0;
+    end else if (!por_done) begin
         por_count_reg <= por_count_reg + 8'd1;
     end
-    rst_sync_reg <= {rst_sync_reg[0], !rst_n || !por_done};
+end
+
+reg [1:0] rst_sync_reg = 2'b11;
+reg [1:0] eth_rst_sync_reg = 2'b11;
+wire      rst = rst_sync_reg[1];
+wire      eth_rst = eth_rst_sync_reg[1];
+
+always @(posedge clk100) begin
+    rst_sync_reg <= {rst_sync_reg[0], reset_request};
+end
+
+always @(posedge eth_sys_clk) begin
+    eth_rst_sync_reg <= {eth_rst_sync_reg[0], reset_request};
 end
 
 /*
  * UDP/IP core (LiteEth, generated)
  */
 
-wire [31:0] jobs_data;
-wire        jobs_valid, jobs_ready, jobs_last, jobs_error;
-wire [31:0] replies_data;
-wire        replies_valid, replies_ready, replies_last;
-wire [47:0] reply_to;
+// On eth_sys_clk
+wire [31:0] eth_jobs_data;
+wire        eth_jobs_valid, eth_jobs_ready, eth_jobs_last, eth_jobs_error;
+wire [31:0] eth_replies_data;
+wire        eth_replies_valid, eth_replies_ready, eth_replies_last;
+wire [47:0] eth_reply_to;
 
 wire [31:0] unused_jobs_tx_data, unused_replies_rx_data;
 wire        unused_jobs_tx_ready, unused_replies_rx_valid, unused_replies_rx_last,
             unused_replies_rx_error;
 
 liteeth_core ethernet (
-    .sys_clock(clk100),
-    .sys_reset(rst),
+    .sys_clock(eth_sys_clk),
+    .sys_reset(eth_rst),
     .rgmii_clocks_rx(eth_rx_clk),
     .rgmii_clocks_tx(eth_tx_clk),
     .rgmii_rx_ctl(eth_rx_ctl),
@@ -84,27 +157,84 @@ liteeth_core ethernet (
     .rgmii_mdio(eth_mdio),
     .rgmii_int_n(1'b1),
     // Jobs in on the board's port; nothing is sent from it.
-    .jobs_source_data(jobs_data),
-    .jobs_source_valid(jobs_valid),
-    .jobs_source_ready(jobs_ready),
-    .jobs_source_last(jobs_last),
-    .jobs_source_error(jobs_error),
+    .jobs_source_data(eth_jobs_data),
+    .jobs_source_valid(eth_jobs_valid),
+    .jobs_source_ready(eth_jobs_ready),
+    .jobs_source_last(eth_jobs_last),
+    .jobs_source_error(eth_jobs_error),
     .jobs_sink_data(32'd0),
     .jobs_sink_valid(1'b0),
     .jobs_sink_last(1'b0),
     .jobs_sink_ready(unused_jobs_tx_ready),
     // Results and register answers out to the host; what arrives on that port is dropped.
-    .replies_sink_data(replies_data),
-    .replies_sink_valid(replies_valid),
-    .replies_sink_ready(replies_ready),
-    .replies_sink_last(replies_last),
-    .replies_ip_address(reply_to[31:0]),
-    .replies_udp_port(reply_to[47:32]),
+    .replies_sink_data(eth_replies_data),
+    .replies_sink_valid(eth_replies_valid),
+    .replies_sink_ready(eth_replies_ready),
+    .replies_sink_last(eth_replies_last),
+    .replies_ip_address(eth_reply_to[31:0]),
+    .replies_udp_port(eth_reply_to[47:32]),
     .replies_source_data(unused_replies_rx_data),
     .replies_source_valid(unused_replies_rx_valid),
     .replies_source_ready(1'b1),
     .replies_source_last(unused_replies_rx_last),
     .replies_source_error(unused_replies_rx_error)
+);
+
+/*
+ * The streams across the clock domains
+ */
+
+// On clk100
+wire [31:0] jobs_data;
+wire        jobs_valid, jobs_ready, jobs_last, jobs_error;
+wire [31:0] replies_data;
+wire        replies_valid, replies_ready, replies_last;
+wire [47:0] reply_to;
+
+axis_async_fifo #(
+    .DATA_WIDTH(32),
+    .USER_WIDTH(1),
+    .DEPTH(16)
+)
+jobs_crossing (
+    .s_clk(eth_sys_clk),
+    .s_rst(eth_rst),
+    .s_axis_tdata(eth_jobs_data),
+    .s_axis_tvalid(eth_jobs_valid),
+    .s_axis_tready(eth_jobs_ready),
+    .s_axis_tlast(eth_jobs_last),
+    .s_axis_tuser(eth_jobs_error),
+    .m_clk(clk100),
+    .m_rst(rst),
+    .m_axis_tdata(jobs_data),
+    .m_axis_tvalid(jobs_valid),
+    .m_axis_tready(jobs_ready),
+    .m_axis_tlast(jobs_last),
+    .m_axis_tuser(jobs_error)
+);
+
+// The destination travels with every beat: it is constant within a datagram, and LiteEth
+// reads it beside the datagram's data.
+axis_async_fifo #(
+    .DATA_WIDTH(32),
+    .USER_WIDTH(48),
+    .DEPTH(16)
+)
+replies_crossing (
+    .s_clk(clk100),
+    .s_rst(rst),
+    .s_axis_tdata(replies_data),
+    .s_axis_tvalid(replies_valid),
+    .s_axis_tready(replies_ready),
+    .s_axis_tlast(replies_last),
+    .s_axis_tuser(reply_to),
+    .m_clk(eth_sys_clk),
+    .m_rst(eth_rst),
+    .m_axis_tdata(eth_replies_data),
+    .m_axis_tvalid(eth_replies_valid),
+    .m_axis_tready(eth_replies_ready),
+    .m_axis_tlast(eth_replies_last),
+    .m_axis_tuser(eth_reply_to)
 );
 
 /*

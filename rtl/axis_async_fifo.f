@@ -1,0 +1,1 @@
+axis_async_fifo.v
