@@ -23,6 +23,13 @@ struct ModelSpec {
     params: Vec<(String, String)>,
 }
 
+/// Whether a model is built with waveform support (`verilator --trace`). Tracing code is
+/// about two thirds of a model's object code, so only the small checksum models carry it by
+/// default (their test opens a waveform); `LZCACHE_SIM_TRACE=1` builds every model with it.
+fn traced(model: &ModelSpec, trace_all: bool) -> bool {
+    trace_all || model.top == "crc64_nvme"
+}
+
 fn models() -> Vec<ModelSpec> {
     let mut models: Vec<ModelSpec> = [64usize, 128, 256, 512]
         .into_iter()
@@ -127,6 +134,7 @@ fn main() {
     }
     println!("cargo:rerun-if-env-changed=VERILATOR");
     println!("cargo:rerun-if-env-changed=LZCACHE_SIM_MODELS");
+    println!("cargo:rerun-if-env-changed=LZCACHE_SIM_TRACE");
     println!("cargo:rerun-if-env-changed=RUSTC_WORKSPACE_WRAPPER");
 
     // Under clippy nothing is linked, so only the bindings are needed: the models (minutes of
@@ -180,10 +188,14 @@ fn main() {
         only.as_ref()
             .is_none_or(|names| names.contains(&model.name))
     });
+    let trace_all = env::var("LZCACHE_SIM_TRACE").is_ok_and(|v| !v.is_empty() && v != "0");
+    // The shim's waveform writer is linked whichever models carry traces.
+    globals.insert("verilated_vcd_c".to_string());
     for model in selected {
         let class = format!("V{}", model.name);
         let mdir = out.join(&class);
-        verilate(&verilator, &rtl, &model, &class, &mdir);
+        let trace = traced(&model, trace_all);
+        verilate(&verilator, &rtl, &model, &class, &mdir, trace);
         let classes = parse_classes_mk(&mdir.join(format!("{class}_classes.mk")));
         for var in [
             "VM_CLASSES_FAST",
@@ -207,7 +219,7 @@ fn main() {
         build.include(&mdir);
         includes.push_str(&format!("#include \"{class}.h\"\n"));
         list.push_str(&format!(
-            "LZ_MODEL({class}, \"{}\", {}, {})\n",
+            "LZ_MODEL({class}, \"{}\", {}, {}, {trace})\n",
             model.name, model.beat_bytes, model.ports
         ));
     }
@@ -259,13 +271,22 @@ fn verilator_root(verilator: &str) -> PathBuf {
     PathBuf::from(String::from_utf8(output.stdout).unwrap().trim())
 }
 
-fn verilate(verilator: &str, rtl: &Path, model: &ModelSpec, class: &str, mdir: &Path) {
+fn verilate(
+    verilator: &str,
+    rtl: &Path,
+    model: &ModelSpec,
+    class: &str,
+    mdir: &Path,
+    trace: bool,
+) {
     let _ = fs::remove_dir_all(mdir);
     let mut cmd = Command::new(verilator);
-    cmd.current_dir(rtl)
-        .args([
+    cmd.current_dir(rtl);
+    if trace {
+        cmd.arg("--trace");
+    }
+    cmd.args([
             "--cc",
-            "--trace",
             "-O3",
             "--x-assign",
             "fast",

@@ -1,7 +1,7 @@
 // lzcache-sim C shim: adapts each Verilated model to the C interface in shim.h.
 //
 // build.rs writes models_include.inc (each model's header) and models_list.inc (one
-// LZ_MODEL(class, "name", beat_bytes, Ports) line per model). `Ports` names the adapter that
+// LZ_MODEL(class, "name", beat_bytes, Ports, traced) line per model). `Ports` names the adapter that
 // knows a top's sideband signals; the AXI-Stream ports are the same on every top.
 
 #include "shim.h"
@@ -163,7 +163,7 @@ struct lz_dut {
     virtual ~lz_dut() = default;
     virtual void cycle(const lz_beat *s, int m_ready, lz_cycle_result *result) = 0;
     virtual void set_reset(int active) = 0;
-    virtual bool trace_open(const char *path, uint64_t start, uint64_t count) = 0;
+    virtual int trace_open(const char *path, uint64_t start, uint64_t count) = 0;
     virtual void trace_close() = 0;
     virtual int axil_write(uint32_t addr, uint32_t data) = 0;
     virtual int axil_read(uint32_t addr, uint32_t *data) = 0;
@@ -172,12 +172,14 @@ struct lz_dut {
 
 namespace {
 
-template <class M, class Ports, size_t BEAT_BYTES>
+// TRACED: the model was verilated with --trace (build.rs decides which are); the others have
+// no trace() to call, and the branches that would call it are not instantiated.
+template <class M, class Ports, size_t BEAT_BYTES, bool TRACED>
 class Model final : public lz_dut {
 public:
     Model() : context_(new VerilatedContext) {
         // Must precede the model's construction for its signals to be traceable later.
-        context_->traceEverOn(true);
+        context_->traceEverOn(TRACED);
         model_.reset(new M(context_.get(), "top"));
         model_->clk = 0;
         model_->rst = 0;
@@ -189,18 +191,25 @@ public:
         trace_close();
     }
 
-    bool trace_open(const char *path, uint64_t start, uint64_t count) override {
+    int trace_open(const char *path, uint64_t start, uint64_t count) override {
         trace_close();
-        trace_.reset(new VerilatedVcdC);
-        model_->trace(trace_.get(), 99);
-        trace_->open(path);
-        if (!trace_->isOpen()) {
-            trace_.reset();
-            return false;
+        if constexpr (!TRACED) {
+            (void)path;
+            (void)start;
+            (void)count;
+            return -2;
+        } else {
+            trace_.reset(new VerilatedVcdC);
+            model_->trace(trace_.get(), 99);
+            trace_->open(path);
+            if (!trace_->isOpen()) {
+                trace_.reset();
+                return -1;
+            }
+            trace_start_ = start;
+            trace_end_ = start + count;
+            return 0;
         }
-        trace_start_ = start;
-        trace_end_ = start + count;
-        return true;
     }
 
     void trace_close() override {
@@ -329,12 +338,12 @@ struct ModelInfo {
     lz_dut *(*create)();
 };
 
-template <class M, class Ports, size_t BEAT_BYTES>
+template <class M, class Ports, size_t BEAT_BYTES, bool TRACED>
 lz_dut *create() {
-    return new Model<M, Ports, BEAT_BYTES>();
+    return new Model<M, Ports, BEAT_BYTES, TRACED>();
 }
 
-#define LZ_MODEL(cls, name, bytes, ports) {name, bytes, &create<cls, ports, bytes>},
+#define LZ_MODEL(cls, name, bytes, ports, traced) {name, bytes, &create<cls, ports, bytes, traced>},
 const ModelInfo MODELS[] = {
 #include "models_list.inc"
 };
@@ -372,7 +381,7 @@ lz_dut *lz_dut_new(const char *name) {
 }
 
 int lz_dut_trace_open(lz_dut *dut, const char *path, uint64_t start, uint64_t count) {
-    return dut->trace_open(path, start, count) ? 0 : -1;
+    return dut->trace_open(path, start, count);
 }
 
 void lz_dut_trace_close(lz_dut *dut) { dut->trace_close(); }

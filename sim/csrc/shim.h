@@ -50,7 +50,8 @@ lz_dut *lz_dut_new(const char *name);
 void lz_dut_free(lz_dut *dut);
 
 /* Opens a VCD waveform at `path` (closing any open one); only cycles in
- * [start, start + count) are written. Returns 0 on success, -1 if the file cannot be opened. */
+ * [start, start + count) are written. Returns 0 on success, -1 if the file cannot be opened,
+ * -2 if the model was built without waveform support (build with LZCACHE_SIM_TRACE=1). */
 int lz_dut_trace_open(lz_dut *dut, const char *path, uint64_t start, uint64_t count);
 /* Flushes and closes the open waveform, if any. */
 void lz_dut_trace_close(lz_dut *dut);

@@ -20,6 +20,11 @@ pub enum SimError {
     #[error("cannot open waveform file {0}")]
     Trace(PathBuf),
     #[error(
+        "model {0:?} was built without waveform support: rebuild with LZCACHE_SIM_TRACE=1 \
+         (only the checksum models carry it by default)"
+    )]
+    TraceNotBuilt(String),
+    #[error(
         "AXI-Lite access to {addr:#05x} failed: no register port, or no response in 64 cycles"
     )]
     Register { addr: u32 },
@@ -50,7 +55,8 @@ pub fn models() -> Vec<String> {
 }
 
 /// Waveform options: `LZCACHE_TRACE=<dir>` writes `<dir>/<model>-<n>.vcd` for every model
-/// created; `LZCACHE_TRACE_START` and `LZCACHE_TRACE_CYCLES` choose the window of cycles
+/// created (models built with waveform support: the checksum models, or every model when the
+/// crate is built with `LZCACHE_SIM_TRACE=1`); `LZCACHE_TRACE_START` and `LZCACHE_TRACE_CYCLES` choose the window of cycles
 /// (default: the first 100 000), since a trace of every cycle quickly reaches gigabytes.
 fn trace_from_env(model: &str) -> Option<(PathBuf, u64, u64)> {
     static SEQUENCE: AtomicU64 = AtomicU64::new(0);
@@ -117,8 +123,10 @@ impl Dut {
         // SAFETY: self.raw is live and c_path outlives the call.
         let status =
             unsafe { ffi::lz_dut_trace_open(self.raw.as_ptr(), c_path.as_ptr(), start, cycles) };
-        if status != 0 {
-            return Err(SimError::Trace(path.to_path_buf()));
+        match status {
+            0 => {}
+            -2 => return Err(SimError::TraceNotBuilt(self.name.clone())),
+            _ => return Err(SimError::Trace(path.to_path_buf())),
         }
         self.trace = Some(path.to_path_buf());
         Ok(())

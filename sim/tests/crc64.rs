@@ -201,3 +201,30 @@ fn waveforms_open_and_close_on_demand() {
     assert!(dut.trace_path().is_none());
     let _ = std::fs::remove_dir_all(dir);
 }
+
+/// Models built without waveform support (all but the checksum models, unless the crate was
+/// built with `LZCACHE_SIM_TRACE=1`) refuse a trace with an error that says how to get one.
+#[test]
+fn models_without_waveform_support_say_so() {
+    let traced_all = option_env!("LZCACHE_SIM_TRACE").is_some_and(|v| !v.is_empty() && v != "0");
+    let dir = std::env::temp_dir().join(format!("lzcache-sim-untraced-{}", std::process::id()));
+    let path = dir.join("lz4_compress_small.vcd");
+    let mut dut = lzcache_sim::Dut::new("lz4_compress_small").expect("model");
+    match dut.open_trace(&path, 0, 10) {
+        Ok(()) => {
+            assert!(traced_all, "only an LZCACHE_SIM_TRACE=1 build traces every model");
+            dut.close_trace();
+            assert!(path.exists());
+        }
+        Err(err) => {
+            assert!(!traced_all, "{err}");
+            assert!(
+                matches!(err, lzcache_sim::SimError::TraceNotBuilt(ref name) if name == "lz4_compress_small")
+            );
+            assert!(err.to_string().contains("LZCACHE_SIM_TRACE=1"));
+            assert!(dut.trace_path().is_none());
+            assert!(!path.exists());
+        }
+    }
+    let _ = std::fs::remove_dir_all(dir);
+}
