@@ -16,7 +16,7 @@ TEST_FEATURES := --features lzcache/sim,lzcache/rdma
 
 
 .PHONY: bitstream program
-.PHONY: help run run-sim soak build check-plain-build rtl-latches rtl-cdc deps-sim difftest fuzz fuzz-smoke fuzz-tools hardware-and-tests-build test check fmt lint clippy rtl-lint synth hardware pnr pnr-reports pnr-wide pnr-tools bench hwreport loadbench deps-run deps clean
+.PHONY: help run run-sim soak build check-plain-build rtl-latches rtl-cdc deps-sim difftest fuzz fuzz-smoke fuzz-tools checks-and-tests-build tests-build test check fmt lint clippy rtl-lint synth hardware pnr pnr-reports pnr-wide pnr-tools bench hwreport loadbench deps-run deps clean
 
 help: ## List the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-10s %s\n", $$1, $$2}'
@@ -35,7 +35,8 @@ build: deps-sim ## Build everything in release mode
 check-plain-build:
 	@CARGO=$(CARGO) ./scripts/check-plain-build.sh
 
-test: deps lint check-plain-build hardware-and-tests-build ## Every check and test: format, clippy, RTL lint, latch check and clock-crossing testbench, place and route, fuzz smoke, all test suites
+test: deps ## Every check and test: format, clippy, RTL lint, latch check and clock-crossing testbench, place and route, fuzz smoke, all test suites
+	@$(MAKE) --no-print-directory checks-and-tests-build
 	$(CARGO) test --workspace --all-targets $(TEST_FEATURES)
 	@echo "make test: the protocol conformance suites again, over RDMA on the emulated verbs (sends held up to 20 µs)"
 	LZCACHE_TEST_TRANSPORT=rdma-emulated LZCACHE_TEST_RDMA_DELAY_US=20 $(CARGO) test -p lzcache --test text_protocol --test meta_protocol $(TEST_FEATURES)
@@ -74,15 +75,20 @@ hardware: deps
 	  wait $$latches; latches_status=$$?; wait $$pnr; pnr_status=$$?; wait $$fuzz; fuzz_status=$$?; \
 	  [ $$latches_status -eq 0 ] && [ $$pnr_status -eq 0 ] && [ $$fuzz_status -eq 0 ]
 
-# make test's heavy steps side by side: the hardware flows above and the build of the test
-# binaries (the Verilated models among them), which fills the cores the flows' single-threaded
-# tails leave idle.
-hardware-and-tests-build: deps
+# make test's steps before the test suites run, in two lanes side by side from the start: the
+# hardware flows above (their longest chain, synthesis and place and route of the
+# decompressor, sets make test's length) and the software checks followed by the build of the
+# test binaries (the Verilated models among them), which fill the cores the flows'
+# single-threaded tails leave idle.
+checks-and-tests-build: deps
 	@$(MAKE) --no-print-directory hardware & hardware=$$!; \
-	  ( mkdir -p target && $(CARGO) test -q --workspace --all-targets $(TEST_FEATURES) --no-run \
-	      > target/tests-build.log 2>&1 || { cat target/tests-build.log; exit 1; } ) & build=$$!; \
-	  wait $$hardware; hardware_status=$$?; wait $$build; build_status=$$?; \
-	  [ $$hardware_status -eq 0 ] && [ $$build_status -eq 0 ]
+	  $(MAKE) --no-print-directory lint check-plain-build tests-build; software_status=$$?; \
+	  wait $$hardware; hardware_status=$$?; \
+	  [ $$hardware_status -eq 0 ] && [ $$software_status -eq 0 ]
+
+tests-build:
+	@mkdir -p target && $(CARGO) test -q --workspace --all-targets $(TEST_FEATURES) --no-run \
+	  > target/tests-build.log 2>&1 || { cat target/tests-build.log; exit 1; }
 
 # Fuzzing (cargo-fuzz, libFuzzer with AddressSanitizer, on nightly Rust): the protocol parser
 # over arbitrary splits and the whole server over arbitrary streams (fuzz/), seeded with the

@@ -191,21 +191,30 @@ fn main() {
     let trace_all = env::var("LZCACHE_SIM_TRACE").is_ok_and(|v| !v.is_empty() && v != "0");
     // The shim's waveform writer is linked whichever models carry traces.
     globals.insert("verilated_vcd_c".to_string());
+    // Verilator's "slow" files: construction, initial values, waveform set-up — code that runs
+    // once per model. Unoptimized, as Verilator's own makefile treats them (OPT_SLOW): they are
+    // about half of every model's C++ and most of its compile time at -O2.
+    let mut slow_files: Vec<PathBuf> = Vec::new();
+    let mut fast_files: Vec<PathBuf> = Vec::new();
     for model in selected {
         let class = format!("V{}", model.name);
         let mdir = out.join(&class);
         let trace = traced(&model, trace_all);
         verilate(&verilator, &rtl, &model, &class, &mdir, trace);
         let classes = parse_classes_mk(&mdir.join(format!("{class}_classes.mk")));
-        for var in [
-            "VM_CLASSES_FAST",
-            "VM_CLASSES_SLOW",
-            "VM_SUPPORT_FAST",
-            "VM_SUPPORT_SLOW",
-        ] {
-            for file in classes.list(var) {
-                build.file(mdir.join(format!("{file}.cpp")));
-            }
+        for file in classes
+            .list("VM_CLASSES_FAST")
+            .into_iter()
+            .chain(classes.list("VM_SUPPORT_FAST"))
+        {
+            fast_files.push(mdir.join(format!("{file}.cpp")));
+        }
+        for file in classes
+            .list("VM_CLASSES_SLOW")
+            .into_iter()
+            .chain(classes.list("VM_SUPPORT_SLOW"))
+        {
+            slow_files.push(mdir.join(format!("{file}.cpp")));
         }
         for var in ["VM_GLOBAL_FAST", "VM_GLOBAL_SLOW"] {
             globals.extend(classes.list(var));
@@ -225,13 +234,20 @@ fn main() {
     }
     fs::write(out.join("models_include.inc"), includes).unwrap();
     fs::write(out.join("models_list.inc"), list).unwrap();
-    for global in &globals {
-        build.file(include.join(format!("{global}.cpp")));
-    }
     for (name, value) in &switches {
         build.define(name, value.as_str());
     }
+    // Everything above is shared; the two builds differ in their files and optimization.
+    let mut slow = build.clone();
+    slow.opt_level(0).files(&slow_files);
+    build.files(&fast_files);
+    for global in &globals {
+        build.file(include.join(format!("{global}.cpp")));
+    }
     build.file(csrc.join("shim.cpp"));
+    if !slow_files.is_empty() {
+        build.objects(slow.compile_intermediates());
+    }
     build.compile("lzcache_sim_models");
     println!("cargo:rustc-link-lib=pthread");
 
@@ -271,28 +287,14 @@ fn verilator_root(verilator: &str) -> PathBuf {
     PathBuf::from(String::from_utf8(output.stdout).unwrap().trim())
 }
 
-fn verilate(
-    verilator: &str,
-    rtl: &Path,
-    model: &ModelSpec,
-    class: &str,
-    mdir: &Path,
-    trace: bool,
-) {
+fn verilate(verilator: &str, rtl: &Path, model: &ModelSpec, class: &str, mdir: &Path, trace: bool) {
     let _ = fs::remove_dir_all(mdir);
     let mut cmd = Command::new(verilator);
     cmd.current_dir(rtl);
     if trace {
         cmd.arg("--trace");
     }
-    cmd.args([
-            "--cc",
-            "-O3",
-            "--x-assign",
-            "fast",
-            "--x-initial",
-            "fast",
-        ])
+    cmd.args(["--cc", "-O3", "--x-assign", "fast", "--x-initial", "fast"])
         .args(["--top-module", model.top, "--prefix", class])
         .arg("-Mdir")
         .arg(mdir)

@@ -212,7 +212,10 @@ fn models_without_waveform_support_say_so() {
     let mut dut = lzcache_sim::Dut::new("lz4_compress_small").expect("model");
     match dut.open_trace(&path, 0, 10) {
         Ok(()) => {
-            assert!(traced_all, "only an LZCACHE_SIM_TRACE=1 build traces every model");
+            assert!(
+                traced_all,
+                "only an LZCACHE_SIM_TRACE=1 build traces every model"
+            );
             dut.close_trace();
             assert!(path.exists());
         }
