@@ -188,9 +188,11 @@ localparam [2:0]
     DISPATCH_DRAIN = 3'd3;
 
 // The header as the dispatcher sees it: the job beat itself at 512 bits; on a narrower
-// stream, a register the header's beats are gathered into (header_valid once all are in, or
-// the frame ended early: the missing bytes read as zero).
+// stream, a register the header's beats are gathered into (header_gathered once all are in,
+// or the frame ended early: the missing bytes read as zero), then checked into registers in
+// one more cycle (header_valid).
 wire [HEADER_BITS-1:0] header_data;
+wire                   header_gathered;
 wire                   header_valid;
 wire                   header_last;
 reg                    header_take;
@@ -199,7 +201,7 @@ reg                    header_gather;
 generate
     if (HEADER_BEATS == 1) begin : header_beat
         assign header_data = job_tdata;
-        assign header_valid = job_tvalid;
+        assign header_gathered = job_tvalid;
         assign header_last = job_tlast;
         wire unused_header = &{1'b0, header_gather, header_take};
     end else begin : header_gather_register
@@ -208,7 +210,7 @@ generate
         reg                        last_reg = 1'b0;
 
         assign header_data = data_reg;
-        assign header_valid = count_reg == HEADER_BEATS[HEADER_COUNT_WIDTH:0];
+        assign header_gathered = count_reg == HEADER_BEATS[HEADER_COUNT_WIDTH:0];
         assign header_last = last_reg;
 
         always @(posedge clk) begin
@@ -242,15 +244,52 @@ wire [7:0]  hdr_engine = header_data[HDR_ENGINE_LSB +: 8];
 // The rest of the header is reserved.
 wire unused_header_bits = &{1'b0, header_data[HEADER_BITS-1:HDR_ENGINE_LSB+8], header_data[31:24]};
 
-wire hdr_known = hdr_magic == JOB_MAGIC
+// The header's own checks (they depend on nothing but the header).
+wire hdr_known_now = hdr_magic == JOB_MAGIC
     && (hdr_opcode == OP_COMPRESS || hdr_opcode == OP_DECOMPRESS || hdr_opcode == OP_CHECKSUM
         || hdr_opcode == OP_LOAD_DICT);
-wire hdr_too_large = hdr_input_len > MAX_JOB
+wire hdr_too_large_now = hdr_input_len > MAX_JOB
     || (hdr_opcode == OP_DECOMPRESS && hdr_raw_len > MAX_JOB);
-wire hdr_is_load = hdr_opcode == OP_LOAD_DICT;
-wire hdr_uses_dict = hdr_opcode == OP_DECOMPRESS && hdr_dict_id != 32'd0;
+wire hdr_is_load_now = hdr_opcode == OP_LOAD_DICT;
+wire hdr_uses_dict_now = hdr_opcode == OP_DECOMPRESS && hdr_dict_id != 32'd0;
 // A load naming no engine or id 0 is refused at once (the engine checks the length).
-wire hdr_bad_load = hdr_is_load && (hdr_engine >= DECOMPRESS_COUNT || hdr_dict_id == 32'd0);
+wire hdr_bad_load_now = hdr_is_load_now
+    && (hdr_engine >= DECOMPRESS_COUNT || hdr_dict_id == 32'd0);
+
+wire hdr_known;
+wire hdr_too_large;
+wire hdr_is_load;
+wire hdr_uses_dict;
+wire hdr_bad_load;
+
+generate
+    if (HEADER_BEATS == 1) begin : header_checks_now
+        assign header_valid = header_gathered;
+        assign {hdr_known, hdr_too_large, hdr_is_load, hdr_uses_dict, hdr_bad_load} =
+            {hdr_known_now, hdr_too_large_now, hdr_is_load_now, hdr_uses_dict_now,
+                hdr_bad_load_now};
+    end else begin : header_checks_register
+        // A gathered header waits one cycle while its checks (32-bit length compares among
+        // them) go into registers: the dispatcher's decision, and the clearing of the gather
+        // register it makes, then start from flip-flops — on the board's 64-bit stream this
+        // was the 100 MHz clock's critical path. One cycle per job, beside eight header beats.
+        reg       checked_reg = 1'b0;
+        reg [4:0] checks_reg = 5'd0;
+
+        assign header_valid = header_gathered && checked_reg;
+        assign {hdr_known, hdr_too_large, hdr_is_load, hdr_uses_dict, hdr_bad_load} =
+            checks_reg;
+
+        always @(posedge clk) begin
+            checks_reg <= {hdr_known_now, hdr_too_large_now, hdr_is_load_now,
+                hdr_uses_dict_now, hdr_bad_load_now};
+            checked_reg <= header_gathered && !header_take;
+            if (core_rst) begin
+                checked_reg <= 1'b0;
+            end
+        end
+    end
+endgenerate
 
 reg  [N_SLOTS-1:0] slot_busy_reg = {N_SLOTS{1'b0}};
 reg  [N_SLOTS-1:0] slot_done_reg = {N_SLOTS{1'b0}};
@@ -326,7 +365,7 @@ always @* begin
 
     case (dispatch_state_reg)
         DISPATCH_HEADER: begin
-            if (HEADER_BEATS > 1 && !header_valid) begin
+            if (HEADER_BEATS > 1 && !header_gathered) begin
                 // Gather the header's beats.
                 s_ready = 1'b1;
                 header_gather = job_tvalid;
