@@ -369,29 +369,29 @@ always @* begin
             end
         end
         EMIT_RUN: begin
+            // A failed check ends the job, so the position, room and match state it would
+            // advance are never used again (EMIT_START sets them anew) and the failing entry
+            // may leave like any other (EMIT_FLUSH drops the rest): only the command's end and
+            // status, and the next state, wait for the checks' compares.
             if (head_valid) begin
+                cmd_valid = 1'b1;
+                pop = m_cmd_ready;
                 if (e_term) begin
                     cmd_end = 1'b1;
                     cmd_status = !e_end_ok ? LZ4_ERR_TRUNCATED : (room_reg == 0 ? LZ4_OK : LZ4_ERR_SHORT);
-                    cmd_valid = 1'b1;
                     if (m_cmd_ready) begin
-                        pop = 1'b1;
                         done_next = 1'b1;
                         emit_state_next = EMIT_START;
                     end
-                end else if (e_check != LZ4_OK) begin
-                    cmd_end = 1'b1;
-                    cmd_status = e_check;
-                    cmd_valid = 1'b1;
-                    if (m_cmd_ready) begin
-                        emit_state_next = EMIT_FLUSH;
-                    end
                 end else begin
-                    cmd_lit_len = e_lit_len;
-                    cmd_match_len = e_first;
-                    cmd_valid = 1'b1;
+                    if (e_check != LZ4_OK) begin
+                        cmd_end = 1'b1;
+                        cmd_status = e_check;
+                    end else begin
+                        cmd_lit_len = e_lit_len;
+                        cmd_match_len = e_first;
+                    end
                     if (m_cmd_ready) begin
-                        pop = 1'b1;
                         pos_next = pos_reg + {{(32-LEN_WIDTH){1'b0}}, e_step};
                         if (!reach_reg[16]) begin
                             reach_next = reach_reg + {{(16-LEN_WIDTH){1'b0}}, e_step};
@@ -399,7 +399,9 @@ always @* begin
                         room_next = room_reg - {{(32-LEN_WIDTH){1'b0}}, e_step};
                         match_rem_next = e_rest;
                         offset_next = e_offset;
-                        if (e_rest != 0) begin
+                        if (e_check != LZ4_OK) begin
+                            emit_state_next = EMIT_FLUSH;
+                        end else if (e_rest != 0) begin
                             emit_state_next = EMIT_MATCH;
                         end
                     end
