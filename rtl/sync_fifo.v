@@ -10,7 +10,7 @@
 `default_nettype none
 
 // First-word-fall-through FIFO: m_data shows the oldest entry whenever m_valid is high.
-// s_ready and m_valid come from flip-flops.
+// s_ready and m_valid come straight from flip-flops.
 module sync_fifo #
 (
     // Width of an entry in bits
@@ -51,25 +51,35 @@ reg [WIDTH-1:0] mem [0:DEPTH-1];
 reg [ADDR_WIDTH:0] wr_ptr_reg = {(ADDR_WIDTH+1){1'b0}};
 reg [ADDR_WIDTH:0] rd_ptr_reg = {(ADDR_WIDTH+1){1'b0}};
 
-wire empty = wr_ptr_reg == rd_ptr_reg;
-wire full = wr_ptr_reg == (rd_ptr_reg ^ {1'b1, {ADDR_WIDTH{1'b0}}});
+// The flags are registers, set from the pointers' next values, so that a producer's ready
+// and a consumer's valid do not start with a pointer compare (the decompressor's frame
+// record FIFO gates its packer's ready).
+reg full_reg = 1'b0;
+reg empty_reg = 1'b1;
 
-assign s_ready = !full;
-assign m_valid = !empty;
+wire               do_write = s_valid && !full_reg;
+wire               do_read = m_ready && !empty_reg;
+wire [ADDR_WIDTH:0] wr_ptr_next = wr_ptr_reg + {{ADDR_WIDTH{1'b0}}, do_write};
+wire [ADDR_WIDTH:0] rd_ptr_next = rd_ptr_reg + {{ADDR_WIDTH{1'b0}}, do_read};
+
+assign s_ready = !full_reg;
+assign m_valid = !empty_reg;
 assign m_data = mem[rd_ptr_reg[ADDR_WIDTH-1:0]];
 
 always @(posedge clk) begin
-    if (s_valid && !full) begin
+    if (do_write) begin
         mem[wr_ptr_reg[ADDR_WIDTH-1:0]] <= s_data;
-        wr_ptr_reg <= wr_ptr_reg + 1'b1;
     end
-    if (m_ready && !empty) begin
-        rd_ptr_reg <= rd_ptr_reg + 1'b1;
-    end
+    wr_ptr_reg <= wr_ptr_next;
+    rd_ptr_reg <= rd_ptr_next;
+    full_reg <= wr_ptr_next == (rd_ptr_next ^ {1'b1, {ADDR_WIDTH{1'b0}}});
+    empty_reg <= wr_ptr_next == rd_ptr_next;
 
     if (rst) begin
         wr_ptr_reg <= {(ADDR_WIDTH+1){1'b0}};
         rd_ptr_reg <= {(ADDR_WIDTH+1){1'b0}};
+        full_reg <= 1'b0;
+        empty_reg <= 1'b1;
     end
 end
 
