@@ -228,9 +228,16 @@ reg [3:0]  out_count;
 reg        out_end;
 reg        out_valid;
 
-wire [31:0] lits_chunk = lits_reg < 32'd8 ? lits_reg : 32'd8;
+// The compares against constants are written as bit tests: yosys maps `<` and `>=` to carry
+// chains, and these start the paths through the next pointer and counts (the compressor's
+// critical path on the ECP5 went ext_reg >= 255 -> ext_next -> the literal read row).
+wire        lits_below_8 = lits_reg[31:3] == 29'd0;
+wire        lits_at_most_8 = lits_reg[31:4] == 28'd0 && (!lits_reg[3] || lits_reg[2:0] == 3'd0);
+wire        ext_below_255 = ext_reg[31:8] == 24'd0 && ext_reg[7:0] != 8'hff;
+wire        match_from_19 = match_reg[31:5] != 27'd0 || match_reg[4:0] >= 5'd19;
+wire [31:0] lits_chunk = lits_below_8 ? lits_reg : 32'd8;
 wire [31:0] match_ext_total = match_reg - 32'd19;
-wire [7:0]  ext_byte = ext_reg >= 32'd255 ? 8'd255 : ext_reg[7:0];
+wire [7:0]  ext_byte = ext_below_255 ? ext_reg[7:0] : 8'd255;
 // The state after the literals.
 wire [2:0]  after_lits = final_reg ? STATE_END : STATE_OFFSET;
 
@@ -297,7 +304,7 @@ always @* begin
             out_valid = 1'b1;
             if (m_ready) begin
                 ext_next = ext_reg - {24'd0, ext_byte};
-                if (ext_reg < 32'd255) begin
+                if (ext_below_255) begin
                     state_next = state_reg == STATE_LIT_EXT ? STATE_LITS : STATE_IDLE;
                 end
             end
@@ -309,7 +316,7 @@ always @* begin
             if (m_ready) begin
                 rd_ptr_next = rd_ptr_reg + lits_chunk[LIT_WIDTH:0];
                 lits_next = lits_reg - lits_chunk;
-                if (lits_reg == lits_chunk) begin
+                if (lits_at_most_8) begin
                     state_next = after_lits;
                 end
             end
@@ -320,7 +327,7 @@ always @* begin
             out_valid = 1'b1;
             if (m_ready) begin
                 ext_next = match_ext_total;
-                state_next = match_reg >= 32'd19 ? STATE_MATCH_EXT : STATE_IDLE;
+                state_next = match_from_19 ? STATE_MATCH_EXT : STATE_IDLE;
             end
         end
         STATE_END: begin
