@@ -39,7 +39,8 @@ test: deps ## Every check and test: format, clippy, RTL lint, latch check and cl
 	@$(MAKE) --no-print-directory checks-and-tests-build
 	$(CARGO) test --workspace --all-targets $(TEST_FEATURES)
 	@echo "make test: the protocol conformance suites again, over RDMA on the emulated verbs (sends held up to 20 µs)"
-	LZCACHE_TEST_TRANSPORT=rdma-emulated LZCACHE_TEST_RDMA_DELAY_US=20 $(CARGO) test -p lzcache --test text_protocol --test meta_protocol $(TEST_FEATURES)
+	@# --workspace, as above: the same features resolve, so the test binaries built are reused.
+	LZCACHE_TEST_TRANSPORT=rdma-emulated LZCACHE_TEST_RDMA_DELAY_US=20 $(CARGO) test --workspace --test text_protocol --test meta_protocol $(TEST_FEATURES)
 	@echo "make test: all checks passed"
 
 lint: fmt clippy rtl-lint ## rustfmt check, clippy, verilator --lint-only -Wall
