@@ -16,7 +16,7 @@ TEST_FEATURES := --features lzcache/sim,lzcache/rdma
 
 
 .PHONY: bitstream program
-.PHONY: help run run-sim soak build check-plain-build rtl-latches rtl-cdc deps-sim difftest fuzz fuzz-smoke fuzz-tools checks-and-tests-build tests-build test check fmt lint clippy rtl-lint synth hardware pnr pnr-reports pnr-wide pnr-tools bench hwreport loadbench deps-run deps clean
+.PHONY: help run run-sim soak build check-plain-build rtl-latches rtl-cdc deps-sim difftest fuzz fuzz-smoke fuzz-tools software test-suites tests-build test check fmt lint clippy rtl-lint synth hardware pnr pnr-reports pnr-wide pnr-tools bench hwreport loadbench deps-run deps clean
 
 help: ## List the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-10s %s\n", $$1, $$2}'
@@ -35,13 +35,25 @@ build: deps-sim ## Build everything in release mode
 check-plain-build:
 	@CARGO=$(CARGO) ./scripts/check-plain-build.sh
 
+# make test runs in two lanes side by side from the start, so that both cores stay busy: the
+# hardware flows (their longest chain, synthesis then place and route of the decompressor,
+# is single-threaded) and the software checks, the build of the test binaries (the Verilated
+# models among them) and the test suites.
 test: deps ## Every check and test: format, clippy, RTL lint, latch check and clock-crossing testbench, place and route, fuzz smoke, all test suites
-	@$(MAKE) --no-print-directory checks-and-tests-build
+	@$(MAKE) --no-print-directory hardware & hardware=$$!; \
+	  $(MAKE) --no-print-directory software; software_status=$$?; \
+	  wait $$hardware; hardware_status=$$?; \
+	  [ $$hardware_status -eq 0 ] && [ $$software_status -eq 0 ]
+	@echo "make test: all checks passed"
+
+software: deps
+	@$(MAKE) --no-print-directory fmt clippy check-plain-build tests-build test-suites
+
+test-suites:
 	$(CARGO) test --workspace --all-targets $(TEST_FEATURES)
 	@echo "make test: the protocol conformance suites again, over RDMA on the emulated verbs (sends held up to 20 µs)"
 	@# --workspace, as above: the same features resolve, so the test binaries built are reused.
 	LZCACHE_TEST_TRANSPORT=rdma-emulated LZCACHE_TEST_RDMA_DELAY_US=20 $(CARGO) test --workspace --test text_protocol --test meta_protocol $(TEST_FEATURES)
-	@echo "make test: all checks passed"
 
 lint: fmt clippy rtl-lint ## rustfmt check, clippy, verilator --lint-only -Wall
 
@@ -64,28 +76,19 @@ rtl-latches: ## Fail on any latch in any top at any width (yosys proc, seconds p
 rtl-cdc: ## The clock-crossing FIFO's testbench: two free-running clocks, random idle and backpressure
 	@$(MAKE) --no-print-directory -C rtl cdc BUILD=$(CURDIR)/target/rtl
 
-# The latch check (then the clock-crossing testbench), place and route and the fuzzing smoke
-# run side by side (place and route runs
-# two jobs): their slow, single-threaded tails overlap. The Xilinx synthesis estimates
-# (`make synth`, 12 CPU-minutes) are not part of it: place and route times the narrow engines
-# and the latch check covers every width.
+# make test's hardware lane: place and route (two jobs) beside the short RTL checks — the
+# latch check, the clock-crossing testbench, lint — and the fuzzing smoke run, whose seeds
+# come from the differential tester built with the tests' features (so it reuses what the
+# software lane builds). The Xilinx synthesis estimates (`make synth`, 12 CPU-minutes) are
+# not part of it: place and route times the narrow engines and the latch check and lint
+# cover every width.
 hardware: deps
-	@{ $(MAKE) --no-print-directory rtl-latches && $(MAKE) --no-print-directory rtl-cdc; } & latches=$$!; \
+	@{ $(MAKE) --no-print-directory rtl-latches && $(MAKE) --no-print-directory rtl-cdc \
+	     && $(MAKE) --no-print-directory rtl-lint \
+	     && $(MAKE) --no-print-directory fuzz-smoke FUZZ_SEED_FEATURES="$(TEST_FEATURES)"; } & checks=$$!; \
 	  $(MAKE) --no-print-directory pnr PNR_PARTS=85f-6 & pnr=$$!; \
-	  $(MAKE) --no-print-directory fuzz-smoke & fuzz=$$!; \
-	  wait $$latches; latches_status=$$?; wait $$pnr; pnr_status=$$?; wait $$fuzz; fuzz_status=$$?; \
-	  [ $$latches_status -eq 0 ] && [ $$pnr_status -eq 0 ] && [ $$fuzz_status -eq 0 ]
-
-# make test's steps before the test suites run, in two lanes side by side from the start: the
-# hardware flows above (their longest chain, synthesis and place and route of the
-# decompressor, sets make test's length) and the software checks followed by the build of the
-# test binaries (the Verilated models among them), which fill the cores the flows'
-# single-threaded tails leave idle.
-checks-and-tests-build: deps
-	@$(MAKE) --no-print-directory hardware & hardware=$$!; \
-	  $(MAKE) --no-print-directory lint check-plain-build tests-build; software_status=$$?; \
-	  wait $$hardware; hardware_status=$$?; \
-	  [ $$hardware_status -eq 0 ] && [ $$software_status -eq 0 ]
+	  wait $$checks; checks_status=$$?; wait $$pnr; pnr_status=$$?; \
+	  [ $$checks_status -eq 0 ] && [ $$pnr_status -eq 0 ]
 
 tests-build:
 	@mkdir -p target && $(CARGO) test -q --workspace --all-targets $(TEST_FEATURES) --no-run \
@@ -101,6 +104,8 @@ FUZZ_DIR := target/fuzz
 CARGO_FUZZ := $(HOME)/.cargo/bin/cargo-fuzz
 FUZZ_BUILD := $(HOME)/.cache/lzcache/fuzz-target
 FUZZ_SECS ?= 600
+# Features the differential tester is built with to write the seeds (make test passes its own).
+FUZZ_SEED_FEATURES ?=
 # The parser target re-scans its buffer per split, as a connection re-parses after each read:
 # inputs beyond a few KiB only slow it down.
 FUZZ_MAX_LEN_parse := 4096
@@ -111,7 +116,7 @@ $(CARGO_FUZZ):
 
 fuzz-tools: $(CARGO_FUZZ)
 	@rustup toolchain list | grep -q '^nightly' || rustup toolchain install nightly --profile minimal
-	@[ -d $(FUZZ_DIR)/seeds ] || $(CARGO) run -q -p lzcache-difftest -- --dump $(FUZZ_DIR)/seeds --streams 300
+	@[ -d $(FUZZ_DIR)/seeds ] || $(CARGO) run -q -p lzcache-difftest $(FUZZ_SEED_FEATURES) -- --dump $(FUZZ_DIR)/seeds --streams 300
 
 # fuzz-run SECS: each target for SECS seconds; a crash fails with the input in target/fuzz/artifacts.
 fuzz-run-%: fuzz-tools
