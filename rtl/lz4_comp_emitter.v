@@ -98,8 +98,12 @@ wire [31:0] s_match_extra = s_rec_match - 32'd4;
 wire [3:0]  s_lit_nibble = s_rec_lits >= 32'd15 ? 4'd15 : s_rec_lits[3:0];
 wire [3:0]  s_match_nibble = s_rec_final ? 4'd0 : (s_match_extra >= 32'd15 ? 4'd15 : s_match_extra[3:0]);
 
+wire [8+96+85-1:0] fifo_rec;
+wire              fifo_rec_valid;
+wire              fifo_rec_ready;
+
 sync_fifo #(
-    .WIDTH(8 + 85 + 96),
+    .WIDTH(8 + 96 + 85),
     .DEPTH(16)
 )
 records (
@@ -108,7 +112,25 @@ records (
     .s_data({s_lit_nibble, s_match_nibble, s_rec_job, s_rec_data}),
     .s_valid(s_rec_valid),
     .s_ready(s_rec_ready),
-    .m_data({rec_token, rec_job, rec_data}),
+    .m_data(fifo_rec),
+    .m_valid(fifo_rec_valid),
+    .m_ready(fifo_rec_ready)
+);
+
+// The sequence writer reads its record from flip-flops: the FIFO's read port is LUT RAM, and
+// its data through the writer's decisions into the block register was the compressor's
+// critical path once the literal banks were block RAM. A cycle more per record costs nothing
+// at one sequence per several cycles, and a literal is then read even later after its write.
+axis_skid_buffer #(
+    .WIDTH(8 + 96 + 85)
+)
+record_register (
+    .clk(clk),
+    .rst(rst),
+    .s_payload(fifo_rec),
+    .s_valid(fifo_rec_valid),
+    .s_ready(fifo_rec_ready),
+    .m_payload({rec_token, rec_job, rec_data}),
     .m_valid(rec_valid),
     .m_ready(rec_pop)
 );
@@ -187,7 +209,8 @@ generate
 
         ram_sdp #(
             .WIDTH(8),
-            .DEPTH(LIT_BUFFER / LIT_BANKS)
+            .DEPTH(LIT_BUFFER / LIT_BANKS),
+            .BLOCK_RAM(1)
         )
         ram (
             .clk(clk),

@@ -332,6 +332,9 @@ reg [31:0] match_len_reg = 32'd0, match_len_next;
 reg [15:0] offset_next;
 reg [31:0] lit_count_reg = 32'd0, lit_count_next;
 reg        overflow_reg = 1'b0, overflow_next;
+// lit_count_reg == LIT_LIMIT, kept as a flip-flop beside the count (set wherever the count is),
+// so that the stall, which enables every stage, does not start with a 32-bit compare.
+reg        run_full_reg = 1'b0, run_full_next;
 reg [31:0] raw_len_reg = 32'd0, raw_len_next;
 
 reg        rec_valid;
@@ -342,7 +345,9 @@ reg        lit_valid;
 
 // A run as long as the literal buffer fills it: the buffer then holds nothing the emitter
 // could drain, so such a run takes no more literals (an overflow) and starts no match.
-wire run_full = lit_count_reg == LIT_LIMIT;
+wire run_full = run_full_reg;
+// The count reaches LIT_LIMIT with one more literal of the run.
+wire run_nearly_full = lit_count_reg == LIT_LIMIT - 32'd1;
 wire match_starts = p7_candidate_ok_reg && p7_key_reg == verify_bytes && !run_full;
 wire match_continues = p7_extend_byte_reg == p7_key_reg[7:0] && p7_remaining_reg >= 5'd6;
 
@@ -365,6 +370,7 @@ always @* begin
     match_len_next = match_len_reg;
     offset_next = offset_reg;
     lit_count_next = lit_count_reg;
+    run_full_next = run_full_reg;
     overflow_next = overflow_reg;
     raw_len_next = raw_len_reg;
     rec_valid = 1'b0;
@@ -382,6 +388,7 @@ always @* begin
         // After an overflow the emitter discards the run's buffered bytes.
         rec_lit_count = overflow_reg ? LIT_LIMIT : lit_count_reg;
         lit_count_next = 32'd0;
+        run_full_next = 1'b0;
         overflow_next = 1'b0;
         raw_len_next = 32'd0;
         in_match_next = 1'b0;
@@ -396,6 +403,7 @@ always @* begin
                 rec_valid = !overflow_reg;
                 in_match_next = 1'b0;
                 lit_count_next = 32'd0;
+                run_full_next = 1'b0;
             end
             if (match_starts && !overflow_reg) begin
                 in_match_next = 1'b1;
@@ -404,6 +412,7 @@ always @* begin
                 offset_next = p7_offset_reg;
             end else begin
                 lit_count_next = (in_match_reg ? 32'd0 : lit_count_reg) + 32'd1;
+                run_full_next = !in_match_reg && run_nearly_full;
                 if (!overflow_reg) begin
                     if (!in_match_reg && run_full) begin
                         // A run longer than the literal buffer: no block can be made.
@@ -421,6 +430,7 @@ always @* begin
         match_len_next = match_len_reg;
         offset_next = offset_reg;
         lit_count_next = lit_count_reg;
+        run_full_next = run_full_reg;
         overflow_next = overflow_reg;
         raw_len_next = raw_len_reg;
     end
@@ -572,6 +582,7 @@ always @(posedge clk) begin
     match_len_reg <= match_len_next;
     offset_reg <= offset_next;
     lit_count_reg <= lit_count_next;
+    run_full_reg <= run_full_next;
     overflow_reg <= overflow_next;
     raw_len_reg <= raw_len_next;
 
@@ -589,6 +600,7 @@ always @(posedge clk) begin
         in_match_reg <= 1'b0;
         auto_reg <= 2'd0;
         lit_count_reg <= 32'd0;
+        run_full_reg <= 1'b0;
         overflow_reg <= 1'b0;
         raw_len_reg <= 32'd0;
         p1_start_reg <= in_pos_reg;

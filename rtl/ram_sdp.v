@@ -20,7 +20,12 @@ module ram_sdp #
     // Number of words (a power of two)
     parameter DEPTH = 2048,
     // Width of an address
-    parameter ADDR_WIDTH = $clog2(DEPTH)
+    parameter ADDR_WIDTH = $clog2(DEPTH),
+    // 1 asks synthesis for block RAM even where the memory is small enough for LUT RAM
+    // (yosys `ram_style`): a block RAM registers its read address itself, so a read address
+    // that fans out to many small memories reaches a few address pins instead of a tree of
+    // LUT RAMs and read multiplexers. 0 leaves the choice to the tool.
+    parameter BLOCK_RAM = 0
 )
 (
     input  wire                  clk,
@@ -47,20 +52,36 @@ initial begin
     end
 end
 
-reg [WIDTH-1:0] mem [0:DEPTH-1];
-
 initial begin
     rd_data = {WIDTH{1'b0}};
 end
 
-always @(posedge clk) begin
-    if (wr_en) begin
-        mem[wr_addr] <= wr_data;
+generate
+    if (BLOCK_RAM != 0) begin : block_ram
+        (* ram_style = "block" *)
+        reg [WIDTH-1:0] mem [0:DEPTH-1];
+
+        always @(posedge clk) begin
+            if (wr_en) begin
+                mem[wr_addr] <= wr_data;
+            end
+            if (rd_en) begin
+                rd_data <= mem[rd_addr];
+            end
+        end
+    end else begin : any_ram
+        reg [WIDTH-1:0] mem [0:DEPTH-1];
+
+        always @(posedge clk) begin
+            if (wr_en) begin
+                mem[wr_addr] <= wr_data;
+            end
+            if (rd_en) begin
+                rd_data <= mem[rd_addr];
+            end
+        end
     end
-    if (rd_en) begin
-        rd_data <= mem[rd_addr];
-    end
-end
+endgenerate
 
 endmodule
 
