@@ -64,6 +64,12 @@ fn set_modes_and_cas() {
             b"ms mk 3 E5000\r\nnew\r\n",
             b"CLIENT_ERROR invalid flag\r\n",
         ),
+        // Mode letters are upper case only in memcached 1.6.18: refused, data swallowed.
+        (
+            b"ms mk 3 Ma\r\nnew\r\n",
+            b"CLIENT_ERROR invalid mode for ms M token\r\n",
+        ),
+        (b"mg mk v\r\n", b"VA 8\r\n>>abcdef\r\n"),
     ]);
     let cas_of = |line: Vec<u8>, prefix: &str| -> u64 {
         String::from_utf8(line)
@@ -123,7 +129,15 @@ fn arithmetic() {
         (b"ma cnt v t\r\n", b"VA 1 t-1\r\n2\r\n"),
         (b"ma cnt M+ D8 v\r\n", b"VA 2\r\n10\r\n"),
         (b"ma cnt C1 v\r\n", b"EX\r\n"),
-        (b"ma cnt MX\r\n", b"CLIENT_ERROR invalid mode for ma\r\n"),
+        (
+            b"ma cnt MX\r\n",
+            b"CLIENT_ERROR invalid mode for ma M token\r\n",
+        ),
+        // Mode letters are upper case only in memcached 1.6.18.
+        (
+            b"ma cnt Mi\r\n",
+            b"CLIENT_ERROR invalid mode for ma M token\r\n",
+        ),
         (b"ms word 3\r\nabc\r\n", b"HD\r\n"),
         (
             b"ma word\r\n",
@@ -165,9 +179,21 @@ fn stale_while_revalidate() {
         (b"mg w v\r\n", b"VA 1 Z X\r\nx\r\n"),
         (b"mg w t\r\n", b"HD t30 Z X\r\n"),
     ]);
-    // A set with an older CAS and I still stores, but stays stale.
-    c.exchange(format!("ms w 1 I C{cas}\r\ny\r\n").as_bytes(), b"HD\r\n");
-    c.exchange(b"mg w v\r\n", b"VA 1 X W\r\ny\r\n");
+    // A set with an older CAS and I still stores, but stays stale, keeps the TTL and keeps
+    // the win already handed out (memcached 1.6.18's replies).
+    c.exchange(
+        format!("ms w 1 I C{cas} T99\r\ny\r\n").as_bytes(),
+        b"HD\r\n",
+    );
+    c.exchange(b"mg w v t\r\n", b"VA 1 t30 Z X\r\ny\r\n");
+    // ... and when no win was handed out yet, the next fetch wins.
+    c.table(&[
+        (b"ms w2 1 T10\r\n5\r\n", b"HD\r\n"),
+        (b"md w2 I\r\n", b"HD\r\n"),
+        (b"ms w2 1 I C1 T99\r\n6\r\n", b"HD\r\n"),
+        (b"mg w2 v t\r\n", b"VA 1 t10 X W\r\n6\r\n"),
+        (b"mg w2 v t\r\n", b"VA 1 t10 Z X\r\n6\r\n"),
+    ]);
     // A plain set makes it fresh again.
     c.exchange(b"ms w 1\r\nz\r\n", b"HD\r\n");
     c.exchange(b"mg w v\r\n", b"VA 1\r\nz\r\n");

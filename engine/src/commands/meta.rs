@@ -208,7 +208,9 @@ impl Cache {
     }
 
     /// Stores for `ms`, including invalidation: with `I`, a compare-CAS older than the item's
-    /// still stores, but the item is marked stale.
+    /// still stores, but the item is marked stale — keeping the TTL of the item it replaces
+    /// and whether that item's recache win was already handed out, as memcached does (the
+    /// stale value is a placeholder until the winner's fresh set, not a new item).
     async fn meta_store(
         &self,
         key: &[u8],
@@ -228,6 +230,8 @@ impl Cache {
             if let Some(current) = self.peek(key) {
                 if given < current.cas {
                     item.stale = true;
+                    item.expiry = current.expiry;
+                    item.win_sent = current.win_sent;
                     outcome =
                         self.store
                             .store(key, item, Condition::CasEquals(current.cas), now, None);

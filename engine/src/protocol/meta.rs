@@ -319,7 +319,8 @@ fn parse_mode(command: &[u8], arg: &[u8]) -> Result<MetaMode, &'static str> {
     let [mode] = arg else {
         return Err(BAD_MODE);
     };
-    let mode = match (command, mode.to_ascii_uppercase()) {
+    // Mode letters are upper case only in memcached 1.6.18 (`Ms` is refused there).
+    let mode = match (command, *mode) {
         (b"ms", b'S') => MetaMode::Set,
         (b"ms", b'E') => MetaMode::Add,
         (b"ms", b'R') => MetaMode::Replace,
@@ -327,7 +328,7 @@ fn parse_mode(command: &[u8], arg: &[u8]) -> Result<MetaMode, &'static str> {
         (b"ms", b'P') => MetaMode::Prepend,
         (b"ma", b'I' | b'+') => MetaMode::Incr,
         (b"ma", b'D' | b'-') => MetaMode::Decr,
-        (b"ma", _) => return Err("CLIENT_ERROR invalid mode for ma"),
+        (b"ma", _) => return Err("CLIENT_ERROR invalid mode for ma M token"),
         _ => return Err(BAD_MODE),
     };
     Ok(mode)
