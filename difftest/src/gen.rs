@@ -362,7 +362,7 @@ fn meta(rng: &mut Rng, k: &[u8]) -> Vec<u8> {
         "v", "k", "f", "c", "s", "t", "h", "l", "q", "O123", "T30", "N30", "R30", "E5", "x",
     ];
     const SET_FLAGS: &[&str] = &[
-        "c", "k", "q", "T0", "F5", "MA", "MP", "ME", "MS", "I", "C\0CAS\0",
+        "c", "k", "q", "T0", "F5", "MA", "MP", "ME", "MS", "I", "C\0CAS\0", "Ma",
     ];
     let pick_flags = |rng: &mut Rng, from: &[&str]| -> String {
         let n = rng.below(4);
@@ -416,7 +416,10 @@ fn meta(rng: &mut Rng, k: &[u8]) -> Vec<u8> {
         _ => {
             l.extend_from_slice(b"ma ");
             l.extend_from_slice(k);
-            let f = pick_flags(rng, &["v", "N30", "J5", "D3", "MI", "MD", "q", "t", "c"]);
+            let f = pick_flags(
+                rng,
+                &["v", "N30", "J5", "D3", "MI", "MD", "q", "t", "c", "Mi"],
+            );
             if !f.is_empty() {
                 l.push(b' ');
                 l.extend_from_slice(f.as_bytes());

@@ -256,3 +256,80 @@ fn vivify_applies_t_and_n_in_flag_order_as_memcached_does() {
         (b"mg b6 t N30 v\r\n", b"VA 0 t-1 W\r\n\r\n"),
     ]);
 }
+
+/// Error precedence on a meta line, as memcached 1.6.18 answers (replies recorded from it):
+/// unknown and repeated flags end the scan at once, bad values in any flag of the common set
+/// are noted and the scan goes on (`md`/`ma` answer all of these with one line), and mode
+/// letters are judged last.
+#[test]
+fn flag_errors_in_memcached_order() {
+    let s = default_server();
+    let mut c = Client::connect(s.addr());
+    c.table(&[
+        (
+            b"ma k Dabc\r\n",
+            b"CLIENT_ERROR invalid or duplicate flag\r\n",
+        ),
+        (
+            b"ma k MII\r\n",
+            b"CLIENT_ERROR invalid or duplicate flag\r\n",
+        ),
+        (
+            b"ms k 1 MAA\r\nx\r\n",
+            b"CLIENT_ERROR incorrect length for M token\r\n",
+        ),
+        (
+            b"ms k 1 Tabc Fxyz\r\nx\r\n",
+            b"CLIENT_ERROR bad token in command line format\r\n",
+        ),
+        (
+            b"ms k 1 Fxyz\r\nx\r\n",
+            b"CLIENT_ERROR bad command line format\r\n",
+        ),
+        (b"mg k Tabc Tdef\r\n", b"CLIENT_ERROR duplicate flag\r\n"),
+        (b"mg k Tabc v v\r\n", b"CLIENT_ERROR duplicate flag\r\n"),
+        (b"ms k 1 Mx Mx\r\nx\r\n", b"CLIENT_ERROR duplicate flag\r\n"),
+        (
+            b"ma k Mx Dabc\r\n",
+            b"CLIENT_ERROR invalid or duplicate flag\r\n",
+        ),
+        (
+            b"ms k 1 Mx Tabc\r\nx\r\n",
+            b"CLIENT_ERROR bad token in command line format\r\n",
+        ),
+        (
+            b"md k Cabc\r\n",
+            b"CLIENT_ERROR invalid or duplicate flag\r\n",
+        ),
+        (
+            b"ma k Jabc Dabc\r\n",
+            b"CLIENT_ERROR invalid or duplicate flag\r\n",
+        ),
+        (
+            b"mg k Cabc\r\n",
+            b"CLIENT_ERROR bad token in command line format\r\n",
+        ),
+        (
+            b"mg k Fabc\r\n",
+            b"CLIENT_ERROR bad command line format\r\n",
+        ),
+        (
+            b"mg k Jx Dy\r\n",
+            b"CLIENT_ERROR invalid numeric delta value\r\n",
+        ),
+        (
+            b"mg k MAA\r\n",
+            b"CLIENT_ERROR incorrect length for M token\r\n",
+        ),
+        (
+            b"mg k Fabc Tabc\r\n",
+            b"CLIENT_ERROR bad token in command line format\r\n",
+        ),
+        (b"md k Mx\r\n", b"NF\r\n"),
+        (b"mg k Mx\r\n", b"EN\r\n"),
+        (
+            b"ms k 1 Ms q\r\nx\r\n",
+            b"CLIENT_ERROR invalid mode for ms M token\r\n",
+        ),
+    ]);
+}

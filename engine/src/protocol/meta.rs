@@ -262,6 +262,15 @@ fn parse_flags<'a>(
     };
     let mut seen = [false; 128];
     let (invalid, duplicate) = flag_errors(command);
+    // memcached checks every token before acting on any, in this order: an unknown or
+    // repeated flag ends the line at once; a bad value (in any flag of the common set, used
+    // by this command or not) is noted and the scan goes on, so a later repeat still wins and
+    // the last bad value names the error (`F` names none: the command's default). `md` and
+    // `ma` answer any of these with one line. Mode letters and the opaque's length are judged
+    // only once every token has passed.
+    let mut bad_value: Option<&'static str> = None;
+    let mut bad_default = false;
+    let mut mode_arg: Option<&[u8]> = None;
     for token in tokens.split(|&b| b == b' ').filter(|t| !t.is_empty()) {
         let flag = token[0];
         let arg = &token[1..];
@@ -271,41 +280,69 @@ fn parse_flags<'a>(
         if std::mem::replace(&mut seen[usize::from(flag)], true) {
             return Err(duplicate);
         }
-        // Accepted but meaningless for this command: ignored, as memcached does.
-        if !used(command).contains(&flag) {
-            continue;
-        }
-        let number = || parse_u64(arg).ok_or(BAD_TOKEN);
-        let signed = || parse_i64(arg).ok_or(BAD_TOKEN);
+        let acts = used(command).contains(&flag);
+        let mut value_error = |message: &'static str| bad_value = Some(message);
         match flag {
+            b'C' => match parse_u64(arg) {
+                Some(cas) if acts => f.compare_cas = Some(cas),
+                Some(_) => {}
+                None => value_error(BAD_TOKEN),
+            },
+            b'F' => match parse_u32(arg) {
+                Some(client_flags) if acts => f.client_flags = Some(client_flags),
+                Some(_) => {}
+                None => bad_default = true,
+            },
+            b'N' | b'T' | b'R' => match parse_i64(arg) {
+                Some(time) if acts => match flag {
+                    b'N' => f.vivify = Some(time),
+                    b'T' => f.ttl = Some(time),
+                    _ => f.recache = Some(time),
+                },
+                Some(_) => {}
+                None => value_error(BAD_TOKEN),
+            },
+            b'J' => match parse_u64(arg) {
+                Some(initial) if acts => f.initial = Some(initial),
+                Some(_) => {}
+                None => value_error("CLIENT_ERROR invalid numeric initial value"),
+            },
+            b'D' => match parse_u64(arg) {
+                Some(delta) if acts => f.delta = Some(delta),
+                Some(_) => {}
+                None => value_error("CLIENT_ERROR invalid numeric delta value"),
+            },
+            b'M' if arg.len() != 1 => value_error("CLIENT_ERROR incorrect length for M token"),
+            b'M' if acts => mode_arg = Some(arg),
+            // Accepted but meaningless for this command: ignored, as memcached does.
+            _ if !acts => {}
             b'b' => f.base64 = true,
             b'c' => f.return_cas = true,
-            b'C' => f.compare_cas = Some(number()?),
             b'f' => f.return_flags = true,
-            b'F' => f.client_flags = Some(parse_u32(arg).ok_or(BAD_TOKEN)?),
             b'h' => f.return_hit = true,
             b'I' => f.invalidate = true,
             b'k' => f.return_key = true,
             b'l' => f.return_last_access = true,
-            b'M' => f.mode = Some(parse_mode(command, arg)?),
-            b'N' => f.vivify = Some(signed()?),
-            b'O' => {
-                if arg.len() > 32 {
-                    return Err("CLIENT_ERROR opaque token too long");
-                }
-                f.opaque = Some(arg)
-            }
+            b'O' => f.opaque = Some(arg),
             b'q' => f.quiet = true,
             b's' => f.return_size = true,
             b't' => f.return_ttl = true,
-            b'T' => f.ttl = Some(signed()?),
             b'v' => f.return_value = true,
-            b'R' => f.recache = Some(signed()?),
             b'u' => f.no_bump = true,
-            b'J' => f.initial = Some(number()?),
-            b'D' => f.delta = Some(number()?),
             _ => return Err(INVALID_FLAG),
         }
+    }
+    if bad_value.is_some() || bad_default {
+        return Err(match command {
+            b"md" | b"ma" => INVALID_OR_DUPLICATE_FLAG,
+            _ => bad_value.unwrap_or(BAD_FORMAT),
+        });
+    }
+    if let Some(arg) = mode_arg {
+        f.mode = Some(parse_mode(command, arg)?);
+    }
+    if f.opaque.is_some_and(|opaque| opaque.len() > 32) {
+        return Err("CLIENT_ERROR opaque token too long");
     }
     // memcached's append and prepend read a compare-CAS of 0 as none (every other use
     // compares it: a set with `C0` finds no such version).
