@@ -552,3 +552,50 @@ fn a_multiget_of_eighteen_thousand_keys_on_one_line_is_answered() {
     );
     c.exchange(b"mn\r\n", b"MN\r\n");
 }
+
+/// `slabs automove` and `slabs reassign` answer as memcached 1.6.18 does (replies recorded from
+/// it); the segment store has no slab classes, so there is never a page to move.
+#[test]
+fn slabs_commands() {
+    let s = default_server();
+    let mut c = Client::connect(s.addr());
+    c.table(&[
+        (b"slabs automove 1\r\n", b"OK\r\n"),
+        (b"slabs automove 3\r\n", b"ERROR\r\n"),
+        (
+            b"slabs automove invalid\r\n",
+            b"CLIENT_ERROR bad command line format\r\n",
+        ),
+        (
+            b"slabs automove -1\r\n",
+            b"CLIENT_ERROR bad command line format\r\n",
+        ),
+        (b"slabs automove 4294967297\r\n", b"OK\r\n"),
+        (b"slabs automove ratio 0.5\r\n", b"OK\r\n"),
+        (b"slabs automove ratio x\r\n", b"ERROR\r\n"),
+        (b"slabs automove x noreply\r\n", b""),
+        (b"slabs automove\r\n", b"ERROR\r\n"),
+        (
+            b"slabs reassign 1 2\r\n",
+            b"NOSPARE source class has no spare pages\r\n",
+        ),
+        (
+            b"slabs reassign 1 1\r\n",
+            b"SAME src and dst class are identical\r\n",
+        ),
+        (
+            b"slabs reassign -1 1\r\n",
+            b"BADCLASS invalid src or dst class id\r\n",
+        ),
+        (
+            b"slabs reassign 1 40\r\n",
+            b"BADCLASS invalid src or dst class id\r\n",
+        ),
+        (
+            b"slabs reassign x y\r\n",
+            b"CLIENT_ERROR bad command line format\r\n",
+        ),
+        (b"slabs reassign 1 2 noreply\r\n", b"ERROR\r\n"),
+        (b"slabs foo\r\n", b"ERROR\r\n"),
+    ]);
+}

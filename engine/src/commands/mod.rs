@@ -218,6 +218,10 @@ impl Cache {
                 self.verbosity.store((*level).min(2), Ordering::Relaxed);
                 reply(out, *noreply, "OK");
             }
+            Request::Slabs {
+                reply: line,
+                noreply,
+            } => reply(out, *noreply, line),
             Request::Quit => return Flow::Close,
             Request::MetaGet { key, flags } => self.meta_get(key, flags, out).await,
             Request::MetaSet { key, data, flags } => self.meta_set(key, data, flags, out).await,

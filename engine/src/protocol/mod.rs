@@ -127,6 +127,12 @@ pub enum Request<'a> {
         level: u32,
         noreply: bool,
     },
+    /// `slabs automove` and `slabs reassign`: the segment store has no slab classes, so the
+    /// answer is memcached's for a valid request that has nothing to do (see `slabs`).
+    Slabs {
+        reply: &'static str,
+        noreply: bool,
+    },
     Quit,
     MetaGet {
         key: Vec<u8>,

@@ -172,9 +172,64 @@ pub(super) fn parse<'a>(
                 None => bad(noreply),
             }
         }
+        b"slabs" => slabs(args, line_len),
         b"quit" => done(Request::Quit),
         // memcached hangs up on what looks like an HTTP request, without a byte.
         _ if args.last().is_some_and(|t| t.starts_with(b"HTTP/")) => super::hang_up(line_len),
+        _ => error(ERROR, line_len, Then::Continue),
+    }
+}
+
+/// memcached 1.6.18's largest slab class at its default settings (`-f 1.25 -n 48 -I 1m`):
+/// `slabs reassign` names classes 0 (the global page pool) to this.
+const SLAB_CLASS_LARGEST: i32 = 39;
+
+/// `slabs automove <0|1|2>`, `slabs automove ratio <r>` and `slabs reassign <src> <dst>`,
+/// answered as memcached answers them with the same arguments. lzcache's segment store has no
+/// slab classes: automove settings are accepted and change nothing, and a reassignment
+/// between valid classes finds no spare page to move (memcached's answer for a class with
+/// fewer than two pages). Numbers are read as memcached reads them: automove's level as an
+/// unsigned 32-bit integer (a larger one wraps), class ids as 32-bit signed.
+fn slabs<'a>(args: &[&'a [u8]], line_len: usize) -> Parsed<'a> {
+    let reply = |line: &'static str, noreply: bool| Parsed::Request {
+        request: Request::Slabs {
+            reply: line,
+            noreply,
+        },
+        len: line_len,
+    };
+    match args {
+        [b"automove", rest @ ..] if !rest.is_empty() => {
+            let noreply = args.last() == Some(&&b"noreply"[..]);
+            if rest[0] == b"ratio" {
+                let ratio = rest
+                    .get(1)
+                    .and_then(|r| std::str::from_utf8(r).ok())
+                    .and_then(|r| r.parse::<f64>().ok());
+                return reply(if ratio.is_some() { "OK" } else { ERROR }, noreply);
+            }
+            match parse_u64(rest[0]).map(|level| level as u32) {
+                None => reply(BAD_FORMAT, noreply),
+                Some(0..=2) => reply("OK", noreply),
+                Some(_) => reply(ERROR, noreply),
+            }
+        }
+        [b"reassign", src, dst] => {
+            let (Some(src), Some(dst)) = (parse_i64(src), parse_i64(dst)) else {
+                return reply(BAD_FORMAT, false);
+            };
+            let (src, dst) = (src as i32, dst as i32);
+            let class = 0..=SLAB_CLASS_LARGEST;
+            let line = if src == dst {
+                "SAME src and dst class are identical"
+            } else if !class.contains(&src) || !class.contains(&dst) {
+                // memcached's src -1 ("any class") finds none to take from here too.
+                "BADCLASS invalid src or dst class id"
+            } else {
+                "NOSPARE source class has no spare pages"
+            };
+            reply(line, false)
+        }
         _ => error(ERROR, line_len, Then::Continue),
     }
 }
