@@ -16,7 +16,7 @@ use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use common::{server, Client, Rng};
+use common::{rss_mib, server, Client, Rng};
 use lzcache::Config;
 use lzcache_driver::device::{DeviceSpec, FaultPlan};
 use lzcache_driver::{CodecSpec, Prefer};
@@ -167,6 +167,14 @@ fn no_wrong_value_under_device_faults_and_bit_flips() {
         number(&stats, "lz_dev_damaged_values"),
         number(&stats, "bytes"),
         number(&stats, "limit_maxbytes"),
+    );
+    // One process holds the server, its simulated device, the clients and the harness: its
+    // resident memory bounds the server's from above.
+    eprintln!(
+        "soak {secs} s: process resident memory {:.1} MiB (server, simulated device, clients \
+         and harness together; -m {} MiB)",
+        rss_mib(std::process::id()),
+        MEMORY >> 20
     );
     assert_eq!(wrong, 0, "wrong values served");
     assert!(hits > 0 && sets > 0, "the load did nothing");
