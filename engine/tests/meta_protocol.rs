@@ -193,6 +193,10 @@ fn stale_while_revalidate() {
         (b"ms w2 1 I C1 T99\r\n6\r\n", b"HD\r\n"),
         (b"mg w2 v t\r\n", b"VA 1 t10 X W\r\n6\r\n"),
         (b"mg w2 v t\r\n", b"VA 1 t10 Z X\r\n6\r\n"),
+        // A compare-CAS of 0 names no version: EX, even with I.
+        (b"ms w3 1\r\na\r\n", b"HD\r\n"),
+        (b"ms w3 1 I C0\r\nb\r\n", b"EX\r\n"),
+        (b"mg w3 v\r\n", b"VA 1\r\na\r\n"),
     ]);
     // A plain set makes it fresh again.
     c.exchange(b"ms w 1\r\nz\r\n", b"HD\r\n");

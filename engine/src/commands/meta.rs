@@ -228,7 +228,8 @@ impl Cache {
             (outcome, flags.invalidate, condition)
         {
             if let Some(current) = self.peek(key) {
-                if given < current.cas {
+                // A compare-CAS of 0 is no version at all: memcached answers EX, never stale.
+                if given != 0 && given < current.cas {
                     item.stale = true;
                     item.expiry = current.expiry;
                     item.win_sent = current.win_sent;
