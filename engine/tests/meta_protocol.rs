@@ -209,6 +209,13 @@ fn stale_while_revalidate() {
         (b"ms r 1 T10\r\nx\r\n", b"HD\r\n"),
         (b"mg r R30 v\r\n", b"VA 1 W\r\nx\r\n"),
         (b"mg r R30 v\r\n", b"VA 1 Z\r\nx\r\n"),
+        // Flags apply in order: `R` compares the TTL a `T` before it set, or the item's own.
+        (b"ms r1 1 T5\r\nx\r\n", b"HD\r\n"),
+        (b"mg r1 R30 T30\r\n", b"HD W\r\n"),
+        (b"ms r2 1 T5\r\nx\r\n", b"HD\r\n"),
+        (b"mg r2 T30 R30\r\n", b"HD\r\n"),
+        (b"ms r3 1 T50\r\nx\r\n", b"HD\r\n"),
+        (b"mg r3 T10 R30\r\n", b"HD W\r\n"),
     ]);
 }
 

@@ -599,3 +599,31 @@ fn slabs_commands() {
         (b"slabs foo\r\n", b"ERROR\r\n"),
     ]);
 }
+
+/// A counter is read as memcached's `safe_strtoull` reads it: leading `isspace` bytes skipped,
+/// a sign, digits, then a space, a NUL or the value's end (replies recorded from memcached
+/// 1.6.18).
+#[test]
+fn counters_are_read_as_memcached_reads_them() {
+    let s = default_server();
+    let mut c = Client::connect(s.addr());
+    c.table(&[
+        (b"set n1 0 0 2\r\n\x0c3\r\n", b"STORED\r\n"),
+        (b"incr n1 1\r\n", b"4\r\n"),
+        (b"set n2 0 0 3\r\n9\x00L\r\n", b"STORED\r\n"),
+        (b"decr n2 5\r\n", b"4\r\n"),
+        (b"get n2\r\n", b"VALUE n2 0 3\r\n4  \r\nEND\r\n"),
+        (b"set n3 0 0 2\r\n-0\r\n", b"STORED\r\n"),
+        (b"incr n3 1\r\n", b"1\r\n"),
+        (
+            b"set n4 0 0 2\r\n-5\r\nincr n4 1\r\n",
+            b"STORED\r\nCLIENT_ERROR cannot increment or decrement non-numeric value\r\n",
+        ),
+        (b"set n5 0 0 3\r\n +7\r\n", b"STORED\r\n"),
+        (b"incr n5 1\r\n", b"8\r\n"),
+        (
+            b"set n6 0 0 2\r\n7x\r\nincr n6 1\r\n",
+            b"STORED\r\nCLIENT_ERROR cannot increment or decrement non-numeric value\r\n",
+        ),
+    ]);
+}

@@ -45,8 +45,15 @@ impl Cache {
                 item.expiry = expiry;
             }
             let snapshot = item.clone();
+            // memcached applies the flags in order: `R` compares the TTL a `T` before it set,
+            // or the one the item had.
+            let recache_expiry = if flags.recache_after_touch() {
+                item.expiry
+            } else {
+                old_expiry
+            };
             let due_for_recache = flags.recache.is_some_and(|threshold| {
-                item.expiry != 0 && i64::from(item.expiry) - i64::from(now) < threshold
+                recache_expiry != 0 && i64::from(recache_expiry) - i64::from(now) < threshold
             });
             markers.stale = item.stale;
             if item.win_sent {

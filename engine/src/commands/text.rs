@@ -292,18 +292,39 @@ impl Cache {
 
 /// A counter value as memcached reads it: decimal digits, optionally followed by spaces.
 fn parse_counter(raw: &[u8]) -> Option<u64> {
-    // As memcached's strtoull check: the digits may be followed by anything that starts with
-    // a C `isspace` byte (the padding of an in-place rewrite, or whatever a client stored).
-    let end = raw
+    // As memcached's `safe_strtoull` on the stored bytes: C `isspace` bytes first are skipped,
+    // a sign may follow, then at least one digit; what comes after the digits must start with
+    // an `isspace` byte or a NUL, or be the value's end (the padding of an in-place rewrite,
+    // or whatever a client stored). A minus sign negates modulo 2^64, and a result that is
+    // then negative as a signed number is refused.
+    let is_space = |b: u8| matches!(b, b' ' | b'\t' | b'\n' | 0x0b | 0x0c | b'\r');
+    let start = raw.iter().position(|&b| !is_space(b)).unwrap_or(raw.len());
+    let unsigned = &raw[start..];
+    let (negative, body) = match unsigned.split_first() {
+        Some((b'-', body)) => (true, body),
+        Some((b'+', body)) => (false, body),
+        _ => (false, unsigned),
+    };
+    let end = body
         .iter()
-        .position(|&b| !b.is_ascii_digit())
-        .unwrap_or(raw.len());
-    match raw.get(end) {
-        None | Some(b' ' | b'\t' | b'\n' | 0x0b | 0x0c | b'\r') => {
-            crate::protocol::parse_u64(&raw[..end])
-        }
-        Some(_) => None,
+        .position(|b| !b.is_ascii_digit())
+        .unwrap_or(body.len());
+    if end == 0 {
+        return None;
     }
+    match body.get(end) {
+        None | Some(0) => {}
+        Some(&b) if is_space(b) => {}
+        Some(_) => return None,
+    }
+    let magnitude = body[..end].iter().try_fold(0u64, |n, &d| {
+        n.checked_mul(10)?.checked_add(u64::from(d - b'0'))
+    })?;
+    if !negative {
+        return Some(magnitude);
+    }
+    let value = magnitude.wrapping_neg();
+    (i64::try_from(value).is_ok()).then_some(value)
 }
 
 /// The stored form of a counter. memcached rewrites a counter in place when the new number is

@@ -165,6 +165,12 @@ impl MetaFlags<'_> {
         self.comes_before(b't', b'T')
     }
 
+    /// Whether the `T` flag comes before the `R` flag: such an `R` compares the TTL `T` set,
+    /// not the one the item had (memcached applies the flags in order).
+    pub fn recache_after_touch(&self) -> bool {
+        self.comes_before(b'T', b'R')
+    }
+
     /// On an `mg` that vivifies (`N`): the exptime the new item gets and the one a `t` flag
     /// reports. memcached applies `T` and `N` in flag order to the item it creates (which starts
     /// with no expiry): the later of the two wins, and `t` reports what was set before it.
