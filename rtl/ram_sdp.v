@@ -56,6 +56,8 @@ initial begin
     rd_data = {WIDTH{1'b0}};
 end
 
+// The two branches differ only in the attribute: an attribute's value cannot come from a
+// parameter, so the memory is written out once per choice.
 generate
     if (BLOCK_RAM != 0) begin : block_ram
         (* ram_style = "block" *)
