@@ -46,14 +46,14 @@ impl Cache {
             }
             let snapshot = item.clone();
             // memcached applies the flags in order: `R` compares the TTL a `T` before it set,
-            // or the one the item had.
-            let recache_expiry = if flags.recache_after_touch() {
-                item.expiry
-            } else {
-                old_expiry
-            };
+            // or the one the item had (the flag order is looked up only when `R` is there).
             let due_for_recache = flags.recache.is_some_and(|threshold| {
-                recache_expiry != 0 && i64::from(recache_expiry) - i64::from(now) < threshold
+                let expiry = if flags.recache_after_touch() {
+                    item.expiry
+                } else {
+                    old_expiry
+                };
+                expiry != 0 && i64::from(expiry) - i64::from(now) < threshold
             });
             markers.stale = item.stale;
             if item.win_sent {

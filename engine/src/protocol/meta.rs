@@ -59,6 +59,9 @@ const DUPLICATE_FLAG: &str = "CLIENT_ERROR duplicate flag";
 const INVALID_OR_DUPLICATE_FLAG: &str = "CLIENT_ERROR invalid or duplicate flag";
 const BAD_TOKEN: &str = "CLIENT_ERROR bad token in command line format";
 const BAD_MODE: &str = "CLIENT_ERROR invalid mode for ms M token";
+const BAD_M_LENGTH: &str = "CLIENT_ERROR incorrect length for M token";
+const BAD_INITIAL: &str = "CLIENT_ERROR invalid numeric initial value";
+const BAD_DELTA: &str = "CLIENT_ERROR invalid numeric delta value";
 const BAD_KEY_ENCODING: &str = "CLIENT_ERROR error decoding key";
 
 /// Parses one meta command. `rest` is the line after the command name.
@@ -256,6 +259,31 @@ fn flag_errors(command: &[u8]) -> (&'static str, &'static str) {
     }
 }
 
+/// Bad flag values met so far on a meta line, as memcached's pre-parse records them: the scan
+/// goes on after one, and the last that names a message names the error.
+#[derive(Default)]
+struct BadValue {
+    found: bool,
+    message: Option<&'static str>,
+}
+
+impl BadValue {
+    /// A flag's value: a bad one (`None`) is recorded with its message (`F` has none); a good
+    /// one is kept only when the command acts on the flag.
+    fn check<T>(
+        &mut self,
+        value: Option<T>,
+        acts: bool,
+        message: Option<&'static str>,
+    ) -> Option<T> {
+        if value.is_none() {
+            self.found = true;
+            self.message = message.or(self.message);
+        }
+        value.filter(|_| acts)
+    }
+}
+
 fn parse_flags<'a>(
     command: &[u8],
     tokens: &'a [u8],
@@ -274,8 +302,7 @@ fn parse_flags<'a>(
     // the last bad value names the error (`F` names none: the command's default). `md` and
     // `ma` answer any of these with one line. Mode letters and the opaque's length are judged
     // only once every token has passed.
-    let mut bad_value: Option<&'static str> = None;
-    let mut bad_default = false;
+    let mut bad = BadValue::default();
     let mut mode_arg: Option<&[u8]> = None;
     for token in tokens.split(|&b| b == b' ').filter(|t| !t.is_empty()) {
         let flag = token[0];
@@ -287,39 +314,15 @@ fn parse_flags<'a>(
             return Err(duplicate);
         }
         let acts = used(command).contains(&flag);
-        let mut value_error = |message: &'static str| bad_value = Some(message);
         match flag {
-            b'C' => match parse_u64(arg) {
-                Some(cas) if acts => f.compare_cas = Some(cas),
-                Some(_) => {}
-                None => value_error(BAD_TOKEN),
-            },
-            b'F' => match parse_u32(arg) {
-                Some(client_flags) if acts => f.client_flags = Some(client_flags),
-                Some(_) => {}
-                None => bad_default = true,
-            },
-            b'N' | b'T' | b'R' => match parse_i64(arg) {
-                Some(time) if acts => match flag {
-                    b'N' => f.vivify = Some(time),
-                    b'T' => f.ttl = Some(time),
-                    _ => f.recache = Some(time),
-                },
-                Some(_) => {}
-                None => value_error(BAD_TOKEN),
-            },
-            b'J' => match parse_u64(arg) {
-                Some(initial) if acts => f.initial = Some(initial),
-                Some(_) => {}
-                None => value_error("CLIENT_ERROR invalid numeric initial value"),
-            },
-            b'D' => match parse_u64(arg) {
-                Some(delta) if acts => f.delta = Some(delta),
-                Some(_) => {}
-                None => value_error("CLIENT_ERROR invalid numeric delta value"),
-            },
-            b'M' if arg.len() != 1 => value_error("CLIENT_ERROR incorrect length for M token"),
-            b'M' if acts => mode_arg = Some(arg),
+            b'C' => f.compare_cas = bad.check(parse_u64(arg), acts, Some(BAD_TOKEN)),
+            b'F' => f.client_flags = bad.check(parse_u32(arg), acts, None),
+            b'N' => f.vivify = bad.check(parse_i64(arg), acts, Some(BAD_TOKEN)),
+            b'T' => f.ttl = bad.check(parse_i64(arg), acts, Some(BAD_TOKEN)),
+            b'R' => f.recache = bad.check(parse_i64(arg), acts, Some(BAD_TOKEN)),
+            b'J' => f.initial = bad.check(parse_u64(arg), acts, Some(BAD_INITIAL)),
+            b'D' => f.delta = bad.check(parse_u64(arg), acts, Some(BAD_DELTA)),
+            b'M' => mode_arg = bad.check((arg.len() == 1).then_some(arg), acts, Some(BAD_M_LENGTH)),
             // Accepted but meaningless for this command: ignored, as memcached does.
             _ if !acts => {}
             b'b' => f.base64 = true,
@@ -338,10 +341,10 @@ fn parse_flags<'a>(
             _ => return Err(INVALID_FLAG),
         }
     }
-    if bad_value.is_some() || bad_default {
+    if bad.found {
         return Err(match command {
             b"md" | b"ma" => INVALID_OR_DUPLICATE_FLAG,
-            _ => bad_value.unwrap_or(BAD_FORMAT),
+            _ => bad.message.unwrap_or(BAD_FORMAT),
         });
     }
     if let Some(arg) = mode_arg {
