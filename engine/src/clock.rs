@@ -5,7 +5,8 @@
 //! value 1 can mean "expired already" and 0 can mean "never expires".
 
 use std::sync::atomic::{AtomicU32, Ordering};
-use std::time::{Instant, SystemTime, UNIX_EPOCH};
+use std::sync::{Arc, Weak};
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 /// Exptime values above this many seconds are absolute unix times (memcached's rule: 30 days).
 pub const MAX_RELATIVE_EXPTIME: i64 = 60 * 60 * 24 * 30;
@@ -20,12 +21,20 @@ pub const EXPIRED: u32 = 1;
 ///
 /// The clock can be moved forward ([`Clock::advance`]) so that tests of expiry and delayed
 /// flushes run without waiting for real seconds to pass.
+///
+/// Reading it is one atomic load: a ticker thread stores the whole seconds since start as
+/// each one passes, as memcached's clock event does. Every request reads the time, and a
+/// monotonic clock read costs ~30 ns in a virtual machine — 5 % of the server's own CPU
+/// per 100-byte `get` (perf) for a figure that changes once a second.
 #[derive(Debug)]
 pub struct Clock {
     started: Instant,
     unix_started: i64,
     /// Seconds added by [`Clock::advance`].
     advanced: AtomicU32,
+    /// Whole seconds since `started`, kept by the ticker; `None` if it could not start (the
+    /// clock then reads the monotonic time itself).
+    elapsed: Option<Arc<AtomicU32>>,
 }
 
 impl Clock {
@@ -34,10 +43,12 @@ impl Clock {
             .duration_since(UNIX_EPOCH)
             .map(|d| d.as_secs() as i64)
             .unwrap_or(0);
+        let started = Instant::now();
         Self {
-            started: Instant::now(),
+            started,
             unix_started,
             advanced: AtomicU32::new(0),
+            elapsed: start_ticker(started),
         }
     }
 
@@ -57,7 +68,10 @@ impl Clock {
 
     /// Seconds since start (real, plus any [`Clock::advance`]), plus [`START`].
     pub fn now(&self) -> u32 {
-        let secs = u32::try_from(self.started.elapsed().as_secs()).unwrap_or(u32::MAX);
+        let secs = match &self.elapsed {
+            Some(elapsed) => elapsed.load(Ordering::Relaxed),
+            None => whole_seconds(self.started.elapsed()),
+        };
         START
             .saturating_add(secs)
             .saturating_add(self.advanced.load(Ordering::Relaxed))
@@ -111,6 +125,31 @@ impl Clock {
     }
 }
 
+fn whole_seconds(elapsed: Duration) -> u32 {
+    u32::try_from(elapsed.as_secs()).unwrap_or(u32::MAX)
+}
+
+/// Starts the thread that keeps the seconds since `started`: it wakes just after each whole
+/// second and ends once the clock is dropped (at its next wake-up).
+fn start_ticker(started: Instant) -> Option<Arc<AtomicU32>> {
+    let elapsed = Arc::new(AtomicU32::new(0));
+    let kept: Weak<AtomicU32> = Arc::downgrade(&elapsed);
+    let ticker = move || {
+        while let Some(elapsed) = kept.upgrade() {
+            let since = started.elapsed();
+            elapsed.store(whole_seconds(since), Ordering::Relaxed);
+            drop(elapsed);
+            let next = Duration::from_secs(since.as_secs() + 1);
+            std::thread::sleep(next.saturating_sub(started.elapsed()));
+        }
+    };
+    std::thread::Builder::new()
+        .name("lzcache-clock".into())
+        .spawn(ticker)
+        .ok()
+        .map(|_| elapsed)
+}
+
 impl Default for Clock {
     fn default() -> Self {
         Self::new()
@@ -142,6 +181,20 @@ mod tests {
         assert!(!is_expired(future, now));
         assert!((i64::from(future) - i64::from(now) - 1000).abs() <= 1);
         assert_eq!(clock.ttl_remaining(0), -1);
+    }
+
+    #[test]
+    fn the_ticker_keeps_real_seconds() {
+        let clock = Clock::new();
+        let first = clock.now();
+        // Waits on the clock itself (no sleep as synchronisation): it must move within a
+        // second and a half of real time, by one second.
+        let deadline = Instant::now() + Duration::from_millis(1500);
+        while clock.now() == first {
+            assert!(Instant::now() < deadline, "the clock did not move in 1.5 s");
+            std::thread::yield_now();
+        }
+        assert_eq!(clock.now(), first + 1);
     }
 
     #[test]

@@ -60,6 +60,46 @@ impl StoredValue {
     }
 }
 
+/// A value as held, borrowed from the store (see [`crate::store::Store::read_in_place`]).
+#[derive(Debug, Clone, Copy)]
+pub struct HeldValue<'a> {
+    pub bytes: &'a [u8],
+    pub raw_len: u32,
+    pub crc: u64,
+    pub compressed: bool,
+    pub dict: u32,
+}
+
+impl HeldValue<'_> {
+    /// The raw bytes of a value kept raw, after checking its CRC; `None` for a compressed one
+    /// (which needs the codec).
+    pub fn checked_raw(&self) -> Option<Result<&[u8], ValueError>> {
+        if self.compressed {
+            return None;
+        }
+        let actual = crc64::checksum(self.bytes);
+        Some(if actual == self.crc {
+            Ok(self.bytes)
+        } else {
+            Err(ValueError::CrcMismatch {
+                expected: self.crc,
+                actual,
+            })
+        })
+    }
+
+    /// A copy that outlives the store's lock.
+    pub fn to_stored(&self) -> StoredValue {
+        StoredValue {
+            bytes: Arc::from(self.bytes),
+            raw_len: self.raw_len,
+            crc: self.crc,
+            compressed: self.compressed,
+            dict: self.dict,
+        }
+    }
+}
+
 /// An `Arc<[u8]>` as the owner of a [`Bytes`] (which needs `AsRef<[u8]>`).
 struct SharedSlice(Arc<[u8]>);
 
@@ -97,6 +137,8 @@ pub enum ValueError {
     BadBlock(JobStatus),
     #[error("the value's dictionary {0} is not held (lost with an unclean restart)")]
     UnknownDictionary(u32),
+    #[error("a piece of the value is not the one its first record lists")]
+    BrokenPieces,
     #[error("codec failed: {0}")]
     Codec(#[from] lzcache_driver::CodecError),
 }
@@ -111,9 +153,11 @@ pub enum ValueError {
 ///   be a slice of a larger buffer (a device's result frame, a compressor's worst-case-sized
 ///   buffer) that would otherwise stay alive, uncounted, in the store — and the block is
 ///   smaller than the value, its copy far cheaper than the compression that made it.
-/// * served: none for a raw value (checked and written from the stored bytes); a compressed
-///   one is decompressed (by the job, reading the stored block by reference) into a fresh
-///   buffer, which is written to the connection's output.
+/// * served: a raw value of up to [`crate::commands::IN_PLACE_MAX`] bytes is checked and
+///   written to the connection's output straight from its segment (one copy, under the shard
+///   lock); a larger raw value is copied out of its segment, then checked and written (two); a
+///   compressed one is copied out, decompressed (by the job, reading that copy by reference)
+///   into a fresh buffer, which is written to the connection's output.
 pub struct ValueCodec {
     codec: Arc<dyn Codec>,
     compress_min: usize,

@@ -29,6 +29,11 @@ use crate::value::{RawBytes, StoredValue, ValueCodec, ValueError};
 /// dropped when a request or eviction reaches them.
 const CRAWL_PER_SHARD: usize = 64;
 
+/// Raw values up to this size are served from their segment under the shard lock (checked and
+/// written to the output there); larger ones are copied out first, so that no read holds a
+/// shard for long.
+pub const IN_PLACE_MAX: usize = 16 * 1024;
+
 /// What the connection should do after a command.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Flow {
@@ -280,21 +285,26 @@ impl Cache {
     /// fails its check is dropped from the store (if still the same version), counted and
     /// logged; the caller serves a miss.
     async fn decode_for_serving(&self, key: &[u8], item: &ItemSnapshot) -> Option<RawBytes> {
-        match self.values.decode(&item.value).await {
+        self.decode_stored(key, item.cas, &item.value).await
+    }
+
+    /// [`Cache::decode_for_serving`] of the value of version `cas`.
+    async fn decode_stored(&self, key: &[u8], cas: u64, value: &StoredValue) -> Option<RawBytes> {
+        match self.values.decode(value).await {
             Ok(raw) => Some(raw),
             Err(err) => {
-                self.report_corrupt(key, item, &err);
+                self.report_corrupt(key, cas, &err);
                 None
             }
         }
     }
 
-    fn report_corrupt(&self, key: &[u8], item: &ItemSnapshot, err: &ValueError) {
+    fn report_corrupt(&self, key: &[u8], cas: u64, err: &ValueError) {
         Stats::incr(&self.stats.crc_errors);
-        self.store.remove_version(key, item.cas);
+        self.store.remove_version(key, cas);
         warn!(
             key = %String::from_utf8_lossy(key),
-            cas = item.cas,
+            cas,
             error = %err,
             "stored value failed its integrity check; dropped and served as a miss"
         );

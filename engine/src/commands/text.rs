@@ -6,6 +6,7 @@ use super::{reply, Cache};
 use crate::protocol::{GetKind, StoreKind};
 use crate::stats::Stats;
 use crate::store::{Condition, Item, ItemSnapshot, Outcome};
+use crate::value::{StoredValue, ValueError};
 
 /// Why an arithmetic command failed.
 pub(super) enum ArithError {
@@ -24,38 +25,93 @@ pub(super) enum Concat {
     Exists,
 }
 
+/// What a read found, in place or copied out of the store.
+enum Found {
+    /// A raw value, checked and written from its segment.
+    Served,
+    /// A value that failed its check, by the version's CAS.
+    Corrupt(u64, ValueError),
+    /// Flags, CAS and a copy of the value as held, to decode outside the shard lock; `None`
+    /// when the value's pieces were not what its head says.
+    Copied(u32, u64, Option<StoredValue>),
+}
+
+/// A `VALUE` block: `VALUE <key> <flags> <bytes>[ <cas>]`, the data, `\r\n`.
+fn write_value(out: &mut Vec<u8>, key: &[u8], flags: u32, data: &[u8], cas: Option<u64>) {
+    let mut numbers = itoa::Buffer::new();
+    out.extend_from_slice(b"VALUE ");
+    out.extend_from_slice(key);
+    out.push(b' ');
+    out.extend_from_slice(numbers.format(flags).as_bytes());
+    out.push(b' ');
+    out.extend_from_slice(numbers.format(data.len()).as_bytes());
+    if let Some(cas) = cas {
+        out.push(b' ');
+        out.extend_from_slice(numbers.format(cas).as_bytes());
+    }
+    out.extend_from_slice(b"\r\n");
+    out.extend_from_slice(data);
+    out.extend_from_slice(b"\r\n");
+}
+
 impl Cache {
     /// One key of `get`/`gets`/`gat`/`gats`: writes its `VALUE` block on a hit.
     pub async fn get_one(&self, kind: GetKind, key: &[u8], out: &mut Vec<u8>) {
         let now = self.clock.now();
         Stats::incr(&self.stats.cmd_get);
-        let new_expiry = kind.touch().map(|exptime| self.clock.expiry(exptime));
-        let item = self.store.fetch(key, now, new_expiry);
-        if new_expiry.is_some() {
-            Stats::incr(&self.stats.cmd_touch);
-            let counter = if item.is_some() {
-                &self.stats.touch_hits
-            } else {
-                &self.stats.touch_misses
-            };
-            Stats::incr(counter);
-        }
-        let Some(item) = item else {
-            Stats::incr(&self.stats.get_misses);
-            return;
-        };
-        let served = self.decode_for_serving(key, &item).await.map(|raw| {
-            out.extend_from_slice(b"VALUE ");
-            out.extend_from_slice(key);
-            let _ = write!(out, " {} {}", item.flags, raw.len());
-            if kind.with_cas() {
-                let _ = write!(out, " {}", item.cas);
+        let found = match kind.touch() {
+            // A plain read: a small raw value is checked and written where it lies.
+            None => self.store.read_in_place(key, now, |hit| {
+                let Some(value) = hit.value() else {
+                    return Found::Copied(hit.flags(), hit.cas(), None);
+                };
+                match value.checked_raw() {
+                    Some(Ok(raw)) if raw.len() <= super::IN_PLACE_MAX => {
+                        write_value(
+                            out,
+                            key,
+                            hit.flags(),
+                            raw,
+                            kind.with_cas().then(|| hit.cas()),
+                        );
+                        Found::Served
+                    }
+                    Some(Err(err)) => Found::Corrupt(hit.cas(), err),
+                    _ => Found::Copied(hit.flags(), hit.cas(), Some(value.to_stored())),
+                }
+            }),
+            Some(exptime) => {
+                let item = self.store.fetch(key, now, Some(self.clock.expiry(exptime)));
+                Stats::incr(&self.stats.cmd_touch);
+                let counter = if item.is_some() {
+                    &self.stats.touch_hits
+                } else {
+                    &self.stats.touch_misses
+                };
+                Stats::incr(counter);
+                item.map(|item| Found::Copied(item.flags, item.cas, Some(item.value)))
             }
-            out.extend_from_slice(b"\r\n");
-            out.extend_from_slice(&raw);
-            out.extend_from_slice(b"\r\n");
-        });
-        let counter = if served.is_some() {
+        };
+        let served = match found {
+            None => false,
+            Some(Found::Served) => true,
+            Some(Found::Corrupt(cas, err)) => {
+                self.report_corrupt(key, cas, &err);
+                false
+            }
+            Some(Found::Copied(flags, cas, value)) => {
+                let raw = match value {
+                    Some(value) => self.decode_stored(key, cas, &value).await,
+                    None => {
+                        self.report_corrupt(key, cas, &ValueError::BrokenPieces);
+                        None
+                    }
+                };
+                raw.map(|raw| write_value(out, key, flags, &raw, kind.with_cas().then_some(cas)))
+                    .is_some()
+            }
+        };
+        let counter = if served {
             &self.stats.get_hits
         } else {
             &self.stats.get_misses
