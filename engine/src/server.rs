@@ -174,9 +174,14 @@ fn spawn_worker(
     index: usize,
     cache: Arc<Cache>,
 ) -> std::io::Result<(mpsc::UnboundedSender<Handoff>, JoinHandle<()>)> {
-    let runtime = tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()?;
+    let mut builder = tokio::runtime::Builder::new_current_thread();
+    builder.enable_io();
+    // Only connections with a deadline (an idle timeout, a TLS handshake) need timers, and the
+    // time driver reads the clock on every wake-up of the worker.
+    if cache.config.idle_timeout.is_some() || cache.config.tls.is_some() {
+        builder.enable_time();
+    }
+    let runtime = builder.build()?;
     let (sender, mut receiver) = mpsc::unbounded_channel::<Handoff>();
     let thread = std::thread::Builder::new()
         .name(format!("lzcache-worker-{index}"))
