@@ -111,6 +111,10 @@ for workload in workload small; do
   printf '%-10s %10s %8s %10s %14s %14s\n' memcached "$mc_tps" "$mc_avg" "<=$mc_p99" "$mc_usr" "$mc_sys"
   awk -v a="$lz_tps" -v b="$mc_tps" -v u="$lz_usr" -v v="$mc_usr" -v k="$lz_sys" -v l="$mc_sys" \
     'BEGIN { printf "lzcache/memcached: ops/s %.2f, user CPU per op %.2f, kernel CPU per op %.2f\n", a / b, u / v, k / l }'
+  # The spread behind the medians: each round's ratios (a round = lzcache's run, then memcached's).
+  paste -d' ' "$work/lz.rounds" "$work/mc.rounds" | awk '
+    { ops = ops sprintf(" %.2f", $1 / $6); usr = usr sprintf(" %.2f", $4 / $9); sys = sys sprintf(" %.2f", $5 / $10) }
+    END { print "rounds: ops/s" ops "; user" usr "; kernel" sys }'
 done
 
 echo "== items held: 4 KiB text-like values, 4x the memory limit written, then re-read"
