@@ -34,7 +34,7 @@
 // source byte `d` bytes before the job's start lives in the same bank as dictionary byte
 // D - d; per bank, stage A reads both memories at the rows of the same lane window and a
 // per-bank select (whether the lane's source lies before the job's start) picks one in stage
-// A2. The recent-bytes window starts each job as the dictionary's last 2*OUT_BYTES bytes, so a
+// B. The recent-bytes window starts each job as the dictionary's last 2*OUT_BYTES bytes, so a
 // short offset reaching into the dictionary needs nothing else. The parser has already
 // rejected any offset reaching before the dictionary (or before the output, for a job without
 // one).
@@ -290,6 +290,8 @@ reg [LEN_WIDTH-1:0]           b_count_reg = {LEN_WIDTH{1'b0}};
 reg                           b_end_reg = 1'b0;
 reg [META_WIDTH-1:0]          b_meta_reg = {META_WIDTH{1'b0}};
 reg [OUT_BYTES*8-1:0]         b_bank_reg = {OUT_BYTES*8{1'b0}};
+reg [OUT_BYTES*8-1:0]         b_dict_reg = {OUT_BYTES*8{1'b0}};
+reg [OUT_BYTES-1:0]           b_from_dict_reg = {OUT_BYTES{1'b0}};
 // The last 2*OUT_BYTES bytes written; byte 2*OUT_BYTES-1 is the newest. Two commands' worth:
 // a bank read issued in stage A misses the writes of the two commands ahead of it.
 reg [OUT_BYTES*16-1:0]        recent_reg = {OUT_BYTES*16{1'b0}};
@@ -351,12 +353,14 @@ generate
     end
 endgenerate
 
-// Each bank's byte from the memory its lane window lies in.
+// Each bank's byte from the memory its lane window lies in. Both memories' data are
+// registered as they are (the block RAMs' clock-to-output is half a cycle, and the two sets of
+// banks lie apart on the chip); stage B selects.
 reg [OUT_BYTES*8-1:0] window_data;
 integer w;
 always @* begin
     for (w = 0; w < OUT_BYTES; w = w + 1) begin
-        window_data[w*8 +: 8] = a2_from_dict_reg[w] ? dict_data[w*8 +: 8] : bank_data[w*8 +: 8];
+        window_data[w*8 +: 8] = b_from_dict_reg[w] ? b_dict_reg[w*8 +: 8] : b_bank_reg[w*8 +: 8];
     end
 end
 
@@ -372,7 +376,7 @@ always @* begin
     for (lane = 0; lane < OUT_BYTES; lane = lane + 1) begin
         bank_sel = b_rot_reg + lane[LANE_WIDTH-1:0];
         if (b_from_bank_reg[lane]) begin
-            out_bytes[lane*8 +: 8] = b_bank_reg[bank_sel*8 +: 8];
+            out_bytes[lane*8 +: 8] = window_data[bank_sel*8 +: 8];
         end else begin
             out_bytes[lane*8 +: 8] = near[b_src_reg[lane*SRC_WIDTH +: SRC_WIDTH]*8 +: 8];
         end
@@ -413,7 +417,9 @@ always @(posedge clk) begin
         b_count_reg <= a2_count_reg;
         b_end_reg <= a2_end_reg;
         b_meta_reg <= a2_meta_reg;
-        b_bank_reg <= window_data;
+        b_bank_reg <= bank_data;
+        b_dict_reg <= dict_data;
+        b_from_dict_reg <= a2_from_dict_reg;
         b_valid_reg <= a2_valid_reg;
     end
     if (a_accept) begin

@@ -122,7 +122,12 @@ reg                    changed_reg = 1'b0;
 // The byte in lane 0 of the held beat is written this cycle (tkeep is contiguous, so the
 // beat's bytes are its low lanes and it is done when its keep runs out).
 wire write_byte = state_reg == STATE_LOAD && beat_valid_reg && beat_keep_reg[0];
-wire in_bounds = count_reg < declared_reg;
+// The byte about to be written is within the declared length (count < declared), kept as a
+// flip-flop: a 33-bit compare in front of the enables of the tail's 16*OUT_BYTES flip-flops
+// was a critical path.
+reg  in_bounds_reg = 1'b0;
+wire in_bounds = in_bounds_reg;
+wire [32:0] count_plus_one = count_reg + 1'b1;
 wire beat_done = beat_valid_reg && !(beat_keep_reg[KEEP_WIDTH-1:1] != 0 && beat_keep_reg[0]);
 // A beat is taken at the start of a load (once the engine is idle) and after each beat.
 wire take_first = state_reg == STATE_IDLE && s_idle;
@@ -163,6 +168,7 @@ always @(posedge clk) begin
                 dict_end_reg <= 17'd0;
                 addr_reg <= {{(DICT_WIDTH-LANE_WIDTH){1'b0}}, declared_pad};
                 count_reg <= 33'd0;
+                in_bounds_reg <= declared_ok;
                 tail_reg <= {OUT_BYTES*16{1'b0}};
                 status_reg <= declared_ok ? LZ4_OK : LZ4_ERR_DICT_LENGTH;
             end
@@ -176,7 +182,8 @@ always @(posedge clk) begin
                     status_reg <= LZ4_ERR_DICT_LENGTH;
                 end
                 if (!count_reg[32]) begin
-                    count_reg <= count_reg + 1'b1;
+                    count_reg <= count_plus_one;
+                    in_bounds_reg <= count_plus_one < declared_reg;
                 end
             end
             if (beat_done && beat_last_reg) begin

@@ -307,11 +307,28 @@ wire                  credit = credits_reg != 0;
 
 // Literals taken in one cycle of a long run: OUT_BYTES, or the run's rest. They are taken
 // once all are in the ring (the ring then only gates the step, it does not size it); when
-// the input has ended short of them the block is truncated.
+// the input has ended short of them the block is truncated. The step is a register, set
+// with the run's count: derived from the 33-bit count in the same cycle, it put a wide OR and
+// a mux in front of the ring compare that moves the head.
 localparam OUT_SHIFT = $clog2(OUT_BYTES);
-wire                 lit_rem_big = |lit_rem_reg[32:OUT_SHIFT];
-wire [LEN_WIDTH-1:0] lit_step = lit_rem_big ? OUT_BYTES[LEN_WIDTH-1:0] : lit_rem_reg[LEN_WIDTH-1:0];
+reg  [LEN_WIDTH-1:0] lit_step_reg = {LEN_WIDTH{1'b0}};
+wire [LEN_WIDTH-1:0] lit_step = lit_step_reg;
 wire [POS_WIDTH-1:0] lit_step_pos = {{(POS_WIDTH-LEN_WIDTH){1'b0}}, lit_step};
+reg  [LEN_WIDTH-1:0] lit_step_next;
+// The next step for each way the count changes, from registers (and the head byte) only, so
+// that the head's own decisions are just the final select.
+function [LEN_WIDTH-1:0] step_of(input big, input [LEN_WIDTH-1:0] low);
+    step_of = big ? OUT_BYTES[LEN_WIDTH-1:0] : low;
+endfunction
+wire [32:0]          lit_rem_taken = lit_rem_reg - {{(33-LEN_WIDTH){1'b0}}, lit_step_reg};
+wire [LEN_WIDTH-1:0] step_after_take = step_of(|lit_rem_taken[32:OUT_SHIFT], lit_rem_taken[LEN_WIDTH-1:0]);
+// An extension byte added: the high part of the count decides alone unless it is zero.
+wire [8:0]           ext_low_sum = {1'b0, head_byte} + {{(9-OUT_SHIFT){1'b0}}, lit_rem_reg[OUT_SHIFT-1:0]};
+wire [LEN_WIDTH-1:0] step_after_ext = step_of(|lit_rem_reg[32:OUT_SHIFT] || |ext_low_sum[8:OUT_SHIFT],
+                                              ext_low_sum[LEN_WIDTH-1:0]);
+wire [LEN_WIDTH+3:0] token_lit_wide = {{LEN_WIDTH{1'b0}}, token_lit};
+wire [LEN_WIDTH-1:0] step_of_token = step_of(token_lit_wide >= OUT_BYTES[LEN_WIDTH+3:0],
+                                             token_lit_wide[LEN_WIDTH-1:0]);
 wire                 lit_in_ring = fill >= lit_step_pos;
 wire        parsing = job_open && state_reg != STATE_DRAIN;
 // The input ended inside the sequence being walked.
@@ -324,6 +341,7 @@ always @* begin
     crc_next = crc_reg;
     dict_next = dict_reg;
     lit_rem_next = lit_rem_reg;
+    lit_step_next = lit_step_reg;
     match_rem_next = match_rem_reg;
     match_nibble_next = match_nibble_reg;
     offset_next = offset_reg;
@@ -354,6 +372,7 @@ always @* begin
             end else if (head_slow) begin
                 head_next = head_reg + 1'b1;
                 lit_rem_next = {29'd0, token_lit};
+                lit_step_next = step_of_token;
                 match_nibble_next = token_match;
                 state_next = token_lit == 4'd15 ? STATE_LIT_EXT : STATE_LIT;
             end else if (fill == 0) begin
@@ -364,6 +383,7 @@ always @* begin
             if (fill != 0) begin
                 head_next = head_reg + 1'b1;
                 lit_rem_next = lit_rem_reg + {25'd0, head_byte};
+                lit_step_next = step_after_ext;
                 if (head_byte != 8'd255) begin
                     state_next = STATE_LIT;
                 end
@@ -372,7 +392,7 @@ always @* begin
             end
         end
         STATE_LIT: begin
-            if (lit_rem_reg == 0) begin
+            if (lit_step == 0) begin
                 // After the literals: the end of the input ends the block, else an offset.
                 if (fill != 0) begin
                     state_next = STATE_OFFSET;
@@ -387,7 +407,8 @@ always @* begin
                     issue_kind_next = DESC_LIT;
                     issue_count_next = lit_step;
                     head_next = head_reg + lit_step_pos;
-                    lit_rem_next = lit_rem_reg - {{(33-LEN_WIDTH){1'b0}}, lit_step};
+                    lit_rem_next = lit_rem_taken;
+                    lit_step_next = step_after_take;
                 end
             end else begin
                 truncated = in_ended_reg;
@@ -507,6 +528,7 @@ always @(posedge clk) begin
     crc_reg <= crc_next;
     dict_reg <= dict_next;
     lit_rem_reg <= lit_rem_next;
+    lit_step_reg <= lit_step_next;
     match_rem_reg <= match_rem_next;
     match_nibble_reg <= match_nibble_next;
     offset_reg <= offset_next;
