@@ -272,8 +272,9 @@ bench: deps-sim ## Software codec beside lz4 C and the crc crate (criterion), th
 	$(CARGO) bench -p lzcache-benches --bench codec
 	python3 benches/summarize.py target/criterion
 
-hwreport: deps synth pnr ## The RTL in clock cycles over the corpus, beside lz4 C, with resources (CSV/JSON in target/)
+hwreport: deps synth pnr ## The RTL in clock cycles over the corpus, beside lz4 C, with resources (CSV/JSON in target/), and the ECPIX-5 bitstream's timing
 	$(CARGO) run --release -p lzcache-benches --bin hwreport
+	@$(MAKE) --no-print-directory bitstream BOARD=ecpix5
 
 SECS ?= 600
 soak: deps-sim ## The soak test (verifying clients, device faults, bit flips) for SECS seconds (default 600)

@@ -3,11 +3,12 @@
  *
  * LiteEth's UDP/IP core (generated at build time from boards/<board>/liteeth.yml) with the
  * ECP5 RGMII PHY, and the board core (rtl/board_core.v: UDP job bridge + 64-bit accelerator)
- * on its user ports. The accelerator runs on the board's 100 MHz oscillator; the Ethernet core
- * on its own 62.5 MHz clock from a PLL, 32 bits wide (250 MB/s, twice gigabit line rate), with
- * a clock-crossing FIFO on each of its two streams. On the accelerator's clock LiteEth's
- * receive path (MAC FIFO -> IP -> ICMP ready chain) placed at 94 MHz on the 45F-8; the
- * accelerator's own paths are not slowed to match it.
+ * on its user ports. One PLL on the board's 100 MHz oscillator makes both clocks: 75 MHz for
+ * the accelerator (what the whole board design closes timing at: placed beside LiteEth on a
+ * part this full, the engines do not reach the 100 MHz their harnesses do) and 62.5 MHz for the
+ * Ethernet core, 32 bits wide (250 MB/s, twice gigabit line rate), with a clock-crossing FIFO
+ * on each of its two streams. On one shared clock LiteEth's receive path (MAC FIFO -> IP ->
+ * ICMP ready chain) placed at 94 MHz on the 45F-8; neither side is slowed to match the other.
  */
 
 `resetall
@@ -18,8 +19,8 @@
 // 7440), `replies` sends to the address and port the latest request named (its receive side
 // listens on that port and is drained). Reset: a power-on count that restarts while the PLL
 // is unlocked, and the board's reset button, brought into each clock domain. LEDs: [0]
-// heartbeat (about 1.5 Hz: the bitstream is loaded and the clock runs), [1] a datagram
-// arrived (stretched to about 80 ms).
+// heartbeat (about 0.6 Hz: the bitstream is loaded and the clock runs), [1] a datagram
+// arrived (stretched to about 110 ms).
 module lzcache_board_top #
 (
     // The board's LEDs light on a low output
@@ -46,11 +47,13 @@ module lzcache_board_top #
 );
 
 /*
- * The Ethernet core's clock: 100 MHz * 5 / 8 = 62.5 MHz (VCO 625 MHz, phase detector
- * 12.5 MHz). nextpnr derives its constraint from clk100's.
+ * Clocks: phase detector 100 MHz / 8 = 12.5 MHz, feedback from CLKOP (x5: 62.5 MHz), VCO
+ * 62.5 MHz * 12 = 750 MHz; CLKOP = VCO / 12 = 62.5 MHz for the Ethernet core, CLKOS = VCO / 10
+ * = 75 MHz for the accelerator. nextpnr derives both constraints from clk100's.
  */
 
 wire eth_sys_clk;
+wire accel_clk;
 wire pll_locked;
 
 EHXPLLL #(
@@ -66,9 +69,13 @@ EHXPLLL #(
     .CLKFB_DIV(5),
     .FEEDBK_PATH("CLKOP"),
     .CLKOP_ENABLE("ENABLED"),
-    .CLKOP_DIV(10),
-    .CLKOP_CPHASE(4),
-    .CLKOP_FPHASE(0)
+    .CLKOP_DIV(12),
+    .CLKOP_CPHASE(5),
+    .CLKOP_FPHASE(0),
+    .CLKOS_ENABLE("ENABLED"),
+    .CLKOS_DIV(10),
+    .CLKOS_CPHASE(4),
+    .CLKOS_FPHASE(0)
 )
 eth_pll (
     .RST(1'b0),
@@ -77,7 +84,7 @@ eth_pll (
     .CLKOP(eth_sys_clk),
     .CLKFB(eth_sys_clk),
     .CLKINTFB(),
-    .CLKOS(),
+    .CLKOS(accel_clk),
     .CLKOS2(),
     .CLKOS3(),
     .PHASESEL0(1'b0),
@@ -120,7 +127,7 @@ reg [1:0] eth_rst_sync_reg = 2'b11;
 wire      rst = rst_sync_reg[1];
 wire      eth_rst = eth_rst_sync_reg[1];
 
-always @(posedge clk100) begin
+always @(posedge accel_clk) begin
     rst_sync_reg <= {rst_sync_reg[0], reset_request};
 end
 
@@ -184,7 +191,7 @@ liteeth_core ethernet (
  * The streams across the clock domains
  */
 
-// On clk100
+// On accel_clk
 wire [31:0] jobs_data;
 wire        jobs_valid, jobs_ready, jobs_last, jobs_error;
 wire [31:0] replies_data;
@@ -204,7 +211,7 @@ jobs_crossing (
     .s_axis_tready(eth_jobs_ready),
     .s_axis_tlast(eth_jobs_last),
     .s_axis_tuser(eth_jobs_error),
-    .m_clk(clk100),
+    .m_clk(accel_clk),
     .m_rst(rst),
     .m_axis_tdata(jobs_data),
     .m_axis_tvalid(jobs_valid),
@@ -221,7 +228,7 @@ axis_async_fifo #(
     .DEPTH(16)
 )
 replies_crossing (
-    .s_clk(clk100),
+    .s_clk(accel_clk),
     .s_rst(rst),
     .s_axis_tdata(replies_data),
     .s_axis_tvalid(replies_valid),
@@ -244,7 +251,7 @@ replies_crossing (
 wire [3:0] unused_keep;
 
 board_core core (
-    .clk(clk100),
+    .clk(accel_clk),
     .rst(rst),
     .s_axis_tdata(jobs_data),
     .s_axis_tkeep(4'hF),
@@ -267,7 +274,7 @@ board_core core (
 reg [26:0] heartbeat_reg = 27'd0;
 reg [22:0] activity_reg = 23'd0;
 
-always @(posedge clk100) begin
+always @(posedge accel_clk) begin
     heartbeat_reg <= heartbeat_reg + 27'd1;
     if (jobs_valid && jobs_ready && jobs_last) begin
         activity_reg <= {23{1'b1}};
