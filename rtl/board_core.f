@@ -12,6 +12,8 @@ lz4_decompress.v
 lz4_comp_matcher.v
 lz4_comp_emitter.v
 lz4_compress.v
+accel_counters.v
+accel_regs.v
 cache_accelerator.v
 udp_job_bridge.v
 board_core.v

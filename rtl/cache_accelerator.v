@@ -10,8 +10,9 @@
 `default_nettype none
 
 // CacheAccelerator top: a dispatcher, N_COMPRESS lz4_compress engines, N_DECOMPRESS
-// lz4_decompress engines, a checksum unit, a result buffer per engine, a result sender and
-// the register block. Layouts and register map: cache_accelerator_defs.vh.
+// lz4_decompress engines, a checksum unit, a result buffer per engine, a result sender, the
+// counters (accel_counters) and the register block (accel_regs). Layouts and register map:
+// cache_accelerator_defs.vh.
 //
 // A job is one host-to-card frame: a 64-byte header (one beat at 512 bits, 512/DATA_WIDTH
 // beats on a narrower stream), then the payload from the next beat. The
@@ -118,11 +119,7 @@ localparam SOURCE_WIDTH = $clog2(N_SOURCES);
 localparam WORDS = MAX_JOB_BYTES / KEEP_WIDTH;
 localparam WORD_WIDTH = $clog2(WORDS);
 localparam [31:0] MAX_JOB = MAX_JOB_BYTES;
-localparam [31:0] HISTORY = HISTORY_SIZE;
-localparam [31:0] DICT_BYTES = DICT_SIZE;
-localparam [7:0] COMPRESS_COUNT = N_COMPRESS;
 localparam [7:0] DECOMPRESS_COUNT = N_DECOMPRESS;
-localparam [7:0] BEAT_BYTES = KEEP_WIDTH[7:0];
 // Beats of a 64-byte job or result header.
 localparam HEADER_BITS = 512;
 localparam HEADER_BEATS = HEADER_BITS / DATA_WIDTH;
@@ -144,13 +141,13 @@ initial begin
 end
 
 /*
- * Registers: control
+ * Control, from the register block: jobs are taken only while enabled; a soft reset clears
+ * the dispatcher, the engines, the result slots and the counters.
  */
 
-reg         enable_reg = 1'b1;
-reg         soft_reset_reg = 1'b0;
-reg  [31:0] scratch_reg = 32'd0;
-wire        core_rst = rst || soft_reset_reg;
+wire        enable;
+wire        soft_reset;
+wire        core_rst = rst || soft_reset;
 
 /*
  * Job input register: s_axis_tready comes from a flip-flop, not from an engine's ready
@@ -369,7 +366,7 @@ always @* begin
                 // Gather the header's beats.
                 s_ready = 1'b1;
                 header_gather = job_tvalid;
-            end else if (header_valid && enable_reg) begin
+            end else if (header_valid && enable) begin
                 if (!hdr_known || hdr_too_large || hdr_bad_load || (hdr_uses_dict && !dict_held)) begin
                     if (!error_pending_reg) begin
                         s_ready = HEADER_BEATS == 1;
@@ -811,17 +808,38 @@ assign slot_release = release_sources[N_SLOTS-1:0];
  */
 
 wire        result_sent = send_state_reg == SEND_HEADER && result_tready && last_header_beat;
-reg  [31:0] jobs_in_reg = 32'd0;
-reg  [31:0] jobs_out_reg = 32'd0;
-reg  [63:0] bytes_in_reg = 64'd0;
-reg  [63:0] bytes_out_reg = 64'd0;
-reg  [31:0] err_opcode_reg = 32'd0;
-reg  [31:0] err_length_reg = 32'd0;
-reg  [31:0] err_malformed_reg = 32'd0;
-reg  [31:0] err_crc_reg = 32'd0;
-reg  [31:0] incompressible_reg = 32'd0;
-reg  [7:0]  last_error_reg = 8'd0;
-reg  [31:0] last_error_tag_reg = 32'd0;
+wire [31:0] jobs_in, jobs_out;
+wire [63:0] bytes_in, bytes_out;
+wire [31:0] err_opcode, err_length, err_malformed, err_crc, incompressible;
+wire [7:0]  last_error;
+wire [31:0] last_error_tag;
+
+accel_counters counters (
+    .clk(clk),
+    .rst(core_rst),
+    .job_in(accept_header || accept_error),
+    .job_in_bytes(hdr_input_len),
+    .result_out(result_sent),
+    .result_bytes(res_len),
+    .result_status(res_status),
+    .result_crc_valid(res_crc_valid),
+    .result_tag(res_tag),
+    .jobs_in(jobs_in),
+    .jobs_out(jobs_out),
+    .bytes_in(bytes_in),
+    .bytes_out(bytes_out),
+    .err_opcode(err_opcode),
+    .err_length(err_length),
+    .err_malformed(err_malformed),
+    .err_crc(err_crc),
+    .incompressible(incompressible),
+    .last_error(last_error),
+    .last_error_tag(last_error_tag)
+);
+
+/*
+ * Dispatcher and sender state
+ */
 
 always @(posedge clk) begin
     dispatch_state_reg <= dispatch_state_next;
@@ -844,173 +862,69 @@ always @(posedge clk) begin
         error_pending_reg <= 1'b0;
     end
 
-    if (accept_header || accept_error) begin
-        jobs_in_reg <= jobs_in_reg + 32'd1;
-        bytes_in_reg <= bytes_in_reg + {32'd0, hdr_input_len};
-    end
-    if (result_sent) begin
-        jobs_out_reg <= jobs_out_reg + 32'd1;
-        bytes_out_reg <= bytes_out_reg + {32'd0, res_len};
-        case (res_status)
-            RES_BAD_OPCODE: err_opcode_reg <= err_opcode_reg + 32'd1;
-            RES_TOO_LARGE: err_length_reg <= err_length_reg + 32'd1;
-            RES_MALFORMED, RES_LENGTH, RES_NO_DICT, RES_BAD_DICT:
-                err_malformed_reg <= err_malformed_reg + 32'd1;
-            RES_INCOMPRESSIBLE: incompressible_reg <= incompressible_reg + 32'd1;
-            default: begin
-                if (!res_crc_valid) begin
-                    err_crc_reg <= err_crc_reg + 32'd1;
-                end
-            end
-        endcase
-        if ((res_status != RES_OK && res_status != RES_INCOMPRESSIBLE) || !res_crc_valid) begin
-            last_error_reg <= res_status == RES_OK ? RES_MALFORMED : res_status;
-            last_error_tag_reg <= res_tag;
-        end
-    end
-
     if (core_rst) begin
         dispatch_state_reg <= DISPATCH_HEADER;
         send_state_reg <= SEND_IDLE;
         header_beat_reg <= {HEADER_COUNT_WIDTH{1'b0}};
         rr_reg <= {SOURCE_WIDTH{1'b0}};
         error_pending_reg <= 1'b0;
-        jobs_in_reg <= 32'd0;
-        jobs_out_reg <= 32'd0;
-        bytes_in_reg <= 64'd0;
-        bytes_out_reg <= 64'd0;
-        err_opcode_reg <= 32'd0;
-        err_length_reg <= 32'd0;
-        err_malformed_reg <= 32'd0;
-        err_crc_reg <= 32'd0;
-        incompressible_reg <= 32'd0;
-        last_error_reg <= 8'd0;
-        last_error_tag_reg <= 32'd0;
     end
 end
 
 /*
- * AXI4-Lite register block: one transaction at a time, OKAY responses
+ * AXI4-Lite register block
  */
 
-reg         bvalid_reg = 1'b0;
-reg         rvalid_reg = 1'b0;
-reg  [31:0] rdata_reg = 32'd0;
+accel_regs #(
+    .N_COMPRESS(N_COMPRESS),
+    .N_DECOMPRESS(N_DECOMPRESS),
+    .BEAT_BYTES(KEEP_WIDTH),
+    .MAX_JOB_BYTES(MAX_JOB_BYTES),
+    .HISTORY_SIZE(HISTORY_SIZE),
+    .DICT_SIZE(DICT_SIZE),
+    .N_SLOTS(N_SLOTS)
+)
+regs (
+    .clk(clk),
+    .rst(rst),
+    .s_axil_awaddr(s_axil_awaddr),
+    .s_axil_awprot(s_axil_awprot),
+    .s_axil_awvalid(s_axil_awvalid),
+    .s_axil_awready(s_axil_awready),
+    .s_axil_wdata(s_axil_wdata),
+    .s_axil_wstrb(s_axil_wstrb),
+    .s_axil_wvalid(s_axil_wvalid),
+    .s_axil_wready(s_axil_wready),
+    .s_axil_bresp(s_axil_bresp),
+    .s_axil_bvalid(s_axil_bvalid),
+    .s_axil_bready(s_axil_bready),
+    .s_axil_araddr(s_axil_araddr),
+    .s_axil_arprot(s_axil_arprot),
+    .s_axil_arvalid(s_axil_arvalid),
+    .s_axil_arready(s_axil_arready),
+    .s_axil_rdata(s_axil_rdata),
+    .s_axil_rresp(s_axil_rresp),
+    .s_axil_rvalid(s_axil_rvalid),
+    .s_axil_rready(s_axil_rready),
+    .enable(enable),
+    .soft_reset(soft_reset),
+    .slot_busy(slot_busy_reg),
+    .slot_dict_id(slot_dict_id_reg),
+    .jobs_in(jobs_in),
+    .jobs_out(jobs_out),
+    .bytes_in(bytes_in),
+    .bytes_out(bytes_out),
+    .err_opcode(err_opcode),
+    .err_length(err_length),
+    .err_malformed(err_malformed),
+    .err_crc(err_crc),
+    .incompressible(incompressible),
+    .last_error(last_error),
+    .last_error_tag(last_error_tag)
+);
 
-wire write = s_axil_awvalid && s_axil_wvalid && !bvalid_reg;
-wire read = s_axil_arvalid && !rvalid_reg;
-
-assign s_axil_awready = write;
-assign s_axil_wready = write;
-assign s_axil_bresp = 2'b00;
-assign s_axil_bvalid = bvalid_reg;
-assign s_axil_arready = read;
-assign s_axil_rdata = rdata_reg;
-assign s_axil_rresp = 2'b00;
-assign s_axil_rvalid = rvalid_reg;
-
-// Register values, each field at its named position (cache_accelerator_defs.vh).
-reg [31:0] caps_value, control_value, status_value, last_error_value;
-always @* begin
-    caps_value = 32'd0;
-    caps_value[CAPS_COMPRESS_LSB +: 8] = COMPRESS_COUNT;
-    caps_value[CAPS_DECOMPRESS_LSB +: 8] = DECOMPRESS_COUNT;
-    caps_value[CAPS_BEAT_BYTES_LSB +: 8] = BEAT_BYTES;
-    caps_value[CAPS_CHECKSUM_BIT] = 1'b1;
-    caps_value[CAPS_DICT_BIT] = 1'b1;
-    // Soft reset reads as 0: it clears itself.
-    control_value = 32'd0;
-    control_value[CONTROL_ENABLE_BIT] = enable_reg;
-    status_value = 32'd0;
-    status_value[STATUS_ENABLED_BIT] = enable_reg;
-    status_value[STATUS_BUSY_LSB +: N_SLOTS] = slot_busy_reg;
-    last_error_value = 32'd0;
-    last_error_value[LAST_ERROR_STATUS_LSB +: 8] = last_error_reg;
-end
-
-// The dictionary ids, one register per decompress engine from REG_DICT_ID_BASE.
-wire [11:0] dict_id_index = {s_axil_araddr[11:2], 2'b00} - REG_DICT_ID_BASE;
-reg  [31:0] dict_id_value;
-integer r;
-always @* begin
-    dict_id_value = 32'd0;
-    for (r = 0; r < N_DECOMPRESS; r = r + 1) begin
-        if ({20'd0, dict_id_index} == r * 4) begin
-            dict_id_value = slot_dict_id_reg[(N_COMPRESS + r)*32 +: 32];
-        end
-    end
-end
-
-reg [31:0] read_value;
-always @* begin
-    case ({s_axil_araddr[11:2], 2'b00})
-        REG_ID: read_value = ACCEL_ID;
-        REG_VERSION: read_value = ACCEL_VERSION;
-        REG_CAPS: read_value = caps_value;
-        REG_HISTORY: read_value = HISTORY;
-        REG_MAX_JOB: read_value = MAX_JOB;
-        REG_DICT_SIZE: read_value = DICT_BYTES;
-        REG_CONTROL: read_value = control_value;
-        REG_STATUS: read_value = status_value;
-        REG_SCRATCH: read_value = scratch_reg;
-        REG_JOBS_IN: read_value = jobs_in_reg;
-        REG_JOBS_OUT: read_value = jobs_out_reg;
-        REG_BYTES_IN_LO: read_value = bytes_in_reg[31:0];
-        REG_BYTES_IN_HI: read_value = bytes_in_reg[63:32];
-        REG_BYTES_OUT_LO: read_value = bytes_out_reg[31:0];
-        REG_BYTES_OUT_HI: read_value = bytes_out_reg[63:32];
-        REG_ERR_OPCODE: read_value = err_opcode_reg;
-        REG_ERR_LENGTH: read_value = err_length_reg;
-        REG_ERR_MALFORMED: read_value = err_malformed_reg;
-        REG_ERR_CRC: read_value = err_crc_reg;
-        REG_INCOMPRESSIBLE: read_value = incompressible_reg;
-        REG_LAST_ERROR: read_value = last_error_value;
-        REG_LAST_ERROR_TAG: read_value = last_error_tag_reg;
-        default: read_value = dict_id_value;
-    endcase
-end
-
-always @(posedge clk) begin
-    soft_reset_reg <= 1'b0;
-    if (write) begin
-        bvalid_reg <= 1'b1;
-        case ({s_axil_awaddr[11:2], 2'b00})
-            REG_CONTROL: begin
-                if (s_axil_wstrb[0]) begin
-                    enable_reg <= s_axil_wdata[CONTROL_ENABLE_BIT];
-                    soft_reset_reg <= s_axil_wdata[CONTROL_SOFT_RESET_BIT];
-                end
-            end
-            REG_SCRATCH: begin
-                if (s_axil_wstrb[0]) scratch_reg[7:0] <= s_axil_wdata[7:0];
-                if (s_axil_wstrb[1]) scratch_reg[15:8] <= s_axil_wdata[15:8];
-                if (s_axil_wstrb[2]) scratch_reg[23:16] <= s_axil_wdata[23:16];
-                if (s_axil_wstrb[3]) scratch_reg[31:24] <= s_axil_wdata[31:24];
-            end
-            default: begin
-            end
-        endcase
-    end else if (s_axil_bready) begin
-        bvalid_reg <= 1'b0;
-    end
-    if (read) begin
-        rvalid_reg <= 1'b1;
-        rdata_reg <= read_value;
-    end else if (s_axil_rready) begin
-        rvalid_reg <= 1'b0;
-    end
-
-    if (rst) begin
-        bvalid_reg <= 1'b0;
-        rvalid_reg <= 1'b0;
-        enable_reg <= 1'b1;
-        soft_reset_reg <= 1'b0;
-    end
-end
-
-// Protection types are not used; address bits below the word are always zero.
-wire unused = &{1'b0, s_axil_awprot, s_axil_arprot, s_axil_awaddr[1:0], s_axil_araddr[1:0],
-    buffer_rd_en[N_SOURCES-1:N_ENGINES], last_word_wide[31:WORD_WIDTH],
+// The error path has no buffer to read; the checksum unit has no output data.
+wire unused = &{1'b0, buffer_rd_en[N_SOURCES-1:N_ENGINES], last_word_wide[31:WORD_WIDTH],
     engine_out_data[CHECKSUM_SLOT*DATA_WIDTH +: DATA_WIDTH]};
 
 endmodule
