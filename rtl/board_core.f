@@ -14,6 +14,7 @@ lz4_comp_emitter.v
 lz4_compress.v
 accel_counters.v
 accel_regs.v
+accel_result_sender.v
 cache_accelerator.v
 udp_job_bridge.v
 board_core.v

@@ -10,8 +10,8 @@
 `default_nettype none
 
 // CacheAccelerator top: a dispatcher, N_COMPRESS lz4_compress engines, N_DECOMPRESS
-// lz4_decompress engines, a checksum unit, a result buffer per engine, a result sender, the
-// counters (accel_counters) and the register block (accel_regs). Layouts and register map:
+// lz4_decompress engines, a checksum unit, a result buffer per engine, the result sender
+// (accel_result_sender), the counters (accel_counters) and the register block (accel_regs). Layouts and register map:
 // cache_accelerator_defs.vh.
 //
 // A job is one host-to-card frame: a 64-byte header (one beat at 512 bits, 512/DATA_WIDTH
@@ -518,8 +518,8 @@ reg  [N_SLOTS-1:0]            slot_crc_valid_reg = {N_SLOTS{1'b0}};
 reg  [N_SLOTS*(WORD_WIDTH+1)-1:0] slot_words_reg = {N_SLOTS*(WORD_WIDTH+1){1'b0}};
 
 wire [N_ENGINES*DATA_WIDTH-1:0] buffer_rd_data;
-reg  [N_SOURCES-1:0]            buffer_rd_en;
-reg  [WORD_WIDTH-1:0]           buffer_rd_addr;
+wire [N_SOURCES-1:0]            buffer_rd_en;
+wire [WORD_WIDTH-1:0]           buffer_rd_addr;
 wire [N_SLOTS-1:0]              slot_release;
 
 generate
@@ -633,173 +633,50 @@ end
  * Result sender: header beat, then the buffered output
  */
 
-localparam [1:0]
-    SEND_IDLE = 2'd0,
-    SEND_HEADER = 2'd1,
-    SEND_READ = 2'd2,
-    SEND_DATA = 2'd3;
+wire [N_SOURCES-1:0] release_sources;
+wire        result_sent;
+wire [7:0]  res_status;
+wire [31:0] res_len;
+wire [31:0] res_tag;
+wire        res_crc_valid;
 
-reg  [1:0]              send_state_reg = SEND_IDLE, send_state_next;
-reg  [SOURCE_WIDTH-1:0] source_reg = {SOURCE_WIDTH{1'b0}}, source_next;
-reg  [SOURCE_WIDTH-1:0] rr_reg = {SOURCE_WIDTH{1'b0}}, rr_next;
-reg  [WORD_WIDTH-1:0]   word_reg = {WORD_WIDTH{1'b0}}, word_next;
-// The header beat being sent (always 0 at 512 bits).
-reg  [HEADER_COUNT_WIDTH-1:0] header_beat_reg = {HEADER_COUNT_WIDTH{1'b0}}, header_beat_next;
-wire                    last_header_beat = header_beat_reg == HEADER_BEATS[HEADER_COUNT_WIDTH-1:0] - 1'b1
-    || HEADER_BEATS == 1;
-reg  [N_SOURCES-1:0]    release_sources;
-
-wire [N_SOURCES-1:0] source_ready = {error_pending_reg, slot_done_reg};
-
-// Round robin: the first ready source at or after rr_reg.
-reg                     pick_found;
-reg  [SOURCE_WIDTH-1:0] pick;
-integer p;
-reg [31:0] q;
-always @* begin
-    pick_found = 1'b0;
-    pick = {SOURCE_WIDTH{1'b0}};
-    for (p = 0; p < N_SOURCES; p = p + 1) begin
-        // rr_reg + p wraps at most once: one subtraction, not a divider.
-        q = p + {{(32-SOURCE_WIDTH){1'b0}}, rr_reg};
-        if (q >= N_SOURCES) begin
-            q = q - N_SOURCES;
-        end
-        if (!pick_found && source_ready[q]) begin
-            pick_found = 1'b1;
-            pick = q[SOURCE_WIDTH-1:0];
-        end
-    end
-end
-wire unused_pick = &{1'b0, q};
-
-wire        from_error = source_reg == ERROR_SOURCE[SOURCE_WIDTH-1:0];
-wire [7:0]  res_status = from_error ? error_status_reg : slot_status_reg[source_reg*8 +: 8];
-wire [7:0]  res_opcode = from_error ? error_opcode_reg
-    : (source_reg < N_COMPRESS ? OP_COMPRESS
-        : (source_reg < N_ENGINES ? (slot_load_reg[source_reg] ? OP_LOAD_DICT : OP_DECOMPRESS)
-            : OP_CHECKSUM));
-wire [31:0] res_tag = from_error ? error_tag_reg : slot_tag_reg[source_reg*32 +: 32];
-wire [31:0] res_len = from_error ? 32'd0 : slot_len_reg[source_reg*32 +: 32];
-wire [63:0] res_crc = from_error ? 64'd0 : slot_crc_reg[source_reg*64 +: 64];
-wire        res_crc_valid = !from_error && slot_crc_valid_reg[source_reg];
-wire [7:0]  res_engine_status = from_error ? 8'd0 : slot_engine_status_reg[source_reg*8 +: 8];
-
-reg [HEADER_BITS-1:0] header;
-always @* begin
-    header = {HEADER_BITS{1'b0}};
-    header[15:0] = RESULT_MAGIC;
-    header[RES_OPCODE_LSB +: 8] = res_opcode;
-    header[RES_STATUS_LSB +: 8] = res_status;
-    header[RES_TAG_LSB +: 32] = res_tag;
-    header[RES_OUTPUT_LEN_LSB +: 32] = res_len;
-    header[RES_CRC_LSB +: 64] = res_crc;
-    header[RES_CRC_VALID_BIT] = res_crc_valid;
-    header[RES_ENGINE_STATUS_LSB +: 8] = res_engine_status;
-    header[RES_ENGINE_LSB +: 8] = {{(8-SOURCE_WIDTH){1'b0}}, source_reg};
-end
-
-// The last output word and the bytes it holds.
-wire [31:0]           last_word_wide = (res_len - 32'd1) >> $clog2(KEEP_WIDTH);
-wire [WORD_WIDTH-1:0] last_word = last_word_wide[WORD_WIDTH-1:0];
-wire [31:0]           tail_bytes = res_len - {last_word_wide[31-$clog2(KEEP_WIDTH):0], {$clog2(KEEP_WIDTH){1'b0}}};
-wire                  at_last_word = word_reg == last_word;
-
-reg [KEEP_WIDTH-1:0] tail_keep;
-integer k;
-always @* begin
-    for (k = 0; k < KEEP_WIDTH; k = k + 1) begin
-        tail_keep[k] = k < tail_bytes;
-    end
-end
-
-reg [DATA_WIDTH-1:0] out_data;
-reg [KEEP_WIDTH-1:0] out_keep;
-reg                  out_valid;
-reg                  out_last;
-
-// Output register: the header/buffer multiplexer and the sender's state reach m_axis_* only
-// through flip-flops, and m_axis_tready reaches the sender only through one.
-wire result_tready;
-
-axis_skid_buffer #(
-    .WIDTH(DATA_WIDTH + KEEP_WIDTH + 1)
+accel_result_sender #(
+    .DATA_WIDTH(DATA_WIDTH),
+    .KEEP_WIDTH(KEEP_WIDTH),
+    .N_COMPRESS(N_COMPRESS),
+    .N_DECOMPRESS(N_DECOMPRESS),
+    .MAX_JOB_BYTES(MAX_JOB_BYTES)
 )
-result_register (
+sender (
     .clk(clk),
     .rst(rst),
-    .s_payload({out_data, out_keep, out_last}),
-    .s_valid(out_valid),
-    .s_ready(result_tready),
-    .m_payload({m_axis_tdata, m_axis_tkeep, m_axis_tlast}),
-    .m_valid(m_axis_tvalid),
-    .m_ready(m_axis_tready)
+    .core_rst(core_rst),
+    .source_ready({error_pending_reg, slot_done_reg}),
+    .release_sources(release_sources),
+    .slot_status(slot_status_reg),
+    .slot_engine_status(slot_engine_status_reg),
+    .slot_tag(slot_tag_reg),
+    .slot_len(slot_len_reg),
+    .slot_crc(slot_crc_reg),
+    .slot_crc_valid(slot_crc_valid_reg),
+    .slot_load(slot_load_reg),
+    .error_status(error_status_reg),
+    .error_opcode(error_opcode_reg),
+    .error_tag(error_tag_reg),
+    .buffer_rd_en(buffer_rd_en),
+    .buffer_rd_addr(buffer_rd_addr),
+    .buffer_rd_data(buffer_rd_data),
+    .result_sent(result_sent),
+    .result_status(res_status),
+    .result_len(res_len),
+    .result_tag(res_tag),
+    .result_crc_valid(res_crc_valid),
+    .m_axis_tdata(m_axis_tdata),
+    .m_axis_tkeep(m_axis_tkeep),
+    .m_axis_tvalid(m_axis_tvalid),
+    .m_axis_tready(m_axis_tready),
+    .m_axis_tlast(m_axis_tlast)
 );
-
-always @* begin
-    send_state_next = send_state_reg;
-    source_next = source_reg;
-    rr_next = rr_reg;
-    word_next = word_reg;
-    header_beat_next = header_beat_reg;
-    release_sources = {N_SOURCES{1'b0}};
-    buffer_rd_en = {N_SOURCES{1'b0}};
-    buffer_rd_addr = word_reg;
-    out_data = header[header_beat_reg*DATA_WIDTH +: DATA_WIDTH];
-    out_keep = {KEEP_WIDTH{1'b1}};
-    out_valid = 1'b0;
-    out_last = 1'b0;
-
-    case (send_state_reg)
-        SEND_IDLE: begin
-            if (pick_found) begin
-                source_next = pick;
-                rr_next = pick == N_SOURCES - 1 ? {SOURCE_WIDTH{1'b0}} : pick + 1'b1;
-                send_state_next = SEND_HEADER;
-            end
-        end
-        SEND_HEADER: begin
-            out_valid = 1'b1;
-            out_last = res_len == 32'd0 && last_header_beat;
-            if (result_tready && !last_header_beat) begin
-                header_beat_next = header_beat_reg + 1'b1;
-            end else if (result_tready) begin
-                header_beat_next = {HEADER_COUNT_WIDTH{1'b0}};
-                word_next = {WORD_WIDTH{1'b0}};
-                if (res_len == 32'd0) begin
-                    release_sources[source_reg] = 1'b1;
-                    send_state_next = SEND_IDLE;
-                end else begin
-                    send_state_next = SEND_READ;
-                end
-            end
-        end
-        SEND_READ: begin
-            buffer_rd_en[source_reg] = 1'b1;
-            send_state_next = SEND_DATA;
-        end
-        SEND_DATA: begin
-            out_data = buffer_rd_data[source_reg*DATA_WIDTH +: DATA_WIDTH];
-            out_keep = at_last_word ? tail_keep : {KEEP_WIDTH{1'b1}};
-            out_last = at_last_word;
-            out_valid = 1'b1;
-            if (result_tready) begin
-                if (at_last_word) begin
-                    release_sources[source_reg] = 1'b1;
-                    send_state_next = SEND_IDLE;
-                end else begin
-                    // Read the next word now: it is presented from the next cycle on.
-                    word_next = word_reg + 1'b1;
-                    buffer_rd_addr = word_reg + 1'b1;
-                    buffer_rd_en[source_reg] = 1'b1;
-                end
-            end
-        end
-        default: begin
-            send_state_next = SEND_IDLE;
-        end
-    endcase
-end
 
 assign slot_release = release_sources[N_SLOTS-1:0];
 
@@ -807,7 +684,6 @@ assign slot_release = release_sources[N_SLOTS-1:0];
  * Counters
  */
 
-wire        result_sent = send_state_reg == SEND_HEADER && result_tready && last_header_beat;
 wire [31:0] jobs_in, jobs_out;
 wire [63:0] bytes_in, bytes_out;
 wire [31:0] err_opcode, err_length, err_malformed, err_crc, incompressible;
@@ -838,7 +714,7 @@ accel_counters counters (
 );
 
 /*
- * Dispatcher and sender state
+ * Dispatcher state and the error path
  */
 
 always @(posedge clk) begin
@@ -846,11 +722,6 @@ always @(posedge clk) begin
     route_reg <= route_next;
     route_user_reg <= route_user_next;
     route_first_reg <= route_first_next;
-    send_state_reg <= send_state_next;
-    source_reg <= source_next;
-    rr_reg <= rr_next;
-    word_reg <= word_next;
-    header_beat_reg <= header_beat_next;
 
     if (accept_error) begin
         error_pending_reg <= 1'b1;
@@ -864,9 +735,6 @@ always @(posedge clk) begin
 
     if (core_rst) begin
         dispatch_state_reg <= DISPATCH_HEADER;
-        send_state_reg <= SEND_IDLE;
-        header_beat_reg <= {HEADER_COUNT_WIDTH{1'b0}};
-        rr_reg <= {SOURCE_WIDTH{1'b0}};
         error_pending_reg <= 1'b0;
     end
 end
@@ -924,7 +792,7 @@ regs (
 );
 
 // The error path has no buffer to read; the checksum unit has no output data.
-wire unused = &{1'b0, buffer_rd_en[N_SOURCES-1:N_ENGINES], last_word_wide[31:WORD_WIDTH],
+wire unused = &{1'b0, buffer_rd_en[N_SOURCES-1:N_ENGINES],
     engine_out_data[CHECKSUM_SLOT*DATA_WIDTH +: DATA_WIDTH]};
 
 endmodule
