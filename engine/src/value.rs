@@ -77,15 +77,7 @@ impl HeldValue<'_> {
         if self.compressed {
             return None;
         }
-        let actual = crc64::checksum(self.bytes);
-        Some(if actual == self.crc {
-            Ok(self.bytes)
-        } else {
-            Err(ValueError::CrcMismatch {
-                expected: self.crc,
-                actual,
-            })
-        })
+        Some(verify_raw(self.bytes, self.crc).map(|()| self.bytes))
     }
 
     /// A copy that outlives the store's lock.
@@ -247,7 +239,7 @@ impl ValueCodec {
     /// as the stored bytes themselves (shared, not copied).
     pub async fn decode(&self, value: &StoredValue) -> Result<RawBytes, ValueError> {
         if !value.compressed {
-            verify_raw(value)?;
+            verify_raw(&value.bytes, value.crc)?;
             return Ok(RawBytes::Stored(Arc::clone(&value.bytes)));
         }
         let dict = match value.dict {
@@ -296,13 +288,14 @@ fn raw_value(bytes: Arc<[u8]>, crc: u64) -> StoredValue {
     }
 }
 
-fn verify_raw(value: &StoredValue) -> Result<(), ValueError> {
-    let actual = crc64::checksum(&value.bytes);
-    if actual == value.crc {
+/// Checks a raw value's bytes against the CRC stored with them.
+fn verify_raw(bytes: &[u8], crc: u64) -> Result<(), ValueError> {
+    let actual = crc64::checksum(bytes);
+    if actual == crc {
         Ok(())
     } else {
         Err(ValueError::CrcMismatch {
-            expected: value.crc,
+            expected: crc,
             actual,
         })
     }

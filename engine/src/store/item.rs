@@ -45,7 +45,7 @@ impl Item {
     /// Counts one hit for the eviction policy.
     #[inline]
     pub fn touch_for_eviction(&mut self) {
-        self.freq = (self.freq + 1).min(3);
+        self.freq = freq_after_hit(self.freq);
     }
 
     /// The marks its index slot keeps.
@@ -80,4 +80,9 @@ pub type ItemSnapshot = Item;
 /// the index comes on top: about 13 bytes, see [`super::Layout`]).
 pub fn record_size(key_len: usize, item: &Item) -> usize {
     record::encoded_len(&item.fields(), key_len, item.value.held_len())
+}
+
+/// An item's eviction frequency after a hit: one more, saturating at the index's two bits.
+pub(super) fn freq_after_hit(freq: u8) -> u8 {
+    (freq + 1).min(3)
 }

@@ -828,7 +828,7 @@ impl Store {
         let (pos, record) = self.find(&mut shard, hash, key, now)?;
         // The same bookkeeping as `fetch` without a new expiry: a hit for the eviction policy,
         // the access time, the fetched mark.
-        let freq = (shard.index.freq(pos) + 1).min(3);
+        let freq = item::freq_after_hit(shard.index.freq(pos));
         shard.index.set_freq(pos, freq);
         let mut marks = shard.index.marks(pos);
         marks.fetched = true;

@@ -125,11 +125,11 @@ struct PathStats {
 }
 
 impl PathStats {
-    /// Counts a job; returns how many were counted before it.
-    fn count(&self, job_bytes: usize, output: usize) -> u64 {
+    /// Counts a job.
+    fn count(&self, job_bytes: usize, output: usize) {
+        self.jobs.fetch_add(1, Ordering::Relaxed);
         self.bytes_in.fetch_add(job_bytes as u64, Ordering::Relaxed);
         self.bytes_out.fetch_add(output as u64, Ordering::Relaxed);
-        self.jobs.fetch_add(1, Ordering::Relaxed)
     }
 
     fn record(&self, job_bytes: usize, output: usize, elapsed: Duration) {
