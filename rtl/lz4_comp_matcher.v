@@ -33,6 +33,24 @@
 // to the end, so the last 5 bytes are literals and the block ends with a literals-only
 // sequence. Lengths need no sideband: tlast marks the end.
 //
+// Preset dictionary: a frame flagged s_axis_load is a dictionary (DICT_SIZE bytes at most).
+// It waits until the pipeline holds nothing of earlier values (they verify candidates against
+// the dictionary memory it overwrites), is written into the dictionary memory (two copies,
+// like the history) as it arrives, and its positions go through P1..P4 like a value's, where
+// each one whose 4 bytes lie inside the dictionary is written into a second hash table, the
+// dictionary's. A value flagged s_axis_dict then has two candidates per position: the last
+// position of the value with its hash, and the last position of the dictionary with it. The
+// dictionary's candidate is verified against the dictionary memory and taken when the value's
+// is not; its offset counts back from the value's start into the dictionary, as LZ4's
+// dictionary format means (the dictionary's last byte is offset 1 from the value's first), and
+// the match in progress may run from the dictionary into the value: copy B then reads the
+// dictionary while the source is before the value's start. Why a table of its own: the value's
+// table is rewritten by every value, the dictionary's only by a load; stale entries (an earlier
+// dictionary) are harmless, as every candidate is verified against the bytes in force.
+// A load's completion: status LZ4C_OK, or LZ4C_ERR_DICT_LENGTH for an empty load or one over
+// DICT_SIZE (the engine then holds no dictionary), the length in the final record and no
+// literals; nothing of it reaches the literal buffer.
+//
 // Outputs: literal bytes (m_lit_*) in order, and one record per sequence: literal count,
 // offset, match length; the final record has no match and carries the value's length, the
 // CRC of the input (from the CRC unit ahead of this module, on s_axis_crc with tlast) and a
@@ -50,7 +68,9 @@ module lz4_comp_matcher #
     // Bytes of history (a power of two, at most 65536); offsets reach WINDOW_SIZE - 32
     parameter WINDOW_SIZE = 65536,
     // Bytes the emitter can hold for one literal run (a power of two)
-    parameter LIT_BUFFER = 65536
+    parameter LIT_BUFFER = 65536,
+    // Largest preset dictionary in bytes (a power of two, 256..65536)
+    parameter DICT_SIZE = 65536
 )
 (
     input  wire                  clk,
@@ -65,6 +85,10 @@ module lz4_comp_matcher #
     output wire                  s_axis_tready,
     input  wire                  s_axis_tlast,
     input  wire [63:0]           s_axis_crc,
+    // The frame's kind, steady over its beats: a value compressed with the dictionary, or a
+    // dictionary to load
+    input  wire                  s_axis_dict,
+    input  wire                  s_axis_load,
 
     /*
      * Literal bytes, into the emitter's buffer
@@ -97,6 +121,7 @@ localparam [31:0] LIT_LIMIT = LIT_BUFFER - 1;
 // Look-ahead: position q is processed once q+12 has arrived (or the value has ended).
 localparam LOOK = 16;
 localparam LOOK_COUNT_WIDTH = 5;
+localparam DICT_WIDTH = $clog2(DICT_SIZE);
 
 initial begin
     if (KEEP_WIDTH * 8 != DATA_WIDTH) begin
@@ -105,6 +130,10 @@ initial begin
     end
     if (WINDOW_SIZE < 256 || WINDOW_SIZE > 65536 || (1 << WIN_WIDTH) != WINDOW_SIZE) begin
         $error("Error: WINDOW_SIZE must be a power of two in 256..65536 (instance %m)");
+        $finish;
+    end
+    if (DICT_SIZE < 256 || DICT_SIZE > 65536 || (1 << DICT_WIDTH) != DICT_SIZE) begin
+        $error("Error: DICT_SIZE must be a power of two in 256..65536 (instance %m)");
         $finish;
     end
     if (HASH_BITS < 8 || HASH_BITS > 16) begin
@@ -122,6 +151,8 @@ reg [BEAT_COUNT_WIDTH-1:0] beat_bytes_reg = {BEAT_COUNT_WIDTH{1'b0}};
 reg [INDEX_WIDTH-1:0]      beat_index_reg = {INDEX_WIDTH{1'b0}};
 reg                        beat_last_reg = 1'b0;
 reg [63:0]                 beat_crc_reg = 64'd0;
+reg                        beat_dict_reg = 1'b0;
+reg                        beat_load_reg = 1'b0;
 reg                        beat_valid_reg = 1'b0;
 
 reg [BEAT_COUNT_WIDTH-1:0] s_beat_bytes;
@@ -140,13 +171,21 @@ reg [LOOK_COUNT_WIDTH-1:0] look_count_reg = {LOOK_COUNT_WIDTH{1'b0}};
 reg                        look_ended_reg = 1'b0;
 reg [63:0]                 look_crc_reg = 64'd0;
 reg [31:0]                 in_pos_reg = 32'd0;
+// The kind of the frame in the look-ahead (it holds one frame at a time).
+reg                        look_dict_reg = 1'b0;
+reg                        look_load_reg = 1'b0;
+// The next byte ingested is a frame's first.
+reg                        frame_first_reg = 1'b1;
 
 wire [BEAT_COUNT_WIDTH:0] beat_next_index = {1'b0, beat_index_reg} + 1'b1;
 wire                      beat_empty = beat_bytes_reg == 0;
 wire                      beat_final_byte = beat_empty || beat_next_index >= {1'b0, beat_bytes_reg};
 wire                      look_room = look_count_reg < LOOK[LOOK_COUNT_WIDTH-1:0];
+// A dictionary load starts once nothing of an earlier value is left in the pipeline.
+wire                      pipeline_busy;
+wire                      load_waits = beat_load_reg && frame_first_reg && pipeline_busy;
 // Take a byte (or the empty last beat of an empty value) while the look-ahead has room.
-wire                      ingest = beat_valid_reg && !look_ended_reg && look_room;
+wire                      ingest = beat_valid_reg && !look_ended_reg && look_room && !load_waits;
 wire                      ingest_byte = ingest && !beat_empty;
 wire [7:0]                in_byte = beat_data_reg[beat_index_reg*8 +: 8];
 
@@ -155,6 +194,14 @@ assign s_axis_tready = !beat_valid_reg || (ingest && beat_final_byte);
 // History: written as bytes arrive, read at the candidate (copy A, 4 banks) and at the match
 // in progress (copy B).
 wire [WIN_WIDTH-1:0] write_addr = in_pos_reg[WIN_WIDTH-1:0];
+
+// Dictionary: its bytes written as a load's bytes arrive (the same two copies), its length in
+// force set when the load's last byte is in: 0 while loading and after a bad load.
+reg  [16:0]           dict_count_reg = 17'd0;
+reg  [16:0]           dict_len_reg = 17'd0;
+wire [DICT_WIDTH-1:0] dict_write_addr = dict_count_reg[DICT_WIDTH-1:0];
+wire                  dict_write = ingest_byte && beat_load_reg
+    && dict_count_reg < DICT_SIZE[16:0];
 
 /*
  * Pipeline: one position per cycle through P1..P7 unless the outputs are full. Every stage
@@ -165,6 +212,8 @@ wire [WIN_WIDTH-1:0] write_addr = in_pos_reg[WIN_WIDTH-1:0];
 
 reg        p1_valid_reg = 1'b0, p2_valid_reg = 1'b0, p3_valid_reg = 1'b0, p4_valid_reg = 1'b0;
 reg        p5_valid_reg = 1'b0, p6_valid_reg = 1'b0, p7_valid_reg = 1'b0;
+assign pipeline_busy = p1_valid_reg || p2_valid_reg || p3_valid_reg || p4_valid_reg
+    || p5_valid_reg || p6_valid_reg || p7_valid_reg || look_count_reg != 0 || look_ended_reg;
 wire       stall;
 wire       advance = !stall;
 wire       look_ready = look_count_reg >= 5'd13 || (look_ended_reg && look_count_reg != 0);
@@ -190,6 +239,11 @@ reg [63:0] p5_crc_reg = 64'd0, p6_crc_reg = 64'd0, p7_crc_reg = 64'd0;
 // First position of the value a position belongs to.
 reg [31:0] p1_start_reg = 32'd0, p2_start_reg = 32'd0, p3_start_reg = 32'd0;
 reg [31:0] p4_start_reg = 32'd0;
+// The position belongs to a value using the dictionary, or to a dictionary being loaded.
+reg        p1_dict_reg = 1'b0, p2_dict_reg = 1'b0, p3_dict_reg = 1'b0, p4_dict_reg = 1'b0;
+reg        p5_dict_reg = 1'b0, p6_dict_reg = 1'b0;
+reg        p1_load_reg = 1'b0, p2_load_reg = 1'b0, p3_load_reg = 1'b0, p4_load_reg = 1'b0;
+reg        p5_load_reg = 1'b0, p6_load_reg = 1'b0, p7_load_reg = 1'b0;
 
 /*
  * P1, P2: lz4's hash, the low 32 bits of key * 2654435761, top HASH_BITS bits; the 32x32
@@ -229,12 +283,33 @@ ram_sdp #(
 )
 hash_table (
     .clk(clk),
-    .wr_en(advance && p4_valid_reg && !p4_end_reg),
+    .wr_en(advance && p4_valid_reg && !p4_end_reg && !p4_load_reg),
     .wr_addr(p4_hash_reg),
     .wr_data(p4_pos_reg),
     .rd_en(advance),
     .rd_addr(p3_hash_reg),
     .rd_data(table_data)
+);
+
+// The dictionary's table: written by a load's positions whose 4 bytes lie in the dictionary
+// (a position in it, as the load's look-ahead counts them: at least 4 bytes to its end).
+wire [DICT_WIDTH-1:0] p4_dict_pos = p4_pos_reg[DICT_WIDTH-1:0] - p4_start_reg[DICT_WIDTH-1:0];
+wire [DICT_WIDTH-1:0] dict_table_data;
+reg  [DICT_WIDTH-1:0] p5_dict_table_reg = {DICT_WIDTH{1'b0}};
+
+ram_sdp #(
+    .WIDTH(DICT_WIDTH),
+    .DEPTH(1 << HASH_BITS)
+)
+dict_table (
+    .clk(clk),
+    .wr_en(advance && p4_valid_reg && !p4_end_reg && p4_load_reg
+        && p4_remaining_reg >= 5'd4),
+    .wr_addr(p4_hash_reg),
+    .wr_data(p4_dict_pos),
+    .rd_en(advance),
+    .rd_addr(p3_hash_reg),
+    .rd_data(dict_table_data)
 );
 
 /*
@@ -271,6 +346,32 @@ generate
     end
 endgenerate
 
+// The dictionary's copy A, read at its candidate.
+wire [DICT_WIDTH-1:0] dict_verify_addr = p5_dict_table_reg;
+wire [31:0]           dict_verify_banks;
+
+generate
+    for (bank = 0; bank < 4; bank = bank + 1) begin : dict_copy_a
+        wire [1:0]            delta = bank[1:0] - dict_verify_addr[1:0];
+        wire [DICT_WIDTH-1:0] rd_addr = dict_verify_addr + {{(DICT_WIDTH-2){1'b0}}, delta};
+        wire unused_bank_bits = &{1'b0, rd_addr[1:0]};
+
+        ram_sdp #(
+            .WIDTH(8),
+            .DEPTH(DICT_SIZE / 4)
+        )
+        ram (
+            .clk(clk),
+            .wr_en(dict_write && dict_write_addr[1:0] == bank[1:0]),
+            .wr_addr(dict_write_addr[DICT_WIDTH-1:2]),
+            .wr_data(in_byte),
+            .rd_en(advance),
+            .rd_addr(rd_addr[DICT_WIDTH-1:2]),
+            .rd_data(dict_verify_banks[bank*8 +: 8])
+        );
+    end
+endgenerate
+
 // Copy B: the byte that continues the match in progress, offset_reg bytes back. Its address
 // uses the offset as of two positions earlier: a new match's first three following
 // positions are covered by its four verified bytes (auto_reg), so that is never stale.
@@ -294,6 +395,27 @@ copy_b (
     .rd_data(extend_byte)
 );
 
+// The dictionary's copy B: the same byte when it lies before the value's start, in the
+// dictionary, as many bytes before its end.
+wire [DICT_WIDTH-1:0] dict_extend_src = p5_in_value_reg[DICT_WIDTH-1:0]
+    + dict_len_reg[DICT_WIDTH-1:0] - offset_reg[DICT_WIDTH-1:0];
+wire [7:0]            dict_extend_byte;
+reg                   p6_extend_from_dict_reg = 1'b0;
+
+ram_sdp #(
+    .WIDTH(8),
+    .DEPTH(DICT_SIZE)
+)
+dict_copy_b (
+    .clk(clk),
+    .wr_en(dict_write),
+    .wr_addr(dict_write_addr),
+    .wr_data(in_byte),
+    .rd_en(advance),
+    .rd_addr(dict_extend_src),
+    .rd_data(dict_extend_byte)
+);
+
 /*
  * P6: check the candidate's offset (1..MAX_OFFSET, inside this value) while the history
  * bytes land in registers.
@@ -302,9 +424,16 @@ copy_b (
 reg  [31:0] p6_offset_reg = 32'd0;
 reg  [31:0] p6_in_value_reg = 32'd0;
 reg  [1:0]  p6_verify_rot_reg = 2'd0;
-wire        candidate_ok = p6_valid_reg && !p6_end_reg && p6_remaining_reg >= 5'd12
+wire        candidate_ok = p6_valid_reg && !p6_end_reg && !p6_load_reg
+    && p6_remaining_reg >= 5'd12
     && p6_offset_reg != 32'd0 && p6_offset_reg <= MAX_OFFSET
     && p6_offset_reg <= p6_in_value_reg;
+// The dictionary's candidate: inside the dictionary in force with its 4 bytes, and in reach.
+reg  [31:0] p6_dict_offset_reg = 32'd0;
+reg         p6_dict_inside_reg = 1'b0;
+reg  [1:0]  p6_dict_rot_reg = 2'd0;
+wire        dict_candidate_ok = p6_valid_reg && !p6_end_reg && p6_dict_reg
+    && p6_remaining_reg >= 5'd12 && p6_dict_inside_reg && p6_dict_offset_reg <= MAX_OFFSET;
 
 /*
  * P7: extend, start, or literal
@@ -315,16 +444,23 @@ reg [15:0] p7_offset_reg = 16'd0;
 reg [1:0]  p7_verify_rot_reg = 2'd0;
 reg [31:0] p7_verify_banks_reg = 32'd0;
 reg [7:0]  p7_extend_byte_reg = 8'd0;
+reg        p7_dict_candidate_ok_reg = 1'b0;
+reg [15:0] p7_dict_offset_reg = 16'd0;
+reg [1:0]  p7_dict_rot_reg = 2'd0;
+reg [31:0] p7_dict_verify_banks_reg = 32'd0;
 
-reg [31:0] verify_bytes;
-always @* begin
-    case (p7_verify_rot_reg)
-        2'd0: verify_bytes = p7_verify_banks_reg;
-        2'd1: verify_bytes = {p7_verify_banks_reg[7:0], p7_verify_banks_reg[31:8]};
-        2'd2: verify_bytes = {p7_verify_banks_reg[15:0], p7_verify_banks_reg[31:16]};
-        default: verify_bytes = {p7_verify_banks_reg[23:0], p7_verify_banks_reg[31:24]};
+// Four banks' bytes in key order, the bank of the first byte given by the address' low bits.
+function [31:0] key_order(input [31:0] banks, input [1:0] rot);
+    case (rot)
+        2'd0: key_order = banks;
+        2'd1: key_order = {banks[7:0], banks[31:8]};
+        2'd2: key_order = {banks[15:0], banks[31:16]};
+        default: key_order = {banks[23:0], banks[31:24]};
     endcase
-end
+endfunction
+
+wire [31:0] verify_bytes = key_order(p7_verify_banks_reg, p7_verify_rot_reg);
+wire [31:0] dict_verify_bytes = key_order(p7_dict_verify_banks_reg, p7_dict_rot_reg);
 
 reg        in_match_reg = 1'b0, in_match_next;
 reg [1:0]  auto_reg = 2'd0, auto_next;
@@ -348,7 +484,9 @@ reg        lit_valid;
 wire run_full = run_full_reg;
 // The count reaches LIT_LIMIT with one more literal of the run.
 wire run_nearly_full = lit_count_reg == LIT_LIMIT - 32'd1;
-wire match_starts = p7_candidate_ok_reg && p7_key_reg == verify_bytes && !run_full;
+wire value_match = p7_candidate_ok_reg && p7_key_reg == verify_bytes;
+wire dict_match = p7_dict_candidate_ok_reg && p7_key_reg == dict_verify_bytes;
+wire match_starts = (value_match || dict_match) && !run_full;
 wire match_continues = p7_extend_byte_reg == p7_key_reg[7:0] && p7_remaining_reg >= 5'd6;
 
 // The stall, from registers and the one-byte extension compare only (not from the 4-byte
@@ -360,7 +498,8 @@ wire match_continues = p7_extend_byte_reg == p7_key_reg[7:0] && p7_remaining_reg
 // sequences' literals (a run that fills it starts no match), which the emitter drains.
 wire match_ends = in_match_reg && auto_reg == 2'd0 && !match_continues;
 wire rec_needed = p7_end_reg || (match_ends && !overflow_reg);
-wire lit_possible = !p7_end_reg && !overflow_reg && (in_match_reg ? match_ends : !run_full);
+wire lit_possible = !p7_end_reg && !p7_load_reg && !overflow_reg
+    && (in_match_reg ? match_ends : !run_full);
 assign stall = p7_valid_reg
     && ((rec_needed && !m_rec_ready) || (lit_possible && m_lit_full));
 
@@ -381,10 +520,11 @@ always @* begin
 
     if (p7_valid_reg && p7_end_reg) begin
         // End of the value: the literals-only last sequence (never inside a match: a match
-        // stops 5 bytes before the end).
+        // stops 5 bytes before the end). End of a load: its status, no literals.
         rec_valid = 1'b1;
         rec_final = 1'b1;
-        rec_status = overflow_reg ? LZ4C_ERR_LITERALS : LZ4C_OK;
+        rec_status = overflow_reg ? LZ4C_ERR_LITERALS
+            : p7_load_reg && dict_len_reg == 17'd0 ? LZ4C_ERR_DICT_LENGTH : LZ4C_OK;
         // After an overflow the emitter discards the run's buffered bytes.
         rec_lit_count = overflow_reg ? LIT_LIMIT : lit_count_reg;
         lit_count_next = 32'd0;
@@ -392,6 +532,9 @@ always @* begin
         overflow_next = 1'b0;
         raw_len_next = 32'd0;
         in_match_next = 1'b0;
+    end else if (p7_valid_reg && p7_load_reg) begin
+        // A dictionary byte: counted, nothing else.
+        raw_len_next = raw_len_reg + 32'd1;
     end else if (p7_valid_reg) begin
         raw_len_next = raw_len_reg + 32'd1;
         if (in_match_reg && (auto_reg != 2'd0 || match_continues)) begin
@@ -409,7 +552,7 @@ always @* begin
                 in_match_next = 1'b1;
                 auto_next = 2'd3;
                 match_len_next = 32'd1;
-                offset_next = p7_offset_reg;
+                offset_next = value_match ? p7_offset_reg : p7_dict_offset_reg;
             end else begin
                 lit_count_next = (in_match_reg ? 32'd0 : lit_count_reg) + 32'd1;
                 run_full_next = !in_match_reg && run_nearly_full;
@@ -465,6 +608,8 @@ always @(posedge clk) begin
         beat_bytes_reg <= s_beat_bytes;
         beat_last_reg <= s_axis_tlast;
         beat_crc_reg <= s_axis_crc;
+        beat_dict_reg <= s_axis_dict;
+        beat_load_reg <= s_axis_load;
         beat_index_reg <= {INDEX_WIDTH{1'b0}};
         beat_valid_reg <= 1'b1;
     end else if (ingest) begin
@@ -494,6 +639,27 @@ always @(posedge clk) begin
     if (ingest_byte) begin
         in_pos_reg <= in_pos_reg + 32'd1;
     end
+    if (ingest) begin
+        look_dict_reg <= beat_dict_reg && !beat_load_reg;
+        look_load_reg <= beat_load_reg;
+        frame_first_reg <= beat_final_byte && beat_last_reg;
+    end
+    // A load: the dictionary in force is none until its last byte is in, then the load's
+    // bytes if they fit.
+    if (ingest && beat_load_reg) begin
+        if (frame_first_reg) begin
+            dict_len_reg <= 17'd0;
+        end
+        if (beat_final_byte && beat_last_reg) begin
+            dict_count_reg <= 17'd0;
+            if (dict_count_reg + {16'd0, ingest_byte} <= DICT_SIZE[16:0]) begin
+                dict_len_reg <= dict_count_reg + {16'd0, ingest_byte};
+            end
+        end else if (ingest_byte && dict_count_reg <= DICT_SIZE[16:0]) begin
+            // Counted up to one past the largest: enough to refuse a load that is too long.
+            dict_count_reg <= dict_count_reg + 17'd1;
+        end
+    end
     if (ingest && beat_final_byte && beat_last_reg) begin
         look_ended_reg <= 1'b1;
         look_crc_reg <= beat_crc_reg;
@@ -510,6 +676,8 @@ always @(posedge clk) begin
         p1_remaining_reg <= remaining;
         p1_end_reg <= look_end;
         p1_crc_reg <= look_crc_reg;
+        p1_dict_reg <= look_dict_reg;
+        p1_load_reg <= look_load_reg;
         if (p1_end_reg && p1_valid_reg) begin
             // The next value starts at the next position.
             p1_start_reg <= p1_pos_reg;
@@ -521,6 +689,8 @@ always @(posedge clk) begin
         p2_remaining_reg <= p1_remaining_reg;
         p2_end_reg <= p1_end_reg;
         p2_crc_reg <= p1_crc_reg;
+        p2_dict_reg <= p1_dict_reg;
+        p2_load_reg <= p1_load_reg;
         p2_start_reg <= p1_start_reg;
         p2_product_ll_reg <= product_ll;
         p2_product_lh_reg <= product_lh;
@@ -532,6 +702,8 @@ always @(posedge clk) begin
         p3_remaining_reg <= p2_remaining_reg;
         p3_end_reg <= p2_end_reg;
         p3_crc_reg <= p2_crc_reg;
+        p3_dict_reg <= p2_dict_reg;
+        p3_load_reg <= p2_load_reg;
         p3_start_reg <= p2_start_reg;
         p3_hash_reg <= hash;
 
@@ -541,6 +713,8 @@ always @(posedge clk) begin
         p4_remaining_reg <= p3_remaining_reg;
         p4_end_reg <= p3_end_reg;
         p4_crc_reg <= p3_crc_reg;
+        p4_dict_reg <= p3_dict_reg;
+        p4_load_reg <= p3_load_reg;
         p4_start_reg <= p3_start_reg;
         p4_hash_reg <= p3_hash_reg;
         p4_forward_reg <= forward;
@@ -551,6 +725,9 @@ always @(posedge clk) begin
         p5_remaining_reg <= p4_remaining_reg;
         p5_end_reg <= p4_end_reg;
         p5_crc_reg <= p4_crc_reg;
+        p5_dict_reg <= p4_dict_reg;
+        p5_load_reg <= p4_load_reg;
+        p5_dict_table_reg <= dict_table_data;
         p5_in_value_reg <= p4_pos_reg - p4_start_reg;
         p5_forward_reg <= p4_forward_reg;
         p5_table_reg <= table_data;
@@ -561,6 +738,14 @@ always @(posedge clk) begin
         p6_remaining_reg <= p5_remaining_reg;
         p6_end_reg <= p5_end_reg;
         p6_crc_reg <= p5_crc_reg;
+        p6_dict_reg <= p5_dict_reg;
+        p6_load_reg <= p5_load_reg;
+        p6_dict_offset_reg <= p5_in_value_reg + {15'd0, dict_len_reg}
+            - {{(32-DICT_WIDTH){1'b0}}, p5_dict_table_reg};
+        p6_dict_inside_reg <= {{(17-DICT_WIDTH){1'b0}}, p5_dict_table_reg} + 17'd4
+            <= dict_len_reg;
+        p6_dict_rot_reg <= dict_verify_addr[1:0];
+        p6_extend_from_dict_reg <= p5_in_value_reg < {16'd0, offset_reg};
         p6_in_value_reg <= p5_in_value_reg;
         p6_offset_reg <= p5_pos_reg - candidate;
         p6_verify_rot_reg <= verify_addr[1:0];
@@ -570,11 +755,16 @@ always @(posedge clk) begin
         p7_remaining_reg <= p6_remaining_reg;
         p7_end_reg <= p6_end_reg;
         p7_crc_reg <= p6_crc_reg;
+        p7_load_reg <= p6_load_reg;
+        p7_dict_candidate_ok_reg <= dict_candidate_ok;
+        p7_dict_offset_reg <= p6_dict_offset_reg[15:0];
+        p7_dict_rot_reg <= p6_dict_rot_reg;
+        p7_dict_verify_banks_reg <= dict_verify_banks;
         p7_candidate_ok_reg <= candidate_ok;
         p7_offset_reg <= p6_offset_reg[15:0];
         p7_verify_rot_reg <= p6_verify_rot_reg;
         p7_verify_banks_reg <= verify_banks;
-        p7_extend_byte_reg <= extend_byte;
+        p7_extend_byte_reg <= p6_extend_from_dict_reg ? dict_extend_byte : extend_byte;
     end
 
     in_match_reg <= in_match_next;
@@ -604,6 +794,9 @@ always @(posedge clk) begin
         overflow_reg <= 1'b0;
         raw_len_reg <= 32'd0;
         p1_start_reg <= in_pos_reg;
+        frame_first_reg <= 1'b1;
+        dict_count_reg <= 17'd0;
+        dict_len_reg <= 17'd0;
     end
 end
 

@@ -3,6 +3,12 @@
 
 localparam [3:0] LZ4C_OK = 4'd0;           // a valid block (see the incompressible flag)
 localparam [3:0] LZ4C_ERR_LITERALS = 4'd1; // a literal run longer than the buffer: no block
+localparam [3:0] LZ4C_ERR_DICT_LENGTH = 4'd2; // dictionary load: empty or over DICT_SIZE (no dictionary held)
+
+// Job fields on s_axis_tuser of a frame's first beat (bit positions; the decompressor's
+// positions, so one job word serves both engines).
+localparam [31:0] LZ4C_JOB_DICT_BIT = 32'd96;   // the value is compressed with the loaded dictionary
+localparam [31:0] LZ4C_JOB_LOAD_BIT = 32'd97;   // the frame is a dictionary to load
 
 // Completion fields on m_axis_tuser of the last output beat (bit positions).
 localparam [31:0] LZ4C_DONE_CRC_LSB = 32'd0;              // 64 bits: CRC-64/NVME of the input

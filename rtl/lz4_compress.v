@@ -13,7 +13,11 @@
 // emitter -> byte packer.
 //
 // Input: one value per frame, packed (full beats, then a last beat with contiguous tkeep;
-// an empty value is one beat with tkeep zero). No job parameters: tlast marks the end.
+// an empty value is one beat with tkeep zero); tlast marks the end. Job fields on tuser of
+// the first beat (lz4_comp_status.vh): LZ4C_JOB_DICT_BIT compresses the value with the preset
+// dictionary (matches may reach into it, as LZ4's dictionary format means; none loaded: no
+// such matches), LZ4C_JOB_LOAD_BIT makes the frame the dictionary (up to DICT_SIZE bytes; its
+// completion carries the status, and a one-byte empty block the host ignores).
 // Output: one LZ4 block per frame, valid for the strictest decoder (minimum match 4,
 // offsets 1..WINDOW_SIZE-32, last match at least 12 bytes before the end, last 5 bytes
 // literals, a literals-only last sequence). m_axis_tuser on the last beat is the completion:
@@ -35,7 +39,10 @@ module lz4_compress #
     // Bytes of history (a power of two, 256..65536); offsets reach WINDOW_SIZE - 32
     parameter WINDOW_SIZE = 65536,
     // Longest literal run that can be encoded, in bytes (a power of two)
-    parameter LIT_BUFFER = 65536
+    parameter LIT_BUFFER = 65536,
+    // Largest preset dictionary in bytes (a power of two, 256..65536); matches reach into it
+    // as far as the window's offsets do
+    parameter DICT_SIZE = 65536
 )
 (
     input  wire                  clk,
@@ -62,6 +69,32 @@ module lz4_compress #
     output wire [127:0]          m_axis_tuser
 );
 
+/* verilator lint_off UNUSEDPARAM */
+`include "lz4_comp_status.vh"
+/* verilator lint_on UNUSEDPARAM */
+
+// A frame's kind waits in a FIFO while its beats pass the CRC unit (which carries no
+// sideband): written with the first beat in, read with the last beat into the matcher.
+// A frame's first beat waits while the FIFO is full (only many short frames fill it).
+reg  first_beat_reg = 1'b1;
+wire crc_tready;
+wire kind_ready;
+wire kind_valid;
+wire job_dict;
+wire job_load;
+wire kind_room = kind_ready || !first_beat_reg;
+
+assign s_axis_tready = crc_tready && kind_room;
+
+always @(posedge clk) begin
+    if (s_axis_tvalid && s_axis_tready) begin
+        first_beat_reg <= s_axis_tlast;
+    end
+    if (rst) begin
+        first_beat_reg <= 1'b1;
+    end
+end
+
 wire [DATA_WIDTH-1:0] raw_tdata;
 wire [KEEP_WIDTH-1:0] raw_tkeep;
 wire                  raw_tvalid;
@@ -77,8 +110,8 @@ crc (
     .rst(rst),
     .s_axis_tdata(s_axis_tdata),
     .s_axis_tkeep(s_axis_tkeep),
-    .s_axis_tvalid(s_axis_tvalid),
-    .s_axis_tready(s_axis_tready),
+    .s_axis_tvalid(s_axis_tvalid && kind_room),
+    .s_axis_tready(crc_tready),
     .s_axis_tlast(s_axis_tlast),
     .m_axis_tdata(raw_tdata),
     .m_axis_tkeep(raw_tkeep),
@@ -86,6 +119,21 @@ crc (
     .m_axis_tready(raw_tready),
     .m_axis_tlast(raw_tlast),
     .m_axis_crc(raw_crc)
+);
+
+sync_fifo #(
+    .WIDTH(2),
+    .DEPTH(8)
+)
+kinds (
+    .clk(clk),
+    .rst(rst),
+    .s_data({s_axis_tuser[LZ4C_JOB_LOAD_BIT], s_axis_tuser[LZ4C_JOB_DICT_BIT]}),
+    .s_valid(s_axis_tvalid && crc_tready && first_beat_reg),
+    .s_ready(kind_ready),
+    .m_data({job_load, job_dict}),
+    .m_valid(kind_valid),
+    .m_ready(raw_tvalid && raw_tready && raw_tlast)
 );
 
 wire [7:0]  lit_data;
@@ -100,7 +148,8 @@ lz4_comp_matcher #(
     .DATA_WIDTH(DATA_WIDTH),
     .HASH_BITS(HASH_BITS),
     .WINDOW_SIZE(WINDOW_SIZE),
-    .LIT_BUFFER(LIT_BUFFER)
+    .LIT_BUFFER(LIT_BUFFER),
+    .DICT_SIZE(DICT_SIZE)
 )
 matcher (
     .clk(clk),
@@ -111,6 +160,8 @@ matcher (
     .s_axis_tready(raw_tready),
     .s_axis_tlast(raw_tlast),
     .s_axis_crc(raw_crc),
+    .s_axis_dict(job_dict),
+    .s_axis_load(job_load),
     .m_lit_data(lit_data),
     .m_lit_valid(lit_valid),
     .m_lit_full(lit_full),
@@ -214,8 +265,9 @@ packer (
     .m_axis_tuser(m_axis_tuser)
 );
 
-// No job parameters: the input's tuser is not used.
-wire unused = &{1'b0, s_axis_tuser};
+// Only the two job bits of tuser are used; the kind is read with a frame's beats, which
+// follow its write.
+wire unused = &{1'b0, s_axis_tuser, kind_valid};
 
 endmodule
 

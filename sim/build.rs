@@ -74,10 +74,10 @@ fn models() -> Vec<ModelSpec> {
         params: Vec::new(),
     });
     // The compressor: default, a larger hash table, and a small-FPGA configuration.
-    for (name, width, hash_bits, window, literals) in [
-        ("lz4_compress_w512", 512usize, 12u32, 65536u32, 65536u32),
-        ("lz4_compress_h14", 512, 14, 65536, 65536),
-        ("lz4_compress_small", 64, 10, 4096, 4096),
+    for (name, width, hash_bits, window, literals, dict) in [
+        ("lz4_compress_w512", 512usize, 12u32, 65536u32, 65536u32, 65536u32),
+        ("lz4_compress_h14", 512, 14, 65536, 65536, 65536),
+        ("lz4_compress_small", 64, 10, 4096, 4096, 4096),
     ] {
         models.push(ModelSpec {
             name: name.into(),
@@ -89,6 +89,7 @@ fn models() -> Vec<ModelSpec> {
                 ("HASH_BITS".into(), hash_bits.to_string()),
                 ("WINDOW_SIZE".into(), window.to_string()),
                 ("LIT_BUFFER".into(), literals.to_string()),
+                ("DICT_SIZE".into(), dict.to_string()),
             ],
         });
     }

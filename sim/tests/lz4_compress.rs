@@ -2,6 +2,8 @@
 //! checked against the strict rules of the format and decoded by lz4_flex and by the lz4 C
 //! library; CRC, length and the incompressible flag are checked; the ratio is compared with
 //! the C library at level 1; all crossed with random idle cycles and random backpressure.
+//! With a preset dictionary loaded, blocks decode with liblz4's and lz4_flex's dictionary
+//! decoders, and the ratio is compared with liblz4's with the same dictionary attached.
 
 mod common;
 
@@ -15,9 +17,13 @@ use lzcache_sim::{Beat, Dut, Traffic};
 const DEFAULT: &str = "lz4_compress_w512";
 /// A 16384-entry hash table.
 const LARGE_TABLE: &str = "lz4_compress_h14";
-/// Small FPGAs: 64-bit streams, 1024-entry table, 4 KiB window, 4 KiB literal buffer.
+/// Small FPGAs: 64-bit streams, 1024-entry table, 4 KiB window, 4 KiB literal buffer and
+/// 4 KiB dictionary.
 const SMALL: &str = "lz4_compress_small";
 const SMALL_LIT_BUFFER: usize = 4096;
+const SMALL_DICT: usize = 4096;
+/// The default configuration's largest dictionary.
+const DEFAULT_DICT: usize = 65536;
 const DEFAULT_LIT_BUFFER: usize = 65536;
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -51,16 +57,51 @@ impl Engine {
 
     /// Compresses `values` back to back; returns each completion and the cycles taken.
     fn run(&mut self, values: &[&[u8]], traffic: &Traffic) -> (Vec<Done>, u64) {
+        let frames: Vec<(&[u8], Kind)> = values.iter().map(|v| (*v, Kind::Plain)).collect();
+        self.run_kinds(&frames, traffic)
+    }
+
+    /// Runs frames of any kind back to back.
+    fn run_kinds(&mut self, frames: &[(&[u8], Kind)], traffic: &Traffic) -> (Vec<Done>, u64) {
         let beat_bytes = self.dut.beat_bytes();
-        let beats: Vec<Beat> = values
-            .iter()
-            .flat_map(|v| frame_to_beats(v, beat_bytes))
-            .collect();
-        // One byte per cycle, plus per-value latency; generous for idle and backpressure.
-        let total: usize = values.iter().map(|v| v.len() + 64).sum();
+        let mut beats: Vec<Beat> = Vec::new();
+        for (data, kind) in frames {
+            let mut frame = frame_to_beats(data, beat_bytes);
+            frame[0].user = kind.user();
+            beats.extend(frame);
+        }
+        // One byte per cycle, plus per-value latency (a load also waits for the pipeline to
+        // drain); generous for idle and backpressure.
+        let total: usize = frames.iter().map(|(v, _)| v.len() + 64).sum();
         let budget = 4 * total as u64 + 1000;
-        let run = run_frames(&mut self.dut, beats, values.len(), traffic, budget);
+        let run = run_frames(&mut self.dut, beats, frames.len(), traffic, budget);
         (completions(&run.output, beat_bytes), run.cycles)
+    }
+
+    /// Loads `content` as the dictionary and checks the load's completion.
+    fn load_dict(&mut self, content: &[u8], traffic: &Traffic) {
+        let (done, _) = self.run_kinds(&[(content, Kind::Load)], traffic);
+        assert_eq!(done[0].status, status_ok(), "load of {} bytes", content.len());
+        assert_eq!(done[0].crc, crc64(content), "the load's CRC");
+    }
+}
+
+/// What a frame is to the compressor (its first beat's tuser, lz4_comp_status.vh).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Kind {
+    Plain,
+    WithDict,
+    Load,
+}
+
+impl Kind {
+    fn user(self) -> u128 {
+        let bit = |name: &str| vh_param(COMP_STATUS_VH, "lz4_comp_status.vh", name) as u32;
+        match self {
+            Kind::Plain => 0,
+            Kind::WithDict => 1u128 << bit("LZ4C_JOB_DICT_BIT"),
+            Kind::Load => 1u128 << bit("LZ4C_JOB_LOAD_BIT"),
+        }
     }
 }
 
@@ -88,7 +129,13 @@ fn completions(beats: &[Beat], beat_bytes: usize) -> Vec<Done> {
 /// the last match starting at least 12 bytes before the end and ending at least 5 before it,
 /// and a literals-only last sequence.
 fn strict_decode(block: &[u8], what: &str) -> Vec<u8> {
-    let mut out: Vec<u8> = Vec::new();
+    strict_decode_with(&[], block, what)
+}
+
+/// The same with a preset dictionary: offsets may reach into `dict`, which precedes the
+/// output.
+fn strict_decode_with(dict: &[u8], block: &[u8], what: &str) -> Vec<u8> {
+    let mut out: Vec<u8> = dict.to_vec();
     let mut i = 0;
     let mut last_match: Option<(usize, usize)> = None;
     let read_len = |i: &mut usize, base: usize| -> usize {
@@ -138,7 +185,7 @@ fn strict_decode(block: &[u8], what: &str) -> Vec<u8> {
             "{what}: last 5 bytes are not literals"
         );
     }
-    out
+    out.split_off(dict.len())
 }
 
 /// Checks one completion: status, CRC, length, flag, and that the block decodes to `raw`
@@ -379,4 +426,175 @@ fn reset_mid_value_then_compress() {
     engine.dut.reset(2);
     let (done, _) = engine.run(&[&raw], &Traffic::matrix(92)[3]);
     check(&done[0], &raw, DEFAULT_LIT_BUFFER, "after reset");
+}
+
+/*
+ * Preset dictionaries
+ */
+
+/// Checks a block made with a dictionary: status, CRC, length and flag as without one, and
+/// that it decodes to `raw` with `dict` (`full_dict` for the library decoders: the engine
+/// may hold only its tail) by the strict checker, liblz4 and lz4_flex. Returns whether the
+/// block needs the dictionary (it does not decode without it).
+fn check_with_dict(done: &Done, raw: &[u8], dict: &[u8], full_dict: &[u8], what: &str) -> bool {
+    assert_eq!(done.crc, crc64(raw), "{what}: CRC");
+    assert_eq!(done.status, status_ok(), "{what}: status");
+    assert_eq!(done.length as usize, done.block.len(), "{what}: length");
+    assert_eq!(
+        done.incompressible,
+        done.block.len() >= raw.len(),
+        "{what}: incompressible flag"
+    );
+    assert!(
+        strict_decode_with(dict, &done.block, what) == raw,
+        "{what}: strict decode with the dictionary"
+    );
+    let reference = lzcache_driver::Dictionary::new(1, full_dict.to_vec()).expect("valid");
+    assert!(
+        reference.decompress(&done.block, raw.len()).as_deref() == Some(raw),
+        "{what}: liblz4 with the dictionary decodes other bytes"
+    );
+    let flex = lz4_flex::block::decompress_with_dict(&done.block, raw.len(), full_dict)
+        .expect("lz4_flex decodes");
+    assert!(flex == raw, "{what}: lz4_flex with the dictionary decodes other bytes");
+    lz4_flex::block::decompress(&done.block, raw.len()).ok().as_deref() != Some(raw)
+}
+
+/// A trained 16 KiB dictionary, the records it was trained on and held-out records.
+fn trained_set() -> (Vec<u8>, Vec<Vec<u8>>) {
+    let records = lzcache_driver::dict::json_records(1500, 171);
+    let dict = lzcache_driver::dict::train(&records[..1200], 16 << 10).expect("trains");
+    (dict, records[1200..].to_vec())
+}
+
+#[test]
+fn dictionary_blocks_decode_with_liblz4_and_lz4_flex_under_every_traffic() {
+    let (dict, held_out) = trained_set();
+    // The small configuration holds the dictionary's last 4 KiB: its blocks are blocks of
+    // the whole dictionary too (the tail is what precedes the value in both).
+    let tail = &dict[dict.len() - SMALL_DICT..];
+    for (config, loaded) in [(DEFAULT, &dict[..]), (SMALL, tail)] {
+        let mut engine = Engine::new(config);
+        let frames: Vec<(&[u8], Kind)> = held_out
+            .iter()
+            .map(|v| (v.as_slice(), Kind::WithDict))
+            .collect();
+        let mut first: Option<Vec<Done>> = None;
+        for traffic in Traffic::matrix(173) {
+            engine.load_dict(loaded, &traffic);
+            let (done, _) = engine.run_kinds(&frames, &traffic);
+            let mut referencing = 0;
+            for (i, (raw, done)) in held_out.iter().zip(&done).enumerate() {
+                let what = format!("record {i} ({config}); {traffic}");
+                referencing += usize::from(check_with_dict(done, raw, loaded, &dict, &what));
+            }
+            assert!(
+                referencing * 10 >= held_out.len() * 9,
+                "{config}: only {referencing} of {} blocks use the dictionary",
+                held_out.len()
+            );
+            match &first {
+                None => first = Some(done),
+                Some(first) => assert!(first == &done, "{config}: blocks differ under {traffic}"),
+            }
+        }
+    }
+}
+
+/// Records and text compressed with the dictionary: at least 95 % of liblz4's ratio at
+/// level 1 with the same dictionary attached (the bound), on the default
+/// configuration.
+#[test]
+fn dictionary_ratio_within_five_percent_of_liblz4() {
+    let (dict, held_out) = trained_set();
+    let reference = lzcache_driver::Dictionary::new(1, dict.clone()).expect("valid");
+    let mut engine = Engine::new(DEFAULT);
+    engine.load_dict(&dict, &Traffic::FULL_RATE);
+    let frames: Vec<(&[u8], Kind)> = held_out
+        .iter()
+        .map(|v| (v.as_slice(), Kind::WithDict))
+        .collect();
+    let (done, _) = engine.run_kinds(&frames, &Traffic::FULL_RATE);
+    let raw: usize = held_out.iter().map(Vec::len).sum();
+    // Stored as the server stores them: the block when smaller, else the value raw.
+    let stored = |block: usize, raw: usize| block.min(raw);
+    let ours: usize = done
+        .iter()
+        .zip(&held_out)
+        .map(|(d, v)| stored(d.block.len(), v.len()))
+        .sum();
+    let theirs: usize = held_out
+        .iter()
+        .map(|v| stored(reference.compress(v).expect("compresses").len(), v.len()))
+        .sum();
+    let plain: usize = held_out
+        .iter()
+        .map(|v| stored(lz4_c_block(v).len(), v.len()))
+        .sum();
+    let (ours, theirs, plain) = (
+        raw as f64 / ours as f64,
+        raw as f64 / theirs as f64,
+        raw as f64 / plain as f64,
+    );
+    eprintln!(
+        "ratio with the 16 KiB dictionary, {} records: lzcache RTL {ours:.3}, liblz4 level 1 {theirs:.3} ({:.3}x); without: lz4 C {plain:.3}",
+        held_out.len(),
+        ours / theirs
+    );
+    assert!(
+        ours >= 0.95 * theirs,
+        "ratio {ours:.3} below 95% of liblz4's {theirs:.3}"
+    );
+}
+
+/// A load replaces the dictionary between values in one stream of frames (values before it
+/// finish with the old one), a load that is empty or too long is refused and leaves none, and
+/// a value naming the dictionary then compresses without it.
+#[test]
+fn dictionary_loads_replace_and_refuse() {
+    let first_dict = text(SMALL_DICT, 181);
+    let second_dict = json(SMALL_DICT, 182);
+    let text_value = text(900, 186);
+    let json_value = json(900, 182);
+    let too_long = text(SMALL_DICT + 1, 183);
+    let refused = compress_status_code("LZ4C_ERR_DICT_LENGTH");
+    let mut engine = Engine::new(SMALL);
+    for traffic in Traffic::matrix(184) {
+        let frames: Vec<(&[u8], Kind)> = vec![
+            (&first_dict, Kind::Load),
+            (&text_value, Kind::WithDict),
+            (&json_value, Kind::WithDict),
+            (&second_dict, Kind::Load),
+            (&json_value, Kind::WithDict),
+            (&text_value, Kind::Plain),
+            (&[], Kind::Load),
+            (&json_value, Kind::WithDict),
+            (&second_dict, Kind::Load),
+            (&too_long, Kind::Load),
+            (&text_value, Kind::WithDict),
+        ];
+        let (done, _) = engine.run_kinds(&frames, &traffic);
+        assert_eq!(done.len(), frames.len());
+        let what = |i: usize| format!("frame {i}; {traffic}");
+        assert_eq!(done[0].status, status_ok(), "{}", what(0));
+        assert!(check_with_dict(&done[1], &text_value, &first_dict, &first_dict, &what(1)));
+        check_with_dict(&done[2], &json_value, &first_dict, &first_dict, &what(2));
+        assert_eq!(done[3].status, status_ok(), "{}", what(3));
+        assert!(check_with_dict(&done[4], &json_value, &second_dict, &second_dict, &what(4)));
+        check(&done[5], &text_value, SMALL_LIT_BUFFER, &what(5));
+        assert_eq!(done[6].status, refused, "{}: an empty load", what(6));
+        // No dictionary held: the value's block stands alone.
+        check(&done[7], &json_value, SMALL_LIT_BUFFER, &what(7));
+        assert_eq!(done[8].status, status_ok(), "{}", what(8));
+        assert_eq!(done[9].status, refused, "{}: a load over DICT_SIZE", what(9));
+        check(&done[10], &text_value, SMALL_LIT_BUFFER, &what(10));
+    }
+    // The largest dictionary of the default configuration loads, and its first bytes are in
+    // reach of a value's first bytes only as far as the window's offsets go.
+    let mut engine = Engine::new(DEFAULT);
+    let largest = text(DEFAULT_DICT, 185);
+    engine.load_dict(&largest, &Traffic::FULL_RATE);
+    let value = text(3000, 185);
+    let (done, _) = engine.run_kinds(&[(&value, Kind::WithDict)], &Traffic::FULL_RATE);
+    assert!(check_with_dict(&done[0], &value, &largest, &largest, "64 KiB dictionary"));
 }
