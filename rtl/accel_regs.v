@@ -24,6 +24,8 @@ module accel_regs #
     parameter MAX_JOB_BYTES = 1048576,
     parameter HISTORY_SIZE = 65536,
     parameter DICT_SIZE = 65536,
+    // Largest preset dictionary of a compress engine
+    parameter COMPRESS_DICT_SIZE = 65536,
     // Result slots: the engines, then the checksum unit
     parameter N_SLOTS = N_COMPRESS + N_DECOMPRESS + 1
 )
@@ -85,6 +87,7 @@ module accel_regs #
 localparam [31:0] MAX_JOB = MAX_JOB_BYTES;
 localparam [31:0] HISTORY = HISTORY_SIZE;
 localparam [31:0] DICT_BYTES = DICT_SIZE;
+localparam [31:0] COMPRESS_DICT_BYTES = COMPRESS_DICT_SIZE;
 localparam [7:0] COMPRESS_COUNT = N_COMPRESS;
 localparam [7:0] DECOMPRESS_COUNT = N_DECOMPRESS;
 localparam [7:0] BEAT_COUNT = BEAT_BYTES[7:0];
@@ -120,6 +123,7 @@ always @* begin
     caps_value[CAPS_BEAT_BYTES_LSB +: 8] = BEAT_COUNT;
     caps_value[CAPS_CHECKSUM_BIT] = 1'b1;
     caps_value[CAPS_DICT_BIT] = 1'b1;
+    caps_value[CAPS_COMPRESS_DICT_BIT] = 1'b1;
     // Soft reset reads as 0: it clears itself.
     control_value = 32'd0;
     control_value[CONTROL_ENABLE_BIT] = enable_reg;
@@ -130,8 +134,10 @@ always @* begin
     last_error_value[LAST_ERROR_STATUS_LSB +: 8] = last_error;
 end
 
-// The dictionary ids, one register per decompress engine from REG_DICT_ID_BASE.
+// The dictionary ids, one register per decompress engine from REG_DICT_ID_BASE and one per
+// compress engine from REG_COMPRESS_DICT_ID_BASE.
 wire [11:0] dict_id_index = {s_axil_araddr[11:2], 2'b00} - REG_DICT_ID_BASE;
+wire [11:0] compress_dict_id_index = {s_axil_araddr[11:2], 2'b00} - REG_COMPRESS_DICT_ID_BASE;
 reg  [31:0] dict_id_value;
 integer r;
 always @* begin
@@ -139,6 +145,11 @@ always @* begin
     for (r = 0; r < N_DECOMPRESS; r = r + 1) begin
         if ({20'd0, dict_id_index} == r * 4) begin
             dict_id_value = slot_dict_id[(N_COMPRESS + r)*32 +: 32];
+        end
+    end
+    for (r = 0; r < N_COMPRESS; r = r + 1) begin
+        if ({20'd0, compress_dict_id_index} == r * 4) begin
+            dict_id_value = slot_dict_id[r*32 +: 32];
         end
     end
 end
@@ -152,6 +163,7 @@ always @* begin
         REG_HISTORY: read_value = HISTORY;
         REG_MAX_JOB: read_value = MAX_JOB;
         REG_DICT_SIZE: read_value = DICT_BYTES;
+        REG_COMPRESS_DICT_SIZE: read_value = COMPRESS_DICT_BYTES;
         REG_CONTROL: read_value = control_value;
         REG_STATUS: read_value = status_value;
         REG_SCRATCH: read_value = scratch_reg;

@@ -142,9 +142,9 @@ wire unused_pick = &{1'b0, q};
 wire        from_error = source_reg == ERROR_SOURCE[SOURCE_WIDTH-1:0];
 wire [7:0]  res_status = from_error ? error_status : slot_status[source_reg*8 +: 8];
 wire [7:0]  res_opcode = from_error ? error_opcode
-    : (source_reg < N_COMPRESS ? OP_COMPRESS
-        : (source_reg < N_ENGINES ? (slot_load[source_reg] ? OP_LOAD_DICT : OP_DECOMPRESS)
-            : OP_CHECKSUM));
+    : source_reg < N_ENGINES && slot_load[source_reg] ? OP_LOAD_DICT
+    : source_reg < N_COMPRESS ? OP_COMPRESS
+    : source_reg < N_ENGINES ? OP_DECOMPRESS : OP_CHECKSUM;
 wire [31:0] res_tag = from_error ? error_tag : slot_tag[source_reg*32 +: 32];
 wire [31:0] res_len = from_error ? 32'd0 : slot_len[source_reg*32 +: 32];
 wire [63:0] res_crc = from_error ? 64'd0 : slot_crc[source_reg*64 +: 64];

@@ -11,8 +11,10 @@
 
 // The narrow accelerator for an ECP5-class part: 64-bit streams, one engine of each kind and
 // the checksum unit; jobs up to MAX_JOB_BYTES (the host sends larger values to software); a
-// small compressor (4 KiB window and literal buffer, 1024-entry hash table); decompressor
-// history of MAX_JOB_BYTES (a job's offsets reach no further) and a DICT_SIZE dictionary.
+// small compressor (4 KiB window, literal buffer and dictionary, 1024-entry hash table: its
+// offsets reach no further than 4 KiB, so a longer dictionary's tail is all it needs);
+// decompressor history of MAX_JOB_BYTES (a job's offsets reach no further) and a DICT_SIZE
+// dictionary.
 module board_core #
 (
     // Width of the accelerator's streams in bits (64: the narrow configuration)
@@ -132,7 +134,8 @@ cache_accelerator #(
     .HASH_BITS(10),
     .COMPRESS_WINDOW(4096),
     .COMPRESS_LITERALS(4096),
-    .DICT_SIZE(DICT_SIZE)
+    .DICT_SIZE(DICT_SIZE),
+    .COMPRESS_DICT_SIZE(4096)
 )
 accelerator (
     .clk(clk),

@@ -27,11 +27,15 @@
 // its own buffer of MAX_JOB_BYTES, and the sender streams header and output once complete.
 // Results leave in completion order, not submission order: the host matches them by tag.
 //
-// Preset dictionaries: each decompress engine holds one (lz4_decompress). A load job
-// (OP_LOAD_DICT) names the engine and the id the dictionary gets; the host loads every engine
-// it wants to use. A decompress job naming a dictionary id runs only on an engine holding it
-// (waiting while those are busy) and is answered RES_NO_DICT at once when none does. An
-// engine's id is set when its load is dispatched and cleared if the load fails.
+// Preset dictionaries: each engine holds one (lz4_decompress, lz4_compress). A load job
+// (OP_LOAD_DICT) names the engine (its kind by HDR_LOAD_COMPRESS_BIT) and the id the dictionary
+// gets; the host loads every engine it wants to use. A compress or decompress job naming a
+// dictionary id runs only on an engine of its kind holding it (waiting while those are busy)
+// and is answered RES_NO_DICT at once when none does. An engine's id is set when its load is
+// dispatched and cleared if the load fails. A compress engine may hold a shorter dictionary
+// than a decompress engine (COMPRESS_DICT_SIZE): the host loads the tail of a longer one, and
+// the blocks made with it are blocks of the whole dictionary (its tail is what precedes the
+// value either way).
 module cache_accelerator #
 (
     // Width of the streams in bits (XDMA streaming: 512; 64..512 dividing 512: a narrower
@@ -54,7 +58,10 @@ module cache_accelerator #
     parameter COMPRESS_WINDOW = HISTORY_SIZE,
     parameter COMPRESS_LITERALS = HISTORY_SIZE,
     // Largest preset dictionary of a decompress engine in bytes (a power of two, 128..65536)
-    parameter DICT_SIZE = 65536
+    parameter DICT_SIZE = 65536,
+    // Largest preset dictionary of a compress engine in bytes (a power of two, 256..65536;
+    // matches reach into it as far as the compressor window's offsets do)
+    parameter COMPRESS_DICT_SIZE = DICT_SIZE
 )
 (
     input  wire                  clk,
@@ -119,6 +126,7 @@ localparam SOURCE_WIDTH = $clog2(N_SOURCES);
 localparam WORDS = MAX_JOB_BYTES / KEEP_WIDTH;
 localparam WORD_WIDTH = $clog2(WORDS);
 localparam [31:0] MAX_JOB = MAX_JOB_BYTES;
+localparam [7:0] COMPRESS_COUNT = N_COMPRESS;
 localparam [7:0] DECOMPRESS_COUNT = N_DECOMPRESS;
 // Beats of a 64-byte job or result header.
 localparam HEADER_BITS = 512;
@@ -238,8 +246,10 @@ wire [31:0] hdr_raw_len = header_data[HDR_RAW_LEN_LSB +: 32];
 wire [63:0] hdr_crc = header_data[HDR_CRC_LSB +: 64];
 wire [31:0] hdr_dict_id = header_data[HDR_DICT_ID_LSB +: 32];
 wire [7:0]  hdr_engine = header_data[HDR_ENGINE_LSB +: 8];
+wire        hdr_load_compress_now = header_data[HDR_LOAD_COMPRESS_BIT];
 // The rest of the header is reserved.
-wire unused_header_bits = &{1'b0, header_data[HEADER_BITS-1:HDR_ENGINE_LSB+8], header_data[31:24]};
+wire unused_header_bits = &{1'b0, header_data[HEADER_BITS-1:HDR_LOAD_COMPRESS_BIT+1],
+    header_data[31:24]};
 
 // The header's own checks (they depend on nothing but the header).
 wire hdr_known_now = hdr_magic == JOB_MAGIC
@@ -248,38 +258,40 @@ wire hdr_known_now = hdr_magic == JOB_MAGIC
 wire hdr_too_large_now = hdr_input_len > MAX_JOB
     || (hdr_opcode == OP_DECOMPRESS && hdr_raw_len > MAX_JOB);
 wire hdr_is_load_now = hdr_opcode == OP_LOAD_DICT;
-wire hdr_uses_dict_now = hdr_opcode == OP_DECOMPRESS && hdr_dict_id != 32'd0;
+wire hdr_uses_dict_now = (hdr_opcode == OP_DECOMPRESS || hdr_opcode == OP_COMPRESS)
+    && hdr_dict_id != 32'd0;
 // A load naming no engine or id 0 is refused at once (the engine checks the length).
-wire hdr_bad_load_now = hdr_is_load_now
-    && (hdr_engine >= DECOMPRESS_COUNT || hdr_dict_id == 32'd0);
+wire hdr_bad_load_now = hdr_is_load_now && (hdr_dict_id == 32'd0
+    || hdr_engine >= (hdr_load_compress_now ? COMPRESS_COUNT : DECOMPRESS_COUNT));
 
 wire hdr_known;
 wire hdr_too_large;
 wire hdr_is_load;
 wire hdr_uses_dict;
 wire hdr_bad_load;
+wire hdr_load_compress;
 
 generate
     if (HEADER_BEATS == 1) begin : header_checks_now
         assign header_valid = header_gathered;
-        assign {hdr_known, hdr_too_large, hdr_is_load, hdr_uses_dict, hdr_bad_load} =
-            {hdr_known_now, hdr_too_large_now, hdr_is_load_now, hdr_uses_dict_now,
-                hdr_bad_load_now};
+        assign {hdr_known, hdr_too_large, hdr_is_load, hdr_uses_dict, hdr_bad_load,
+            hdr_load_compress} = {hdr_known_now, hdr_too_large_now, hdr_is_load_now,
+                hdr_uses_dict_now, hdr_bad_load_now, hdr_load_compress_now};
     end else begin : header_checks_register
         // A gathered header waits one cycle while its checks (32-bit length compares among
         // them) go into registers: the dispatcher's decision, and the clearing of the gather
         // register it makes, then start from flip-flops — on the board's 64-bit stream this
         // was the 100 MHz clock's critical path. One cycle per job, beside eight header beats.
         reg       checked_reg = 1'b0;
-        reg [4:0] checks_reg = 5'd0;
+        reg [5:0] checks_reg = 6'd0;
 
         assign header_valid = header_gathered && checked_reg;
-        assign {hdr_known, hdr_too_large, hdr_is_load, hdr_uses_dict, hdr_bad_load} =
-            checks_reg;
+        assign {hdr_known, hdr_too_large, hdr_is_load, hdr_uses_dict, hdr_bad_load,
+            hdr_load_compress} = checks_reg;
 
         always @(posedge clk) begin
             checks_reg <= {hdr_known_now, hdr_too_large_now, hdr_is_load_now,
-                hdr_uses_dict_now, hdr_bad_load_now};
+                hdr_uses_dict_now, hdr_bad_load_now, hdr_load_compress_now};
             checked_reg <= header_gathered && !header_take;
             if (core_rst) begin
                 checked_reg <= 1'b0;
@@ -290,7 +302,7 @@ endgenerate
 
 reg  [N_SLOTS-1:0] slot_busy_reg = {N_SLOTS{1'b0}};
 reg  [N_SLOTS-1:0] slot_done_reg = {N_SLOTS{1'b0}};
-// Per decompress slot: the id of the dictionary it holds (0: none); per slot: running a load.
+// Per engine slot: the id of the dictionary it holds (0: none); per slot: running a load.
 reg  [N_SLOTS*32-1:0] slot_dict_id_reg = {N_SLOTS*32{1'b0}};
 reg  [N_SLOTS-1:0]    slot_load_reg = {N_SLOTS{1'b0}};
 
@@ -305,14 +317,19 @@ always @* begin
     target = {SOURCE_WIDTH{1'b0}};
     dict_held = 1'b0;
     for (t = N_SLOTS - 1; t >= 0; t = t - 1) begin
-        if (t >= N_COMPRESS && t < N_ENGINES && slot_dict_id_reg[t*32 +: 32] == hdr_dict_id) begin
+        if (slot_dict_id_reg[t*32 +: 32] == hdr_dict_id
+                && ((t < N_COMPRESS && hdr_opcode == OP_COMPRESS)
+                    || (t >= N_COMPRESS && t < N_ENGINES && hdr_opcode == OP_DECOMPRESS))) begin
             dict_held = 1'b1;
         end
         if (!slot_busy_reg[t]
-                && ((t < N_COMPRESS && hdr_opcode == OP_COMPRESS)
+                && ((t < N_COMPRESS && hdr_opcode == OP_COMPRESS
+                        && (!hdr_uses_dict || slot_dict_id_reg[t*32 +: 32] == hdr_dict_id))
                     || (t >= N_COMPRESS && t < N_ENGINES && hdr_opcode == OP_DECOMPRESS
                         && (!hdr_uses_dict || slot_dict_id_reg[t*32 +: 32] == hdr_dict_id))
-                    || (t >= N_COMPRESS && t < N_ENGINES && hdr_is_load
+                    || (t < N_COMPRESS && hdr_is_load && hdr_load_compress
+                        && t == {24'd0, hdr_engine})
+                    || (t >= N_COMPRESS && t < N_ENGINES && hdr_is_load && !hdr_load_compress
                         && t - N_COMPRESS == {24'd0, hdr_engine})
                     || (t == CHECKSUM_SLOT && hdr_opcode == OP_CHECKSUM))) begin
             target_found = 1'b1;
@@ -382,8 +399,9 @@ always @* begin
                     header_take = 1'b1;
                     accept_header = 1'b1;
                     route_next = target;
-                    // lz4_decompress's job fields (lz4_dec_status.vh); a load declares the
-                    // payload's length as the dictionary's.
+                    // lz4_decompress's job fields (lz4_dec_status.vh; lz4_compress reads the
+                    // same two flag bits); a load declares the payload's length as the
+                    // dictionary's.
                     route_user_next = {hdr_is_load, hdr_uses_dict,
                         hdr_is_load ? hdr_input_len : hdr_raw_len, hdr_crc};
                     route_first_next = 1'b1;
@@ -442,7 +460,8 @@ generate
             .DATA_WIDTH(DATA_WIDTH),
             .HASH_BITS(HASH_BITS),
             .WINDOW_SIZE(COMPRESS_WINDOW),
-            .LIT_BUFFER(COMPRESS_LITERALS)
+            .LIT_BUFFER(COMPRESS_LITERALS),
+            .DICT_SIZE(COMPRESS_DICT_SIZE)
         )
         engine (
             .clk(clk),
@@ -558,7 +577,20 @@ always @(posedge clk) begin
                 slot_done_reg[s] <= 1'b1;
                 // The checksum unit's CRC sits where the engines' completions have theirs.
                 slot_crc_reg[s*64 +: 64] <= engine_out_user[s*128 + LZ4_DONE_CRC_LSB +: 64];
-                if (s < N_COMPRESS) begin
+                if (s < N_COMPRESS && slot_load_reg[s]) begin
+                    // A dictionary load: no output (the engine's one-byte empty block is
+                    // not sent); a failed one leaves no dictionary.
+                    slot_engine_status_reg[s*8 +: 8] <=
+                        {4'd0, engine_out_user[s*128 + LZ4C_DONE_STATUS_LSB +: 4]};
+                    slot_len_reg[s*32 +: 32] <= 32'd0;
+                    slot_crc_valid_reg[s] <= 1'b0;
+                    if (engine_out_user[s*128 + LZ4C_DONE_STATUS_LSB +: 4] == LZ4C_OK) begin
+                        slot_status_reg[s*8 +: 8] <= RES_OK;
+                    end else begin
+                        slot_status_reg[s*8 +: 8] <= RES_BAD_DICT;
+                        slot_dict_id_reg[s*32 +: 32] <= 32'd0;
+                    end
+                end else if (s < N_COMPRESS) begin
                     slot_engine_status_reg[s*8 +: 8] <=
                         {4'd0, engine_out_user[s*128 + LZ4C_DONE_STATUS_LSB +: 4]};
                     // Incompressible, no block, or a block over the buffer: no output.
@@ -750,6 +782,7 @@ accel_regs #(
     .MAX_JOB_BYTES(MAX_JOB_BYTES),
     .HISTORY_SIZE(HISTORY_SIZE),
     .DICT_SIZE(DICT_SIZE),
+    .COMPRESS_DICT_SIZE(COMPRESS_DICT_SIZE),
     .N_SLOTS(N_SLOTS)
 )
 regs (

@@ -6,7 +6,7 @@
 
 // Identification.
 localparam [31:0] ACCEL_ID = 32'h4C5A4331;          // "LZC1"
-localparam [31:0] ACCEL_VERSION = 32'h00020000;     // major.minor.patch as 8.8.16 bits
+localparam [31:0] ACCEL_VERSION = 32'h00030000;     // major.minor.patch as 8.8.16 bits
 
 // AXI4-Lite registers (byte offsets, 32-bit registers).
 localparam [11:0] REG_ID = 12'h000;                 // ACCEL_ID
@@ -15,6 +15,7 @@ localparam [11:0] REG_CAPS = 12'h008;               // [7:0] compress engines, [
 localparam [11:0] REG_HISTORY = 12'h00C;            // decompressor history / compressor window in bytes
 localparam [11:0] REG_MAX_JOB = 12'h010;            // largest input and output of a job in bytes
 localparam [11:0] REG_DICT_SIZE = 12'h014;          // largest preset dictionary of a decompress engine in bytes
+localparam [11:0] REG_COMPRESS_DICT_SIZE = 12'h018; // largest preset dictionary of a compress engine in bytes
 localparam [11:0] REG_CONTROL = 12'h020;            // [0] enable (reset value 1), [1] soft reset (write 1; self-clearing)
 localparam [11:0] REG_STATUS = 12'h024;             // [0] enabled, [15:8] engines busy
 localparam [11:0] REG_SCRATCH = 12'h028;            // read/write, for link tests
@@ -32,6 +33,7 @@ localparam [11:0] REG_INCOMPRESSIBLE = 12'h070;     // compress jobs answered in
 localparam [11:0] REG_LAST_ERROR = 12'h074;         // [7:0] result status of the last failed job
 localparam [11:0] REG_LAST_ERROR_TAG = 12'h078;     // its tag
 localparam [11:0] REG_DICT_ID_BASE = 12'h080;       // decompress engine i's dictionary id at +4*i (0: none)
+localparam [11:0] REG_COMPRESS_DICT_ID_BASE = 12'h0C0; // compress engine i's dictionary id at +4*i (0: none)
 
 // Register fields (bit positions within their register).
 localparam [31:0] CAPS_COMPRESS_LSB = 32'd0;          // REG_CAPS: 8 bits, compress engines
@@ -39,6 +41,7 @@ localparam [31:0] CAPS_DECOMPRESS_LSB = 32'd8;        // REG_CAPS: 8 bits, decom
 localparam [31:0] CAPS_BEAT_BYTES_LSB = 32'd16;       // REG_CAPS: 8 bits, stream bytes per beat
 localparam [31:0] CAPS_CHECKSUM_BIT = 32'd24;         // REG_CAPS: a checksum unit is present
 localparam [31:0] CAPS_DICT_BIT = 32'd25;             // REG_CAPS: decompress engines take a preset dictionary
+localparam [31:0] CAPS_COMPRESS_DICT_BIT = 32'd26;    // REG_CAPS: compress engines take a preset dictionary
 localparam [31:0] CONTROL_ENABLE_BIT = 32'd0;         // REG_CONTROL: accept jobs (reset value 1)
 localparam [31:0] CONTROL_SOFT_RESET_BIT = 32'd1;     // REG_CONTROL: write 1 to reset the engines (self-clearing)
 localparam [31:0] STATUS_ENABLED_BIT = 32'd0;         // REG_STATUS: accepting jobs
@@ -51,14 +54,15 @@ localparam [15:0] JOB_MAGIC = 16'h4A4C;             // bits [15:0]
 localparam [7:0] OP_COMPRESS = 8'd1;                // opcode, bits [23:16]
 localparam [7:0] OP_DECOMPRESS = 8'd2;
 localparam [7:0] OP_CHECKSUM = 8'd3;
-localparam [7:0] OP_LOAD_DICT = 8'd4;               // the payload becomes one decompress engine's dictionary
+localparam [7:0] OP_LOAD_DICT = 8'd4;               // the payload becomes one engine's dictionary
 localparam [8:0] HDR_OPCODE_LSB = 9'd16;
 localparam [8:0] HDR_TAG_LSB = 9'd32;               // 32 bits: returned in the result
 localparam [8:0] HDR_INPUT_LEN_LSB = 9'd64;         // 32 bits: payload bytes
 localparam [8:0] HDR_RAW_LEN_LSB = 9'd96;           // 32 bits: decompress: expected raw length
 localparam [8:0] HDR_CRC_LSB = 9'd128;              // 64 bits: decompress: expected CRC-64/NVME
-localparam [8:0] HDR_DICT_ID_LSB = 9'd192;          // 32 bits: decompress: dictionary used (0: none); load: its id
-localparam [8:0] HDR_ENGINE_LSB = 9'd224;           // 8 bits: load: which decompress engine (0-based)
+localparam [8:0] HDR_DICT_ID_LSB = 9'd192;          // 32 bits: compress, decompress: dictionary used (0: none); load: its id
+localparam [8:0] HDR_ENGINE_LSB = 9'd224;           // 8 bits: load: which engine of its kind (0-based)
+localparam [8:0] HDR_LOAD_COMPRESS_BIT = 9'd232;    // load: into a compress engine (else a decompress engine)
 
 // Result header: the first 64-byte beat of each card-to-host frame; the output follows.
 localparam [15:0] RESULT_MAGIC = 16'h524C;          // bits [15:0]
@@ -78,7 +82,7 @@ localparam [7:0] RES_MALFORMED = 8'd2;              // decompress: not a valid b
 localparam [7:0] RES_LENGTH = 8'd3;                 // decompress: valid block of another length
 localparam [7:0] RES_BAD_OPCODE = 8'd4;             // unknown opcode or bad magic
 localparam [7:0] RES_TOO_LARGE = 8'd5;              // a length over REG_MAX_JOB
-localparam [7:0] RES_NO_DICT = 8'd6;                // decompress: no engine holds the named dictionary
+localparam [7:0] RES_NO_DICT = 8'd6;                // compress, decompress: no engine of the kind holds the named dictionary
 localparam [7:0] RES_BAD_DICT = 8'd7;               // load: id 0, no such engine, or a length of 0, over REG_DICT_SIZE or not the payload's
 
 // UDP link (boards behind Ethernet, udp_job_bridge.v): each datagram opens with six 32-bit

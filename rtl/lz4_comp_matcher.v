@@ -181,9 +181,12 @@ wire [BEAT_COUNT_WIDTH:0] beat_next_index = {1'b0, beat_index_reg} + 1'b1;
 wire                      beat_empty = beat_bytes_reg == 0;
 wire                      beat_final_byte = beat_empty || beat_next_index >= {1'b0, beat_bytes_reg};
 wire                      look_room = look_count_reg < LOOK[LOOK_COUNT_WIDTH-1:0];
-// A dictionary load starts once nothing of an earlier value is left in the pipeline.
-wire                      pipeline_busy;
-wire                      load_waits = beat_load_reg && frame_first_reg && pipeline_busy;
+// A dictionary load starts once nothing of an earlier value is left in the pipeline. The flag
+// is a register a cycle behind the pipeline, which also counts the byte ingested in that cycle
+// as busy: nothing enters the pipeline but through the look-ahead, so when it says idle the
+// pipeline is (it keeps ingest, which gates every stage's input, short).
+reg                       pipeline_busy_reg = 1'b0;
+wire                      load_waits = beat_load_reg && frame_first_reg && pipeline_busy_reg;
 // Take a byte (or the empty last beat of an empty value) while the look-ahead has room.
 wire                      ingest = beat_valid_reg && !look_ended_reg && look_room && !load_waits;
 wire                      ingest_byte = ingest && !beat_empty;
@@ -212,7 +215,7 @@ wire                  dict_write = ingest_byte && beat_load_reg
 
 reg        p1_valid_reg = 1'b0, p2_valid_reg = 1'b0, p3_valid_reg = 1'b0, p4_valid_reg = 1'b0;
 reg        p5_valid_reg = 1'b0, p6_valid_reg = 1'b0, p7_valid_reg = 1'b0;
-assign pipeline_busy = p1_valid_reg || p2_valid_reg || p3_valid_reg || p4_valid_reg
+wire       pipeline_busy = p1_valid_reg || p2_valid_reg || p3_valid_reg || p4_valid_reg
     || p5_valid_reg || p6_valid_reg || p7_valid_reg || look_count_reg != 0 || look_ended_reg;
 wire       stall;
 wire       advance = !stall;
@@ -227,7 +230,10 @@ wire [4:0] remaining = look_ended_reg ? look_count_reg : 5'd16;
 reg [31:0] p1_pos_reg = 32'd0, p2_pos_reg = 32'd0, p3_pos_reg = 32'd0, p4_pos_reg = 32'd0;
 reg [31:0] p5_pos_reg = 32'd0, p6_pos_reg = 32'd0;
 reg [31:0] p1_key_reg = 32'd0, p2_key_reg = 32'd0, p3_key_reg = 32'd0, p4_key_reg = 32'd0;
-reg [31:0] p5_key_reg = 32'd0, p6_key_reg = 32'd0, p7_key_reg = 32'd0;
+reg [31:0] p5_key_reg = 32'd0;
+// P6 and P7 need only the position's own byte (a literal, or the extension's compare); the
+// whole key goes on in the banks' order.
+reg [7:0]  p6_byte_reg = 8'd0, p7_byte_reg = 8'd0;
 reg [4:0]  p1_remaining_reg = 5'd0, p2_remaining_reg = 5'd0, p3_remaining_reg = 5'd0;
 reg [4:0]  p4_remaining_reg = 5'd0, p5_remaining_reg = 5'd0, p6_remaining_reg = 5'd0;
 reg [4:0]  p7_remaining_reg = 5'd0;
@@ -320,6 +326,18 @@ dict_table (
 wire [31:0]          candidate = p5_forward_reg ? p6_pos_reg : p5_table_reg;
 reg  [31:0]          p5_in_value_reg = 32'd0;
 wire [WIN_WIDTH-1:0] verify_addr = candidate[WIN_WIDTH-1:0];
+
+// The key's bytes in the order the four banks return them when read at an address with these
+// low bits (its first byte is in that bank): the key is put in the banks' order a stage ahead,
+// where it is a register, so that P7 compares without a byte rotation before the decision.
+function [31:0] bank_order(input [31:0] key, input [1:0] first_bank);
+    case (first_bank)
+        2'd0: bank_order = key;
+        2'd1: bank_order = {key[23:0], key[31:24]};
+        2'd2: bank_order = {key[15:0], key[31:16]};
+        default: bank_order = {key[7:0], key[31:8]};
+    endcase
+endfunction
 wire [31:0]          verify_banks;
 
 genvar bank;
@@ -423,7 +441,8 @@ dict_copy_b (
 
 reg  [31:0] p6_offset_reg = 32'd0;
 reg  [31:0] p6_in_value_reg = 32'd0;
-reg  [1:0]  p6_verify_rot_reg = 2'd0;
+// The key in the banks' order (see bank_order), for the candidate and the dictionary's.
+reg  [31:0] p6_value_key_reg = 32'd0;
 wire        candidate_ok = p6_valid_reg && !p6_end_reg && !p6_load_reg
     && p6_remaining_reg >= 5'd12
     && p6_offset_reg != 32'd0 && p6_offset_reg <= MAX_OFFSET
@@ -431,7 +450,7 @@ wire        candidate_ok = p6_valid_reg && !p6_end_reg && !p6_load_reg
 // The dictionary's candidate: inside the dictionary in force with its 4 bytes, and in reach.
 reg  [31:0] p6_dict_offset_reg = 32'd0;
 reg         p6_dict_inside_reg = 1'b0;
-reg  [1:0]  p6_dict_rot_reg = 2'd0;
+reg  [31:0] p6_dict_key_reg = 32'd0;
 wire        dict_candidate_ok = p6_valid_reg && !p6_end_reg && p6_dict_reg
     && p6_remaining_reg >= 5'd12 && p6_dict_inside_reg && p6_dict_offset_reg <= MAX_OFFSET;
 
@@ -441,26 +460,14 @@ wire        dict_candidate_ok = p6_valid_reg && !p6_end_reg && p6_dict_reg
 
 reg        p7_candidate_ok_reg = 1'b0;
 reg [15:0] p7_offset_reg = 16'd0;
-reg [1:0]  p7_verify_rot_reg = 2'd0;
+reg [31:0] p7_value_key_reg = 32'd0;
 reg [31:0] p7_verify_banks_reg = 32'd0;
 reg [7:0]  p7_extend_byte_reg = 8'd0;
 reg        p7_dict_candidate_ok_reg = 1'b0;
 reg [15:0] p7_dict_offset_reg = 16'd0;
-reg [1:0]  p7_dict_rot_reg = 2'd0;
+reg [31:0] p7_dict_key_reg = 32'd0;
 reg [31:0] p7_dict_verify_banks_reg = 32'd0;
 
-// Four banks' bytes in key order, the bank of the first byte given by the address' low bits.
-function [31:0] key_order(input [31:0] banks, input [1:0] rot);
-    case (rot)
-        2'd0: key_order = banks;
-        2'd1: key_order = {banks[7:0], banks[31:8]};
-        2'd2: key_order = {banks[15:0], banks[31:16]};
-        default: key_order = {banks[23:0], banks[31:24]};
-    endcase
-endfunction
-
-wire [31:0] verify_bytes = key_order(p7_verify_banks_reg, p7_verify_rot_reg);
-wire [31:0] dict_verify_bytes = key_order(p7_dict_verify_banks_reg, p7_dict_rot_reg);
 
 reg        in_match_reg = 1'b0, in_match_next;
 reg [1:0]  auto_reg = 2'd0, auto_next;
@@ -484,10 +491,10 @@ reg        lit_valid;
 wire run_full = run_full_reg;
 // The count reaches LIT_LIMIT with one more literal of the run.
 wire run_nearly_full = lit_count_reg == LIT_LIMIT - 32'd1;
-wire value_match = p7_candidate_ok_reg && p7_key_reg == verify_bytes;
-wire dict_match = p7_dict_candidate_ok_reg && p7_key_reg == dict_verify_bytes;
+wire value_match = p7_candidate_ok_reg && p7_value_key_reg == p7_verify_banks_reg;
+wire dict_match = p7_dict_candidate_ok_reg && p7_dict_key_reg == p7_dict_verify_banks_reg;
 wire match_starts = (value_match || dict_match) && !run_full;
-wire match_continues = p7_extend_byte_reg == p7_key_reg[7:0] && p7_remaining_reg >= 5'd6;
+wire match_continues = p7_extend_byte_reg == p7_byte_reg && p7_remaining_reg >= 5'd6;
 
 // The stall, from registers and the one-byte extension compare only (not from the 4-byte
 // candidate compare, the deep part of the decision): the position in P7 waits whenever it
@@ -579,7 +586,7 @@ always @* begin
     end
 end
 
-assign m_lit_data = p7_key_reg[7:0];
+assign m_lit_data = p7_byte_reg;
 assign m_lit_valid = lit_valid && !stall;
 assign m_rec_data = {rec_final, rec_status, rec_lit_count, offset_reg, match_len_reg};
 assign m_rec_job = {p7_crc_reg, raw_len_reg};
@@ -639,6 +646,7 @@ always @(posedge clk) begin
     if (ingest_byte) begin
         in_pos_reg <= in_pos_reg + 32'd1;
     end
+    pipeline_busy_reg <= pipeline_busy || ingest;
     if (ingest) begin
         look_dict_reg <= beat_dict_reg && !beat_load_reg;
         look_load_reg <= beat_load_reg;
@@ -651,9 +659,12 @@ always @(posedge clk) begin
             dict_len_reg <= 17'd0;
         end
         if (beat_final_byte && beat_last_reg) begin
+            // The length with this byte fits: compares of the count alone, selected by the
+            // byte (the count saturates one past DICT_SIZE).
             dict_count_reg <= 17'd0;
-            if (dict_count_reg + {16'd0, ingest_byte} <= DICT_SIZE[16:0]) begin
-                dict_len_reg <= dict_count_reg + {16'd0, ingest_byte};
+            if (ingest_byte ? dict_count_reg < DICT_SIZE[16:0]
+                    : dict_count_reg <= DICT_SIZE[16:0]) begin
+                dict_len_reg <= ingest_byte ? dict_count_reg + 17'd1 : dict_count_reg;
             end
         end else if (ingest_byte && dict_count_reg <= DICT_SIZE[16:0]) begin
             // Counted up to one past the largest: enough to refuse a load that is too long.
@@ -734,7 +745,7 @@ always @(posedge clk) begin
 
         p6_valid_reg <= p5_valid_reg;
         p6_pos_reg <= p5_pos_reg;
-        p6_key_reg <= p5_key_reg;
+        p6_byte_reg <= p5_key_reg[7:0];
         p6_remaining_reg <= p5_remaining_reg;
         p6_end_reg <= p5_end_reg;
         p6_crc_reg <= p5_crc_reg;
@@ -744,25 +755,25 @@ always @(posedge clk) begin
             - {{(32-DICT_WIDTH){1'b0}}, p5_dict_table_reg};
         p6_dict_inside_reg <= {{(17-DICT_WIDTH){1'b0}}, p5_dict_table_reg} + 17'd4
             <= dict_len_reg;
-        p6_dict_rot_reg <= dict_verify_addr[1:0];
+        p6_dict_key_reg <= bank_order(p5_key_reg, dict_verify_addr[1:0]);
         p6_extend_from_dict_reg <= p5_in_value_reg < {16'd0, offset_reg};
         p6_in_value_reg <= p5_in_value_reg;
         p6_offset_reg <= p5_pos_reg - candidate;
-        p6_verify_rot_reg <= verify_addr[1:0];
+        p6_value_key_reg <= bank_order(p5_key_reg, verify_addr[1:0]);
 
         p7_valid_reg <= p6_valid_reg;
-        p7_key_reg <= p6_key_reg;
+        p7_byte_reg <= p6_byte_reg;
         p7_remaining_reg <= p6_remaining_reg;
         p7_end_reg <= p6_end_reg;
         p7_crc_reg <= p6_crc_reg;
         p7_load_reg <= p6_load_reg;
         p7_dict_candidate_ok_reg <= dict_candidate_ok;
         p7_dict_offset_reg <= p6_dict_offset_reg[15:0];
-        p7_dict_rot_reg <= p6_dict_rot_reg;
+        p7_dict_key_reg <= p6_dict_key_reg;
         p7_dict_verify_banks_reg <= dict_verify_banks;
         p7_candidate_ok_reg <= candidate_ok;
         p7_offset_reg <= p6_offset_reg[15:0];
-        p7_verify_rot_reg <= p6_verify_rot_reg;
+        p7_value_key_reg <= p6_value_key_reg;
         p7_verify_banks_reg <= verify_banks;
         p7_extend_byte_reg <= p6_extend_from_dict_reg ? dict_extend_byte : extend_byte;
     end

@@ -75,7 +75,14 @@ fn models() -> Vec<ModelSpec> {
     });
     // The compressor: default, a larger hash table, and a small-FPGA configuration.
     for (name, width, hash_bits, window, literals, dict) in [
-        ("lz4_compress_w512", 512usize, 12u32, 65536u32, 65536u32, 65536u32),
+        (
+            "lz4_compress_w512",
+            512usize,
+            12u32,
+            65536u32,
+            65536u32,
+            65536u32,
+        ),
         ("lz4_compress_h14", 512, 14, 65536, 65536, 65536),
         ("lz4_compress_small", 64, 10, 4096, 4096, 4096),
     ] {

@@ -35,6 +35,8 @@ fn text(len: usize, seed: u64) -> Vec<u8> {
 /// What a job must come back as.
 enum Expect {
     Compressed(Vec<u8>),
+    /// Compressed with preset dictionary 3.
+    CompressedWithDict(Vec<u8>),
     Raw(Vec<u8>),
     Crc(u64),
     Status(u8),
@@ -47,31 +49,36 @@ fn jobs_back_to_back_under_idle_and_backpressure() {
     let mut input = Vec::new();
     let mut expect: HashMap<u32, Expect> = HashMap::new();
     let mut tag = 0u32;
-    let mut job = |opcode: u8, payload: &[u8], raw_len: usize, crc: u64, dict: (u32, u8), e| {
-        tag += 1;
-        let header = JobHeader {
-            opcode,
-            tag,
-            input_len: payload.len() as u32,
-            raw_len: raw_len as u32,
-            expected_crc: crc,
-            dict_id: dict.0,
-            engine: dict.1,
+    let mut job =
+        |opcode: u8, payload: &[u8], raw_len: usize, crc: u64, dict: (u32, u8, bool), e| {
+            tag += 1;
+            let header = JobHeader {
+                opcode,
+                tag,
+                input_len: payload.len() as u32,
+                raw_len: raw_len as u32,
+                expected_crc: crc,
+                dict_id: dict.0,
+                engine: dict.1,
+                load_compress: dict.2,
+            };
+            input.extend(beats(&job_frame(&header, payload)));
+            expect.insert(tag, e);
         };
-        input.extend(beats(&job_frame(&header, payload)));
-        expect.insert(tag, e);
-    };
-    // Preset dictionary 3 on both decompress engines first, so its values may go to either.
+    // Preset dictionary 3 on both decompress and both compress engines first, so its values
+    // may go to either.
     let dict = lzcache_driver::Dictionary::new(3, text(6000, 99)).unwrap();
     for engine in 0..2 {
-        job(
-            OP_LOAD_DICT,
-            dict.content(),
-            0,
-            0,
-            (3, engine),
-            Expect::Status(RES_OK),
-        );
+        for compress in [false, true] {
+            job(
+                OP_LOAD_DICT,
+                dict.content(),
+                0,
+                0,
+                (3, engine, compress),
+                Expect::Status(RES_OK),
+            );
+        }
     }
     for (i, len) in [0usize, 5, 100, 1000, 5000, 20_000, 64, 65]
         .into_iter()
@@ -85,7 +92,7 @@ fn jobs_back_to_back_under_idle_and_backpressure() {
             &raw,
             0,
             0,
-            (0, 0),
+            (0, 0, false),
             Expect::Compressed(raw.clone()),
         );
         job(
@@ -93,25 +100,33 @@ fn jobs_back_to_back_under_idle_and_backpressure() {
             &block,
             raw.len(),
             crc,
-            (0, 0),
+            (0, 0, false),
             Expect::Raw(raw.clone()),
         );
-        job(OP_CHECKSUM, &raw, 0, 0, (0, 0), Expect::Crc(crc));
+        job(OP_CHECKSUM, &raw, 0, 0, (0, 0, false), Expect::Crc(crc));
         let dict_block = dict.compress(&raw).unwrap();
         job(
             OP_DECOMPRESS,
             &dict_block,
             raw.len(),
             crc,
-            (3, 0),
+            (3, 0, false),
             Expect::Raw(raw.clone()),
+        );
+        job(
+            OP_COMPRESS,
+            &raw,
+            0,
+            0,
+            (3, 0, false),
+            Expect::CompressedWithDict(raw.clone()),
         );
         job(
             OP_DECOMPRESS,
             &dict_block,
             raw.len(),
             crc,
-            (4, 0),
+            (4, 0, false),
             Expect::Status(RES_NO_DICT),
         );
     }
@@ -120,7 +135,7 @@ fn jobs_back_to_back_under_idle_and_backpressure() {
         b"payload of a job nobody can run",
         0,
         0,
-        (0, 0),
+        (0, 0, false),
         Expect::Status(RES_BAD_OPCODE),
     );
     job(
@@ -128,7 +143,7 @@ fn jobs_back_to_back_under_idle_and_backpressure() {
         &[0x04, 0x01, 0x00],
         50,
         0,
-        (0, 0),
+        (0, 0, false),
         Expect::Status(RES_MALFORMED),
     );
     job(
@@ -136,7 +151,7 @@ fn jobs_back_to_back_under_idle_and_backpressure() {
         b"x",
         2 << 20,
         0,
-        (0, 0),
+        (0, 0, false),
         Expect::Status(RES_TOO_LARGE),
     );
     let jobs = expect.len();
@@ -158,6 +173,16 @@ fn jobs_back_to_back_under_idle_and_backpressure() {
                     if header.status == RES_OK {
                         let back = lz4_flex::block::decompress(output, raw.len()).unwrap();
                         assert!(&back == raw, "{what}");
+                    } else {
+                        assert_eq!(header.status, RES_INCOMPRESSIBLE, "{what}");
+                        assert!(raw.len() < 32, "{what}: {} bytes", raw.len());
+                    }
+                }
+                Expect::CompressedWithDict(raw) => {
+                    assert_eq!(header.crc, crc64::checksum(raw), "{what}");
+                    if header.status == RES_OK {
+                        let back = dict.decompress(output, raw.len());
+                        assert!(back.as_ref() == Some(raw), "{what}");
                     } else {
                         assert_eq!(header.status, RES_INCOMPRESSIBLE, "{what}");
                         assert!(raw.len() < 32, "{what}: {} bytes", raw.len());

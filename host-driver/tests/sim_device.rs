@@ -138,6 +138,7 @@ fn bad_jobs_get_error_results_and_the_device_goes_on() {
                 expected_crc: crc64::checksum(&good_raw),
                 dict_id: 0,
                 engine: 0,
+                load_compress: false,
             },
             block,
         )
@@ -450,11 +451,31 @@ fn the_driver_loads_the_newest_dictionary_and_declines_the_rest() {
     // One load per decompress engine, then the jobs.
     assert_eq!(submitted(), engines + first_values.len() as u64);
 
-    // The device has no dictionary compressor: such jobs are declined.
+    // Compression with the dictionary: one load per compress engine, then the job; the
+    // block needs the dictionary and decodes with it.
+    let compress_engines = u64::from(dev.info().compress_engines);
+    assert_eq!(dev.info().compress_dict_size, 65536);
+    let raw = &first_values[0].0;
     let compress = dev
-        .run(Job::compress(0, first_values[0].0.clone()).with_dict(Some(Arc::clone(&first))))
+        .run(Job::compress(0, raw.clone()).with_dict(Some(Arc::clone(&first))))
         .unwrap();
-    assert_eq!(compress.status, JobStatus::Unsupported);
+    assert_eq!(compress.status, JobStatus::Ok);
+    assert_eq!(compress.crc64, crc64::checksum(raw));
+    assert_eq!(
+        first.decompress(&compress.output, raw.len()).as_deref(),
+        Some(&raw[..])
+    );
+    assert_ne!(
+        lz4_flex::block::decompress(&compress.output, raw.len())
+            .ok()
+            .as_ref(),
+        Some(raw),
+        "the block uses the dictionary"
+    );
+    assert_eq!(
+        submitted(),
+        engines + compress_engines + first_values.len() as u64 + 1
+    );
 
     // A newer dictionary replaces it; the older one's values are declined from then on.
     let done = run(&second, &second_values[0]);
@@ -463,7 +484,10 @@ fn the_driver_loads_the_newest_dictionary_and_declines_the_rest() {
         (JobStatus::Ok, second_values[0].0.clone())
     );
     assert_eq!(run(&first, &first_values[0]).status, JobStatus::Unsupported);
-    assert_eq!(submitted(), 2 * engines + first_values.len() as u64 + 1);
+    assert_eq!(
+        submitted(),
+        2 * engines + compress_engines + first_values.len() as u64 + 2
+    );
 
     // After a reset the device has none: the job that finds out is declined, the next reloads.
     dev.write_reg(
@@ -480,5 +504,102 @@ fn the_driver_loads_the_newest_dictionary_and_declines_the_rest() {
         (done.status, done.output.to_vec()),
         (JobStatus::Ok, second_values[2].0.clone())
     );
-    assert_eq!(submitted(), 3 * engines + first_values.len() as u64 + 3);
+    assert_eq!(
+        submitted(),
+        3 * engines + compress_engines + first_values.len() as u64 + 4
+    );
+}
+
+#[test]
+fn compress_engines_take_a_dictionary() {
+    let mut link = SimLink::start(FaultPlan::none()).unwrap();
+    let reg = |link: &mut SimLink, r: u16| link.read_reg(u32::from(r)).unwrap();
+    assert_eq!(reg(&mut link, REG_CAPS) >> CAPS_COMPRESS_DICT_BIT & 1, 1);
+    assert_eq!(reg(&mut link, REG_COMPRESS_DICT_SIZE), 65536);
+    let engines = (reg(&mut link, REG_CAPS) >> CAPS_COMPRESS_LSB & 0xFF) as u8;
+    let (dict, values) = dictionary_and_values(7, 70);
+    let load = |tag, engine, id, content: &[u8]| {
+        job_frame(
+            &JobHeader::load_compress_dict(tag, engine, id, content.len()),
+            content,
+        )
+    };
+    let compress = |tag, id, raw: &[u8]| {
+        let mut header = JobHeader::for_op(&lzcache_driver::JobOp::Compress, tag, raw.len());
+        header.dict_id = id;
+        job_frame(&header, raw)
+    };
+    let result = |link: &mut SimLink, frame: &[u8]| {
+        let result = exchange(link, frame);
+        let (header, output) = parse_result(&result).unwrap();
+        (header, output.to_vec())
+    };
+    let dict_ids = |link: &mut SimLink| -> Vec<u32> {
+        (0..u16::from(engines))
+            .map(|e| reg(link, REG_COMPRESS_DICT_ID_BASE + 4 * e))
+            .collect()
+    };
+
+    // Nothing loaded: refused at once; so are loads naming no such engine or id 0.
+    assert_eq!(
+        result(&mut link, &compress(1, 7, &values[0].0)).0.status,
+        RES_NO_DICT
+    );
+    assert_eq!(
+        result(&mut link, &load(2, engines, 7, dict.content()))
+            .0
+            .status,
+        RES_BAD_DICT
+    );
+    assert_eq!(
+        result(&mut link, &load(3, 0, 0, dict.content())).0.status,
+        RES_BAD_DICT
+    );
+    assert_eq!(dict_ids(&mut link), vec![0; usize::from(engines)]);
+
+    // Loaded on the first compress engine: values naming it run there, their blocks need the
+    // dictionary and decode with liblz4's and lz4_flex's dictionary decoders; the decompress
+    // engines hold none.
+    let (loaded, _) = result(&mut link, &load(4, 0, 7, dict.content()));
+    assert_eq!((loaded.status, loaded.opcode), (RES_OK, OP_LOAD_DICT));
+    assert_eq!(dict_ids(&mut link)[0], 7);
+    assert_eq!(reg(&mut link, REG_DICT_ID_BASE), 0);
+    for (i, (raw, _)) in values.iter().enumerate() {
+        let (header, block) = result(&mut link, &compress(10 + i as u32, 7, raw));
+        assert_eq!((header.status, header.engine), (RES_OK, 0), "value {i}");
+        assert_eq!(header.crc, crc64::checksum(raw), "value {i}");
+        assert_eq!(
+            dict.decompress(&block, raw.len()).as_deref(),
+            Some(&raw[..]),
+            "value {i}"
+        );
+        assert_eq!(
+            lz4_flex::block::decompress_with_dict(&block, raw.len(), dict.content()).unwrap(),
+            *raw,
+            "value {i}"
+        );
+        assert_ne!(
+            lz4_flex::block::decompress(&block, raw.len()).ok().as_ref(),
+            Some(raw),
+            "value {i}: the block uses the dictionary"
+        );
+    }
+    // A load too long for the engine's memory leaves it without one.
+    let too_long = text(65537, 71);
+    assert_eq!(
+        result(&mut link, &load(30, 0, 9, &too_long)).0.status,
+        RES_BAD_DICT
+    );
+    assert_eq!(dict_ids(&mut link)[0], 0);
+    assert_eq!(
+        result(&mut link, &compress(31, 7, &values[1].0)).0.status,
+        RES_NO_DICT
+    );
+    // Plain compression is unaffected.
+    let (header, block) = result(&mut link, &compress(32, 0, &values[2].0));
+    assert_eq!(header.status, RES_OK);
+    assert_eq!(
+        lz4_flex::block::decompress(&block, values[2].0.len()).unwrap(),
+        values[2].0
+    );
 }

@@ -7,7 +7,8 @@
 `default_nettype none
 
 // lz4_compress in its narrow configuration (64-bit stream, 1024-entry hash table, 4 KiB
-// window and literal buffer) with every port registered by pnr_port_harness.
+// window, literal buffer and preset dictionary) with every port registered by
+// pnr_port_harness.
 module pnr_lz4_compress
 (
     input  wire clk,
@@ -50,7 +51,8 @@ lz4_compress #(
     .DATA_WIDTH(DATA_WIDTH),
     .HASH_BITS(10),
     .WINDOW_SIZE(4096),
-    .LIT_BUFFER(4096)
+    .LIT_BUFFER(4096),
+    .DICT_SIZE(4096)
 )
 dut (
     .clk(clk),

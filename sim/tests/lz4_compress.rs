@@ -81,7 +81,12 @@ impl Engine {
     /// Loads `content` as the dictionary and checks the load's completion.
     fn load_dict(&mut self, content: &[u8], traffic: &Traffic) {
         let (done, _) = self.run_kinds(&[(content, Kind::Load)], traffic);
-        assert_eq!(done[0].status, status_ok(), "load of {} bytes", content.len());
+        assert_eq!(
+            done[0].status,
+            status_ok(),
+            "load of {} bytes",
+            content.len()
+        );
         assert_eq!(done[0].crc, crc64(content), "the load's CRC");
     }
 }
@@ -456,8 +461,14 @@ fn check_with_dict(done: &Done, raw: &[u8], dict: &[u8], full_dict: &[u8], what:
     );
     let flex = lz4_flex::block::decompress_with_dict(&done.block, raw.len(), full_dict)
         .expect("lz4_flex decodes");
-    assert!(flex == raw, "{what}: lz4_flex with the dictionary decodes other bytes");
-    lz4_flex::block::decompress(&done.block, raw.len()).ok().as_deref() != Some(raw)
+    assert!(
+        flex == raw,
+        "{what}: lz4_flex with the dictionary decodes other bytes"
+    );
+    lz4_flex::block::decompress(&done.block, raw.len())
+        .ok()
+        .as_deref()
+        != Some(raw)
 }
 
 /// A trained 16 KiB dictionary, the records it was trained on and held-out records.
@@ -577,16 +588,33 @@ fn dictionary_loads_replace_and_refuse() {
         assert_eq!(done.len(), frames.len());
         let what = |i: usize| format!("frame {i}; {traffic}");
         assert_eq!(done[0].status, status_ok(), "{}", what(0));
-        assert!(check_with_dict(&done[1], &text_value, &first_dict, &first_dict, &what(1)));
+        assert!(check_with_dict(
+            &done[1],
+            &text_value,
+            &first_dict,
+            &first_dict,
+            &what(1)
+        ));
         check_with_dict(&done[2], &json_value, &first_dict, &first_dict, &what(2));
         assert_eq!(done[3].status, status_ok(), "{}", what(3));
-        assert!(check_with_dict(&done[4], &json_value, &second_dict, &second_dict, &what(4)));
+        assert!(check_with_dict(
+            &done[4],
+            &json_value,
+            &second_dict,
+            &second_dict,
+            &what(4)
+        ));
         check(&done[5], &text_value, SMALL_LIT_BUFFER, &what(5));
         assert_eq!(done[6].status, refused, "{}: an empty load", what(6));
         // No dictionary held: the value's block stands alone.
         check(&done[7], &json_value, SMALL_LIT_BUFFER, &what(7));
         assert_eq!(done[8].status, status_ok(), "{}", what(8));
-        assert_eq!(done[9].status, refused, "{}: a load over DICT_SIZE", what(9));
+        assert_eq!(
+            done[9].status,
+            refused,
+            "{}: a load over DICT_SIZE",
+            what(9)
+        );
         check(&done[10], &text_value, SMALL_LIT_BUFFER, &what(10));
     }
     // The largest dictionary of the default configuration loads, and its first bytes are in
@@ -596,5 +624,11 @@ fn dictionary_loads_replace_and_refuse() {
     engine.load_dict(&largest, &Traffic::FULL_RATE);
     let value = text(3000, 185);
     let (done, _) = engine.run_kinds(&[(&value, Kind::WithDict)], &Traffic::FULL_RATE);
-    assert!(check_with_dict(&done[0], &value, &largest, &largest, "64 KiB dictionary"));
+    assert!(check_with_dict(
+        &done[0],
+        &value,
+        &largest,
+        &largest,
+        "64 KiB dictionary"
+    ));
 }

@@ -49,6 +49,9 @@ pub struct DeviceInfo {
     pub max_job: u32,
     /// Largest preset dictionary a decompress engine holds (0: the device takes none).
     pub dict_size: u32,
+    /// Largest preset dictionary a compress engine holds (0: they take none). A longer one's
+    /// tail is loaded: the blocks made with it are blocks of the whole dictionary.
+    pub compress_dict_size: u32,
 }
 
 impl DeviceInfo {
@@ -187,14 +190,21 @@ pub struct DeviceCounters {
 /// Where a job's outcome goes, with the device cycles it took when the link counts them.
 type Reply = Box<dyn FnOnce(Outcome, Option<u64>) + Send>;
 
-/// The preset dictionary the decompress engines hold, as far as this host knows.
+/// The preset dictionary the engines of one kind hold, as far as this host knows.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum DictState {
     None,
-    /// Loads sent to every decompress engine (jobs naming it queue behind them on the device).
+    /// Loads sent to every engine of the kind (jobs naming it queue behind them on the device).
     Loaded(u32),
-    /// A load of this id failed: its values decompress in software, no reload is tried.
+    /// A load of this id failed: its jobs run in software, no reload is tried.
     Failed(u32),
+}
+
+/// Which engines a dictionary is loaded into.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum EngineKind {
+    Compress,
+    Decompress,
 }
 
 enum Request {
@@ -240,7 +250,9 @@ pub struct DeviceCodec {
     base_timeout: Duration,
     per_byte: f64,
     injected: Option<Arc<InjectedFaults>>,
-    dict: Arc<Mutex<DictState>>,
+    /// The dictionaries the compress and the decompress engines hold.
+    compress_dict: Arc<Mutex<DictState>>,
+    decompress_dict: Arc<Mutex<DictState>>,
     thread: Option<JoinHandle<()>>,
 }
 
@@ -294,54 +306,75 @@ impl DeviceCodec {
             base_timeout: options.timeout.unwrap_or(link_base),
             per_byte,
             injected,
-            dict: Arc::new(Mutex::new(DictState::None)),
+            compress_dict: Arc::new(Mutex::new(DictState::None)),
+            decompress_dict: Arc::new(Mutex::new(DictState::None)),
             thread: Some(thread),
         })
     }
 
-    /// Whether the device can run `job` at all: a block with a preset dictionary only when it
-    /// is a decompression and the engines hold dictionaries that large (the compressor takes
-    /// none).
+    /// Whether the device can run `job` at all: with a preset dictionary, a decompression
+    /// when the decompress engines hold dictionaries that large, a compression when the
+    /// compress engines take one (a longer one's tail is what they hold).
     pub fn takes(&self, job: &Job) -> bool {
-        match &job.dict {
-            None => true,
-            Some(dict) => {
-                matches!(job.op, JobOp::Decompress { .. })
-                    && self.info.decompress_engines > 0
-                    && dict.len() <= self.info.dict_size as usize
+        match (&job.dict, &job.op) {
+            (None, _) => true,
+            (Some(dict), JobOp::Decompress { .. }) => {
+                self.info.decompress_engines > 0 && dict.len() <= self.info.dict_size as usize
             }
+            (Some(_), JobOp::Compress) => {
+                self.info.compress_engines > 0 && self.info.compress_dict_size > 0
+            }
+            (Some(_), JobOp::Checksum) => false,
         }
     }
 
-    /// Makes `dict` the dictionary of every decompress engine unless they hold a newer one,
+    fn dict_state(&self, kind: EngineKind) -> &Arc<Mutex<DictState>> {
+        match kind {
+            EngineKind::Compress => &self.compress_dict,
+            EngineKind::Decompress => &self.decompress_dict,
+        }
+    }
+
+    /// Makes `dict` the dictionary of every engine of `kind` unless they hold a newer one,
     /// and says whether jobs naming it may go to the device. One dictionary per engine: the
     /// newest (the server's ids increase) is the one most values use, and older ones' values
-    /// decompress in software rather than thrash the engines with reloads.
-    fn ensure_loaded(&self, dict: &Dictionary) -> bool {
-        let mut state = lock_dict(&self.dict);
+    /// run in software rather than thrash the engines with reloads.
+    fn ensure_loaded(&self, dict: &Dictionary, kind: EngineKind) -> bool {
+        let mut state = lock_dict(self.dict_state(kind));
         match *state {
             DictState::Loaded(id) if id == dict.id() => return true,
             DictState::Loaded(id) | DictState::Failed(id) if id >= dict.id() => return false,
             _ => {}
         }
-        // One copy of the dictionary, shared by its loads.
-        let payload = Bytes::copy_from_slice(dict.content());
+        // One copy of the dictionary (a compress engine's: its tail), shared by its loads.
+        let (engines, held) = match kind {
+            EngineKind::Compress => (self.info.compress_engines, self.info.compress_dict_size),
+            EngineKind::Decompress => (self.info.decompress_engines, self.info.dict_size),
+        };
+        let content = dict.content();
+        let payload =
+            Bytes::copy_from_slice(&content[content.len().saturating_sub(held as usize)..]);
         let id = dict.id();
-        for engine in 0..self.info.decompress_engines {
+        for engine in 0..engines {
             let wire_tag = self.next_tag.fetch_add(1, Ordering::Relaxed) as u32;
-            let shared = Arc::clone(&self.dict);
+            let shared = Arc::clone(self.dict_state(kind));
             let name = self.name.clone();
             let reply: Reply = Box::new(move |outcome, _| {
                 if !matches!(&outcome, Ok(done) if done.status == JobStatus::Ok) {
-                    tracing::warn!(device = %name, dict = id, engine, ?outcome,
-                        "dictionary load failed: its values decompress in software");
+                    tracing::warn!(device = %name, dict = id, engine, ?kind, ?outcome,
+                        "dictionary load failed: its jobs run in software");
                     *lock_dict(&shared) = DictState::Failed(id);
                 }
             });
             // Loads go ahead of the job that needs them, whatever the queue's depth.
             self.in_flight.fetch_add(1, Ordering::AcqRel);
-            let header = JobHeader::load_dict(wire_tag, engine, id, dict.len());
-            let timeout = self.timeout_for(dict.len());
+            let header = match kind {
+                EngineKind::Compress => {
+                    JobHeader::load_compress_dict(wire_tag, engine, id, payload.len())
+                }
+                EngineKind::Decompress => JobHeader::load_dict(wire_tag, engine, id, payload.len()),
+            };
+            let timeout = self.timeout_for(payload.len());
             if self
                 .send(header, payload.clone(), 0, reply, timeout)
                 .is_err()
@@ -420,9 +453,13 @@ impl DeviceCodec {
 
     fn enqueue(&self, job: Job, reply: Reply) -> Result<(), CodecError> {
         let limit = self.info.max_job as usize;
+        let kind = match job.op {
+            JobOp::Compress => EngineKind::Compress,
+            _ => EngineKind::Decompress,
+        };
         let dict_id = match &job.dict {
             None => 0,
-            Some(dict) if self.takes(&job) && self.ensure_loaded(dict) => dict.id(),
+            Some(dict) if self.takes(&job) && self.ensure_loaded(dict, kind) => dict.id(),
             Some(_) => {
                 reply(
                     Ok(Completion::failed(job.tag, JobStatus::Unsupported)),
@@ -435,7 +472,7 @@ impl DeviceCodec {
         let reply: Reply = if dict_id == 0 {
             reply
         } else {
-            let shared = Arc::clone(&self.dict);
+            let shared = Arc::clone(self.dict_state(kind));
             Box::new(move |outcome, cycles| {
                 if matches!(&outcome, Ok(done) if done.status == JobStatus::Unsupported) {
                     let mut state = lock_dict(&shared);
@@ -547,6 +584,11 @@ fn read_info(link: &mut dyn DeviceLink) -> io::Result<DeviceInfo> {
     } else {
         0
     };
+    let compress_dict_size = if caps >> defs::CAPS_COMPRESS_DICT_BIT & 1 == 1 {
+        link.read_reg(u32::from(defs::REG_COMPRESS_DICT_SIZE))?
+    } else {
+        0
+    };
     Ok(DeviceInfo {
         name: link.name(),
         id,
@@ -557,6 +599,7 @@ fn read_info(link: &mut dyn DeviceLink) -> io::Result<DeviceInfo> {
         history: link.read_reg(u32::from(defs::REG_HISTORY))?,
         max_job: link.read_reg(u32::from(defs::REG_MAX_JOB))?,
         dict_size,
+        compress_dict_size,
     })
 }
 

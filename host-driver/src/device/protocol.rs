@@ -16,10 +16,13 @@ pub struct JobHeader {
     pub input_len: u32,
     pub raw_len: u32,
     pub expected_crc: u64,
-    /// Decompress: the preset dictionary the block was made with (0: none). Load: its id.
+    /// Compress, decompress: the preset dictionary the block is or was made with (0: none).
+    /// Load: its id.
     pub dict_id: u32,
-    /// Load: the decompress engine that takes the dictionary.
+    /// Load: the engine, of the kind `load_compress` says, that takes the dictionary.
     pub engine: u8,
+    /// Load: into a compress engine (else a decompress engine).
+    pub load_compress: bool,
 }
 
 impl JobHeader {
@@ -40,6 +43,7 @@ impl JobHeader {
             expected_crc,
             dict_id: 0,
             engine: 0,
+            load_compress: false,
         }
     }
 
@@ -53,6 +57,15 @@ impl JobHeader {
             expected_crc: 0,
             dict_id,
             engine,
+            load_compress: false,
+        }
+    }
+
+    /// The same into compress engine `engine`.
+    pub fn load_compress_dict(tag: u32, engine: u8, dict_id: u32, len: usize) -> Self {
+        Self {
+            load_compress: true,
+            ..Self::load_dict(tag, engine, dict_id, len)
         }
     }
 
@@ -66,6 +79,10 @@ impl JobHeader {
         put(&mut beat, HDR_CRC_LSB, &self.expected_crc.to_le_bytes());
         put(&mut beat, HDR_DICT_ID_LSB, &self.dict_id.to_le_bytes());
         put(&mut beat, HDR_ENGINE_LSB, &[self.engine]);
+        if self.load_compress {
+            let bit = usize::from(HDR_LOAD_COMPRESS_BIT);
+            beat[bit / 8] |= 1 << (bit % 8);
+        }
         beat
     }
 }
@@ -212,6 +229,13 @@ mod tests {
         assert_eq!(&load[8..12], &16384u32.to_le_bytes());
         assert_eq!(&load[24..28], &0xCAFE_F00Du32.to_le_bytes());
         assert_eq!(load[28], 1);
+        assert_eq!(load[29], 0, "a decompress engine's load");
+        let load = JobHeader::load_compress_dict(9, 0, 5, 4096).encode();
+        assert_eq!(
+            (load[28], load[29]),
+            (0, 1),
+            "a compress engine's load: bit 232"
+        );
     }
 
     #[test]

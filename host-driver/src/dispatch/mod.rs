@@ -398,6 +398,9 @@ impl Inner {
                 }
             }
             JobOp::Compress => {
+                if done.status == JobStatus::Unsupported {
+                    return Err(Fault::Declined);
+                }
                 if !matches!(done.status, JobStatus::Ok | JobStatus::Incompressible) {
                     return Err(Fault::Error);
                 }
@@ -406,8 +409,11 @@ impl Inner {
                 }
                 if done.status == JobStatus::Ok && self.sample_verify() {
                     self.faults.verified.fetch_add(1, Ordering::Relaxed);
-                    let back = lz4_flex::block::decompress(&done.output, job.input.len());
-                    if back.ok().as_deref() != Some(&job.input[..]) {
+                    let back = match &job.dict {
+                        Some(dict) => dict.decompress(&done.output, job.input.len()),
+                        None => lz4_flex::block::decompress(&done.output, job.input.len()).ok(),
+                    };
+                    if back.as_deref() != Some(&job.input[..]) {
                         return Err(Fault::Verify);
                     }
                 }
