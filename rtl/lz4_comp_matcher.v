@@ -14,10 +14,12 @@
 // Per position q (bytes q..q+3 form the key), one stage a cycle:
 //   P1, P2  hash the key (lz4's multiplicative hash: partial products, then their sum);
 //   P3  read the hash table: the last position with the same hash is the candidate;
-//   P4  write q into the table; the read data lands in a register;
-//   P5  read 4 history bytes at the candidate (copy A) and 1 history byte at q - offset of
-//       the match in progress (copy B); compute the candidate's offset;
-//   P6  check the offset (1..MAX_OFFSET, inside this value); the history bytes land;
+//   P4  write q into the table; the read data lands in a register; read 1 history byte at
+//       q - offset of the match in progress (copy B);
+//   P5  read 4 history bytes at the candidate (copy A); compute the candidate's offset;
+//       the copy B byte lands in a register;
+//   P6  check the offset (1..MAX_OFFSET, inside this value); the copy A bytes land; compare
+//       the copy B byte with q's;
 //   P7  decide: extend the match in progress by byte q, or end it and start a new one at q
 //       (the candidate's 4 bytes equal the key), or make q a literal.
 // Each stage is a few LUT levels: no block RAM's read data feeds logic before a register,
@@ -244,7 +246,8 @@ reg [63:0] p1_crc_reg = 64'd0, p2_crc_reg = 64'd0, p3_crc_reg = 64'd0, p4_crc_re
 reg [63:0] p5_crc_reg = 64'd0, p6_crc_reg = 64'd0, p7_crc_reg = 64'd0;
 // First position of the value a position belongs to.
 reg [31:0] p1_start_reg = 32'd0, p2_start_reg = 32'd0, p3_start_reg = 32'd0;
-reg [31:0] p4_start_reg = 32'd0;
+// The position's place in its value (from P4 on).
+reg [31:0] p4_in_value_reg = 32'd0;
 // The position belongs to a value using the dictionary, or to a dictionary being loaded.
 reg        p1_dict_reg = 1'b0, p2_dict_reg = 1'b0, p3_dict_reg = 1'b0, p4_dict_reg = 1'b0;
 reg        p5_dict_reg = 1'b0, p6_dict_reg = 1'b0;
@@ -299,7 +302,7 @@ hash_table (
 
 // The dictionary's table: written by a load's positions whose 4 bytes lie in the dictionary
 // (a position in it, as the load's look-ahead counts them: at least 4 bytes to its end).
-wire [DICT_WIDTH-1:0] p4_dict_pos = p4_pos_reg[DICT_WIDTH-1:0] - p4_start_reg[DICT_WIDTH-1:0];
+wire [DICT_WIDTH-1:0] p4_dict_pos = p4_in_value_reg[DICT_WIDTH-1:0];
 wire [DICT_WIDTH-1:0] dict_table_data;
 reg  [DICT_WIDTH-1:0] p5_dict_table_reg = {DICT_WIDTH{1'b0}};
 
@@ -390,11 +393,13 @@ generate
     end
 endgenerate
 
-// Copy B: the byte that continues the match in progress, offset_reg bytes back. Its address
-// uses the offset as of two positions earlier: a new match's first three following
-// positions are covered by its four verified bytes (auto_reg), so that is never stale.
+// Copy B: the byte that continues the match in progress, offset_reg bytes back, read at P4
+// with the offset as of three positions earlier: a new match's first three following
+// positions are covered by its four verified bytes (auto_reg), so that is never stale (the
+// fourth reads at P4 in the cycle after the match started at P7). Read this early, its byte
+// is compared with q's at P6 and the decision at P7 starts from the compare's register.
 reg  [15:0] offset_reg = 16'd0;
-wire [31:0] extend_src = p5_pos_reg - {16'd0, offset_reg};
+wire [31:0] extend_src = p4_pos_reg - {16'd0, offset_reg};
 wire [7:0]  extend_byte;
 // Positions wrap in the window; the hash's low product bits are not part of the hash.
 wire unused_bits = &{1'b0, extend_src[31:WIN_WIDTH], hash_product[31-HASH_BITS:0]};
@@ -415,10 +420,11 @@ copy_b (
 
 // The dictionary's copy B: the same byte when it lies before the value's start, in the
 // dictionary, as many bytes before its end.
-wire [DICT_WIDTH-1:0] dict_extend_src = p5_in_value_reg[DICT_WIDTH-1:0]
+wire [DICT_WIDTH-1:0] dict_extend_src = p4_in_value_reg[DICT_WIDTH-1:0]
     + dict_len_reg[DICT_WIDTH-1:0] - offset_reg[DICT_WIDTH-1:0];
 wire [7:0]            dict_extend_byte;
-reg                   p6_extend_from_dict_reg = 1'b0;
+reg                   p5_extend_from_dict_reg = 1'b0;
+reg  [7:0]            p6_extend_byte_reg = 8'd0;
 
 ram_sdp #(
     .WIDTH(8),
@@ -462,7 +468,8 @@ reg        p7_candidate_ok_reg = 1'b0;
 reg [15:0] p7_offset_reg = 16'd0;
 reg [31:0] p7_value_key_reg = 32'd0;
 reg [31:0] p7_verify_banks_reg = 32'd0;
-reg [7:0]  p7_extend_byte_reg = 8'd0;
+// The copy B byte equals q's: the match in progress may go on.
+reg        p7_extends_reg = 1'b0;
 reg        p7_dict_candidate_ok_reg = 1'b0;
 reg [15:0] p7_dict_offset_reg = 16'd0;
 reg [31:0] p7_dict_key_reg = 32'd0;
@@ -494,7 +501,7 @@ wire run_nearly_full = lit_count_reg == LIT_LIMIT - 32'd1;
 wire value_match = p7_candidate_ok_reg && p7_value_key_reg == p7_verify_banks_reg;
 wire dict_match = p7_dict_candidate_ok_reg && p7_dict_key_reg == p7_dict_verify_banks_reg;
 wire match_starts = (value_match || dict_match) && !run_full;
-wire match_continues = p7_extend_byte_reg == p7_byte_reg && p7_remaining_reg >= 5'd6;
+wire match_continues = p7_extends_reg && p7_remaining_reg >= 5'd6;
 
 // The stall, from registers and the one-byte extension compare only (not from the 4-byte
 // candidate compare, the deep part of the decision): the position in P7 waits whenever it
@@ -726,7 +733,7 @@ always @(posedge clk) begin
         p4_crc_reg <= p3_crc_reg;
         p4_dict_reg <= p3_dict_reg;
         p4_load_reg <= p3_load_reg;
-        p4_start_reg <= p3_start_reg;
+        p4_in_value_reg <= p3_pos_reg - p3_start_reg;
         p4_hash_reg <= p3_hash_reg;
         p4_forward_reg <= forward;
 
@@ -739,7 +746,8 @@ always @(posedge clk) begin
         p5_dict_reg <= p4_dict_reg;
         p5_load_reg <= p4_load_reg;
         p5_dict_table_reg <= dict_table_data;
-        p5_in_value_reg <= p4_pos_reg - p4_start_reg;
+        p5_in_value_reg <= p4_in_value_reg;
+        p5_extend_from_dict_reg <= p4_in_value_reg < {16'd0, offset_reg};
         p5_forward_reg <= p4_forward_reg;
         p5_table_reg <= table_data;
 
@@ -756,7 +764,7 @@ always @(posedge clk) begin
         p6_dict_inside_reg <= {{(17-DICT_WIDTH){1'b0}}, p5_dict_table_reg} + 17'd4
             <= dict_len_reg;
         p6_dict_key_reg <= bank_order(p5_key_reg, dict_verify_addr[1:0]);
-        p6_extend_from_dict_reg <= p5_in_value_reg < {16'd0, offset_reg};
+        p6_extend_byte_reg <= p5_extend_from_dict_reg ? dict_extend_byte : extend_byte;
         p6_in_value_reg <= p5_in_value_reg;
         p6_offset_reg <= p5_pos_reg - candidate;
         p6_value_key_reg <= bank_order(p5_key_reg, verify_addr[1:0]);
@@ -775,7 +783,7 @@ always @(posedge clk) begin
         p7_offset_reg <= p6_offset_reg[15:0];
         p7_value_key_reg <= p6_value_key_reg;
         p7_verify_banks_reg <= verify_banks;
-        p7_extend_byte_reg <= p6_extend_from_dict_reg ? dict_extend_byte : extend_byte;
+        p7_extends_reg <= p6_extend_byte_reg == p6_byte_reg;
     end
 
     in_match_reg <= in_match_next;

@@ -82,12 +82,11 @@ fn the_server_trains_a_dictionary_and_serves_values_compressed_with_it() {
     assert_eq!(stat(&mut c, "crc_errors"), 0);
 }
 
-/// On the simulated device: the driver loads the adopted dictionary into the decompress
-/// engines and the values made with it are decompressed there (they are compressed in
-/// software: the RTL compressor takes no dictionary).
+/// On the simulated device: the driver loads the adopted dictionary into the compress and
+/// the decompress engines, and the values are compressed with it and decompressed there.
 #[cfg(feature = "sim")]
 #[test]
-fn values_made_with_a_dictionary_decompress_on_the_device() {
+fn values_made_with_a_dictionary_compress_and_decompress_on_the_device() {
     let args: Vec<&str> = ARGS
         .iter()
         .copied()
@@ -97,8 +96,14 @@ fn values_made_with_a_dictionary_decompress_on_the_device() {
     let mut c = Client::connect(server.addr());
     until_adopted(&mut c);
     let records = json_records(300, 9);
+    let before_sets = stat(&mut c, "lz_dev_jobs");
     set_all(&mut c, "dev", &records);
+    let set_jobs = stat(&mut c, "lz_dev_jobs") - before_sets;
     let held_with_dict = stat(&mut c, "lz_dict_items");
+    assert!(
+        set_jobs >= 250,
+        "{set_jobs} of 300 sets compressed on the device"
+    );
     let before = stat(&mut c, "lz_dev_jobs");
     assert_all_served(&mut c, "dev", &records);
     let jobs = stat(&mut c, "lz_dev_jobs") - before;
