@@ -14,16 +14,15 @@
 // Per position q (bytes q..q+3 form the key), one stage a cycle:
 //   P1, P2  hash the key (lz4's multiplicative hash: partial products, then their sum);
 //   P3  read the hash table: the last position with the same hash is the candidate;
-//   P4  write q into the table; the read data lands in a register; read 1 history byte at
-//       q - offset of the match in progress (copy B);
-//   P5  read 4 history bytes at the candidate (copy A); compute the candidate's offset;
-//       the copy B byte lands in a register;
-//   P6  check the offset (1..MAX_OFFSET, inside this value); the copy A bytes land; compare
-//       the copy B byte with q's;
-//   P7  decide: extend the match in progress by byte q, or end it and start a new one at q
+//   P4  write q into the table; the read data lands in a register;
+//   P5  read 4 history bytes at the candidate (copy A) and 1 history byte at q - offset of
+//       the match in progress (copy B); compute the candidate's offset;
+//   P6  check the offset (1..MAX_OFFSET, inside this value); the history bytes land;
+//   P7  compare the candidate's 4 bytes with the key and the copy B byte with q's;
+//   P8  decide: extend the match in progress by byte q, or end it and start a new one at q
 //       (the candidate's 4 bytes equal the key), or make q a literal.
 // Each stage is a few LUT levels: no block RAM's read data feeds logic before a register,
-// and the stall comes from registers only.
+// the decision starts from the compares' registers, and the stall comes from registers only.
 // Why candidates are verified against the history and not against bytes kept in the table:
 // a table entry may be stale (another value, or 4 GiB of positions ago); the history holds
 // the actual bytes of this value at any offset accepted, so no stale entry can make an
@@ -209,16 +208,17 @@ wire                  dict_write = ingest_byte && beat_load_reg
     && dict_count_reg < DICT_SIZE[16:0];
 
 /*
- * Pipeline: one position per cycle through P1..P7 unless the outputs are full. Every stage
+ * Pipeline: one position per cycle through P1..P8 unless the outputs are full. Every stage
  * is short: the hash multiply is split over two stages, every block-RAM read lands in a
  * register before logic uses it, and the stall is decided from registers only (not from this
  * cycle's match decision), since it fans out to every stage.
  */
 
 reg        p1_valid_reg = 1'b0, p2_valid_reg = 1'b0, p3_valid_reg = 1'b0, p4_valid_reg = 1'b0;
-reg        p5_valid_reg = 1'b0, p6_valid_reg = 1'b0, p7_valid_reg = 1'b0;
+reg        p5_valid_reg = 1'b0, p6_valid_reg = 1'b0, p7_valid_reg = 1'b0, p8_valid_reg = 1'b0;
 wire       pipeline_busy = p1_valid_reg || p2_valid_reg || p3_valid_reg || p4_valid_reg
-    || p5_valid_reg || p6_valid_reg || p7_valid_reg || look_count_reg != 0 || look_ended_reg;
+    || p5_valid_reg || p6_valid_reg || p7_valid_reg || p8_valid_reg || look_count_reg != 0
+    || look_ended_reg;
 wire       stall;
 wire       advance = !stall;
 wire       look_ready = look_count_reg >= 5'd13 || (look_ended_reg && look_count_reg != 0);
@@ -233,17 +233,17 @@ reg [31:0] p1_pos_reg = 32'd0, p2_pos_reg = 32'd0, p3_pos_reg = 32'd0, p4_pos_re
 reg [31:0] p5_pos_reg = 32'd0, p6_pos_reg = 32'd0;
 reg [31:0] p1_key_reg = 32'd0, p2_key_reg = 32'd0, p3_key_reg = 32'd0, p4_key_reg = 32'd0;
 reg [31:0] p5_key_reg = 32'd0;
-// P6 and P7 need only the position's own byte (a literal, or the extension's compare); the
+// P6 to P8 need only the position's own byte (a literal, or the extension's compare); the
 // whole key goes on in the banks' order.
-reg [7:0]  p6_byte_reg = 8'd0, p7_byte_reg = 8'd0;
+reg [7:0]  p6_byte_reg = 8'd0, p7_byte_reg = 8'd0, p8_byte_reg = 8'd0;
 reg [4:0]  p1_remaining_reg = 5'd0, p2_remaining_reg = 5'd0, p3_remaining_reg = 5'd0;
 reg [4:0]  p4_remaining_reg = 5'd0, p5_remaining_reg = 5'd0, p6_remaining_reg = 5'd0;
-reg [4:0]  p7_remaining_reg = 5'd0;
+reg [4:0]  p7_remaining_reg = 5'd0, p8_remaining_reg = 5'd0;
 reg        p1_end_reg = 1'b0, p2_end_reg = 1'b0, p3_end_reg = 1'b0, p4_end_reg = 1'b0;
-reg        p5_end_reg = 1'b0, p6_end_reg = 1'b0, p7_end_reg = 1'b0;
+reg        p5_end_reg = 1'b0, p6_end_reg = 1'b0, p7_end_reg = 1'b0, p8_end_reg = 1'b0;
 // A value's CRC travels with its end token: the next value may arrive meanwhile.
 reg [63:0] p1_crc_reg = 64'd0, p2_crc_reg = 64'd0, p3_crc_reg = 64'd0, p4_crc_reg = 64'd0;
-reg [63:0] p5_crc_reg = 64'd0, p6_crc_reg = 64'd0, p7_crc_reg = 64'd0;
+reg [63:0] p5_crc_reg = 64'd0, p6_crc_reg = 64'd0, p7_crc_reg = 64'd0, p8_crc_reg = 64'd0;
 // First position of the value a position belongs to.
 reg [31:0] p1_start_reg = 32'd0, p2_start_reg = 32'd0, p3_start_reg = 32'd0;
 // The position's place in its value (from P4 on).
@@ -252,7 +252,7 @@ reg [31:0] p4_in_value_reg = 32'd0;
 reg        p1_dict_reg = 1'b0, p2_dict_reg = 1'b0, p3_dict_reg = 1'b0, p4_dict_reg = 1'b0;
 reg        p5_dict_reg = 1'b0, p6_dict_reg = 1'b0;
 reg        p1_load_reg = 1'b0, p2_load_reg = 1'b0, p3_load_reg = 1'b0, p4_load_reg = 1'b0;
-reg        p5_load_reg = 1'b0, p6_load_reg = 1'b0, p7_load_reg = 1'b0;
+reg        p5_load_reg = 1'b0, p6_load_reg = 1'b0, p7_load_reg = 1'b0, p8_load_reg = 1'b0;
 
 /*
  * P1, P2: lz4's hash, the low 32 bits of key * 2654435761, top HASH_BITS bits; the 32x32
@@ -393,13 +393,12 @@ generate
     end
 endgenerate
 
-// Copy B: the byte that continues the match in progress, offset_reg bytes back, read at P4
-// with the offset as of three positions earlier: a new match's first three following
+// Copy B: the byte that continues the match in progress, offset_reg bytes back. Its address
+// uses the offset as of three positions earlier: a new match's first three following
 // positions are covered by its four verified bytes (auto_reg), so that is never stale (the
-// fourth reads at P4 in the cycle after the match started at P7). Read this early, its byte
-// is compared with q's at P6 and the decision at P7 starts from the compare's register.
+// fourth reads at P5 in the cycle after the match started at P8).
 reg  [15:0] offset_reg = 16'd0;
-wire [31:0] extend_src = p4_pos_reg - {16'd0, offset_reg};
+wire [31:0] extend_src = p5_pos_reg - {16'd0, offset_reg};
 wire [7:0]  extend_byte;
 // Positions wrap in the window; the hash's low product bits are not part of the hash.
 wire unused_bits = &{1'b0, extend_src[31:WIN_WIDTH], hash_product[31-HASH_BITS:0]};
@@ -420,11 +419,10 @@ copy_b (
 
 // The dictionary's copy B: the same byte when it lies before the value's start, in the
 // dictionary, as many bytes before its end.
-wire [DICT_WIDTH-1:0] dict_extend_src = p4_in_value_reg[DICT_WIDTH-1:0]
+wire [DICT_WIDTH-1:0] dict_extend_src = p5_in_value_reg[DICT_WIDTH-1:0]
     + dict_len_reg[DICT_WIDTH-1:0] - offset_reg[DICT_WIDTH-1:0];
 wire [7:0]            dict_extend_byte;
-reg                   p5_extend_from_dict_reg = 1'b0;
-reg  [7:0]            p6_extend_byte_reg = 8'd0;
+reg                   p6_extend_from_dict_reg = 1'b0;
 
 ram_sdp #(
     .WIDTH(8),
@@ -461,20 +459,30 @@ wire        dict_candidate_ok = p6_valid_reg && !p6_end_reg && p6_dict_reg
     && p6_remaining_reg >= 5'd12 && p6_dict_inside_reg && p6_dict_offset_reg <= MAX_OFFSET;
 
 /*
- * P7: extend, start, or literal
+ * P7: the candidates' 4 bytes against the key (in the banks' order), and the copy B byte
+ * against q's, into registers
  */
 
 reg        p7_candidate_ok_reg = 1'b0;
 reg [15:0] p7_offset_reg = 16'd0;
 reg [31:0] p7_value_key_reg = 32'd0;
 reg [31:0] p7_verify_banks_reg = 32'd0;
-// The copy B byte equals q's: the match in progress may go on.
-reg        p7_extends_reg = 1'b0;
+reg [7:0]  p7_extend_byte_reg = 8'd0;
 reg        p7_dict_candidate_ok_reg = 1'b0;
 reg [15:0] p7_dict_offset_reg = 16'd0;
 reg [31:0] p7_dict_key_reg = 32'd0;
 reg [31:0] p7_dict_verify_banks_reg = 32'd0;
 
+/*
+ * P8: extend, start, or literal, from the compares' registers
+ */
+
+reg        p8_value_match_reg = 1'b0;
+reg        p8_dict_match_reg = 1'b0;
+// The copy B byte equals q's: the match in progress may go on.
+reg        p8_extends_reg = 1'b0;
+reg [15:0] p8_offset_reg = 16'd0;
+reg [15:0] p8_dict_offset_reg = 16'd0;
 
 reg        in_match_reg = 1'b0, in_match_next;
 reg [1:0]  auto_reg = 2'd0, auto_next;
@@ -498,23 +506,23 @@ reg        lit_valid;
 wire run_full = run_full_reg;
 // The count reaches LIT_LIMIT with one more literal of the run.
 wire run_nearly_full = lit_count_reg == LIT_LIMIT - 32'd1;
-wire value_match = p7_candidate_ok_reg && p7_value_key_reg == p7_verify_banks_reg;
-wire dict_match = p7_dict_candidate_ok_reg && p7_dict_key_reg == p7_dict_verify_banks_reg;
+wire value_match = p8_value_match_reg;
+wire dict_match = p8_dict_match_reg;
 wire match_starts = (value_match || dict_match) && !run_full;
-wire match_continues = p7_extends_reg && p7_remaining_reg >= 5'd6;
+wire match_continues = p8_extends_reg && p8_remaining_reg >= 5'd6;
 
-// The stall, from registers and the one-byte extension compare only (not from the 4-byte
-// candidate compare, the deep part of the decision): the position in P7 waits whenever it
-// might need room that is not there. A record is sent at a value's end or when the match in
-// progress ends (exactly known here); a literal may be written unless the match goes on,
+// The stall, from registers only (the compares are registers since P7): the position in P8
+// waits whenever it might need room that is not there. A record is sent at a value's end or
+// when the match in progress ends (exactly known here); a literal may be written unless the
+// match goes on,
 // the job has overflowed or the run is full (the one case it is not known here is a new
 // match starting, which writes none). Waiting on a full buffer is safe then: it holds older
 // sequences' literals (a run that fills it starts no match), which the emitter drains.
 wire match_ends = in_match_reg && auto_reg == 2'd0 && !match_continues;
-wire rec_needed = p7_end_reg || (match_ends && !overflow_reg);
-wire lit_possible = !p7_end_reg && !p7_load_reg && !overflow_reg
+wire rec_needed = p8_end_reg || (match_ends && !overflow_reg);
+wire lit_possible = !p8_end_reg && !p8_load_reg && !overflow_reg
     && (in_match_reg ? match_ends : !run_full);
-assign stall = p7_valid_reg
+assign stall = p8_valid_reg
     && ((rec_needed && !m_rec_ready) || (lit_possible && m_lit_full));
 
 always @* begin
@@ -532,13 +540,13 @@ always @* begin
     rec_status = LZ4C_OK;
     lit_valid = 1'b0;
 
-    if (p7_valid_reg && p7_end_reg) begin
+    if (p8_valid_reg && p8_end_reg) begin
         // End of the value: the literals-only last sequence (never inside a match: a match
         // stops 5 bytes before the end). End of a load: its status, no literals.
         rec_valid = 1'b1;
         rec_final = 1'b1;
         rec_status = overflow_reg ? LZ4C_ERR_LITERALS
-            : p7_load_reg && dict_len_reg == 17'd0 ? LZ4C_ERR_DICT_LENGTH : LZ4C_OK;
+            : p8_load_reg && dict_len_reg == 17'd0 ? LZ4C_ERR_DICT_LENGTH : LZ4C_OK;
         // After an overflow the emitter discards the run's buffered bytes.
         rec_lit_count = overflow_reg ? LIT_LIMIT : lit_count_reg;
         lit_count_next = 32'd0;
@@ -546,10 +554,10 @@ always @* begin
         overflow_next = 1'b0;
         raw_len_next = 32'd0;
         in_match_next = 1'b0;
-    end else if (p7_valid_reg && p7_load_reg) begin
+    end else if (p8_valid_reg && p8_load_reg) begin
         // A dictionary byte: counted, nothing else.
         raw_len_next = raw_len_reg + 32'd1;
-    end else if (p7_valid_reg) begin
+    end else if (p8_valid_reg) begin
         raw_len_next = raw_len_reg + 32'd1;
         if (in_match_reg && (auto_reg != 2'd0 || match_continues)) begin
             match_len_next = match_len_reg + 32'd1;
@@ -566,7 +574,7 @@ always @* begin
                 in_match_next = 1'b1;
                 auto_next = 2'd3;
                 match_len_next = 32'd1;
-                offset_next = value_match ? p7_offset_reg : p7_dict_offset_reg;
+                offset_next = value_match ? p8_offset_reg : p8_dict_offset_reg;
             end else begin
                 lit_count_next = (in_match_reg ? 32'd0 : lit_count_reg) + 32'd1;
                 run_full_next = !in_match_reg && run_nearly_full;
@@ -593,10 +601,10 @@ always @* begin
     end
 end
 
-assign m_lit_data = p7_byte_reg;
+assign m_lit_data = p8_byte_reg;
 assign m_lit_valid = lit_valid && !stall;
 assign m_rec_data = {rec_final, rec_status, rec_lit_count, offset_reg, match_len_reg};
-assign m_rec_job = {p7_crc_reg, raw_len_reg};
+assign m_rec_job = {p8_crc_reg, raw_len_reg};
 assign m_rec_valid = rec_valid && !stall;
 
 /*
@@ -747,7 +755,6 @@ always @(posedge clk) begin
         p5_load_reg <= p4_load_reg;
         p5_dict_table_reg <= dict_table_data;
         p5_in_value_reg <= p4_in_value_reg;
-        p5_extend_from_dict_reg <= p4_in_value_reg < {16'd0, offset_reg};
         p5_forward_reg <= p4_forward_reg;
         p5_table_reg <= table_data;
 
@@ -764,7 +771,7 @@ always @(posedge clk) begin
         p6_dict_inside_reg <= {{(17-DICT_WIDTH){1'b0}}, p5_dict_table_reg} + 17'd4
             <= dict_len_reg;
         p6_dict_key_reg <= bank_order(p5_key_reg, dict_verify_addr[1:0]);
-        p6_extend_byte_reg <= p5_extend_from_dict_reg ? dict_extend_byte : extend_byte;
+        p6_extend_from_dict_reg <= p5_in_value_reg < {16'd0, offset_reg};
         p6_in_value_reg <= p5_in_value_reg;
         p6_offset_reg <= p5_pos_reg - candidate;
         p6_value_key_reg <= bank_order(p5_key_reg, verify_addr[1:0]);
@@ -783,7 +790,20 @@ always @(posedge clk) begin
         p7_offset_reg <= p6_offset_reg[15:0];
         p7_value_key_reg <= p6_value_key_reg;
         p7_verify_banks_reg <= verify_banks;
-        p7_extends_reg <= p6_extend_byte_reg == p6_byte_reg;
+        p7_extend_byte_reg <= p6_extend_from_dict_reg ? dict_extend_byte : extend_byte;
+
+        p8_valid_reg <= p7_valid_reg;
+        p8_byte_reg <= p7_byte_reg;
+        p8_remaining_reg <= p7_remaining_reg;
+        p8_end_reg <= p7_end_reg;
+        p8_crc_reg <= p7_crc_reg;
+        p8_load_reg <= p7_load_reg;
+        p8_offset_reg <= p7_offset_reg;
+        p8_dict_offset_reg <= p7_dict_offset_reg;
+        p8_value_match_reg <= p7_candidate_ok_reg && p7_value_key_reg == p7_verify_banks_reg;
+        p8_dict_match_reg <= p7_dict_candidate_ok_reg
+            && p7_dict_key_reg == p7_dict_verify_banks_reg;
+        p8_extends_reg <= p7_extend_byte_reg == p7_byte_reg;
     end
 
     in_match_reg <= in_match_next;
@@ -806,6 +826,7 @@ always @(posedge clk) begin
         p5_valid_reg <= 1'b0;
         p6_valid_reg <= 1'b0;
         p7_valid_reg <= 1'b0;
+        p8_valid_reg <= 1'b0;
         in_match_reg <= 1'b0;
         auto_reg <= 2'd0;
         lit_count_reg <= 32'd0;

@@ -192,7 +192,7 @@ fn write_stdout(bytes: &[u8]) -> Result<(), String> {
 fn print_info(info: &device::DeviceInfo) {
     say!(
         "{:<8} id {:#010x} version {}  compress engines {}  decompress engines {}  \
-         {}-byte beats  history {} B  max job {} B",
+         {}-byte beats  history {} B  max job {} B  dictionaries {} B (compress {} B)",
         info.name,
         info.id,
         info.version_string(),
@@ -200,7 +200,9 @@ fn print_info(info: &device::DeviceInfo) {
         info.decompress_engines,
         info.beat_bytes,
         info.history,
-        info.max_job
+        info.max_job,
+        info.dict_size,
+        info.compress_dict_size
     );
 }
 
