@@ -149,12 +149,13 @@ reg  [LIT_WIDTH:0] wr_ptr_reg = {(LIT_WIDTH+1){1'b0}};
 reg  [LIT_WIDTH:0] rd_ptr_reg = {(LIT_WIDTH+1){1'b0}}, rd_ptr_next;
 wire [LIT_WIDTH:0] buffered = wr_ptr_reg - rd_ptr_reg;
 
-// Registered and one byte early: "full" when the buffer held LIT_BUFFER - 1 or more bytes
-// last cycle. At most one literal arrives per cycle, so a literal written while this is low
-// always has room; the flag is a flip-flop, so the matcher's stall (which enables every one
-// of its stages) does not start with the pointer subtraction. It cannot hold a run waiting on
-// itself: the matcher ends a run at LIT_BUFFER - 1 literals.
-localparam [LIT_WIDTH:0] LIT_NEARLY_FULL = LIT_CAPACITY - 1'b1;
+// Registered and two bytes early: "full" when the buffer held LIT_BUFFER - 2 or more bytes
+// last cycle, as the write pointer counted them (a literal is counted a cycle after it
+// arrives, see below). At most one literal arrives per cycle, so a literal written while this
+// is low always has room; the flag is a flip-flop, so the matcher's stall (which enables
+// every one of its stages) does not start with the pointer subtraction. It cannot hold a run
+// waiting on itself: the matcher ends a run at LIT_BUFFER - 2 literals.
+localparam [LIT_WIDTH:0] LIT_NEARLY_FULL = LIT_CAPACITY - {{(LIT_WIDTH-1){1'b0}}, 2'd2};
 reg lit_full_reg = 1'b0;
 assign s_lit_full = lit_full_reg;
 
@@ -179,13 +180,13 @@ wire [LIT_BANKS*8-1:0] lit_banks;
 reg  [LIT_BANKS*8-1:0] lit_window_reg = {LIT_BANKS*8{1'b0}};
 // The read pointer jumped last cycle (literals dropped, or reset).
 reg                    dropped_reg = 1'b0;
-// A literal is counted (wr_ptr_reg, s_lit_full) in the cycle it arrives and written into
-// the banks in the next, from registers: the matcher's decision does not reach the banks'
-// write ports in the cycle it is made. The record that needs it arrives through a register
-// too, so it is still read at least two cycles after it is written.
+// A literal lands in registers in the cycle it arrives and is written into the banks, at the
+// write pointer, and counted in the next: the matcher's decision reaches only the flip-flops
+// of one byte and its valid bit, never the pointer's enable or the banks' write ports. The
+// record that needs it arrives through a register too, so it is still read at least two
+// cycles after it is written.
 reg                    lit_wr_valid_reg = 1'b0;
 reg  [7:0]             lit_wr_data_reg = 8'd0;
-reg  [LIT_WIDTH-1:0]   lit_wr_addr_reg = {LIT_WIDTH{1'b0}};
 // The read pointer's row and the row after it, registered with the pointer, so no adder
 // sits between the pointer and the banks' addresses.
 reg  [LIT_WIDTH-6:0]   rd_row_reg = {(LIT_WIDTH-5){1'b0}};
@@ -214,8 +215,8 @@ generate
         )
         ram (
             .clk(clk),
-            .wr_en(lit_wr_valid_reg && lit_wr_addr_reg[4:0] == bank[4:0]),
-            .wr_addr(lit_wr_addr_reg[LIT_WIDTH-1:5]),
+            .wr_en(lit_wr_valid_reg && wr_ptr_reg[4:0] == bank[4:0]),
+            .wr_addr(wr_ptr_reg[LIT_WIDTH-1:5]),
             .wr_data(lit_wr_data_reg),
             .rd_en(1'b1),
             .rd_addr(rd_row),
@@ -408,8 +409,7 @@ always @(posedge clk) begin
     dropped_reg <= state_reg == STATE_IDLE && rec_pop && rec_final && rec_status != LZ4C_OK;
     lit_wr_valid_reg <= s_lit_valid;
     lit_wr_data_reg <= s_lit_data;
-    lit_wr_addr_reg <= wr_ptr_reg[LIT_WIDTH-1:0];
-    if (s_lit_valid) begin
+    if (lit_wr_valid_reg) begin
         wr_ptr_reg <= wr_ptr_reg + 1'b1;
     end
 

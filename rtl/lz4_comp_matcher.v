@@ -116,9 +116,9 @@ localparam BEAT_COUNT_WIDTH = $clog2(KEEP_WIDTH + 1);
 localparam INDEX_WIDTH = KEEP_WIDTH > 1 ? $clog2(KEEP_WIDTH) : 1;
 localparam WIN_WIDTH = $clog2(WINDOW_SIZE);
 localparam [31:0] MAX_OFFSET = WINDOW_SIZE - 32;
-// The longest literal run: one less than the buffer, which reports itself full a byte early
-// (lz4_comp_emitter), so a run can never wait on room only its own record would free.
-localparam [31:0] LIT_LIMIT = LIT_BUFFER - 1;
+// The longest literal run: two less than the buffer, which reports itself full two bytes
+// early (lz4_comp_emitter), so a run can never wait on room only its own record would free.
+localparam [31:0] LIT_LIMIT = LIT_BUFFER - 2;
 // Look-ahead: position q is processed once q+12 has arrived (or the value has ended).
 localparam LOOK = 16;
 localparam LOOK_COUNT_WIDTH = 5;

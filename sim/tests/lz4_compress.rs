@@ -227,11 +227,11 @@ fn check(done: &Done, raw: &[u8], lit_buffer: usize, what: &str) {
     assert!(c == raw, "{what}: lz4 C decodes other bytes");
 }
 
-/// Whether `raw` may hold a literal run longer than the engine takes (LIT_BUFFER - 1 bytes:
-/// the buffer reports itself full a byte early): only values of at least LIT_BUFFER bytes
+/// Whether `raw` may hold a literal run longer than the engine takes (LIT_BUFFER - 2 bytes:
+/// the buffer reports itself full two bytes early): only values of at least LIT_BUFFER - 1 bytes
 /// can, and then the engine may say so (LZ4C_ERR_LITERALS) instead of a block.
 fn longest_literal_run_bound_exceeded(raw: &[u8], lit_buffer: usize) -> bool {
-    raw.len() >= lit_buffer
+    raw.len() + 1 >= lit_buffer
 }
 
 fn cases() -> Vec<(String, Vec<u8>)> {
