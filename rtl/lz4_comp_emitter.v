@@ -289,15 +289,13 @@ always @* begin
             // so the next record's literals are read at the new pointer.
             if (rec_valid && !dropped_reg) begin
                 if (rec_final && rec_status != LZ4C_OK) begin
-                    // No usable block: drop the run's buffered literals and end the job.
-                    out_end = 1'b1;
-                    out_valid = 1'b1;
+                    // No usable block: drop the run's buffered literals, then end the job
+                    // in STATE_END, its completion from registers.
                     status_next = rec_status;
                     job_next = rec_job;
-                    if (m_ready) begin
-                        rec_pop = 1'b1;
-                        rd_ptr_next = rd_ptr_reg + rec_lits[LIT_WIDTH:0];
-                    end
+                    rec_pop = 1'b1;
+                    rd_ptr_next = rd_ptr_reg + rec_lits[LIT_WIDTH:0];
+                    state_next = STATE_END;
                 end else begin
                     out_data[7:0] = rec_token;
                     out_count = 4'd1;
@@ -371,11 +369,10 @@ always @* begin
     end
 end
 
-// The length compare only matters for a block that ends well, in STATE_END, where the job is
-// job_reg's: a flip-flop, not the record FIFO's read port (a failed job is incompressible
-// whatever its length).
+// Every job ends in STATE_END, so its completion comes from registers: status_reg, job_reg
+// and the block's length (a failed job is incompressible whatever its length).
 wire [31:0] raw_len = job_reg[31:0];
-wire        incompressible = status_next != LZ4C_OK || block_len_reg >= raw_len;
+wire        incompressible = status_reg != LZ4C_OK || block_len_reg >= raw_len;
 
 assign m_data = out_data;
 assign m_count = out_count;
@@ -384,9 +381,9 @@ assign m_end = out_end;
 reg [127:0] completion;
 always @* begin
     completion = 128'd0;
-    completion[LZ4C_DONE_CRC_LSB +: 64] = job_next[95:32];
+    completion[LZ4C_DONE_CRC_LSB +: 64] = job_reg[95:32];
     completion[LZ4C_DONE_LENGTH_LSB +: 32] = block_len_reg;
-    completion[LZ4C_DONE_STATUS_LSB +: 4] = status_next;
+    completion[LZ4C_DONE_STATUS_LSB +: 4] = status_reg;
     completion[LZ4C_DONE_INCOMPRESSIBLE_BIT] = incompressible;
 end
 
