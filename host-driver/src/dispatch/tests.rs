@@ -105,6 +105,11 @@ impl Accelerator for FakeDevice {
     fn queue_depth(&self) -> usize {
         self.held.lock().unwrap().len()
     }
+
+    /// Like a CacheAccelerator: compression with a preset dictionary too.
+    fn takes(&self, job: &Job) -> bool {
+        job.dict.is_none() || matches!(job.op, JobOp::Compress)
+    }
 }
 
 fn dispatcher(device: &Arc<FakeDevice>, verify: f64, backoff: Duration) -> Dispatcher {
@@ -282,4 +287,36 @@ fn held_jobs_stay_pending_and_resolve_to_their_own_answers_in_any_order() {
         assert_eq!(&back, raw);
     }
     assert_eq!(stat(&d, "lz_dev_jobs"), 8);
+}
+
+#[test]
+fn dictionary_blocks_are_verified_with_their_dictionary() {
+    let content: Vec<u8> = (0..20).flat_map(text).collect();
+    let dict = Arc::new(crate::Dictionary::new(3, content).unwrap());
+    let raw = text(25);
+    let job = || Job::compress(7, raw.clone()).with_dict(Some(Arc::clone(&dict)));
+    let device = FakeDevice::new(Mode::Right);
+    let d = dispatcher(&device, 1.0, Duration::ZERO);
+
+    // A right block made with the dictionary passes verification (decoded with it) and is
+    // used: it needs the dictionary.
+    let done = d.run(job()).unwrap();
+    assert_eq!(done.status, JobStatus::Ok);
+    assert_eq!(dict.decompress(&done.output, raw.len()), Some(raw.clone()));
+    assert_ne!(
+        lz4_flex::block::decompress(&done.output, raw.len()).ok(),
+        Some(raw.clone())
+    );
+    assert_eq!(
+        (stat(&d, "lz_dev_jobs"), stat(&d, "lz_dev_verified")),
+        (1, 1)
+    );
+    assert_eq!(stat(&d, "lz_dev_verify_failures"), 0);
+
+    // A corrupted one fails it; software's block is returned.
+    device.set(Mode::Corrupt);
+    let done = d.run(job()).unwrap();
+    assert_eq!(dict.decompress(&done.output, raw.len()), Some(raw.clone()));
+    assert_eq!(stat(&d, "lz_dev_verify_failures"), 1);
+    assert_eq!(stat(&d, "lz_dev_fallbacks"), 1);
 }
