@@ -146,6 +146,11 @@ initial begin
         $error("Error: MAX_JOB_BYTES must be a power of two (instance %m)");
         $finish;
     end
+    // The result capture reads a load's status from either engine at one place.
+    if (LZ4C_DONE_STATUS_LSB != LZ4_DONE_STATUS_LSB || LZ4C_OK != LZ4_OK) begin
+        $error("Error: the engines' completion status fields differ (instance %m)");
+        $finish;
+    end
 end
 
 /*
@@ -577,14 +582,15 @@ always @(posedge clk) begin
                 slot_done_reg[s] <= 1'b1;
                 // The checksum unit's CRC sits where the engines' completions have theirs.
                 slot_crc_reg[s*64 +: 64] <= engine_out_user[s*128 + LZ4_DONE_CRC_LSB +: 64];
-                if (s < N_COMPRESS && slot_load_reg[s]) begin
-                    // A dictionary load: no output (the engine's one-byte empty block is
-                    // not sent); a failed one leaves no dictionary.
+                if (s < N_ENGINES && slot_load_reg[s]) begin
+                    // A dictionary load: no output (a compress engine's one-byte empty block
+                    // is not sent); a failed one leaves no dictionary. Both engines report
+                    // the status at the same place, 0 for ok (LZ4C_OK, LZ4_OK).
                     slot_engine_status_reg[s*8 +: 8] <=
-                        {4'd0, engine_out_user[s*128 + LZ4C_DONE_STATUS_LSB +: 4]};
+                        {4'd0, engine_out_user[s*128 + LZ4_DONE_STATUS_LSB +: 4]};
                     slot_len_reg[s*32 +: 32] <= 32'd0;
                     slot_crc_valid_reg[s] <= 1'b0;
-                    if (engine_out_user[s*128 + LZ4C_DONE_STATUS_LSB +: 4] == LZ4C_OK) begin
+                    if (engine_out_user[s*128 + LZ4_DONE_STATUS_LSB +: 4] == LZ4_OK) begin
                         slot_status_reg[s*8 +: 8] <= RES_OK;
                     end else begin
                         slot_status_reg[s*8 +: 8] <= RES_BAD_DICT;
@@ -603,18 +609,6 @@ always @(posedge clk) begin
                         slot_len_reg[s*32 +: 32] <= engine_out_user[s*128 + LZ4C_DONE_LENGTH_LSB +: 32];
                     end
                     slot_crc_valid_reg[s] <= 1'b1;
-                end else if (s < N_ENGINES && slot_load_reg[s]) begin
-                    // A dictionary load: no output; a failed one leaves no dictionary.
-                    slot_engine_status_reg[s*8 +: 8] <=
-                        {4'd0, engine_out_user[s*128 + LZ4_DONE_STATUS_LSB +: 4]};
-                    slot_len_reg[s*32 +: 32] <= 32'd0;
-                    slot_crc_valid_reg[s] <= 1'b0;
-                    if (engine_out_user[s*128 + LZ4_DONE_STATUS_LSB +: 4] == LZ4_OK) begin
-                        slot_status_reg[s*8 +: 8] <= RES_OK;
-                    end else begin
-                        slot_status_reg[s*8 +: 8] <= RES_BAD_DICT;
-                        slot_dict_id_reg[s*32 +: 32] <= 32'd0;
-                    end
                 end else if (s < N_ENGINES) begin
                     slot_engine_status_reg[s*8 +: 8] <=
                         {4'd0, engine_out_user[s*128 + LZ4_DONE_STATUS_LSB +: 4]};
