@@ -12,7 +12,9 @@
 use std::sync::Arc;
 
 use bytes::Bytes;
-use lzcache_driver::{crc64, Codec, Job, JobStatus};
+use std::cell::RefCell;
+
+use lzcache_driver::{crc64, Codec, Dictionary, Job, JobStatus};
 
 use crate::dict::Dictionaries;
 
@@ -27,6 +29,15 @@ pub fn held_len(raw_len: usize, block_len: usize) -> usize {
     } else {
         raw_len
     }
+}
+
+/// A scratch buffer larger than this is given back after use rather than kept for the thread's
+/// next value.
+const SCRATCH_KEPT: usize = 256 << 10;
+
+thread_local! {
+    /// Each thread's buffer for blocks compressed inline, reused from value to value.
+    static SCRATCH: RefCell<Vec<u8>> = const { RefCell::new(Vec::new()) };
 }
 
 /// A value as held in the store.
@@ -206,6 +217,9 @@ impl ValueCodec {
         self.dicts.offer(raw);
         let dict = self.dicts.for_value(raw.len());
         let dict_id = dict.as_ref().map_or(0, |d| d.id());
+        if let Some(value) = self.encode_inline(raw, dict.as_deref(), dict_id) {
+            return value;
+        }
         let kept = StoredValue::raw_unchecked(raw);
         let job = Job::compress(0, kept.shared_bytes()).with_dict(dict);
         let done = match self.codec.submit(job) {
@@ -214,25 +228,111 @@ impl ValueCodec {
         };
         match done {
             Ok(done) if done.status == JobStatus::Ok => {
-                let held = held_len(raw.len(), done.output.len());
-                if dict_id != 0 {
-                    self.dicts.note_compressed(raw.len(), held);
-                }
-                // Values are at least 16 bytes here, so a kept block is always shorter.
-                if held < raw.len() {
-                    return StoredValue {
-                        bytes: Arc::from(&done.output[..]),
-                        raw_len: raw.len() as u32,
-                        crc: done.crc64,
-                        compressed: true,
-                        dict: dict_id,
-                    };
-                }
-                kept.with_crc(done.crc64)
+                self.keep(raw, Some(kept), Some(&done.output), done.crc64, dict_id)
             }
             Ok(done) if done.status == JobStatus::Incompressible => kept.with_crc(done.crc64),
             _ => kept.with_crc(crc64::checksum(raw)),
         }
+    }
+
+    /// [`ValueCodec::encode`] when the codec compresses on this thread
+    /// ([`Codec::compress_inline`]): the block goes into the thread's scratch buffer and is
+    /// copied once into the store's allocation, and a value kept raw is copied once from `raw`.
+    /// `None` when the codec wants a job.
+    fn encode_inline(
+        &self,
+        raw: &[u8],
+        dict: Option<&Dictionary>,
+        dict_id: u32,
+    ) -> Option<StoredValue> {
+        SCRATCH.with(|scratch| {
+            let mut scratch = scratch.borrow_mut();
+            scratch.clear();
+            let done = self.codec.compress_inline(raw, dict, &mut scratch)?;
+            let value = match done {
+                Ok(done) => {
+                    let block = (done.status(raw.len()) == JobStatus::Ok)
+                        .then(|| &scratch[..done.block_len]);
+                    self.keep(raw, None, block, done.crc64, dict_id)
+                }
+                Err(_) => StoredValue::raw(raw),
+            };
+            if scratch.capacity() > SCRATCH_KEPT {
+                *scratch = Vec::new();
+            }
+            Some(value)
+        })
+    }
+
+    /// What the store keeps for `raw` (whose CRC is `crc`) given the codec's `block`: the block
+    /// when it saves enough, else the raw bytes (`copied` if the caller has them already).
+    fn keep(
+        &self,
+        raw: &[u8],
+        copied: Option<StoredValue>,
+        block: Option<&[u8]>,
+        crc: u64,
+        dict_id: u32,
+    ) -> StoredValue {
+        if let Some(block) = block {
+            let held = held_len(raw.len(), block.len());
+            if dict_id != 0 {
+                self.dicts.note_compressed(raw.len(), held);
+            }
+            // Values are at least 16 bytes here, so a kept block is always shorter.
+            if held < raw.len() {
+                return StoredValue {
+                    bytes: Arc::from(block),
+                    raw_len: raw.len() as u32,
+                    crc,
+                    compressed: true,
+                    dict: dict_id,
+                };
+            }
+        }
+        copied
+            .unwrap_or_else(|| StoredValue::raw_unchecked(raw))
+            .with_crc(crc)
+    }
+
+    /// Appends the client's bytes of a compressed value held in the store to `out` (a reply
+    /// being built), after checking their CRC, when the codec decodes on this thread
+    /// ([`Codec::decompress_inline`]): no copy of the block, no buffer of its own. `None` for a
+    /// raw value or when the codec wants a job (then [`ValueCodec::decode`]); on an error `out`
+    /// is as it was.
+    pub fn decode_held_into(
+        &self,
+        value: &HeldValue<'_>,
+        out: &mut Vec<u8>,
+    ) -> Option<Result<(), ValueError>> {
+        if !value.compressed {
+            return None;
+        }
+        let dict = match value.dict {
+            0 => None,
+            id => match self.dicts.get(id) {
+                Some(dict) => Some(dict),
+                None => return Some(Err(ValueError::UnknownDictionary(id))),
+            },
+        };
+        let start = out.len();
+        let done = self.codec.decompress_inline(
+            value.bytes,
+            value.raw_len as usize,
+            dict.as_deref(),
+            out,
+        )?;
+        Some(match done {
+            Ok(actual) if actual == value.crc => Ok(()),
+            Ok(actual) => {
+                out.truncate(start);
+                Err(ValueError::CrcMismatch {
+                    expected: value.crc,
+                    actual,
+                })
+            }
+            Err(status) => Err(ValueError::BadBlock(status)),
+        })
     }
 
     /// The client's bytes of a stored value, after checking its CRC. A raw value is returned
@@ -395,5 +495,63 @@ mod tests {
             plain.decode(&v).await.unwrap_err(),
             ValueError::UnknownDictionary(1)
         );
+        let mut reply = b"VALUE".to_vec();
+        assert_eq!(
+            plain.decode_held_into(&held_view(&v), &mut reply),
+            Some(Err(ValueError::UnknownDictionary(1)))
+        );
+        values
+            .decode_held_into(&held_view(&v), &mut reply)
+            .unwrap()
+            .unwrap();
+        assert_eq!(reply, [&b"VALUE"[..], &fresh[0]].concat());
+    }
+
+    fn held_view(v: &StoredValue) -> HeldValue<'_> {
+        HeldValue {
+            bytes: &v.bytes,
+            raw_len: v.raw_len,
+            crc: v.crc,
+            compressed: v.compressed,
+            dict: v.dict,
+        }
+    }
+
+    #[tokio::test]
+    async fn held_values_decode_into_a_reply_or_leave_it_alone() {
+        let c = codec();
+        let raw = b"abcdefgh".repeat(200);
+        let v = c.encode(&raw).await;
+        assert!(v.compressed);
+        let mut reply = b"VALUE k 0 1600\r\n".to_vec();
+        let head = reply.len();
+        c.decode_held_into(&held_view(&v), &mut reply)
+            .unwrap()
+            .unwrap();
+        assert_eq!(&reply[head..], &raw[..]);
+        // A raw value needs no codec.
+        let r = c.encode(b"short").await;
+        assert!(c.decode_held_into(&held_view(&r), &mut reply).is_none());
+        // A wrong CRC and a damaged block: errors, and the reply is as it was.
+        let before = reply.clone();
+        let wrong_crc = StoredValue {
+            crc: v.crc ^ 1,
+            ..v.clone()
+        };
+        assert!(matches!(
+            c.decode_held_into(&held_view(&wrong_crc), &mut reply),
+            Some(Err(ValueError::CrcMismatch { .. }))
+        ));
+        let mut damaged = v.bytes.to_vec();
+        damaged.truncate(damaged.len() - 2);
+        let damaged = StoredValue {
+            bytes: Arc::from(damaged),
+            ..v.clone()
+        };
+        assert!(matches!(
+            c.decode_held_into(&held_view(&damaged), &mut reply),
+            Some(Err(ValueError::BadBlock(_)))
+        ));
+        assert_eq!(reply, before);
     }
 }

@@ -143,6 +143,26 @@ impl Completion {
     }
 }
 
+/// What an inline compression ([`Codec::compress_inline`]) appended to its buffer.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Compressed {
+    /// Bytes of the block.
+    pub block_len: usize,
+    /// CRC-64/NVME of the input.
+    pub crc64: u64,
+}
+
+impl Compressed {
+    /// How a compress job with this block would end.
+    pub fn status(&self, input_len: usize) -> JobStatus {
+        if self.block_len >= input_len {
+            JobStatus::Incompressible
+        } else {
+            JobStatus::Ok
+        }
+    }
+}
+
 /// Failures of the transport, as opposed to a job that completed with a bad status.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum CodecError {
@@ -226,7 +246,11 @@ impl Pending {
     /// Blocks the calling thread until the job resolves. For tools and tests; the server
     /// awaits instead.
     pub fn wait(self) -> Outcome {
-        futures_executor::block_on(self)
+        match self.state {
+            // No executor for an answer already here (the software backend's every job).
+            PendingState::Ready(Some(outcome)) => outcome,
+            _ => futures_executor::block_on(self),
+        }
     }
 }
 
@@ -261,6 +285,36 @@ pub trait Codec: Send + Sync {
     /// `Busy` so the caller can choose another path, and a job taken is answered by the
     /// backend's own deadline at the latest.
     fn submit(&self, job: Job) -> Result<Pending, CodecError>;
+
+    /// Compresses `input` (with `dict` if given) on the calling thread, appending the block to
+    /// `out`, a buffer the caller reuses — when this backend would run the job in software
+    /// anyway. The server stores values this way: no job, no output buffer per value, no
+    /// completion. `None` (the default) means "submit a job instead"; on `Some(Err(_))` `out` is
+    /// as it was. See [`crate::SoftwareCodec::compress_into`].
+    fn compress_inline(
+        &self,
+        _input: &[u8],
+        _dict: Option<&Dictionary>,
+        _out: &mut Vec<u8>,
+    ) -> Option<Result<Compressed, JobStatus>> {
+        None
+    }
+
+    /// Decodes `block` to its `raw_len` bytes (with `dict` as its history if given) on the
+    /// calling thread, appending them to `out` and returning their CRC-64 for the caller to
+    /// check — when this backend would run the job in software anyway. The server serves a
+    /// small compressed value this way, from the store straight into the reply. `None` (the
+    /// default) means "submit a job instead"; on `Some(Err(_))` `out` is as it was. See
+    /// [`crate::SoftwareCodec::decompress_into`].
+    fn decompress_inline(
+        &self,
+        _block: &[u8],
+        _raw_len: usize,
+        _dict: Option<&Dictionary>,
+        _out: &mut Vec<u8>,
+    ) -> Option<Result<u64, JobStatus>> {
+        None
+    }
 
     /// Submits and blocks until the job resolves: for tools and tests.
     fn run(&self, job: Job) -> Outcome {

@@ -31,7 +31,8 @@ pub mod dispatch;
 pub mod software;
 
 pub use codec::{
-    Codec, CodecError, CodecStat, Completer, Completion, Job, JobOp, JobStatus, Outcome, Pending,
+    Codec, CodecError, CodecStat, Completer, Completion, Compressed, Job, JobOp, JobStatus,
+    Outcome, Pending,
 };
 pub use dict::{DictError, Dictionary};
 pub use dispatch::{CodecSpec, DispatchConfig, Dispatcher, Prefer};

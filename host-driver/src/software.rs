@@ -8,8 +8,11 @@
 
 use bytes::Bytes;
 
-use crate::codec::{Codec, CodecError, Completion, Job, JobOp, JobStatus, Pending};
+use lz4_flex::block::{get_maximum_output_size, DecompressError};
+
+use crate::codec::{Codec, CodecError, Completion, Compressed, Job, JobOp, JobStatus, Pending};
 use crate::crc64;
+use crate::dict::Dictionary;
 
 /// The largest raw value the software path accepts; far above any item size the server allows,
 /// it only keeps a hostile expected length from allocating without bound.
@@ -41,67 +44,165 @@ impl SoftwareCodec {
             },
         }
     }
+
+    /// A compress job without the job: appends one LZ4 block of `input` (made with `dict` if
+    /// given) to `out`, a buffer the caller reuses, and says how long it is and the CRC-64 of
+    /// `input`. The block may be no shorter than `input` (the caller then keeps `input` raw).
+    /// On an error `out` is as it was.
+    pub fn compress_into(
+        &self,
+        input: &[u8],
+        dict: Option<&Dictionary>,
+        out: &mut Vec<u8>,
+    ) -> Result<Compressed, JobStatus> {
+        let block_len = match dict {
+            Some(dict) => dict.compress_into(input, out).ok_or(JobStatus::TooLarge)?,
+            None => {
+                let start = out.len();
+                out.resize(start + get_maximum_output_size(input.len()), 0);
+                match lz4_flex::block::compress_into(input, &mut out[start..]) {
+                    Ok(len) => {
+                        out.truncate(start + len);
+                        len
+                    }
+                    Err(_) => {
+                        out.truncate(start);
+                        return Err(JobStatus::TooLarge);
+                    }
+                }
+            }
+        };
+        Ok(Compressed {
+            block_len,
+            crc64: crc64::checksum(input),
+        })
+    }
+
+    /// A decompress job without the job: appends the `raw_len` bytes `block` decodes to (with
+    /// `dict` as its history if given) to `out` and returns their CRC-64, which the caller
+    /// compares with the one it keeps. On an error `out` is as it was.
+    pub fn decompress_into(
+        &self,
+        block: &[u8],
+        raw_len: usize,
+        dict: Option<&Dictionary>,
+        out: &mut Vec<u8>,
+    ) -> Result<u64, JobStatus> {
+        if raw_len > MAX_RAW_LEN {
+            return Err(JobStatus::TooLarge);
+        }
+        let start = out.len();
+        match dict {
+            Some(dict) => {
+                if !dict.decompress_into(block, raw_len, out) {
+                    // liblz4 does not say why; the length is checked on the block's own terms.
+                    return Err(JobStatus::Malformed);
+                }
+            }
+            None => {
+                // `decompress_into` fails rather than write past the `raw_len` bytes it is given.
+                out.resize(start + raw_len, 0);
+                let status = match lz4_flex::block::decompress_into(block, &mut out[start..]) {
+                    Ok(len) if len == raw_len => None,
+                    Ok(_) => Some(JobStatus::LengthMismatch),
+                    Err(err) => Some(flex_error_status(err)),
+                };
+                if let Some(status) = status {
+                    out.truncate(start);
+                    return Err(status);
+                }
+            }
+        }
+        Ok(crc64::checksum(&out[start..]))
+    }
 }
 
 fn compress(job: &Job) -> Completion {
-    let block = match &job.dict {
-        None => lz4_flex::block::compress(&job.input),
-        Some(dict) => match dict.compress(&job.input) {
-            Some(block) => block,
-            None => return Completion::failed(job.tag, JobStatus::TooLarge),
+    let mut block = Vec::new();
+    let done = match job.dict.as_deref() {
+        // lz4_flex sizes and fills its own buffer (not zeroed first, as `compress_into`'s is).
+        None => {
+            block = lz4_flex::block::compress(&job.input);
+            Compressed {
+                block_len: block.len(),
+                crc64: crc64::checksum(&job.input),
+            }
+        }
+        Some(dict) => match SoftwareCodec.compress_into(&job.input, Some(dict), &mut block) {
+            Ok(done) => done,
+            Err(status) => return Completion::failed(job.tag, status),
         },
-    };
-    let status = if block.len() >= job.input.len() {
-        JobStatus::Incompressible
-    } else {
-        JobStatus::Ok
     };
     Completion {
         tag: job.tag,
-        status,
+        status: done.status(job.input.len()),
         output: Bytes::from(block),
-        crc64: crc64::checksum(&job.input),
+        crc64: done.crc64,
         crc_valid: true,
     }
 }
 
 fn decompress(job: &Job, raw_len: usize, expected_crc: u64) -> Completion {
-    let failed = |status| Completion::failed(job.tag, status);
-    if raw_len > MAX_RAW_LEN {
-        return failed(JobStatus::TooLarge);
-    }
-    if let Some(dict) = &job.dict {
-        return match dict.decompress(&job.input, raw_len) {
-            Some(output) => decoded(job.tag, output, expected_crc),
-            // liblz4 does not say why; the length is checked on the block's own terms.
-            None => failed(JobStatus::Malformed),
-        };
-    }
-    // `decompress` sizes its output to `raw_len` and fails rather than write past it.
-    match lz4_flex::block::decompress(&job.input, raw_len) {
-        Ok(output) if output.len() == raw_len => decoded(job.tag, output, expected_crc),
-        Ok(_) => failed(JobStatus::LengthMismatch),
-        Err(lz4_flex::block::DecompressError::OutputTooSmall { .. }) => {
-            failed(JobStatus::LengthMismatch)
+    let decoded = match job.dict.as_deref() {
+        // lz4_flex sizes its output to `raw_len` (not zeroed first, as `decompress_into`'s is)
+        // and fails rather than write past it.
+        None if raw_len <= MAX_RAW_LEN => match lz4_flex::block::decompress(&job.input, raw_len) {
+            Ok(output) if output.len() == raw_len => Ok(output),
+            Ok(_) => Err(JobStatus::LengthMismatch),
+            Err(err) => Err(flex_error_status(err)),
+        },
+        dict => {
+            let mut output = Vec::new();
+            SoftwareCodec
+                .decompress_into(&job.input, raw_len, dict, &mut output)
+                .map(|_| output)
         }
-        Err(_) => failed(JobStatus::Malformed),
+    };
+    match decoded {
+        Ok(output) => {
+            let crc = crc64::checksum(&output);
+            Completion {
+                tag: job.tag,
+                status: JobStatus::Ok,
+                output: Bytes::from(output),
+                crc64: crc,
+                crc_valid: crc == expected_crc,
+            }
+        }
+        Err(status) => Completion::failed(job.tag, status),
     }
 }
 
-fn decoded(tag: u64, output: Vec<u8>, expected_crc: u64) -> Completion {
-    let crc = crc64::checksum(&output);
-    Completion {
-        tag,
-        status: JobStatus::Ok,
-        output: Bytes::from(output),
-        crc64: crc,
-        crc_valid: crc == expected_crc,
+/// A block lz4_flex refused: one that needs more room than the raw length is the wrong length.
+fn flex_error_status(err: DecompressError) -> JobStatus {
+    match err {
+        DecompressError::OutputTooSmall { .. } => JobStatus::LengthMismatch,
+        _ => JobStatus::Malformed,
     }
 }
 
 impl Codec for SoftwareCodec {
     fn name(&self) -> &str {
         "software"
+    }
+
+    fn compress_inline(
+        &self,
+        input: &[u8],
+        dict: Option<&Dictionary>,
+        out: &mut Vec<u8>,
+    ) -> Option<Result<Compressed, JobStatus>> {
+        Some(self.compress_into(input, dict, out))
+    }
+
+    fn decompress_inline(
+        &self,
+        block: &[u8],
+        raw_len: usize,
+        dict: Option<&Dictionary>,
+        out: &mut Vec<u8>,
+    ) -> Option<Result<u64, JobStatus>> {
+        Some(self.decompress_into(block, raw_len, dict, out))
     }
 
     fn submit(&self, job: Job) -> Result<Pending, CodecError> {

@@ -1,7 +1,9 @@
 //! The software backend: CRC-64/NVME against an independent implementation, LZ4 round trips,
-//! and malformed blocks turned into error statuses.
+//! malformed blocks turned into error statuses, and the inline calls beside the jobs.
 
-use lzcache_driver::{crc64, Codec, Job, JobStatus, SoftwareCodec};
+use std::sync::Arc;
+
+use lzcache_driver::{crc64, Codec, Dictionary, Job, JobStatus, SoftwareCodec};
 use proptest::prelude::*;
 
 /// The `crc` crate's table-driven CRC-64/NVME: written independently of crc-fast's SIMD code.
@@ -147,17 +149,91 @@ fn checksum_jobs() {
     assert!(c.output.is_empty());
 }
 
+/// The inline calls (the server's path: no job, a reused buffer) append exactly what a job
+/// would output, after whatever the buffer already holds, and leave it as it was on an error.
+#[test]
+fn inline_calls_append_what_jobs_output_and_leave_the_buffer_alone_on_errors() {
+    let codec = SoftwareCodec::new();
+    let text = b"lzcache keeps values compressed and checksummed. ".repeat(40);
+    let dict =
+        Arc::new(Dictionary::new(7, b"lzcache keeps values ".repeat(20)).expect("dictionary"));
+    for input in [text.clone(), pattern(3000, 4), b"x".to_vec()] {
+        for shared in [None, Some(Arc::clone(&dict))] {
+            let dict = shared.as_deref();
+            let prefix = b"VALUE k 0 1\r\n";
+            let mut out = prefix.to_vec();
+            let done = codec
+                .compress_into(&input, dict, &mut out)
+                .expect("compresses");
+            assert_eq!(done.crc64, reference_crc(&input));
+            assert_eq!(out.len(), prefix.len() + done.block_len);
+            assert_eq!(&out[..prefix.len()], prefix);
+            let block = out[prefix.len()..].to_vec();
+            let job = run(Job::compress(0, input.clone()).with_dict(shared.clone()));
+            assert_eq!(
+                (done.status(input.len()), &block[..]),
+                (job.status, &job.output[..])
+            );
+
+            let mut reply = b"head".to_vec();
+            let crc = codec
+                .decompress_into(&block, input.len(), dict, &mut reply)
+                .expect("decodes");
+            assert_eq!(crc, reference_crc(&input));
+            assert_eq!(reply, [&b"head"[..], &input].concat());
+            // The wrong length, a damaged block, a dictionary block without its dictionary:
+            // errors, and the reply is untouched.
+            for (block, len, dict) in [
+                (&block[..], input.len() + 1, dict),
+                (&block[..], input.len() - 1, dict),
+                (&block[..block.len() - 1], input.len(), dict),
+            ] {
+                let mut reply = b"head".to_vec();
+                assert!(codec.decompress_into(block, len, dict, &mut reply).is_err());
+                assert_eq!(reply, b"head");
+            }
+        }
+    }
+    let mut out = Vec::new();
+    let block = dict.compress(&text).expect("block");
+    // Its first match reaches into the dictionary: before the start of a block without one.
+    assert_eq!(
+        codec.decompress_into(&block, text.len(), None, &mut out),
+        Err(JobStatus::Malformed)
+    );
+    assert!(out.is_empty());
+    let mut reply = b"head".to_vec();
+    assert_eq!(
+        codec.decompress_into(&[0x00], usize::MAX / 2, None, &mut reply),
+        Err(JobStatus::TooLarge)
+    );
+    assert_eq!(reply, b"head");
+}
+
 proptest! {
     #![proptest_config(ProptestConfig::with_cases(3000))]
 
     /// Random blocks never panic and never produce output unless it matches the length.
     #[test]
     fn random_blocks_never_panic(block in prop::collection::vec(any::<u8>(), 0..300), len in 0usize..2000) {
-        let d = run(Job::decompress(0, block, len, 0));
+        let d = run(Job::decompress(0, block.clone(), len, 0));
         if d.status == JobStatus::Ok {
             prop_assert_eq!(d.output.len(), len);
         } else {
             prop_assert!(d.output.is_empty());
+        }
+        // The inline call agrees, and appends nothing on an error.
+        let mut reply = b"head".to_vec();
+        match SoftwareCodec::new().decompress_into(&block, len, None, &mut reply) {
+            Ok(crc) => {
+                prop_assert_eq!(d.status, JobStatus::Ok);
+                prop_assert_eq!(crc, d.crc64);
+                prop_assert_eq!(&reply[4..], &d.output[..]);
+            }
+            Err(status) => {
+                prop_assert_eq!(status, d.status);
+                prop_assert_eq!(reply, b"head".to_vec());
+            }
         }
     }
 

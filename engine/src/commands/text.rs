@@ -38,19 +38,24 @@ enum Found {
 
 /// A `VALUE` block: `VALUE <key> <flags> <bytes>[ <cas>]`, the data, `\r\n`.
 fn write_value(out: &mut Vec<u8>, key: &[u8], flags: u32, data: &[u8], cas: Option<u64>) {
+    write_value_head(out, key, flags, data.len(), cas);
+    out.extend_from_slice(data);
+    out.extend_from_slice(b"\r\n");
+}
+
+/// The `VALUE` line of a value of `len` bytes; its data and `\r\n` follow.
+fn write_value_head(out: &mut Vec<u8>, key: &[u8], flags: u32, len: usize, cas: Option<u64>) {
     let mut numbers = itoa::Buffer::new();
     out.extend_from_slice(b"VALUE ");
     out.extend_from_slice(key);
     out.push(b' ');
     out.extend_from_slice(numbers.format(flags).as_bytes());
     out.push(b' ');
-    out.extend_from_slice(numbers.format(data.len()).as_bytes());
+    out.extend_from_slice(numbers.format(len).as_bytes());
     if let Some(cas) = cas {
         out.push(b' ');
         out.extend_from_slice(numbers.format(cas).as_bytes());
     }
-    out.extend_from_slice(b"\r\n");
-    out.extend_from_slice(data);
     out.extend_from_slice(b"\r\n");
 }
 
@@ -77,6 +82,27 @@ impl Cache {
                         Found::Served
                     }
                     Some(Err(err)) => Found::Corrupt(hit.cas(), err),
+                    // A small compressed value is decoded into the reply where it lies, when
+                    // the codec does that on this thread.
+                    None if value.raw_len as usize <= super::IN_PLACE_MAX => {
+                        let mark = out.len();
+                        let cas = kind.with_cas().then(|| hit.cas());
+                        write_value_head(out, key, hit.flags(), value.raw_len as usize, cas);
+                        match self.values.decode_held_into(&value, out) {
+                            Some(Ok(())) => {
+                                out.extend_from_slice(b"\r\n");
+                                Found::Served
+                            }
+                            Some(Err(err)) => {
+                                out.truncate(mark);
+                                Found::Corrupt(hit.cas(), err)
+                            }
+                            None => {
+                                out.truncate(mark);
+                                Found::Copied(hit.flags(), hit.cas(), Some(value.to_stored()))
+                            }
+                        }
+                    }
                     _ => Found::Copied(hit.flags(), hit.cas(), Some(value.to_stored())),
                 }
             }),

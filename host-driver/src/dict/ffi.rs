@@ -88,9 +88,9 @@ impl PreparedDict {
         &self.content
     }
 
-    /// One LZ4 block of `input` that may reference the dictionary; `None` if `input` is too
-    /// large for liblz4 (2 GiB).
-    pub(super) fn compress(&self, input: &[u8]) -> Option<Vec<u8>> {
+    /// Appends one LZ4 block of `input` that may reference the dictionary to `out` and returns
+    /// its length; `None` (with `out` as it was) if `input` is too large for liblz4 (2 GiB).
+    pub(super) fn compress_into(&self, input: &[u8], out: &mut Vec<u8>) -> Option<usize> {
         let src_len = c_int::try_from(input.len()).ok()?;
         // SAFETY: LZ4_compressBound is a pure function of its argument.
         let bound = unsafe { lz4_sys::LZ4_compressBound(src_len) };
@@ -98,20 +98,21 @@ impl PreparedDict {
             return None;
         }
         // Written by liblz4 before it is read: no need to zero it.
-        let mut out: Vec<u8> = Vec::with_capacity(bound as usize);
+        out.reserve(bound as usize);
+        let start = out.len();
         WORKING.with(|working| {
             let working = working.borrow_mut();
             // SAFETY: `working` is this thread's own stream, borrowed exclusively; the
             // dictionary stream stays valid and unchanged for the call (we hold `&self`);
-            // `input` is readable for `src_len` bytes and `out`'s spare capacity writable for
-            // `bound`, which is what LZ4 needs in the worst case.
+            // `input` is readable for `src_len` bytes and `out`'s spare capacity (reserved
+            // above) writable for `bound`, which is what LZ4 needs in the worst case.
             let written = unsafe {
                 LZ4_resetStream_fast(working.0.as_ptr());
                 LZ4_attach_dictionary(working.0.as_ptr(), self.stream.0.as_ptr());
                 LZ4_compress_fast_continue(
                     working.0.as_ptr(),
                     input.as_ptr().cast(),
-                    out.as_mut_ptr().cast(),
+                    out.as_mut_ptr().add(start).cast(),
                     src_len,
                     bound,
                     1,
@@ -121,9 +122,10 @@ impl PreparedDict {
             // SAFETY: NULL unsets the dictionary, as documented.
             unsafe { LZ4_attach_dictionary(working.0.as_ptr(), std::ptr::null()) };
             (written > 0 && written <= bound).then(|| {
-                // SAFETY: liblz4 wrote exactly `written` bytes (≤ capacity) at the start.
-                unsafe { out.set_len(written as usize) };
-                out
+                // SAFETY: liblz4 wrote exactly `written` bytes (≤ the reserved capacity) after
+                // `start`.
+                unsafe { out.set_len(start + written as usize) };
+                written as usize
             })
         })
     }
@@ -135,21 +137,33 @@ thread_local! {
     static WORKING: RefCell<Stream> = RefCell::new(Stream::new());
 }
 
-/// Decodes one LZ4 block whose matches may reach into `dict` (the history before the value);
-/// `None` if the block is malformed or does not decode to exactly `raw_len` bytes.
-pub(super) fn decompress_using_dict(block: &[u8], raw_len: usize, dict: &[u8]) -> Option<Vec<u8>> {
-    let src_len = c_int::try_from(block.len()).ok()?;
-    let cap = c_int::try_from(raw_len).ok()?;
-    let dict_len = c_int::try_from(dict.len()).ok()?;
-    let mut out: Vec<u8> = Vec::with_capacity(raw_len);
-    // SAFETY: `block` is readable for `src_len` bytes, `out`'s spare capacity writable for
-    // `cap`, `dict` readable for `dict_len`. LZ4_decompress_safe_usingDict is liblz4's
-    // bounds-checked decoder: on malformed input it returns a negative value and never reads
-    // or writes outside those buffers (nor reads the output it has not written).
+/// Decodes one LZ4 block whose matches may reach into `dict` (the history before the value),
+/// appending the raw bytes to `out`; false (with `out` as it was) if the block is malformed or
+/// does not decode to exactly `raw_len` bytes.
+pub(super) fn decompress_using_dict_into(
+    block: &[u8],
+    raw_len: usize,
+    dict: &[u8],
+    out: &mut Vec<u8>,
+) -> bool {
+    let (Ok(src_len), Ok(cap), Ok(dict_len)) = (
+        c_int::try_from(block.len()),
+        c_int::try_from(raw_len),
+        c_int::try_from(dict.len()),
+    ) else {
+        return false;
+    };
+    out.reserve(raw_len);
+    let start = out.len();
+    // SAFETY: `block` is readable for `src_len` bytes, `out`'s spare capacity (reserved above)
+    // writable for `cap` after `start`, `dict` readable for `dict_len`.
+    // LZ4_decompress_safe_usingDict is liblz4's bounds-checked decoder: on malformed input it
+    // returns a negative value and never reads or writes outside those buffers (nor reads the
+    // output it has not written).
     let written = unsafe {
         LZ4_decompress_safe_usingDict(
             block.as_ptr().cast(),
-            out.as_mut_ptr().cast(),
+            out.as_mut_ptr().add(start).cast(),
             src_len,
             cap,
             dict.as_ptr().cast(),
@@ -157,11 +171,47 @@ pub(super) fn decompress_using_dict(block: &[u8], raw_len: usize, dict: &[u8]) -
         )
     };
     if written < 0 || written as usize != raw_len {
-        return None;
+        return false;
     }
-    // SAFETY: the decoder wrote all `raw_len` bytes.
-    unsafe { out.set_len(raw_len) };
-    Some(out)
+    // SAFETY: the decoder wrote all `raw_len` bytes after `start`.
+    unsafe { out.set_len(start + raw_len) };
+    true
+}
+
+/// Decodes one LZ4 block whose history is what `buf` holds (a dictionary's content), writing
+/// its raw bytes right after it in `buf` — so liblz4 sees the dictionary as the output's prefix,
+/// its fast path. True (with `buf` longer by `raw_len`) if the block decodes to exactly
+/// `raw_len` bytes; false with `buf` as it was otherwise.
+pub(super) fn decompress_after_prefix(block: &[u8], raw_len: usize, buf: &mut Vec<u8>) -> bool {
+    let (Ok(src_len), Ok(cap), Ok(prefix_len)) = (
+        c_int::try_from(block.len()),
+        c_int::try_from(raw_len),
+        c_int::try_from(buf.len()),
+    ) else {
+        return false;
+    };
+    buf.reserve(raw_len);
+    let base = buf.as_mut_ptr();
+    // SAFETY: `block` is readable for `src_len` bytes; `buf` holds `prefix_len` initialised
+    // bytes at `base` and its spare capacity (reserved above) is writable for `cap` bytes right
+    // after them. liblz4 reads the prefix only as match history, bounds-checks every match
+    // against its start, and writes only within the `cap` bytes after it.
+    let written = unsafe {
+        LZ4_decompress_safe_usingDict(
+            block.as_ptr().cast(),
+            base.add(prefix_len as usize).cast(),
+            src_len,
+            cap,
+            base.cast_const().cast(),
+            prefix_len,
+        )
+    };
+    if written < 0 || written as usize != raw_len {
+        return false;
+    }
+    // SAFETY: the decoder wrote all `raw_len` bytes after the prefix.
+    unsafe { buf.set_len(prefix_len as usize + raw_len) };
+    true
 }
 
 /// Bytes of zstd's header (magic, id, entropy tables) at the start of a trained dictionary; what

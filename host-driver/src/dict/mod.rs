@@ -13,6 +13,7 @@
 
 mod ffi;
 mod records;
+mod window;
 
 use std::fmt;
 use std::sync::Arc;
@@ -93,13 +94,28 @@ impl Dictionary {
     /// One LZ4 block of `input` whose matches may reach into the dictionary (liblz4, level 1
     /// "fast" with the prepared table). `None` only for inputs beyond 2 GiB.
     pub fn compress(&self, input: &[u8]) -> Option<Vec<u8>> {
-        self.prepared.compress(input)
+        let mut out = Vec::new();
+        self.compress_into(input, &mut out).map(|_| out)
+    }
+
+    /// [`Dictionary::compress`] appending the block to `out` (a buffer the caller reuses);
+    /// returns the block's length, `None` with `out` as it was.
+    pub fn compress_into(&self, input: &[u8], out: &mut Vec<u8>) -> Option<usize> {
+        self.prepared.compress_into(input, out)
     }
 
     /// The raw bytes of a block made with this dictionary; `None` if the block is malformed or
     /// does not produce exactly `raw_len` bytes.
     pub fn decompress(&self, block: &[u8], raw_len: usize) -> Option<Vec<u8>> {
-        ffi::decompress_using_dict(block, raw_len, self.content())
+        let mut out = Vec::new();
+        self.decompress_into(block, raw_len, &mut out)
+            .then_some(out)
+    }
+
+    /// [`Dictionary::decompress`] appending the raw bytes to `out`; false (with `out` as it
+    /// was) for a bad block.
+    pub fn decompress_into(&self, block: &[u8], raw_len: usize, out: &mut Vec<u8>) -> bool {
+        window::decompress_into(self, block, raw_len, out)
     }
 }
 

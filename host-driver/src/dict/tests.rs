@@ -101,3 +101,59 @@ fn ids_and_lengths_are_checked() {
 fn training_on_too_little_fails_cleanly() {
     assert!(train(&[b"abc".to_vec()], 4096).is_err());
 }
+
+/// The decode window (dictionary as the output's prefix) answers exactly as liblz4's
+/// external-dictionary path does, block for block — valid, damaged or random — while the
+/// thread switches between dictionaries of every size up to 64 KiB (the prefix path's limit
+/// cases) and values cross the window's size limit.
+#[test]
+fn the_decode_window_answers_as_the_external_dictionary_path() {
+    let trained = trained();
+    let small = Dictionary::new(5, b"abc".to_vec()).unwrap();
+    let full = Dictionary::new(6, records(400, 3).concat()[..MAX_DICT_LEN].to_vec()).unwrap();
+    let odd = Dictionary::new(7, records(400, 4).concat()[..MAX_DICT_LEN - 1].to_vec()).unwrap();
+    let mut values = records(30, 12);
+    values.push(records(400, 13).concat()[..window::WINDOW_VALUE_MAX + 100].to_vec());
+    let mut x = 7u64;
+    let mut next = || {
+        x = x
+            .wrapping_mul(6364136223846793005)
+            .wrapping_add(1442695040888963407);
+        x >> 33
+    };
+    let mut decoded = 0;
+    for round in 0..400 {
+        let dict = [&trained, &small, &full, &odd][round % 4];
+        let value = &values[next() as usize % values.len()];
+        let mut block = dict.compress(value).unwrap();
+        match round % 3 {
+            0 => {}
+            1 => {
+                let at = next() as usize % block.len();
+                block[at] ^= 1 << (next() & 7);
+            }
+            _ => block = (0..next() % 64).map(|_| next() as u8).collect(),
+        }
+        let len = if round % 5 == 4 {
+            value.len() + 1
+        } else {
+            value.len()
+        };
+        let mut by_window = b"head".to_vec();
+        let mut external = b"head".to_vec();
+        let window_ok = dict.decompress_into(&block, len, &mut by_window);
+        let external_ok =
+            ffi::decompress_using_dict_into(&block, len, dict.content(), &mut external);
+        assert_eq!(
+            (window_ok, &by_window),
+            (external_ok, &external),
+            "round {round}"
+        );
+        if round % 3 == 0 && len == value.len() {
+            assert!(window_ok);
+            assert_eq!(&by_window[4..], &value[..]);
+            decoded += 1;
+        }
+    }
+    assert!(decoded > 90, "{decoded}");
+}

@@ -20,6 +20,7 @@
 //! Copies of a value: none here. A job's input is shared (reference-counted) between the
 //! device job and the software redo that may follow it.
 
+mod counts;
 mod spec;
 #[cfg(test)]
 mod tests;
@@ -29,10 +30,14 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use crate::codec::Pending;
-use crate::codec::{Codec, CodecError, CodecStat, Completion, Job, JobOp, JobStatus, Outcome};
+use crate::codec::{
+    Codec, CodecError, CodecStat, Completion, Compressed, Job, JobOp, JobStatus, Outcome,
+};
 use crate::crc64;
 use crate::device::DeviceCodec;
+use crate::dict::Dictionary;
 use crate::software::SoftwareCodec;
+use counts::Counts;
 
 pub use spec::{open, CodecSpec, DispatchOpenError};
 
@@ -114,9 +119,7 @@ const SOFTWARE_TIMED_EVERY: u64 = 16;
 /// Counters of one path.
 #[derive(Debug, Default)]
 struct PathStats {
-    jobs: AtomicU64,
-    bytes_in: AtomicU64,
-    bytes_out: AtomicU64,
+    counts: Counts,
     /// Jobs timed (all device jobs, a sample of software ones) and their time in all.
     timed: AtomicU64,
     nanos: AtomicU64,
@@ -127,9 +130,7 @@ struct PathStats {
 impl PathStats {
     /// Counts a job.
     fn count(&self, job_bytes: usize, output: usize) {
-        self.jobs.fetch_add(1, Ordering::Relaxed);
-        self.bytes_in.fetch_add(job_bytes as u64, Ordering::Relaxed);
-        self.bytes_out.fetch_add(output as u64, Ordering::Relaxed);
+        self.counts.add(job_bytes, output);
     }
 
     fn record(&self, job_bytes: usize, output: usize, elapsed: Duration) {
@@ -356,11 +357,11 @@ impl Inner {
 
     fn run_software(&self, job: &Job) -> Completion {
         let stats = &self.software_stats;
-        // The job counter decides which jobs are timed, so the first one always is (the
-        // estimate exists from then on).
+        // The thread's job counter decides which jobs are timed, so its first one always is
+        // (the estimate exists from then on).
         if !stats
-            .jobs
-            .load(Ordering::Relaxed)
+            .counts
+            .jobs_here()
             .is_multiple_of(SOFTWARE_TIMED_EVERY)
         {
             let done = self.software.execute(job);
@@ -491,34 +492,65 @@ impl Codec for Dispatcher {
         Ok(Pending::ready(Ok(inner.run_software(&job))))
     }
 
+    /// Inline only without a device: with one, software or device is chosen per job (and
+    /// measured), which takes the job.
+    fn compress_inline(
+        &self,
+        input: &[u8],
+        dict: Option<&Dictionary>,
+        out: &mut Vec<u8>,
+    ) -> Option<Result<Compressed, JobStatus>> {
+        let inner = &self.inner;
+        if inner.device.is_some() {
+            return None;
+        }
+        let done = inner.software.compress_into(input, dict, out);
+        let block_len = done.as_ref().map_or(0, |done| done.block_len);
+        inner.software_stats.count(input.len(), block_len);
+        Some(done)
+    }
+
+    /// As [`Dispatcher::compress_inline`]: without a device only.
+    fn decompress_inline(
+        &self,
+        block: &[u8],
+        raw_len: usize,
+        dict: Option<&Dictionary>,
+        out: &mut Vec<u8>,
+    ) -> Option<Result<u64, JobStatus>> {
+        let inner = &self.inner;
+        if inner.device.is_some() {
+            return None;
+        }
+        let done = inner.software.decompress_into(block, raw_len, dict, out);
+        let written = if done.is_ok() { raw_len } else { 0 };
+        inner
+            .software_stats
+            .count(raw_len.max(block.len()), written);
+        Some(done)
+    }
+
     fn stats(&self) -> Vec<CodecStat> {
         let inner = &self.inner;
         let load = |c: &AtomicU64| c.load(Ordering::Relaxed).to_string();
+        let software = inner.software_stats.counts.totals();
         let mut out = vec![
             ("lz_accel".into(), inner.name.clone()),
-            ("lz_sw_jobs".into(), load(&inner.software_stats.jobs)),
-            (
-                "lz_sw_bytes_in".into(),
-                load(&inner.software_stats.bytes_in),
-            ),
-            (
-                "lz_sw_bytes_out".into(),
-                load(&inner.software_stats.bytes_out),
-            ),
+            ("lz_sw_jobs".into(), software.jobs.to_string()),
+            ("lz_sw_bytes_in".into(), software.bytes_in.to_string()),
+            ("lz_sw_bytes_out".into(), software.bytes_out.to_string()),
             (
                 "lz_sw_latency_us".into(),
                 inner.software_stats.average_micros().to_string(),
             ),
         ];
         if let Some(device) = &inner.device {
+            let dev = inner.device_stats.counts.totals();
             out.extend([
                 ("lz_dev_state".into(), inner.breaker_state().to_string()),
-                ("lz_dev_jobs".into(), load(&inner.device_stats.jobs)),
-                ("lz_dev_bytes_in".into(), load(&inner.device_stats.bytes_in)),
-                (
-                    "lz_dev_bytes_out".into(),
-                    load(&inner.device_stats.bytes_out),
-                ),
+                ("lz_dev_jobs".into(), dev.jobs.to_string()),
+                ("lz_dev_bytes_in".into(), dev.bytes_in.to_string()),
+                ("lz_dev_bytes_out".into(), dev.bytes_out.to_string()),
                 (
                     "lz_dev_latency_us".into(),
                     inner.device_stats.average_micros().to_string(),

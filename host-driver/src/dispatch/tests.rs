@@ -320,3 +320,36 @@ fn dictionary_blocks_are_verified_with_their_dictionary() {
     assert_eq!(stat(&d, "lz_dev_verify_failures"), 1);
     assert_eq!(stat(&d, "lz_dev_fallbacks"), 1);
 }
+
+#[test]
+fn work_runs_inline_without_a_device_and_as_jobs_with_one() {
+    let raw = text(3);
+    let software = Dispatcher::software();
+    let mut out = Vec::new();
+    let done = software
+        .compress_inline(&raw, None, &mut out)
+        .expect("no device: inline")
+        .expect("compresses");
+    assert_eq!(done.crc64, crc64::checksum(&raw));
+    let mut back = Vec::new();
+    let crc = software
+        .decompress_inline(&out, raw.len(), None, &mut back)
+        .expect("no device: inline")
+        .expect("decodes");
+    assert_eq!((crc, &back[..]), (done.crc64, &raw[..]));
+    // Both count as software jobs, as submitted ones do.
+    assert_eq!(stat(&software, "lz_sw_jobs"), 2);
+    assert_eq!(
+        stat(&software, "lz_sw_bytes_out"),
+        (done.block_len + raw.len()) as u64
+    );
+
+    // With a device every job is the dispatcher's choice: the caller submits.
+    let device = FakeDevice::new(Mode::Right);
+    let d = dispatcher(&device, 0.0, Duration::from_secs(1));
+    assert!(d.compress_inline(&raw, None, &mut Vec::new()).is_none());
+    assert!(d
+        .decompress_inline(&out, raw.len(), None, &mut Vec::new())
+        .is_none());
+    assert_eq!(stat(&d, "lz_sw_jobs"), 0);
+}
