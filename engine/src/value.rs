@@ -150,17 +150,24 @@ pub enum ValueError {
 /// worker serves other connections meanwhile.
 ///
 /// Copies of a value's bytes, per path (besides the kernel's, into and out of the socket):
-/// * stored: one, from the connection's buffer into the allocation the store keeps if the value
-///   stays raw; the compress job reads that allocation by reference. A compressed block is
-///   copied once out of the codec's output into an allocation of its own size: the output may
-///   be a slice of a larger buffer (a device's result frame, a compressor's worst-case-sized
-///   buffer) that would otherwise stay alive, uncounted, in the store — and the block is
-///   smaller than the value, its copy far cheaper than the compression that made it.
-/// * served: a raw value of up to [`crate::commands::IN_PLACE_MAX`] bytes is checked and
-///   written to the connection's output straight from its segment (one copy, under the shard
-///   lock); a larger raw value is copied out of its segment, then checked and written (two); a
-///   compressed one is copied out, decompressed (by the job, reading that copy by reference)
-///   into a fresh buffer, which is written to the connection's output.
+/// * stored, when the codec compresses on this thread ([`Codec::compress_inline`]: software,
+///   no device): the block goes into the thread's scratch buffer and is copied once into an
+///   allocation of its own size for the store; a value kept raw is copied once from the
+///   connection's buffer instead.
+/// * stored through a job (a device): one, from the connection's buffer into the allocation the
+///   store keeps if the value stays raw; the compress job reads that allocation by reference. A
+///   compressed block is copied once out of the codec's output into an allocation of its own
+///   size: the output may be a slice of a larger buffer (a device's result frame) that would
+///   otherwise stay alive, uncounted, in the store — and the block is smaller than the value,
+///   its copy far cheaper than the compression that made it.
+/// * served: a value of up to [`crate::commands::IN_PLACE_MAX`] raw bytes is checked and
+///   written to the connection's output straight from its segment under the shard lock — a raw
+///   one copied (one copy), a compressed one decoded into the output when the codec decodes on
+///   this thread ([`Codec::decompress_inline`]; a dictionary block passes through the thread's
+///   decode window: two). A larger raw value is copied out of its segment, then checked and
+///   written (two); a larger compressed one, or any with a device, is copied out, decompressed
+///   (by the job, reading that copy by reference) into a fresh buffer, which is written to the
+///   connection's output.
 pub struct ValueCodec {
     codec: Arc<dyn Codec>,
     compress_min: usize,

@@ -1,6 +1,7 @@
 //! What a dictionary job costs, part by part, on 1 000 generated JSON-like records with a
 //! 16 KiB trained dictionary: the training, the CRC-64 of a record, the bare liblz4 block
-//! calls, and the whole job through the software codec (`execute`) and the codec API (`run`).
+//! calls, the inline calls the server makes (a reused buffer, the CRC included), and the whole
+//! job through the software codec (`execute`) and the codec API (`run`).
 //!
 //!     cargo run --release -p lzcache-driver --example dict_costs
 
@@ -56,6 +57,20 @@ fn main() {
     per_record("liblz4 decompress", n, || {
         for (b, r) in blocks.iter().zip(&records) {
             black_box(dict.decompress(b, r.len()));
+        }
+    });
+    let mut reply = Vec::new();
+    per_record("compress inline", n, || {
+        records.iter().for_each(|r| {
+            reply.clear();
+            black_box(software.compress_into(r, Some(&dict), &mut reply).ok());
+        })
+    });
+    per_record("decompress inline", n, || {
+        for ((b, r), crc) in blocks.iter().zip(&records).zip(&crcs) {
+            reply.clear();
+            let back = software.decompress_into(b, r.len(), Some(&dict), &mut reply);
+            black_box(back == Ok(*crc));
         }
     });
     per_record("compress job (execute)", n, || {
