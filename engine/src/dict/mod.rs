@@ -143,6 +143,8 @@ pub struct Dictionaries {
     state: RwLock<State>,
     counters: Counters,
     wake: (Mutex<bool>, Condvar),
+    /// Time added by [`Dictionaries::advance`], in nanoseconds.
+    advanced: AtomicU64,
 }
 
 impl Dictionaries {
@@ -170,6 +172,7 @@ impl Dictionaries {
             }),
             counters: Counters::default(),
             wake: (Mutex::new(false), Condvar::new()),
+            advanced: AtomicU64::new(0),
         }
     }
 
@@ -192,6 +195,18 @@ impl Dictionaries {
     /// The sample and the most dictionaries held at once, each with liblz4's table.
     fn budget(sample: usize, size: usize) -> usize {
         sample + DICT_SLOTS * (size + PREPARED_TABLE_BYTES)
+    }
+
+    /// The policy's time: the monotonic clock plus what [`Dictionaries::advance`] added.
+    fn now(&self) -> Instant {
+        Instant::now() + Duration::from_nanos(self.advanced.load(Ordering::Relaxed))
+    }
+
+    /// Moves the policy's time forward, so that tests of retraining and retirement run
+    /// without waiting for real seconds to pass.
+    pub fn advance(&self, by: Duration) {
+        let nanos = u64::try_from(by.as_nanos()).unwrap_or(u64::MAX);
+        self.advanced.fetch_add(nanos, Ordering::Relaxed);
     }
 
     fn read(&self) -> std::sync::RwLockReadGuard<'_, State> {
@@ -265,7 +280,7 @@ impl Dictionaries {
         // Trainings are spaced by a twentieth of the interval at least (30 s by default), so a
         // workload no dictionary helps (random bytes) costs one training per spacing, not one
         // per refilled sample.
-        let since = last.elapsed();
+        let since = self.now().saturating_duration_since(last);
         if since < self.settings.retrain_interval / 20 {
             return false;
         }
@@ -290,7 +305,7 @@ impl Dictionaries {
         self.retire_unused(dict_items);
         let samples = self.sampler.drain();
         self.counters.trainings.fetch_add(1, Ordering::Relaxed);
-        self.write().last_training = Some(Instant::now());
+        self.write().last_training = Some(self.now());
         let (mut train, mut held_out) = (Vec::new(), Vec::new());
         for (i, s) in samples.into_iter().enumerate() {
             if i % HOLD_OUT_EVERY == 0 {
@@ -339,7 +354,7 @@ impl Dictionaries {
             return Trained::Deferred { eval };
         }
         if let Some(old) = state.held.iter_mut().find(|h| h.retired_at.is_none()) {
-            old.retired_at = Some(Instant::now());
+            old.retired_at = Some(self.now());
         }
         state.held.push(Held {
             dict: Arc::clone(&candidate),
@@ -388,11 +403,14 @@ impl Dictionaries {
     /// may still be on its way into the store).
     pub fn retire_unused(&self, dict_items: [usize; DICT_SLOTS]) {
         let grace = self.settings.retrain_interval / 20;
+        let now = self.now();
         let mut state = self.write();
         let before = state.held.len();
         state.held.retain(|h| match h.retired_at {
             None => true,
-            Some(at) => dict_items[dict_slot(h.dict.id())] != 0 || at.elapsed() < grace,
+            Some(at) => {
+                dict_items[dict_slot(h.dict.id())] != 0 || now.saturating_duration_since(at) < grace
+            }
         });
         let dropped = before - state.held.len();
         self.counters
@@ -425,7 +443,7 @@ impl Dictionaries {
                 }
             }
         }
-        let now = Instant::now();
+        let now = self.now();
         for dict in saved.dicts {
             if state.held.iter().any(|h| h.dict.id() == dict.id()) {
                 continue;

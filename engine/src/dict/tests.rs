@@ -176,3 +176,45 @@ fn off_or_in_a_small_cache_nothing_is_sampled_or_charged() {
         assert!(dicts.for_value(300).is_none());
     }
 }
+
+/// Retraining: not before a twentieth of the interval, then when the ratio of the values
+/// compressed with the active dictionary decays below 85 % of its held-out one, or once the
+/// interval passes while the ratio holds.
+#[test]
+fn retraining_waits_for_decay_or_the_interval() {
+    let interval = Duration::from_secs(600);
+    let window = DECAY_WINDOW_BYTES as usize;
+    for decays in [true, false] {
+        let dicts = Dictionaries::new(
+            DictSettings {
+                retrain_interval: interval,
+                ..settings(4 << 10)
+            },
+            64,
+            64 << 20,
+        );
+        fill(&dicts, &json_records(12_000, 4));
+        assert!(dicts.training_due(), "no dictionary yet");
+        let Trained::Adopted { eval, .. } = dicts.train_now(NO_ITEMS) else {
+            panic!("not adopted");
+        };
+        fill(&dicts, &json_records(12_000, 5));
+        // Values compress as promised on the held-out sample.
+        let promised = window * eval.candidate / eval.raw;
+        dicts.note_compressed(window, promised);
+        assert!(!dicts.training_due(), "too soon after a training");
+        dicts.advance(interval / 20);
+        assert!(!dicts.training_due(), "the ratio holds");
+        if decays {
+            // Far worse now: raw / held falls below 85 % of the promise.
+            dicts.note_compressed(window, promised * 2);
+            assert!(dicts.training_due(), "the ratio decayed");
+        } else {
+            dicts.note_compressed(window, promised);
+            dicts.advance(interval / 2);
+            assert!(!dicts.training_due(), "the ratio holds");
+            dicts.advance(interval / 2);
+            assert!(dicts.training_due(), "the interval passed");
+        }
+    }
+}
