@@ -31,6 +31,11 @@ pub fn held_len(raw_len: usize, block_len: usize) -> usize {
     }
 }
 
+/// Values up to this many raw bytes that the codec decodes on the calling thread are decoded
+/// without a job ([`ValueCodec::decode`]); it is the size served in place
+/// ([`crate::commands::IN_PLACE_MAX`]).
+const INLINE_DECODE_MAX: usize = crate::commands::IN_PLACE_MAX;
+
 /// A scratch buffer larger than this is given back after use rather than kept for the thread's
 /// next value.
 const SCRATCH_KEPT: usize = 256 << 10;
@@ -164,10 +169,11 @@ pub enum ValueError {
 ///   written to the connection's output straight from its segment under the shard lock — a raw
 ///   one copied (one copy), a compressed one decoded into the output when the codec decodes on
 ///   this thread ([`Codec::decompress_inline`]; a dictionary block passes through the thread's
-///   decode window: two). A larger raw value is copied out of its segment, then checked and
-///   written (two); a larger compressed one, or any with a device, is copied out, decompressed
-///   (by the job, reading that copy by reference) into a fresh buffer, which is written to the
-///   connection's output.
+///   decode window: two). That is `get`'s path; the other reads (`mg`, `gat`, …) and larger
+///   values take a copy out of the segment first. A larger raw value is then checked and
+///   written (two); a compressed one is decompressed into a fresh buffer, which is written to
+///   the connection's output — by the codec on this thread up to `IN_PLACE_MAX` raw bytes
+///   without a device, else by a job reading the copy by reference.
 pub struct ValueCodec {
     codec: Arc<dyn Codec>,
     compress_min: usize,
@@ -357,8 +363,27 @@ impl ValueCodec {
                     .ok_or(ValueError::UnknownDictionary(id))?,
             ),
         };
-        let job = Job::decompress(0, value.shared_bytes(), value.raw_len as usize, value.crc)
-            .with_dict(dict);
+        let raw_len = value.raw_len as usize;
+        // A small value the codec decodes on this thread needs no job: decoded straight into
+        // a buffer of its size (a larger one goes through the job, whose decoder fills an
+        // unzeroed buffer).
+        if raw_len <= INLINE_DECODE_MAX {
+            let mut raw = Vec::with_capacity(raw_len);
+            if let Some(done) =
+                self.codec
+                    .decompress_inline(&value.bytes, raw_len, dict.as_deref(), &mut raw)
+            {
+                return match done {
+                    Ok(actual) if actual == value.crc => Ok(RawBytes::Decoded(Bytes::from(raw))),
+                    Ok(actual) => Err(ValueError::CrcMismatch {
+                        expected: value.crc,
+                        actual,
+                    }),
+                    Err(status) => Err(ValueError::BadBlock(status)),
+                };
+            }
+        }
+        let job = Job::decompress(0, value.shared_bytes(), raw_len, value.crc).with_dict(dict);
         let done = self.codec.submit(job)?.await?;
         if done.status != JobStatus::Ok {
             return Err(ValueError::BadBlock(done.status));
