@@ -137,36 +137,51 @@ thread_local! {
     static WORKING: RefCell<Stream> = RefCell::new(Stream::new());
 }
 
-/// Decodes one LZ4 block whose matches may reach into `dict` (the history before the value),
-/// appending the raw bytes to `out`; false (with `out` as it was) if the block is malformed or
-/// does not decode to exactly `raw_len` bytes.
-pub(super) fn decompress_using_dict_into(
+/// Where a block's dictionary lies for [`decompress_into`].
+pub(super) enum History<'a> {
+    /// Anywhere in memory: liblz4's external-dictionary path.
+    Apart(&'a [u8]),
+    /// In the output buffer itself, before the value: its bytes so far are the dictionary,
+    /// and liblz4 takes its fast prefix path.
+    Prefix,
+}
+
+/// Decodes one LZ4 block whose matches may reach into `history` (the dictionary before the
+/// value), appending the raw bytes to `out`. True if the block decodes to exactly `raw_len`
+/// bytes; false with `out` as it was otherwise (malformed, or of another length).
+pub(super) fn decompress_into(
     block: &[u8],
     raw_len: usize,
-    dict: &[u8],
+    history: History<'_>,
     out: &mut Vec<u8>,
 ) -> bool {
+    out.reserve(raw_len);
+    let start = out.len();
+    let base = out.as_mut_ptr();
+    let (dict_ptr, dict_len) = match history {
+        History::Apart(dict) => (dict.as_ptr(), dict.len()),
+        History::Prefix => (base.cast_const(), start),
+    };
     let (Ok(src_len), Ok(cap), Ok(dict_len)) = (
         c_int::try_from(block.len()),
         c_int::try_from(raw_len),
-        c_int::try_from(dict.len()),
+        c_int::try_from(dict_len),
     ) else {
         return false;
     };
-    out.reserve(raw_len);
-    let start = out.len();
-    // SAFETY: `block` is readable for `src_len` bytes, `out`'s spare capacity (reserved above)
-    // writable for `cap` after `start`, `dict` readable for `dict_len`.
-    // LZ4_decompress_safe_usingDict is liblz4's bounds-checked decoder: on malformed input it
-    // returns a negative value and never reads or writes outside those buffers (nor reads the
-    // output it has not written).
+    // SAFETY: `block` is readable for `src_len` bytes; `out` holds `start` initialised bytes at
+    // `base` and its spare capacity (reserved above, and `out` is not touched until the call
+    // returns) is writable for `cap` bytes after them; the dictionary is readable for
+    // `dict_len` bytes (a slice, or `out`'s own first `start` bytes). LZ4_decompress_safe_usingDict
+    // is liblz4's bounds-checked decoder: on malformed input it returns a negative value and
+    // never reads or writes outside those buffers (nor reads output it has not written).
     let written = unsafe {
         LZ4_decompress_safe_usingDict(
             block.as_ptr().cast(),
-            out.as_mut_ptr().add(start).cast(),
+            base.add(start).cast(),
             src_len,
             cap,
-            dict.as_ptr().cast(),
+            dict_ptr.cast(),
             dict_len,
         )
     };
@@ -175,42 +190,6 @@ pub(super) fn decompress_using_dict_into(
     }
     // SAFETY: the decoder wrote all `raw_len` bytes after `start`.
     unsafe { out.set_len(start + raw_len) };
-    true
-}
-
-/// Decodes one LZ4 block whose history is what `buf` holds (a dictionary's content), writing
-/// its raw bytes right after it in `buf` — so liblz4 sees the dictionary as the output's prefix,
-/// its fast path. True (with `buf` longer by `raw_len`) if the block decodes to exactly
-/// `raw_len` bytes; false with `buf` as it was otherwise.
-pub(super) fn decompress_after_prefix(block: &[u8], raw_len: usize, buf: &mut Vec<u8>) -> bool {
-    let (Ok(src_len), Ok(cap), Ok(prefix_len)) = (
-        c_int::try_from(block.len()),
-        c_int::try_from(raw_len),
-        c_int::try_from(buf.len()),
-    ) else {
-        return false;
-    };
-    buf.reserve(raw_len);
-    let base = buf.as_mut_ptr();
-    // SAFETY: `block` is readable for `src_len` bytes; `buf` holds `prefix_len` initialised
-    // bytes at `base` and its spare capacity (reserved above) is writable for `cap` bytes right
-    // after them. liblz4 reads the prefix only as match history, bounds-checks every match
-    // against its start, and writes only within the `cap` bytes after it.
-    let written = unsafe {
-        LZ4_decompress_safe_usingDict(
-            block.as_ptr().cast(),
-            base.add(prefix_len as usize).cast(),
-            src_len,
-            cap,
-            base.cast_const().cast(),
-            prefix_len,
-        )
-    };
-    if written < 0 || written as usize != raw_len {
-        return false;
-    }
-    // SAFETY: the decoder wrote all `raw_len` bytes after the prefix.
-    unsafe { buf.set_len(prefix_len as usize + raw_len) };
     true
 }
 

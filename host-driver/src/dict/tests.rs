@@ -142,8 +142,12 @@ fn the_decode_window_answers_as_the_external_dictionary_path() {
         let mut by_window = b"head".to_vec();
         let mut external = b"head".to_vec();
         let window_ok = dict.decompress_into(&block, len, &mut by_window);
-        let external_ok =
-            ffi::decompress_using_dict_into(&block, len, dict.content(), &mut external);
+        let external_ok = ffi::decompress_into(
+            &block,
+            len,
+            ffi::History::Apart(dict.content()),
+            &mut external,
+        );
         assert_eq!(
             (window_ok, &by_window),
             (external_ok, &external),

@@ -10,7 +10,8 @@
 
 use std::cell::RefCell;
 
-use super::{ffi, Dictionary};
+use super::ffi::{self, History};
+use super::Dictionary;
 
 /// Values up to this size decode in the window; larger ones (beyond any dictionary value the
 /// server makes) decode against the dictionary in place, where the copy would cost more.
@@ -40,7 +41,7 @@ pub(super) fn decompress_into(
     out: &mut Vec<u8>,
 ) -> bool {
     if raw_len > WINDOW_VALUE_MAX {
-        return ffi::decompress_using_dict_into(block, raw_len, dict.content(), out);
+        return ffi::decompress_into(block, raw_len, History::Apart(dict.content()), out);
     }
     WINDOW.with(|window| {
         let mut window = window.borrow_mut();
@@ -50,7 +51,7 @@ pub(super) fn decompress_into(
             window.buf.extend_from_slice(dict.content());
             window.held = Some(held);
         }
-        let decoded = ffi::decompress_after_prefix(block, raw_len, &mut window.buf);
+        let decoded = ffi::decompress_into(block, raw_len, History::Prefix, &mut window.buf);
         if decoded {
             out.extend_from_slice(&window.buf[dict.len()..]);
             window.buf.truncate(dict.len());
