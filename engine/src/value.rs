@@ -9,11 +9,10 @@
 //! dictionary when there is one, and records its id; it is decoded with that dictionary, and a
 //! value whose dictionary is gone is an error (never served).
 
+use std::cell::RefCell;
 use std::sync::Arc;
 
 use bytes::Bytes;
-use std::cell::RefCell;
-
 use lzcache_driver::{crc64, Codec, Dictionary, Job, JobStatus};
 
 use crate::dict::Dictionaries;
