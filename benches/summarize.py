@@ -27,8 +27,8 @@ for group in sorted(root.iterdir()):
     if not peers:
         continue
     peer = peers[0]
-    # Each lzcache variant beside the peer: "lzcache" (the codec API) and, where the group
-    # has one, "lzcache-block" (the dictionary block codec alone) as "op (block)".
+    # Each lzcache variant beside the peer: "lzcache" (as the server calls the codec) and,
+    # where the group has them, "lzcache-job" and "lzcache-block" as "op (job)", "op (block)".
     for name in sorted(n for n in means if n.startswith("lzcache")):
         label = op if name == "lzcache" else f"{op} ({name.removeprefix('lzcache-')})"
         rows.append((label, int(size), means[name], peer, means[peer]))

@@ -2,14 +2,14 @@
 //! the lz4 C library (level 1), CRC-64/NVME (crc-fast) against the `crc` crate.
 //!
 //! lzcache's side is the codec as the server calls it in software (a `Dispatcher` without a
-//! device, which also counts the jobs for `stats`): inline
-//! (`Codec::compress_inline`/`decompress_inline`) into a buffer reused from value to value — the
-//! store's scratch buffer, the reply being built — with the CRC-64 of the raw bytes computed
-//! (compress) or checked (decompress); the store's copy of a kept block is not in them. Values the server serves from a copy (over 16 KiB) and
-//! every device job go through `Codec::submit` instead: the `lzcache-job` rows of the dictionary
-//! groups time that (the job sharing its input by reference count, a fresh output buffer, the
-//! already-resolved completion). `make bench` runs this and prints the lzcache/peer ratios from
-//! criterion's estimates.
+//! device, which also counts the jobs for `stats`): inline (`Codec::compress_inline` /
+//! `decompress_inline`) into a buffer reused from value to value — the store's scratch
+//! buffer, the reply being built — with the CRC-64 of the raw bytes computed (compress) or
+//! checked (decompress); the store's copy of a kept block is not in them. Values over 16 KiB
+//! and every device job go through `Codec::submit` instead: the `lzcache-job` rows of the
+//! dictionary groups time that (the job sharing its input by reference count, a fresh output
+//! buffer, the already-resolved completion). `make bench` runs this and prints the
+//! lzcache/peer ratios from criterion's estimates.
 //!
 //! `dict-compress` and `dict-decompress` time a batch of 1 000 JSON-like records (100–500 B)
 //! with a 16 KiB trained dictionary: lzcache inline as above, through a job, and its dictionary

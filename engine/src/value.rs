@@ -320,26 +320,50 @@ impl ValueCodec {
         if !value.compressed {
             return None;
         }
-        let dict = match value.dict {
-            0 => None,
-            id => match self.dicts.get(id) {
-                Some(dict) => Some(dict),
-                None => return Some(Err(ValueError::UnknownDictionary(id))),
-            },
+        let dict = match self.dictionary(value.dict) {
+            Ok(dict) => dict,
+            Err(err) => return Some(Err(err)),
         };
-        let start = out.len();
-        let done = self.codec.decompress_inline(
+        self.decode_inline(
             value.bytes,
             value.raw_len as usize,
+            value.crc,
             dict.as_deref(),
             out,
-        )?;
+        )
+    }
+
+    /// The dictionary a stored value names (`None` for id 0), or the error of one not held.
+    fn dictionary(&self, id: u32) -> Result<Option<Arc<Dictionary>>, ValueError> {
+        match id {
+            0 => Ok(None),
+            id => self
+                .dicts
+                .get(id)
+                .map(Some)
+                .ok_or(ValueError::UnknownDictionary(id)),
+        }
+    }
+
+    /// Appends the `raw_len` bytes `block` decodes to (with `dict`) to `out` and checks them
+    /// against `crc`, when the codec decodes on this thread; `None` when it wants a job. On
+    /// an error `out` is as it was.
+    fn decode_inline(
+        &self,
+        block: &[u8],
+        raw_len: usize,
+        crc: u64,
+        dict: Option<&Dictionary>,
+        out: &mut Vec<u8>,
+    ) -> Option<Result<(), ValueError>> {
+        let start = out.len();
+        let done = self.codec.decompress_inline(block, raw_len, dict, out)?;
         Some(match done {
-            Ok(actual) if actual == value.crc => Ok(()),
+            Ok(actual) if actual == crc => Ok(()),
             Ok(actual) => {
                 out.truncate(start);
                 Err(ValueError::CrcMismatch {
-                    expected: value.crc,
+                    expected: crc,
                     actual,
                 })
             }
@@ -354,14 +378,7 @@ impl ValueCodec {
             verify_raw(&value.bytes, value.crc)?;
             return Ok(RawBytes::Stored(Arc::clone(&value.bytes)));
         }
-        let dict = match value.dict {
-            0 => None,
-            id => Some(
-                self.dicts
-                    .get(id)
-                    .ok_or(ValueError::UnknownDictionary(id))?,
-            ),
-        };
+        let dict = self.dictionary(value.dict)?;
         let raw_len = value.raw_len as usize;
         // A small value the codec decodes on this thread needs no job: decoded straight into
         // a buffer of its size (a larger one goes through the job, whose decoder fills an
@@ -369,17 +386,9 @@ impl ValueCodec {
         if raw_len <= INLINE_DECODE_MAX {
             let mut raw = Vec::with_capacity(raw_len);
             if let Some(done) =
-                self.codec
-                    .decompress_inline(&value.bytes, raw_len, dict.as_deref(), &mut raw)
+                self.decode_inline(&value.bytes, raw_len, value.crc, dict.as_deref(), &mut raw)
             {
-                return match done {
-                    Ok(actual) if actual == value.crc => Ok(RawBytes::Decoded(Bytes::from(raw))),
-                    Ok(actual) => Err(ValueError::CrcMismatch {
-                        expected: value.crc,
-                        actual,
-                    }),
-                    Err(status) => Err(ValueError::BadBlock(status)),
-                };
+                return done.map(|()| RawBytes::Decoded(Bytes::from(raw)));
             }
         }
         let job = Job::decompress(0, value.shared_bytes(), raw_len, value.crc).with_dict(dict);

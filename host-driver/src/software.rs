@@ -118,20 +118,23 @@ impl SoftwareCodec {
 }
 
 fn compress(job: &Job) -> Completion {
-    let mut block = Vec::new();
-    let done = match job.dict.as_deref() {
+    let (block, done) = match job.dict.as_deref() {
         // lz4_flex sizes and fills its own buffer (not zeroed first, as `compress_into`'s is).
         None => {
-            block = lz4_flex::block::compress(&job.input);
-            Compressed {
+            let block = lz4_flex::block::compress(&job.input);
+            let done = Compressed {
                 block_len: block.len(),
                 crc64: crc64::checksum(&job.input),
+            };
+            (block, done)
+        }
+        dict => {
+            let mut block = Vec::new();
+            match SoftwareCodec.compress_into(&job.input, dict, &mut block) {
+                Ok(done) => (block, done),
+                Err(status) => return Completion::failed(job.tag, status),
             }
         }
-        Some(dict) => match SoftwareCodec.compress_into(&job.input, Some(dict), &mut block) {
-            Ok(done) => done,
-            Err(status) => return Completion::failed(job.tag, status),
-        },
     };
     Completion {
         tag: job.tag,
@@ -147,7 +150,10 @@ fn decompress(job: &Job, raw_len: usize, expected_crc: u64) -> Completion {
         // lz4_flex sizes its output to `raw_len` (not zeroed first, as `decompress_into`'s is)
         // and fails rather than write past it.
         None if raw_len <= MAX_RAW_LEN => match lz4_flex::block::decompress(&job.input, raw_len) {
-            Ok(output) if output.len() == raw_len => Ok(output),
+            Ok(output) if output.len() == raw_len => {
+                let crc = crc64::checksum(&output);
+                Ok((output, crc))
+            }
             Ok(_) => Err(JobStatus::LengthMismatch),
             Err(err) => Err(flex_error_status(err)),
         },
@@ -155,20 +161,17 @@ fn decompress(job: &Job, raw_len: usize, expected_crc: u64) -> Completion {
             let mut output = Vec::new();
             SoftwareCodec
                 .decompress_into(&job.input, raw_len, dict, &mut output)
-                .map(|_| output)
+                .map(|crc| (output, crc))
         }
     };
     match decoded {
-        Ok(output) => {
-            let crc = crc64::checksum(&output);
-            Completion {
-                tag: job.tag,
-                status: JobStatus::Ok,
-                output: Bytes::from(output),
-                crc64: crc,
-                crc_valid: crc == expected_crc,
-            }
-        }
+        Ok((output, crc)) => Completion {
+            tag: job.tag,
+            status: JobStatus::Ok,
+            output: Bytes::from(output),
+            crc64: crc,
+            crc_valid: crc == expected_crc,
+        },
         Err(status) => Completion::failed(job.tag, status),
     }
 }

@@ -355,6 +355,12 @@ impl Inner {
         }
     }
 
+    /// The software codec, when every job runs in software on the caller's thread: without a
+    /// device (with one, software or device is chosen per job, which takes the job).
+    fn inline_software(&self) -> Option<&SoftwareCodec> {
+        self.device.is_none().then_some(&self.software)
+    }
+
     fn run_software(&self, job: &Job) -> Completion {
         let stats = &self.software_stats;
         // The thread's job counter decides which jobs are timed, so its first one always is
@@ -492,25 +498,21 @@ impl Codec for Dispatcher {
         Ok(Pending::ready(Ok(inner.run_software(&job))))
     }
 
-    /// Inline only without a device: with one, software or device is chosen per job (and
-    /// measured), which takes the job.
+    /// Inline only without a device ([`Inner::inline_software`]).
     fn compress_inline(
         &self,
         input: &[u8],
         dict: Option<&Dictionary>,
         out: &mut Vec<u8>,
     ) -> Option<Result<Compressed, JobStatus>> {
-        let inner = &self.inner;
-        if inner.device.is_some() {
-            return None;
-        }
-        let done = inner.software.compress_into(input, dict, out);
+        let software = self.inner.inline_software()?;
+        let done = software.compress_into(input, dict, out);
         let block_len = done.as_ref().map_or(0, |done| done.block_len);
-        inner.software_stats.count(input.len(), block_len);
+        self.inner.software_stats.count(input.len(), block_len);
         Some(done)
     }
 
-    /// As [`Dispatcher::compress_inline`]: without a device only.
+    /// Inline only without a device ([`Inner::inline_software`]).
     fn decompress_inline(
         &self,
         block: &[u8],
@@ -518,13 +520,10 @@ impl Codec for Dispatcher {
         dict: Option<&Dictionary>,
         out: &mut Vec<u8>,
     ) -> Option<Result<u64, JobStatus>> {
-        let inner = &self.inner;
-        if inner.device.is_some() {
-            return None;
-        }
-        let done = inner.software.decompress_into(block, raw_len, dict, out);
+        let software = self.inner.inline_software()?;
+        let done = software.decompress_into(block, raw_len, dict, out);
         let written = if done.is_ok() { raw_len } else { 0 };
-        inner
+        self.inner
             .software_stats
             .count(raw_len.max(block.len()), written);
         Some(done)
