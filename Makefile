@@ -218,7 +218,7 @@ PNR_SEEDS ?= 1 2 3 4
 PNR_SEED_REPORTS := $(foreach m,$(PNR_MODULES),$(foreach p,$(PNR_PARTS),$(foreach s,$(PNR_SEEDS),$(PNR)/seeds/$(m)-$(p)-$(s).report.json)))
 
 pnr-seeds: ## Place and route each engine at several seeds (PNR_SEEDS); Fmax lowest, median, highest
-	@$(MAKE) --no-print-directory -j2 $(PNR_SEED_REPORTS)
+	@$(MAKE) --no-print-directory -s -j2 $(PNR_SEED_REPORTS)
 	@python3 rtl/pnr/seeds.py $(PNR)/seeds/summary $(PNR_SEED_REPORTS)
 
 # seeds/<module>-<part>-<seed>: the part is everything between the module and the seed.

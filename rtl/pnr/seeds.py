@@ -37,7 +37,7 @@ def main():
         with open(path) as report_file:
             report = json.load(report_file)
         # The harness has a single clock.
-        achieved = next(iter(report["fmax"].values()))["achieved"]
+        achieved = round(next(iter(report["fmax"].values()))["achieved"], 2)
         runs.setdefault((module, part), []).append((seed, achieved))
 
     rows = []
