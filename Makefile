@@ -185,7 +185,8 @@ $(PNR)/%.netlist.json: $$(call PNR_SOURCES,$$*) $$(wildcard rtl/*.vh) | $(PNR_VE
 
 # The wide decompressor (256-bit streams, 16 output bytes per cycle: the 512-bit one does not
 # fit an 85K part) placed out of context: no harness and no bitstream, its ports unplaced, so
-# only its internal paths are timed. Not part of `make test` (tens of minutes on 2 cores).
+# only its internal paths are timed. Not part of `make test`: on a 2-core machine it places in
+# about 3 minutes, but its router had done a fifth of its 169 514 arcs after 25 minutes.
 PNR_WIDE := $(PNR)/lz4_decompress_w256-85f-6.report.json
 
 pnr-wide: $(PNR_WIDE) ## Place and route the wide decompressor out of context on the LFE5U-85F-6
