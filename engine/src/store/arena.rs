@@ -11,9 +11,15 @@ use std::io;
 
 use memmap2::{MmapOptions, MmapRaw};
 
+/// The size of an x86-64 / AArch64 (4 KiB granule) transparent huge page.
+const HUGE_PAGE: usize = 2 << 20;
+
 /// A mapping of `len` bytes, zeroed on creation, shared by all threads.
 pub struct Arena {
     map: MmapRaw,
+    /// Where the arena's byte 0 lies in the mapping: an anonymous arena starts at the first
+    /// huge-page boundary in it.
+    origin: usize,
     len: usize,
     file_backed: bool,
 }
@@ -26,10 +32,23 @@ impl std::fmt::Debug for Arena {
 
 impl Arena {
     /// An anonymous mapping: pages are only backed by memory once written, and start zeroed.
+    ///
+    /// The mapping asks for transparent huge pages (`MADV_HUGEPAGE`, as memcached's `-L` does for
+    /// its slabs) and the arena starts on a 2 MiB boundary, so that every 2 MiB of items is one
+    /// page: a `get` reads an index bucket and a record at random places of the arena, and with
+    /// 4 KiB pages the record's read also missed the TLB (a nested page walk in a virtual
+    /// machine), about a tenth of the server's own CPU per 100-byte `get` (`perf record` beside
+    /// `memcaslap`). Where huge pages are off (`transparent_hugepage` `never`) the advice is
+    /// kept but does nothing; the arena works the same.
     pub fn anonymous(len: usize) -> io::Result<Self> {
-        let map = MmapOptions::new().len(len.max(1)).map_anon()?;
+        let map = MmapOptions::new().len(len.max(1) + HUGE_PAGE).map_anon()?;
+        let origin = map.as_ptr().align_offset(HUGE_PAGE);
+        if let Err(err) = map.advise_range(memmap2::Advice::HugePage, origin, len.max(1)) {
+            tracing::debug!(%err, "huge pages not available for the item arena");
+        }
         Ok(Self {
             map: MmapRaw::from(map),
+            origin,
             len,
             file_backed: false,
         })
@@ -55,6 +74,7 @@ impl Arena {
         Ok((
             Self {
                 map,
+                origin: 0,
                 len,
                 file_backed: true,
             },
@@ -88,7 +108,7 @@ impl Arena {
         self.check(at, len);
         // SAFETY: in bounds (checked above) of a mapping that lives as long as `self`; the
         // caller guarantees no concurrent writer.
-        unsafe { std::slice::from_raw_parts(self.map.as_ptr().add(at), len) }
+        unsafe { std::slice::from_raw_parts(self.map.as_ptr().add(self.origin + at), len) }
     }
 
     /// Copies `data` to `at`.
@@ -101,7 +121,11 @@ impl Arena {
         // SAFETY: in bounds; `data` cannot overlap the mapping's range being written unless the
         // caller passed arena bytes, which `copy` exists for; exclusive access by contract.
         unsafe {
-            std::ptr::copy_nonoverlapping(data.as_ptr(), self.map.as_mut_ptr().add(at), data.len())
+            std::ptr::copy_nonoverlapping(
+                data.as_ptr(),
+                self.map.as_mut_ptr().add(self.origin + at),
+                data.len(),
+            )
         }
     }
 
@@ -118,7 +142,10 @@ impl Arena {
             memmap2::UncheckedAdvice::DontNeed
         };
         // SAFETY: in bounds; the caller guarantees nothing uses or needs these bytes.
-        unsafe { self.map.unchecked_advise_range(advice, at, len) }
+        unsafe {
+            self.map
+                .unchecked_advise_range(advice, self.origin + at, len)
+        }
     }
 
     /// Moves `len` bytes from `from` to `to` (the ranges may overlap).
@@ -130,8 +157,61 @@ impl Arena {
         self.check(to, len);
         // SAFETY: both ranges in bounds; `ptr::copy` allows overlap; exclusive by contract.
         unsafe {
-            let base = self.map.as_mut_ptr();
+            let base = self.map.as_mut_ptr().add(self.origin);
             std::ptr::copy(base.add(from), base.add(to), len)
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The `VmFlags` line of the mapping that holds `addr`, from `/proc/self/smaps`.
+    fn vm_flags_at(addr: usize) -> String {
+        let smaps = std::fs::read_to_string("/proc/self/smaps").expect("read /proc/self/smaps");
+        let mut inside = false;
+        for line in smaps.lines() {
+            if let Some((range, _)) = line.split_once(' ') {
+                if let Some((start, end)) = range.split_once('-') {
+                    if let (Ok(start), Ok(end)) = (
+                        usize::from_str_radix(start, 16),
+                        usize::from_str_radix(end, 16),
+                    ) {
+                        inside = (start..end).contains(&addr);
+                        continue;
+                    }
+                }
+            }
+            if inside {
+                if let Some(flags) = line.strip_prefix("VmFlags:") {
+                    return flags.trim().to_string();
+                }
+            }
+        }
+        panic!("no mapping holds {addr:#x}");
+    }
+
+    #[test]
+    fn an_anonymous_arena_starts_on_a_huge_page_and_asks_for_huge_pages() {
+        let len = 8 << 20;
+        let arena = Arena::anonymous(len).unwrap();
+        let base = arena.map.as_ptr() as usize + arena.origin;
+        assert_eq!(base % HUGE_PAGE, 0, "arena base {base:#x}");
+        for at in [0, len - 1] {
+            let flags = vm_flags_at(base + at);
+            assert!(
+                flags.split_whitespace().any(|f| f == "hg"),
+                "no MADV_HUGEPAGE on the arena at {at}: {flags}"
+            );
+        }
+        // The whole range is usable and zeroed, its ends included.
+        // SAFETY: no other thread uses this arena.
+        unsafe {
+            assert_eq!(arena.bytes(len - 4, 4), &[0; 4]);
+            arena.write(len - 4, b"tail");
+            arena.copy(len - 4, 0, 4);
+            assert_eq!(arena.bytes(0, 4), b"tail");
         }
     }
 }
