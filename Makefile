@@ -298,8 +298,9 @@ $(BITSTREAM)/%.report.json: $(BITSTREAM)/%.netlist.json boards/%/$$*.lpf
 	@$(PNR_VENV)/bin/yowasp-ecppack --compress $(BITSTREAM)/$*.config $(BITSTREAM)/$*.bit
 	@mv $(BITSTREAM)/$*.report.tmp $@
 
-bench: deps-sim ## Software codec beside lz4 C and the crc crate (criterion), then the ratios
+bench: deps-sim ## Software codec beside lz4 C and the crc crate, the store beside std HashMap (criterion), then the ratios
 	$(CARGO) bench -p lzcache-benches --bench codec
+	$(CARGO) bench -p lzcache-benches --bench store
 	python3 benches/summarize.py target/criterion
 
 hwreport: deps synth pnr ## The RTL in clock cycles over the corpus, beside lz4 C, with resources (CSV/JSON in target/), and the ECPIX-5 bitstream's timing

@@ -36,3 +36,19 @@ for group in sorted(root.iterdir()):
 print(f"{'operation':<24}{'size':>9}  {'lzcache GB/s':>12}  {'peer':<15}{'peer GB/s':>10}  {'ratio':>6}")
 for op, size, ours, peer, theirs in sorted(rows):
     print(f"{op:<24}{size:>9}  {size / ours:>12.2f}  {peer:<15}{size / theirs:>10.2f}  {theirs / ours:>6.2f}")
+
+# The store benchmark (benches/store.rs): nanoseconds per get, lzcache's store beside std's
+# HashMap over the same items (ratio above 1: the store's get is faster).
+for group in sorted(root.iterdir()):
+    if not group.is_dir() or not group.name.startswith("get"):
+        continue
+    means = {}
+    for function in group.iterdir():
+        estimates = function / "new" / "estimates.json"
+        if estimates.exists():
+            means[function.name] = json.loads(estimates.read_text())["mean"]["point_estimate"]
+    ours = [name for name in means if name.startswith("lzcache")]
+    peers = [name for name in means if not name.startswith("lzcache")]
+    if ours and peers:
+        a, b = means[ours[0]], means[peers[0]]
+        print(f"\n{group.name}: {ours[0]} {a:.0f} ns, {peers[0]} {b:.0f} ns, ratio {b / a:.2f}")

@@ -14,7 +14,9 @@
 # target/loadbench/loadbench.png (python3-matplotlib).
 #
 #   scripts/loadbench.sh [SECONDS]        (default 20; ROUNDS=3 runs of each load per server;
-#                                         LZ_ARGS="--dict off" passes flags to lzcache)
+#                                         LZ_ARGS="--dict off" passes flags to lzcache;
+#                                         LZ_BEFORE=path/to/lzcache adds that build to the
+#                                         load rounds, to compare two builds in one run)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 seconds=${1:-20}
@@ -22,6 +24,7 @@ memory_mb=64
 threads=2
 lz_port=22311
 mc_port=22312
+before_port=22313
 work=$(mktemp -d)
 pids=()
 cleanup() { for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done; rm -rf "$work"; }
@@ -42,7 +45,12 @@ start_servers() {
   local mb=${1:-$memory_mb}
   ./target/release/lzcache -p $lz_port -m "$mb" -t $threads ${LZ_ARGS:-} 2>/dev/null & pids+=($!)
   memcached -p $mc_port -m "$mb" -t $threads -U 0 -u "$(id -un)" & pids+=($!)
-  for port in $lz_port $mc_port; do
+  local ports="$lz_port $mc_port"
+  if [ -n "${LZ_BEFORE:-}" ]; then
+    "$LZ_BEFORE" -p $before_port -m "$mb" -t $threads ${LZ_ARGS:-} 2>/dev/null & pids+=($!)
+    ports="$ports $before_port"
+  fi
+  for port in $ports; do
     for _ in $(seq 50); do (exec 3<>/dev/tcp/127.0.0.1/$port) 2>/dev/null && break; sleep 0.1; done
   done
 }
@@ -97,10 +105,13 @@ for workload in workload small; do
   esac
   echo "== load: ${seconds}s x $rounds rounds each (medians), get:set 9:1, keys 16-64 B, $what, 16 connections"
   start_servers
-  : > "$work/lz.rounds"; : > "$work/mc.rounds"
+  : > "$work/lz.rounds"; : > "$work/mc.rounds"; : > "$work/before.rounds"
   for _ in $(seq "$rounds"); do
     load $lz_port 16 "$seconds" "$work/$workload" "${pids[0]}" >> "$work/lz.rounds"
     load $mc_port 16 "$seconds" "$work/$workload" "${pids[1]}" >> "$work/mc.rounds"
+    if [ -n "${LZ_BEFORE:-}" ]; then
+      load $before_port 16 "$seconds" "$work/$workload" "${pids[2]}" >> "$work/before.rounds"
+    fi
   done
   stop_servers
   medians() { for col in 1 2 3 4 5; do awk -v c=$col '{ print $c }' "$1" | median; done | xargs; }
@@ -109,6 +120,12 @@ for workload in workload small; do
   printf '%-10s %10s %8s %10s %14s %14s\n' server ops/s avg_us p99_us user_us/op kernel_us/op
   printf '%-10s %10s %8s %10s %14s %14s\n' lzcache "$lz_tps" "$lz_avg" "<=$lz_p99" "$lz_usr" "$lz_sys"
   printf '%-10s %10s %8s %10s %14s %14s\n' memcached "$mc_tps" "$mc_avg" "<=$mc_p99" "$mc_usr" "$mc_sys"
+  if [ -n "${LZ_BEFORE:-}" ]; then
+    read -r bf_tps bf_avg bf_p99 bf_usr bf_sys < <(medians "$work/before.rounds")
+    printf '%-10s %10s %8s %10s %14s %14s\n' before "$bf_tps" "$bf_avg" "<=$bf_p99" "$bf_usr" "$bf_sys"
+    awk -v a="$lz_tps" -v b="$bf_tps" -v u="$lz_usr" -v v="$bf_usr" -v k="$lz_sys" -v l="$bf_sys" \
+      'BEGIN { printf "lzcache/before: ops/s %.2f, user CPU per op %.2f, kernel CPU per op %.2f\n", a / b, u / v, k / l }'
+  fi
   awk -v a="$lz_tps" -v b="$mc_tps" -v u="$lz_usr" -v v="$mc_usr" -v k="$lz_sys" -v l="$mc_sys" \
     'BEGIN { printf "lzcache/memcached: ops/s %.2f, user CPU per op %.2f, kernel CPU per op %.2f\n", a / b, u / v, k / l }'
   # The spread behind the medians: each round's ratios (a round = lzcache's run, then memcached's).
