@@ -147,6 +147,10 @@ wire [31:0] rec_match = rec_data[31:0];
 
 reg  [LIT_WIDTH:0] wr_ptr_reg = {(LIT_WIDTH+1){1'b0}};
 reg  [LIT_WIDTH:0] rd_ptr_reg = {(LIT_WIDTH+1){1'b0}}, rd_ptr_next;
+// rd_ptr_reg + 32, advanced by the same amounts beside it: the next row's address then comes
+// from its own adder, not from a second carry chain after the pointer's.
+localparam [LIT_WIDTH:0] LIT_ROW_STEP = 32;
+reg  [LIT_WIDTH:0] rd_ptr_up_reg = LIT_ROW_STEP, rd_ptr_up_next;
 wire [LIT_WIDTH:0] buffered = wr_ptr_reg - rd_ptr_reg;
 
 // Registered and two bytes early: "full" when the buffer held LIT_BUFFER - 2 or more bytes
@@ -276,6 +280,7 @@ always @* begin
     job_next = job_reg;
     block_len_next = block_len_reg;
     rd_ptr_next = rd_ptr_reg;
+    rd_ptr_up_next = rd_ptr_up_reg;
     rec_pop = 1'b0;
 
     out_data = 64'd0;
@@ -295,6 +300,7 @@ always @* begin
                     job_next = rec_job;
                     rec_pop = 1'b1;
                     rd_ptr_next = rd_ptr_reg + rec_lits[LIT_WIDTH:0];
+                    rd_ptr_up_next = rd_ptr_up_reg + rec_lits[LIT_WIDTH:0];
                     state_next = STATE_END;
                 end else begin
                     out_data[7:0] = rec_token;
@@ -337,6 +343,7 @@ always @* begin
             out_valid = 1'b1;
             if (m_ready) begin
                 rd_ptr_next = rd_ptr_reg + lits_chunk[LIT_WIDTH:0];
+                rd_ptr_up_next = rd_ptr_up_reg + lits_chunk[LIT_WIDTH:0];
                 lits_next = lits_reg - lits_chunk;
                 if (lits_at_most_8) begin
                     state_next = after_lits;
@@ -402,7 +409,8 @@ always @(posedge clk) begin
     block_len_reg <= block_len_next;
     rd_ptr_reg <= rd_ptr_next;
     rd_row_reg <= rd_ptr_next[LIT_WIDTH-1:5];
-    rd_row_next_reg <= rd_ptr_next[LIT_WIDTH-1:5] + 1'b1;
+    rd_ptr_up_reg <= rd_ptr_up_next;
+    rd_row_next_reg <= rd_ptr_up_next[LIT_WIDTH-1:5];
     dropped_reg <= state_reg == STATE_IDLE && rec_pop && rec_final && rec_status != LZ4C_OK;
     lit_wr_valid_reg <= s_lit_valid;
     lit_wr_data_reg <= s_lit_data;
@@ -415,6 +423,7 @@ always @(posedge clk) begin
         block_len_reg <= 32'd0;
         wr_ptr_reg <= {(LIT_WIDTH+1){1'b0}};
         rd_ptr_reg <= {(LIT_WIDTH+1){1'b0}};
+        rd_ptr_up_reg <= LIT_ROW_STEP;
         rd_row_reg <= {(LIT_WIDTH-5){1'b0}};
         rd_row_next_reg <= {{(LIT_WIDTH-6){1'b0}}, 1'b1};
         dropped_reg <= 1'b1;

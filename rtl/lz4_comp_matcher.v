@@ -238,7 +238,7 @@ reg [31:0] p5_key_reg = 32'd0;
 reg [7:0]  p6_byte_reg = 8'd0, p7_byte_reg = 8'd0, p8_byte_reg = 8'd0;
 reg [4:0]  p1_remaining_reg = 5'd0, p2_remaining_reg = 5'd0, p3_remaining_reg = 5'd0;
 reg [4:0]  p4_remaining_reg = 5'd0, p5_remaining_reg = 5'd0, p6_remaining_reg = 5'd0;
-reg [4:0]  p7_remaining_reg = 5'd0, p8_remaining_reg = 5'd0;
+reg [4:0]  p7_remaining_reg = 5'd0;
 reg        p1_end_reg = 1'b0, p2_end_reg = 1'b0, p3_end_reg = 1'b0, p4_end_reg = 1'b0;
 reg        p5_end_reg = 1'b0, p6_end_reg = 1'b0, p7_end_reg = 1'b0, p8_end_reg = 1'b0;
 // A value's CRC travels with its end token: the next value may arrive meanwhile.
@@ -479,8 +479,9 @@ reg [31:0] p7_dict_verify_banks_reg = 32'd0;
 
 reg        p8_value_match_reg = 1'b0;
 reg        p8_dict_match_reg = 1'b0;
-// The copy B byte equals q's: the match in progress may go on.
-reg        p8_extends_reg = 1'b0;
+// The copy B byte equals q's and at least 6 bytes remain: the match in progress may go on
+// (decided in P7, so the stall starts from this flip-flop rather than a compare).
+reg        p8_continues_reg = 1'b0;
 reg [15:0] p8_offset_reg = 16'd0;
 reg [15:0] p8_dict_offset_reg = 16'd0;
 
@@ -509,7 +510,7 @@ wire run_nearly_full = lit_count_reg == LIT_LIMIT - 32'd1;
 wire value_match = p8_value_match_reg;
 wire dict_match = p8_dict_match_reg;
 wire match_starts = (value_match || dict_match) && !run_full;
-wire match_continues = p8_extends_reg && p8_remaining_reg >= 5'd6;
+wire match_continues = p8_continues_reg;
 
 // The stall, from registers only (the compares are registers since P7): the position in P8
 // waits whenever it might need room that is not there. A record is sent at a value's end or
@@ -621,6 +622,8 @@ always @* begin : insert_decode
     end
 end
 wire [LOOK-1:0] insert_after_pop = insert_at_count >> 1;
+wire [LOOK_COUNT_WIDTH-1:0] look_count_down = look_count_reg - 1'b1;
+wire [LOOK_COUNT_WIDTH-1:0] look_count_up = look_count_reg + 1'b1;
 wire            look_pop = pop && look_ready;
 
 always @(posedge clk) begin
@@ -656,7 +659,12 @@ always @(posedge clk) begin
                 look_reg[lane*8 +: 8] <= kept;
             end
         end
-        look_count_reg <= look_count_reg - {4'd0, look_pop} + {4'd0, ingest_byte};
+        // Both neighbours of the count come from the register alone; pop and ingest select.
+        if (look_pop && !ingest_byte) begin
+            look_count_reg <= look_count_down;
+        end else if (ingest_byte && !look_pop) begin
+            look_count_reg <= look_count_up;
+        end
     end
     if (ingest_byte) begin
         in_pos_reg <= in_pos_reg + 32'd1;
@@ -794,7 +802,6 @@ always @(posedge clk) begin
 
         p8_valid_reg <= p7_valid_reg;
         p8_byte_reg <= p7_byte_reg;
-        p8_remaining_reg <= p7_remaining_reg;
         p8_end_reg <= p7_end_reg;
         p8_crc_reg <= p7_crc_reg;
         p8_load_reg <= p7_load_reg;
@@ -803,7 +810,7 @@ always @(posedge clk) begin
         p8_value_match_reg <= p7_candidate_ok_reg && p7_value_key_reg == p7_verify_banks_reg;
         p8_dict_match_reg <= p7_dict_candidate_ok_reg
             && p7_dict_key_reg == p7_dict_verify_banks_reg;
-        p8_extends_reg <= p7_extend_byte_reg == p7_byte_reg;
+        p8_continues_reg <= p7_extend_byte_reg == p7_byte_reg && p7_remaining_reg >= 5'd6;
     end
 
     in_match_reg <= in_match_next;
