@@ -250,6 +250,8 @@ reg        final_reg = 1'b0, final_next;
 reg [3:0]  status_reg = LZ4C_OK, status_next;
 reg [95:0] job_reg = 96'd0, job_next;
 reg [31:0] block_len_reg = 32'd0, block_len_next;
+// Bytes sent in the last cycle, not yet in block_len_reg.
+reg [3:0]  sent_count_reg = 4'd0;
 
 reg [63:0] out_data;
 reg [3:0]  out_count;
@@ -371,15 +373,18 @@ always @* begin
         end
     endcase
 
-    if (out_valid && m_ready) begin
-        block_len_next = out_end ? 32'd0 : block_len_reg + {28'd0, out_count};
-    end
+    // The count sent last cycle is added this cycle (from its register, so the sequence
+    // writer's count never meets the length's adder); a job's end starts the next at zero.
+    block_len_next = out_valid && m_ready && out_end ? 32'd0
+        : block_len_reg + {28'd0, sent_count_reg};
 end
 
 // Every job ends in STATE_END, so its completion comes from registers: status_reg, job_reg
 // and the block's length (a failed job is incompressible whatever its length).
 wire [31:0] raw_len = job_reg[31:0];
-wire        incompressible = status_reg != LZ4C_OK || block_len_reg >= raw_len;
+// The block's length: in the end state the last chunk's count may still be on its way in.
+wire [31:0] block_len = block_len_reg + {28'd0, sent_count_reg};
+wire        incompressible = status_reg != LZ4C_OK || block_len >= raw_len;
 
 assign m_data = out_data;
 assign m_count = out_count;
@@ -389,7 +394,7 @@ reg [127:0] completion;
 always @* begin
     completion = 128'd0;
     completion[LZ4C_DONE_CRC_LSB +: 64] = job_reg[95:32];
-    completion[LZ4C_DONE_LENGTH_LSB +: 32] = block_len_reg;
+    completion[LZ4C_DONE_LENGTH_LSB +: 32] = block_len;
     completion[LZ4C_DONE_STATUS_LSB +: 4] = status_reg;
     completion[LZ4C_DONE_INCOMPRESSIBLE_BIT] = incompressible;
 end
@@ -407,6 +412,7 @@ always @(posedge clk) begin
     status_reg <= status_next;
     job_reg <= job_next;
     block_len_reg <= block_len_next;
+    sent_count_reg <= out_valid && m_ready ? out_count : 4'd0;
     rd_ptr_reg <= rd_ptr_next;
     rd_row_reg <= rd_ptr_next[LIT_WIDTH-1:5];
     rd_ptr_up_reg <= rd_ptr_up_next;
@@ -421,6 +427,7 @@ always @(posedge clk) begin
     if (rst) begin
         state_reg <= STATE_IDLE;
         block_len_reg <= 32'd0;
+        sent_count_reg <= 4'd0;
         wr_ptr_reg <= {(LIT_WIDTH+1){1'b0}};
         rd_ptr_reg <= {(LIT_WIDTH+1){1'b0}};
         rd_ptr_up_reg <= LIT_ROW_STEP;
