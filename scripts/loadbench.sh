@@ -114,6 +114,11 @@ for workload in workload small; do
     fi
   done
   stop_servers
+  # lzcache's ops/s and CPU per op over another server's: ratios NAME OPS USER_US KERNEL_US.
+  ratios() {
+    awk -v n="$1" -v a="$lz_tps" -v b="$2" -v u="$lz_usr" -v v="$3" -v k="$lz_sys" -v l="$4" \
+      'BEGIN { printf "lzcache/%s: ops/s %.2f, user CPU per op %.2f, kernel CPU per op %.2f\n", n, a / b, u / v, k / l }'
+  }
   medians() { for col in 1 2 3 4 5; do awk -v c=$col '{ print $c }' "$1" | median; done | xargs; }
   read -r lz_tps lz_avg lz_p99 lz_usr lz_sys < <(medians "$work/lz.rounds")
   read -r mc_tps mc_avg mc_p99 mc_usr mc_sys < <(medians "$work/mc.rounds")
@@ -123,11 +128,9 @@ for workload in workload small; do
   if [ -n "${LZ_BEFORE:-}" ]; then
     read -r bf_tps bf_avg bf_p99 bf_usr bf_sys < <(medians "$work/before.rounds")
     printf '%-10s %10s %8s %10s %14s %14s\n' before "$bf_tps" "$bf_avg" "<=$bf_p99" "$bf_usr" "$bf_sys"
-    awk -v a="$lz_tps" -v b="$bf_tps" -v u="$lz_usr" -v v="$bf_usr" -v k="$lz_sys" -v l="$bf_sys" \
-      'BEGIN { printf "lzcache/before: ops/s %.2f, user CPU per op %.2f, kernel CPU per op %.2f\n", a / b, u / v, k / l }'
+    ratios before "$bf_tps" "$bf_usr" "$bf_sys"
   fi
-  awk -v a="$lz_tps" -v b="$mc_tps" -v u="$lz_usr" -v v="$mc_usr" -v k="$lz_sys" -v l="$mc_sys" \
-    'BEGIN { printf "lzcache/memcached: ops/s %.2f, user CPU per op %.2f, kernel CPU per op %.2f\n", a / b, u / v, k / l }'
+  ratios memcached "$mc_tps" "$mc_usr" "$mc_sys"
   # The spread behind the medians: each round's ratios (a round = lzcache's run, then memcached's).
   paste -d' ' "$work/lz.rounds" "$work/mc.rounds" | awk '
     { ops = ops sprintf(" %.2f", $1 / $6); usr = usr sprintf(" %.2f", $4 / $9); sys = sys sprintf(" %.2f", $5 / $10) }
