@@ -98,6 +98,12 @@ CFG
 # the machines this runs on are shared and noisy, and alternation spreads the noise evenly.
 rounds=${ROUNDS:-3}
 median() { sort -g | awk '{ v[NR] = $1 } END { print (NR % 2) ? v[(NR + 1) / 2] : (v[NR / 2] + v[NR / 2 + 1]) / 2 }'; }
+# lzcache's ops/s and CPU per op over another server's (lzcache's medians in lz_tps, lz_usr,
+# lz_sys): ratios NAME OPS USER_US KERNEL_US.
+ratios() {
+  awk -v n="$1" -v a="$lz_tps" -v b="$2" -v u="$lz_usr" -v v="$3" -v k="$lz_sys" -v l="$4" \
+    'BEGIN { printf "lzcache/%s: ops/s %.2f, user CPU per op %.2f, kernel CPU per op %.2f\n", n, a / b, u / v, k / l }'
+}
 for workload in workload small; do
   case $workload in
     workload) what="values 100-4096 B" ;;
@@ -114,11 +120,6 @@ for workload in workload small; do
     fi
   done
   stop_servers
-  # lzcache's ops/s and CPU per op over another server's: ratios NAME OPS USER_US KERNEL_US.
-  ratios() {
-    awk -v n="$1" -v a="$lz_tps" -v b="$2" -v u="$lz_usr" -v v="$3" -v k="$lz_sys" -v l="$4" \
-      'BEGIN { printf "lzcache/%s: ops/s %.2f, user CPU per op %.2f, kernel CPU per op %.2f\n", n, a / b, u / v, k / l }'
-  }
   medians() { for col in 1 2 3 4 5; do awk -v c=$col '{ print $c }' "$1" | median; done | xargs; }
   read -r lz_tps lz_avg lz_p99 lz_usr lz_sys < <(medians "$work/lz.rounds")
   read -r mc_tps mc_avg mc_p99 mc_usr mc_sys < <(medians "$work/mc.rounds")

@@ -156,7 +156,8 @@ impl Pair {
     }
 
     /// The shortest sub-stream (greedily, one step at a time) that still differs at its end;
-    /// `None` when the stream no longer differs on replay (a timing-dependent difference).
+    /// `None` when the stream, or what it shrinks to, does not differ on every replay (a
+    /// timing-dependent difference).
     pub fn minimise(&self, steps: &[Step]) -> Result<Option<(Vec<Step>, Difference)>, RunError> {
         let Some(first) = self.first_difference(steps)? else {
             return Ok(None);
@@ -175,11 +176,14 @@ impl Pair {
                 _ => i += 1,
             }
         }
+        if !self.differs_every_time(&kept, CONFIRMATIONS)? {
+            return Ok(None);
+        }
         Ok(Some((kept, difference)))
     }
 
     /// True when `steps` differ at their last step on each of `times` replays.
-    pub fn differs_every_time(&self, steps: &[Step], times: usize) -> Result<bool, RunError> {
+    fn differs_every_time(&self, steps: &[Step], times: usize) -> Result<bool, RunError> {
         for _ in 0..times {
             match self.first_difference(steps)? {
                 Some(d) if d.index + 1 == steps.len() => {}
@@ -284,9 +288,6 @@ pub fn run(
         summary.closed += closed;
         if let Some(first) = found {
             match pair.minimise(&stream)? {
-                Some((steps, _)) if !pair.differs_every_time(&steps, CONFIRMATIONS)? => {
-                    summary.unreproduced.push((seed, first));
-                }
                 Some(found) if summary.differences.len() < max_reports => {
                     summary.differences.push((seed, found.0, found.1));
                 }
