@@ -5,7 +5,8 @@
 //!
 //! Layers, each knowing only the one below:
 //!
-//! * [`server`] accepts connections; [`connection`] moves bytes between a socket and the parser;
+//! * [`server`] accepts connections; [`event_loop`] runs a worker's sockets;
+//!   [`connection`] moves bytes between a socket and the parser;
 //! * [`protocol`] turns bytes into requests (text and meta protocols) and does no I/O;
 //! * [`commands`] executes requests and composes memcached's exact replies;
 //! * [`value`] compresses and checks values through the codec API of `lzcache-driver`, whose
@@ -20,6 +21,7 @@ pub mod commands;
 pub mod config;
 pub mod connection;
 pub mod dict;
+pub mod event_loop;
 pub mod protocol;
 pub mod server;
 pub mod stats;

@@ -1,9 +1,9 @@
 //! The listener and the workers: accepts connections, enforces the connection limit, hands each
 //! connection to a worker, runs background upkeep.
 //!
-//! As in memcached, each of the `-t` workers is one thread with its own event loop (a
-//! single-threaded tokio runtime), and a connection stays on the worker it was given for its
-//! whole life: serving it never wakes another thread, and an idle client costs a socket and a
+//! As in memcached, each of the `-t` workers is one thread with its own event loop
+//! ([`crate::event_loop`]; a single-threaded tokio runtime when TLS, an idle timeout or RDMA
+//! is configured), and a connection stays on the worker it was given for its whole life: serving it never wakes another thread, and an idle client costs a socket and a
 //! small buffer, not a thread. Connections are dealt to workers in turn.
 
 use std::future::Future;
@@ -23,6 +23,7 @@ use tracing::{debug, info};
 use crate::commands::Cache;
 use crate::config::Config;
 use crate::connection;
+use crate::event_loop;
 use crate::stats::Stats;
 
 /// How often background upkeep (delayed flush, expiry crawl) runs.
@@ -92,10 +93,17 @@ async fn run(
     upkeep.abort();
 }
 
+/// How a connection reaches a worker: the worker's own event loop (plain TCP), or the queue
+/// of a worker running the tokio runtime (TLS, idle timeouts, RDMA).
+enum WorkerQueue {
+    Loop(event_loop::Handle),
+    Runtime(mpsc::UnboundedSender<Handoff>),
+}
+
 /// The workers' queues, dealt to in turn by every listener of the server.
 #[derive(Clone)]
 struct Workers {
-    queues: Arc<Vec<mpsc::UnboundedSender<Handoff>>>,
+    queues: Arc<Vec<WorkerQueue>>,
     next: Arc<std::sync::atomic::AtomicUsize>,
 }
 
@@ -103,7 +111,14 @@ impl Workers {
     /// Hands a connection to the next worker; `None` when the workers are gone.
     fn deal(&self, connection: Handoff) -> Option<()> {
         let index = self.next.fetch_add(1, Ordering::Relaxed) % self.queues.len();
-        self.queues[index].send(connection).ok()
+        match (&self.queues[index], connection) {
+            (WorkerQueue::Runtime(queue), connection) => queue.send(connection).ok(),
+            (WorkerQueue::Loop(handle), Handoff::Tcp(stream, peer)) => {
+                handle.hand(stream, peer).then_some(())
+            }
+            // Never dealt: a server with an RDMA listener runs its workers on the runtime.
+            (WorkerQueue::Loop(_), Handoff::Rdma(_)) => None,
+        }
     }
 }
 
@@ -169,8 +184,20 @@ fn bind_rdma(config: &Config, tcp: SocketAddr) -> Option<RdmaListener> {
 }
 
 /// Starts worker `index`: a thread that serves the connections it receives until the
-/// listener goes away.
-fn spawn_worker(
+/// listener goes away, on its own event loop unless the configuration needs the runtime.
+fn spawn_worker(index: usize, cache: Arc<Cache>) -> std::io::Result<(WorkerQueue, JoinHandle<()>)> {
+    if event_loop::needs_runtime(&cache.config) {
+        let (queue, thread) = spawn_runtime_worker(index, cache)?;
+        Ok((WorkerQueue::Runtime(queue), thread))
+    } else {
+        let (handle, thread) = event_loop::spawn(index, cache)?;
+        Ok((WorkerQueue::Loop(handle), thread))
+    }
+}
+
+/// A worker on a single-threaded tokio runtime: for connections that need its timers (TLS
+/// handshakes, idle timeouts) or its reactor (RDMA channels).
+fn spawn_runtime_worker(
     index: usize,
     cache: Arc<Cache>,
 ) -> std::io::Result<(mpsc::UnboundedSender<Handoff>, JoinHandle<()>)> {
@@ -252,7 +279,7 @@ async fn handshake_and_serve(
 }
 
 /// Serves a connection to its end, then gives back its place under the connection limit.
-async fn serve_and_count<S>(stream: S, peer: SocketAddr, cache: Arc<Cache>)
+pub(crate) async fn serve_and_count<S>(stream: S, peer: SocketAddr, cache: Arc<Cache>)
 where
     S: tokio::io::AsyncRead + tokio::io::AsyncWrite + Unpin,
 {
