@@ -1,12 +1,15 @@
 //! Clients that misbehave do not hurt the others: a thousand idle or half-sent connections,
 //! a client that pipelines requests and never reads its replies (the server stops reading
-//! it rather than buffering without bound), and memcached's idle timeout. The server runs as
+//! it rather than buffering without bound), one that pipelines without pause (it gets its
+//! share of the worker, not all of it), and memcached's idle timeout. The server runs as
 //! its own process so its resident memory is measured alone.
 
 mod common;
 
 use std::io::{ErrorKind, Read, Write};
 use std::net::TcpStream;
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use common::{rss_mib, Binary, Client, Rng};
@@ -117,6 +120,84 @@ fn a_client_that_never_reads_is_stopped_not_buffered() {
     let mut value = vec![0u8; big.len()];
     greedy.read_exact(&mut value).unwrap();
     assert!(value == big, "the first reply's value is intact");
+}
+
+#[test]
+fn a_client_that_keeps_its_socket_full_does_not_starve_its_worker() {
+    // One worker: the greedy client and the probe share its event loop.
+    let server = Binary::start(&["-t", "1"]);
+    let greedy = TcpStream::connect(server.addr()).unwrap();
+    let stop = Arc::new(AtomicBool::new(false));
+    // Sends pipelined gets without pause (for at most 20 s, so that a starved probe fails
+    // the test instead of hanging it); another thread reads the replies as fast as they come.
+    let writer = {
+        let mut out = greedy.try_clone().unwrap();
+        let stop = stop.clone();
+        std::thread::spawn(move || {
+            // Sets of 64 KiB text: quick to send, a compression each to answer, so the
+            // server cannot drain the socket as fast as it fills.
+            let value = b"the quick brown fox jumps over the lazy dog ".repeat(1490);
+            let mut batch = format!("set greedy 0 0 {}\r\n", value.len()).into_bytes();
+            batch.extend_from_slice(&value);
+            batch.extend_from_slice(b"\r\n");
+            let deadline = Instant::now() + Duration::from_secs(20);
+            while !stop.load(Ordering::Relaxed) && Instant::now() < deadline {
+                if out.write_all(&batch).is_err() {
+                    break;
+                }
+            }
+            let _ = out.shutdown(std::net::Shutdown::Write);
+        })
+    };
+    let replied = Arc::new(AtomicU64::new(0));
+    // Reads until the server closes the connection after the last reply (`true`), or gives
+    // up after 30 s without a byte (`false`).
+    let reader = {
+        let mut input = greedy;
+        input
+            .set_read_timeout(Some(Duration::from_secs(30)))
+            .unwrap();
+        let replied = replied.clone();
+        std::thread::spawn(move || {
+            let mut buf = vec![0u8; 1 << 16];
+            loop {
+                match input.read(&mut buf) {
+                    Ok(0) => return true,
+                    Ok(n) => replied.fetch_add(n as u64, Ordering::Relaxed),
+                    Err(_) => return false,
+                };
+            }
+        })
+    };
+    // The probe starts once the greedy client's replies are flowing.
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while replied.load(Ordering::Relaxed) < 1 << 10 {
+        assert!(
+            Instant::now() < deadline,
+            "the greedy client got no replies"
+        );
+        std::thread::yield_now();
+    }
+    let before = replied.load(Ordering::Relaxed);
+    let worst = worst_round_trip(&server, 50);
+    let during = replied.load(Ordering::Relaxed) - before;
+    let still_sending = !writer.is_finished();
+    stop.store(true, Ordering::Relaxed);
+    writer.join().unwrap();
+    let closed_after_replies = reader.join().unwrap();
+    eprintln!("round trip: worst {worst:?} beside a greedy client ({during} bytes of its replies meanwhile)");
+    assert!(
+        worst < Duration::from_millis(250),
+        "a round trip took {worst:?} beside a client that keeps its socket full"
+    );
+    assert!(
+        still_sending && during > 0,
+        "the greedy client was not served throughout the probe ({during} bytes)"
+    );
+    assert!(
+        closed_after_replies,
+        "the server did not answer the rest and close after the greedy client's shutdown"
+    );
 }
 
 #[test]

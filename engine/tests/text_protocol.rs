@@ -3,6 +3,8 @@
 
 mod common;
 
+use std::io::{Read, Write};
+use std::net::TcpStream;
 use std::time::Duration;
 
 use common::{default_server, server, Client};
@@ -36,6 +38,37 @@ fn storage_commands() {
         (b"set k 4294967295 0 1\r\nx\r\n", b"STORED\r\n"),
         (b"get k\r\n", b"VALUE k 4294967295 1\r\nx\r\nEND\r\n"),
     ]);
+}
+
+/// A client that sends a long pipeline and then shuts down its side (as `nc` with a file
+/// does) gets every reply, in order, and then the end of the stream: the peer's shutdown
+/// arrives with requests still unread, and is not lost while they are served.
+#[test]
+fn a_pipeline_ended_by_shutdown_is_answered_in_full_then_closed() {
+    let server = default_server();
+    let mut c = Client::connect(server.addr());
+    c.set("p", b"xyz");
+    let mut socket = TcpStream::connect(server.addr()).unwrap();
+    socket
+        .set_read_timeout(Some(Duration::from_secs(30)))
+        .unwrap();
+    let gets = 50_000;
+    // Larger than the socket buffers: the replies are read while it is being sent.
+    let writer = {
+        let mut out = socket.try_clone().unwrap();
+        std::thread::spawn(move || {
+            out.write_all(&b"get p\r\n".repeat(gets)).unwrap();
+            out.shutdown(std::net::Shutdown::Write).unwrap();
+        })
+    };
+    let mut replies = Vec::new();
+    socket
+        .read_to_end(&mut replies)
+        .expect("the server closes after the last reply");
+    writer.join().unwrap();
+    let expected = b"VALUE p 0 3\r\nxyz\r\nEND\r\n".repeat(gets);
+    assert_eq!(replies.len(), expected.len(), "every reply, then the end");
+    assert!(replies == expected, "the replies are whole and in order");
 }
 
 #[test]

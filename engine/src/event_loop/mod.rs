@@ -162,6 +162,12 @@ struct Worker {
 
 impl Worker {
     fn run(mut self) {
+        self.serve();
+        // Stopped or failed: later handoffs are refused (and counted back) instead of queued.
+        self.shared.inbox().closed = true;
+    }
+
+    fn serve(&mut self) {
         let mut events = Events::with_capacity(EVENTS_PER_WAIT);
         loop {
             if let Err(err) = self.poll.poll(&mut events, None) {
@@ -179,10 +185,7 @@ impl Worker {
                 }
                 let key = event.token().0;
                 if let Some(connection) = self.connections.get(key) {
-                    connection.readiness.mark(
-                        event.is_readable() || event.is_read_closed() || event.is_error(),
-                        event.is_writable() || event.is_write_closed() || event.is_error(),
-                    );
+                    connection.readiness.mark(event);
                     self.drive(key);
                 }
             }
@@ -195,15 +198,11 @@ impl Worker {
     /// Serves what other threads left: woken connections, then new ones. `true` once the
     /// listener has gone.
     fn take_inbox(&mut self) -> bool {
-        let Inbox {
-            incoming,
-            woken,
-            closed,
-        } = std::mem::take(&mut *self.shared.inbox());
-        // A stop leaves `closed` set for later handoffs to see.
-        if closed {
-            self.shared.inbox().closed = true;
-        }
+        let (incoming, woken, closed) = {
+            let mut inbox = self.shared.inbox();
+            let incoming = std::mem::take(&mut inbox.incoming);
+            (incoming, std::mem::take(&mut inbox.woken), inbox.closed)
+        };
         for key in woken {
             self.drive(key);
         }
@@ -258,14 +257,31 @@ impl Worker {
 
     /// Polls connection `key` (a stale key, of a connection gone since, is ignored; one
     /// reused since is polled once more than needed, which futures allow).
+    ///
+    /// A panic while serving one connection (a bug: no input should cause one) closes that
+    /// connection only, as a panicking task does on a tokio runtime; the worker's other
+    /// connections go on.
     fn drive(&mut self, key: usize) {
         let Some(connection) = self.connections.get_mut(key) else {
             return;
         };
+        connection.readiness.new_turn();
         let mut context = Context::from_waker(&connection.waker);
-        if connection.future.as_mut().poll(&mut context).is_ready() {
+        let polled = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+            connection.future.as_mut().poll(&mut context)
+        }));
+        match polled {
+            Ok(std::task::Poll::Pending) => {}
             // Dropping the future closes the socket, which leaves the epoll set with it.
-            self.connections.remove(key);
+            Ok(std::task::Poll::Ready(())) => drop(self.connections.remove(key)),
+            Err(_) => {
+                tracing::error!("serving a connection panicked; it is closed");
+                drop(self.connections.remove(key));
+                self.cache
+                    .stats
+                    .curr_connections
+                    .fetch_sub(1, Ordering::Relaxed);
+            }
         }
     }
 }

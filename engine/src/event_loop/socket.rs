@@ -19,11 +19,25 @@ use std::task::{Context, Poll};
 use mio::net::TcpStream;
 use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
 
+/// Reads a connection may make per turn of the loop before it yields to the worker's other
+/// connections (memcached's `-R`, requests per event, does the same): a client that keeps its
+/// socket full would otherwise be served alone for as long as it keeps sending. A read takes
+/// up to 16 KiB (a few thousand small requests, a few milliseconds of work); a yield costs a
+/// wake-up of the loop, small beside that.
+pub const READS_PER_TURN: u32 = 1;
+
 /// What the last readiness edges said and what the stream has seen since.
+///
+/// The closed flags are sticky: the edge that reports a peer's shutdown (or an error) comes
+/// once, possibly with data still to read, so after it a short read no longer means that a
+/// later edge will come — the read is tried until it returns the end (or the error).
 #[derive(Debug, Default)]
 pub struct Readiness {
     readable: Cell<bool>,
     writable: Cell<bool>,
+    read_closed: Cell<bool>,
+    write_closed: Cell<bool>,
+    reads_left: Cell<u32>,
 }
 
 impl Readiness {
@@ -32,17 +46,39 @@ impl Readiness {
         Rc::new(Self {
             readable: Cell::new(true),
             writable: Cell::new(true),
+            read_closed: Cell::new(false),
+            write_closed: Cell::new(false),
+            reads_left: Cell::new(READS_PER_TURN),
         })
     }
 
+    /// A new turn of the loop for this connection.
+    pub fn new_turn(&self) {
+        self.reads_left.set(READS_PER_TURN);
+    }
+
     /// Records an edge from the event loop.
-    pub fn mark(&self, readable: bool, writable: bool) {
-        if readable {
+    pub fn mark(&self, event: &mio::event::Event) {
+        if event.is_readable() {
             self.readable.set(true);
         }
-        if writable {
+        if event.is_writable() {
             self.writable.set(true);
         }
+        if event.is_read_closed() || event.is_error() {
+            self.read_closed.set(true);
+        }
+        if event.is_write_closed() || event.is_error() {
+            self.write_closed.set(true);
+        }
+    }
+
+    fn may_read(&self) -> bool {
+        self.readable.get() || self.read_closed.get()
+    }
+
+    fn may_write(&self) -> bool {
+        self.writable.get() || self.write_closed.get()
     }
 }
 
@@ -61,13 +97,20 @@ impl LoopStream {
 impl AsyncRead for LoopStream {
     fn poll_read(
         self: Pin<&mut Self>,
-        _cx: &mut Context<'_>,
+        cx: &mut Context<'_>,
         buf: &mut ReadBuf<'_>,
     ) -> Poll<io::Result<()>> {
         let this = self.get_mut();
-        if !this.readiness.readable.get() {
+        if !this.readiness.may_read() {
             return Poll::Pending;
         }
+        let reads_left = this.readiness.reads_left.get();
+        if reads_left == 0 {
+            // This turn's share is used: come back after the connections already waiting.
+            cx.waker().wake_by_ref();
+            return Poll::Pending;
+        }
+        this.readiness.reads_left.set(reads_left - 1);
         let wanted = buf.remaining();
         // SAFETY: `read(2)` only writes into the slice and returns how many bytes it wrote;
         // nothing reads the uninitialised bytes, and exactly the `n` bytes written are then
@@ -103,7 +146,7 @@ impl AsyncWrite for LoopStream {
         buf: &[u8],
     ) -> Poll<io::Result<usize>> {
         let this = self.get_mut();
-        if !this.readiness.writable.get() {
+        if !this.readiness.may_write() {
             return Poll::Pending;
         }
         loop {

@@ -73,10 +73,16 @@ pub struct Binary {
 }
 
 impl Binary {
-    /// Starts `lzcache -p 0 -t 2` with `args` added.
+    /// Starts `lzcache -p 0 -t 2` with `args` added (`-t` in `args` replaces `-t 2`).
     pub fn start(args: &[&str]) -> Self {
+        let threads: &[&str] = if args.contains(&"-t") {
+            &[]
+        } else {
+            &["-t", "2"]
+        };
         let mut child = Command::new(env!("CARGO_BIN_EXE_lzcache"))
-            .args(["-p", "0", "-t", "2"])
+            .args(["-p", "0"])
+            .args(threads)
             .args(args)
             .env("RUST_LOG", "info")
             .env("NO_COLOR", "1")
