@@ -3,8 +3,9 @@
 //!
 //! As in memcached, each of the `-t` workers is one thread with its own event loop
 //! ([`crate::event_loop`]; a single-threaded tokio runtime when TLS, an idle timeout or RDMA
-//! is configured), and a connection stays on the worker it was given for its whole life: serving it never wakes another thread, and an idle client costs a socket and a
-//! small buffer, not a thread. Connections are dealt to workers in turn.
+//! is configured), and a connection stays on the worker it was given for its whole life:
+//! serving it never wakes another thread, and an idle client costs a socket and a small
+//! buffer, not a thread. Connections are dealt to workers in turn.
 
 use std::future::Future;
 use std::net::SocketAddr;

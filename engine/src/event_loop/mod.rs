@@ -212,15 +212,21 @@ impl Worker {
         closed
     }
 
+    /// Gives back the place under the connection limit of a connection that ends without
+    /// [`crate::server::serve_and_count`] finishing (which gives it back itself).
+    fn release_place(&self) {
+        self.cache
+            .stats
+            .curr_connections
+            .fetch_sub(1, Ordering::Relaxed);
+    }
+
     /// Registers a new connection and serves what it has already sent.
     fn admit(&mut self, stream: std::net::TcpStream, peer: SocketAddr) {
         let _ = stream.set_nodelay(true);
         if let Err(err) = stream.set_nonblocking(true) {
             debug!(%peer, %err, "cannot make a connection non-blocking");
-            self.cache
-                .stats
-                .curr_connections
-                .fetch_sub(1, Ordering::Relaxed);
+            self.release_place();
             return;
         }
         let mut socket = TcpStream::from_std(stream);
@@ -232,10 +238,7 @@ impl Worker {
             Interest::READABLE | Interest::WRITABLE,
         ) {
             debug!(%peer, %err, "cannot register connection");
-            self.cache
-                .stats
-                .curr_connections
-                .fetch_sub(1, Ordering::Relaxed);
+            self.release_place();
             return;
         }
         let readiness = Readiness::ready();
@@ -277,10 +280,7 @@ impl Worker {
             Err(_) => {
                 tracing::error!("serving a connection panicked; it is closed");
                 drop(self.connections.remove(key));
-                self.cache
-                    .stats
-                    .curr_connections
-                    .fetch_sub(1, Ordering::Relaxed);
+                self.release_place();
             }
         }
     }
