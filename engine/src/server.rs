@@ -88,7 +88,7 @@ async fn run(
             .ok()
             .and_then(|std_stream| workers.deal(Handoff::Tcp(std_stream, peer)));
         if handed.is_none() {
-            stats.curr_connections.fetch_sub(1, Ordering::Relaxed);
+            stats.connection_ended();
         }
     }
     upkeep.abort();
@@ -143,7 +143,7 @@ async fn run_rdma(listener: RdmaListener, cache: Arc<Cache>, workers: Workers) {
         Stats::incr(&stats.curr_connections);
         Stats::incr(&stats.total_connections);
         if workers.deal(Handoff::Rdma(Box::new(channel))).is_none() {
-            stats.curr_connections.fetch_sub(1, Ordering::Relaxed);
+            stats.connection_ended();
         }
     }
 }
@@ -232,7 +232,7 @@ fn spawn_runtime_worker(
                             }
                             Err(err) => {
                                 debug!(%peer, %err, "cannot register connection");
-                                cache.stats.curr_connections.fetch_sub(1, Ordering::Relaxed);
+                                cache.stats.connection_ended();
                             }
                         },
                         Handoff::Rdma(channel) => {
@@ -245,7 +245,7 @@ fn spawn_runtime_worker(
                                 }
                                 Err(err) => {
                                     debug!(%peer, %err, "cannot register an RDMA connection");
-                                    cache.stats.curr_connections.fetch_sub(1, Ordering::Relaxed);
+                                    cache.stats.connection_ended();
                                 }
                             }
                         }
@@ -270,11 +270,11 @@ async fn handshake_and_serve(
         Ok(Ok(stream)) => serve_and_count(stream, peer, cache).await,
         Ok(Err(err)) => {
             debug!(%peer, %err, "TLS handshake failed");
-            cache.stats.curr_connections.fetch_sub(1, Ordering::Relaxed);
+            cache.stats.connection_ended();
         }
         Err(_) => {
             debug!(%peer, "TLS handshake timed out");
-            cache.stats.curr_connections.fetch_sub(1, Ordering::Relaxed);
+            cache.stats.connection_ended();
         }
     }
 }
@@ -287,7 +287,7 @@ where
     if let Err(err) = connection::serve(stream, cache.clone()).await {
         debug!(%peer, %err, "connection ended with an error");
     }
-    cache.stats.curr_connections.fetch_sub(1, Ordering::Relaxed);
+    cache.stats.connection_ended();
 }
 
 /// A server running on its own threads; shuts down when dropped.

@@ -120,6 +120,12 @@ impl Stats {
         counter.fetch_add(1, Ordering::Relaxed);
     }
 
+    /// A connection counted in `curr_connections` has ended (or was never served): gives
+    /// back its place under the connection limit.
+    pub fn connection_ended(&self) {
+        self.curr_connections.fetch_sub(1, Ordering::Relaxed);
+    }
+
     /// The value of a gauge (for a counter, use [`Stats::total`]).
     pub fn get(counter: &AtomicU64) -> u64 {
         counter.load(Ordering::Relaxed)

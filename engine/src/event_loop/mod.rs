@@ -21,7 +21,6 @@ use std::io;
 use std::net::SocketAddr;
 use std::pin::Pin;
 use std::rc::Rc;
-use std::sync::atomic::Ordering;
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::task::{Context, Wake, Waker};
 use std::thread::JoinHandle;
@@ -212,21 +211,12 @@ impl Worker {
         closed
     }
 
-    /// Gives back the place under the connection limit of a connection that ends without
-    /// [`crate::server::serve_and_count`] finishing (which gives it back itself).
-    fn release_place(&self) {
-        self.cache
-            .stats
-            .curr_connections
-            .fetch_sub(1, Ordering::Relaxed);
-    }
-
     /// Registers a new connection and serves what it has already sent.
     fn admit(&mut self, stream: std::net::TcpStream, peer: SocketAddr) {
         let _ = stream.set_nodelay(true);
         if let Err(err) = stream.set_nonblocking(true) {
             debug!(%peer, %err, "cannot make a connection non-blocking");
-            self.release_place();
+            self.cache.stats.connection_ended();
             return;
         }
         let mut socket = TcpStream::from_std(stream);
@@ -238,7 +228,7 @@ impl Worker {
             Interest::READABLE | Interest::WRITABLE,
         ) {
             debug!(%peer, %err, "cannot register connection");
-            self.release_place();
+            self.cache.stats.connection_ended();
             return;
         }
         let readiness = Readiness::ready();
@@ -280,7 +270,7 @@ impl Worker {
             Err(_) => {
                 tracing::error!("serving a connection panicked; it is closed");
                 drop(self.connections.remove(key));
-                self.release_place();
+                self.cache.stats.connection_ended();
             }
         }
     }

@@ -31,7 +31,7 @@ pub const READS_PER_TURN: u32 = 1;
 /// The closed flags are sticky: the edge that reports a peer's shutdown (or an error) comes
 /// once, possibly with data still to read, so after it a short read no longer means that a
 /// later edge will come — the read is tried until it returns the end (or the error).
-#[derive(Debug, Default)]
+#[derive(Debug)]
 pub struct Readiness {
     readable: Cell<bool>,
     writable: Cell<bool>,
