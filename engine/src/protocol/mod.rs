@@ -197,7 +197,7 @@ pub const LINE_TOO_LONG: &str = "CLIENT_ERROR line too long";
 
 /// Parses the request at the start of `buf`.
 pub fn parse<'a>(buf: &'a [u8], limits: &Limits) -> Parsed<'a> {
-    let Some(newline) = buf.iter().position(|&b| b == b'\n') else {
+    let Some(newline) = memchr::memchr(b'\n', buf) else {
         return too_long_or_incomplete(buf);
     };
 

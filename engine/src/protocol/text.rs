@@ -3,7 +3,7 @@
 use super::{
     data_block, error, parse_client_flags, parse_data_len, parse_exptime, parse_i64, parse_u32,
     parse_u64, valid_key, GetKind, Keys, Limits, Parsed, Request, StoreKind, Then, BAD_CHUNK,
-    BAD_FORMAT, ERROR, TOO_LARGE,
+    BAD_FORMAT, ERROR, KEY_MAX_LEN, TOO_LARGE,
 };
 
 const BAD_EXPTIME: &str = "CLIENT_ERROR invalid exptime argument";
@@ -17,7 +17,14 @@ pub(super) fn parse<'a>(
     line_len: usize,
     limits: &Limits,
 ) -> Parsed<'a> {
-    // No command reads more than 8 arguments; a fixed array keeps the parse allocation-free.
+    // The retrievals, most requests, come first: they need no argument array, only the keys.
+    match command {
+        b"get" => return retrieval(GetKind::Get, rest, line_len),
+        b"gets" => return retrieval(GetKind::Gets, rest, line_len),
+        _ => {}
+    }
+    // No other command reads more than 8 arguments; a fixed array keeps the parse
+    // allocation-free.
     let mut slots: [&'a [u8]; 8] = [&[]; 8];
     let mut count = 0;
     for token in rest.split(|&b| b == b' ').filter(|t| !t.is_empty()).take(8) {
@@ -36,14 +43,6 @@ pub(super) fn parse<'a>(
         noreply,
     };
     match command {
-        b"get" | b"gets" => {
-            let kind = if command == b"get" {
-                GetKind::Get
-            } else {
-                GetKind::Gets
-            };
-            retrieval(kind, rest, line_len)
-        }
         b"gat" | b"gats" => {
             let (exptime, keys) = super::split_first_token(rest);
             if exptime.is_empty() {
@@ -239,7 +238,9 @@ fn retrieval(kind: GetKind, keys: &[u8], line_len: usize) -> Parsed<'_> {
     let keys = Keys(keys);
     let mut any = false;
     for key in keys.iter() {
-        if !valid_key(key) {
+        // `valid_key` less its scan for spaces and newlines: a key split from the line at
+        // its spaces, before its newline, has neither.
+        if key.len() > KEY_MAX_LEN {
             if !any {
                 return error(BAD_FORMAT, line_len, Then::Continue);
             }
