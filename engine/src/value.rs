@@ -13,7 +13,7 @@ use std::cell::RefCell;
 use std::sync::Arc;
 
 use bytes::Bytes;
-use lzcache_driver::{crc64, Codec, Dictionary, Job, JobStatus};
+use lzcache_driver::{compressibility, crc64, Codec, Dictionary, Job, JobStatus};
 
 use crate::dict::Dictionaries;
 
@@ -227,6 +227,9 @@ impl ValueCodec {
             return StoredValue::raw(raw);
         }
         self.dicts.offer(raw);
+        if compressibility::looks_incompressible(raw) {
+            return StoredValue::raw(raw);
+        }
         let dict = self.dicts.for_value(raw.len());
         let dict_id = dict.as_ref().map_or(0, |d| d.id());
         if let Some(value) = self.encode_inline(raw, dict.as_deref(), dict_id) {
@@ -476,6 +479,66 @@ mod tests {
         let v = codec().encode(&noise).await;
         assert!(!v.compressed);
         assert_eq!(&codec().decode(&v).await.unwrap()[..], &noise[..]);
+    }
+
+    /// The software codec, counting the values it is asked to compress.
+    #[derive(Default)]
+    struct CountingCodec {
+        inner: SoftwareCodec,
+        compressions: std::sync::atomic::AtomicUsize,
+    }
+
+    impl Codec for CountingCodec {
+        fn name(&self) -> &str {
+            "counting"
+        }
+
+        fn submit(&self, job: Job) -> Result<lzcache_driver::Pending, lzcache_driver::CodecError> {
+            self.compressions
+                .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+            self.inner.submit(job)
+        }
+
+        fn compress_inline(
+            &self,
+            input: &[u8],
+            dict: Option<&Dictionary>,
+            out: &mut Vec<u8>,
+        ) -> Option<Result<lzcache_driver::Compressed, JobStatus>> {
+            self.compressions
+                .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+            self.inner.compress_inline(input, dict, out)
+        }
+    }
+
+    #[tokio::test]
+    async fn values_that_look_incompressible_are_kept_raw_without_an_attempt() {
+        let counting = Arc::new(CountingCodec::default());
+        let codec = ValueCodec::new(counting.clone(), 64);
+        let attempts = || {
+            counting
+                .compressions
+                .load(std::sync::atomic::Ordering::Relaxed)
+        };
+        let mut x = 0x0bad_5eed_1234_5678u64;
+        let noise: Vec<u8> = (0..2048)
+            .map(|_| {
+                x ^= x << 13;
+                x ^= x >> 7;
+                x ^= x << 17;
+                (x >> 32) as u8
+            })
+            .collect();
+        let v = codec.encode(&noise).await;
+        assert!(!v.compressed);
+        assert_eq!(attempts(), 0);
+        assert_eq!(&codec.decode(&v).await.unwrap()[..], &noise[..]);
+        // The same bytes made compressible (each one repeated) are compressed.
+        let runs: Vec<u8> = noise.iter().flat_map(|&b| [b; 4]).collect();
+        let v = codec.encode(&runs).await;
+        assert!(v.compressed);
+        assert_eq!(attempts(), 1);
+        assert_eq!(&codec.decode(&v).await.unwrap()[..], &runs[..]);
     }
 
     #[tokio::test]

@@ -24,6 +24,7 @@
 //! What this crate is not: it holds no cache state and does no networking.
 
 pub mod codec;
+pub mod compressibility;
 pub mod crc64;
 pub mod device;
 pub mod dict;

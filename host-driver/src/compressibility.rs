@@ -1,0 +1,205 @@
+//! A test that spots incompressible values for a fraction of what a failed compression costs.
+//!
+//! LZ4 finds nothing in data whose bytes are close to uniformly distributed — encrypted or
+//! already-compressed values, random payloads — unless the data repeats itself at long range,
+//! yet a failed attempt is not cheap: LZ4's skip steps thin out its probes but still hash a
+//! few hundred positions of a 2 KiB value (about 1 ns a byte on the development machine,
+//! a tenth of the server's user time under a load of such values). So before a value is
+//! compressed, a sample of its bytes is looked at: when two sampled bytes are equal no more
+//! often than two bytes drawn from 128 equally likely values would be (a collision entropy of
+//! at least 7 bits per byte), the value is kept raw. Text, markup, JSON, numbers, base64 and
+//! hex, and most binary records repeat bytes far more often than that; uniform bytes collide
+//! with probability 1/256.
+//!
+//! The sample is 16 runs of 16 contiguous bytes spread over the value, so a value made of runs
+//! or short repeated patterns shows them (as in btrfs's compression heuristic). The blind spot,
+//! shared with that heuristic: a value whose bytes look uniform but which repeats a block of
+//! 16 bytes or more at long range (the same random block stored twice) is kept raw.
+
+/// Values shorter than this are always compressed: the attempt is cheap, and a short value's
+/// savings come mostly from a preset dictionary, which byte frequencies cannot see.
+pub const MIN_LEN: usize = 256;
+
+/// Contiguous bytes per sampled run.
+const RUN: usize = 16;
+
+/// Runs sampled per value.
+const RUNS: usize = 16;
+
+/// Bytes sampled: `RUN * RUNS`.
+const SAMPLED: usize = RUN * RUNS;
+
+/// Whether `data` looks not worth compressing: at least [`MIN_LEN`] bytes whose sample has
+/// at most 1/128 of its byte pairs equal.
+pub fn looks_incompressible(data: &[u8]) -> bool {
+    if data.len() < MIN_LEN {
+        return false;
+    }
+    let mut seen = [0u16; 256];
+    // Each sampled byte adds the pairs it makes with the equal bytes sampled before it.
+    let mut equal_pairs = 0u32;
+    let gap = (data.len() - RUN) / (RUNS - 1);
+    for run in 0..RUNS {
+        let start = run * gap;
+        for &byte in &data[start..start + RUN] {
+            let count = &mut seen[usize::from(byte)];
+            equal_pairs += u32::from(*count);
+            *count += 1;
+        }
+    }
+    let all_pairs = (SAMPLED * (SAMPLED - 1) / 2) as u32;
+    equal_pairs * 128 <= all_pairs
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A xorshift stream: uniform bytes, reproducible.
+    fn random_bytes(len: usize, mut seed: u64) -> Vec<u8> {
+        (0..len)
+            .map(|_| {
+                seed ^= seed << 13;
+                seed ^= seed >> 7;
+                seed ^= seed << 17;
+                (seed >> 24) as u8
+            })
+            .collect()
+    }
+
+    fn lz4_saves(data: &[u8]) -> f64 {
+        1.0 - lz4_flex::block::compress(data).len() as f64 / data.len() as f64
+    }
+
+    /// Values of the kinds a cache holds, each compressible by LZ4 or not.
+    fn kinds(len: usize, seed: u64) -> Vec<(&'static str, Vec<u8>)> {
+        let random = random_bytes(len, seed);
+        let words = [
+            "cache", "value", "the", "lzcache", "server", "of", "memory", "item",
+        ];
+        let text: Vec<u8> = random
+            .iter()
+            .flat_map(|&b| [words[usize::from(b) % words.len()].as_bytes(), b" "].concat())
+            .take(len)
+            .collect();
+        let json: Vec<u8> = (0..)
+            .flat_map(|i: u64| {
+                format!(
+                    "{{\"id\":{},\"name\":\"user{}\",\"ok\":true}},",
+                    i * 7919,
+                    i % 97
+                )
+                .into_bytes()
+            })
+            .take(len)
+            .collect();
+        let hex: Vec<u8> = random
+            .iter()
+            .flat_map(|b| format!("{b:02x}").into_bytes())
+            .take(len)
+            .collect();
+        // Runs of one random byte each: uniform bytes, compressible as runs.
+        let runs: Vec<u8> = random.iter().flat_map(|&b| [b; 8]).take(len).collect();
+        // A random block of 12 bytes repeated: uniform-looking bytes, one long repeat.
+        let short_period: Vec<u8> = random[..12].iter().copied().cycle().take(len).collect();
+        let zeros_then_random: Vec<u8> = std::iter::repeat_n(0u8, len / 2)
+            .chain(random[..len - len / 2].iter().copied())
+            .collect();
+        let records: Vec<u8> = (0..len as u32)
+            .map(|i| (i.wrapping_mul(2_654_435_761) >> (8 * (i % 4))) as u8)
+            .collect();
+        vec![
+            ("random", random),
+            ("text", text),
+            ("json", json),
+            ("hex", hex),
+            ("runs", runs),
+            ("short period", short_period),
+            ("zeros then random", zeros_then_random),
+            ("records", records),
+        ]
+    }
+
+    #[test]
+    fn uniform_bytes_are_judged_incompressible_at_every_length_from_the_minimum() {
+        for (i, len) in [MIN_LEN, 300, 1000, 4096, 65_536, 1 << 20]
+            .into_iter()
+            .enumerate()
+        {
+            for seed in 1..20u64 {
+                let data = random_bytes(len, seed * 1000 + i as u64);
+                assert!(lz4_saves(&data) <= 0.0, "random data compressed at {len}");
+                assert!(
+                    looks_incompressible(&data),
+                    "{len} random bytes, seed {seed}"
+                );
+            }
+        }
+    }
+
+    #[test]
+    fn short_values_are_always_compressed() {
+        for len in [0, 1, 16, 100, MIN_LEN - 1] {
+            assert!(!looks_incompressible(&random_bytes(len, 7)));
+        }
+    }
+
+    /// `../shared/corpus` cut into values, when it is present (the generated kinds are
+    /// checked either way).
+    fn corpus_values() -> Vec<(String, Vec<u8>)> {
+        let dir = concat!(env!("CARGO_MANIFEST_DIR"), "/../../shared/corpus");
+        let Ok(entries) = std::fs::read_dir(dir) else {
+            return Vec::new();
+        };
+        let mut values = Vec::new();
+        for entry in entries.flatten() {
+            let Ok(data) = std::fs::read(entry.path()) else {
+                continue;
+            };
+            for (i, value) in data.chunks(4096).enumerate() {
+                values.push((
+                    format!("{} chunk {i}", entry.path().display()),
+                    value.to_vec(),
+                ));
+            }
+        }
+        values
+    }
+
+    #[test]
+    fn a_value_lz4_shrinks_by_a_twentieth_is_never_judged_incompressible() {
+        let mut values = corpus_values();
+        for len in [MIN_LEN, 257, 511, 1500, 4096, 40_000] {
+            for seed in 1..6u64 {
+                for (kind, data) in kinds(len, seed) {
+                    values.push((format!("{kind}, {len} bytes, seed {seed}"), data));
+                }
+            }
+        }
+        let mut judged_raw = 0;
+        for (name, data) in &values {
+            let saves = lz4_saves(data);
+            if saves >= 0.05 {
+                assert!(
+                    !looks_incompressible(data),
+                    "{name}: LZ4 saves {saves:.2}, judged incompressible"
+                );
+            } else if looks_incompressible(data) {
+                judged_raw += 1;
+            }
+        }
+        // The test saw both answers: the random values (5 per length) were judged raw.
+        assert!(
+            judged_raw >= 30,
+            "{judged_raw} values judged incompressible"
+        );
+    }
+
+    #[test]
+    fn a_uniform_block_repeated_at_long_range_is_the_known_blind_spot() {
+        let block = random_bytes(1000, 99);
+        let data = block.repeat(4);
+        assert!(lz4_saves(&data) > 0.7);
+        assert!(looks_incompressible(&data));
+    }
+}
