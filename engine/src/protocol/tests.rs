@@ -47,6 +47,23 @@ fn storage_command_waits_for_its_data() {
     }
 }
 
+proptest! {
+    /// Keys are the line's words between runs of spaces, whatever the spacing: as memcached's
+    /// tokenizer splits them.
+    #[test]
+    fn keys_are_the_words_between_spaces(words in proptest::collection::vec("[a-z:0-9]{1,12}", 0..6),
+                                         gaps in proptest::collection::vec(1usize..4, 7)) {
+        let mut line = " ".repeat(gaps[6] - 1);
+        for (word, gap) in words.iter().zip(&gaps) {
+            line.push_str(word);
+            line.push_str(&" ".repeat(*gap));
+        }
+        let keys: Vec<&[u8]> = Keys(line.as_bytes()).iter().collect();
+        let expected: Vec<&[u8]> = words.iter().map(|w| w.as_bytes()).collect();
+        prop_assert_eq!(keys, expected);
+    }
+}
+
 #[test]
 fn bare_newlines_are_accepted() {
     let (req, len) = request(b"get a b\nrest");
