@@ -72,6 +72,15 @@ fn tag_of(hash: u64) -> u64 {
     (hash >> 32) & 0xfff
 }
 
+/// How far a tag's second bucket is from its first in an index of `n` buckets.
+fn stride_among(n: usize, tag: u64) -> usize {
+    if n < 2 {
+        return 0;
+    }
+    let mixed = tag.wrapping_mul(0x9e37_79b9_7f4a_7c15) >> 40;
+    1 + (mixed as usize) % (n - 1)
+}
+
 impl Index {
     pub fn new(buckets: usize) -> Self {
         Self {
@@ -94,22 +103,29 @@ impl Index {
         self.entries
     }
 
+    /// Bytes per bucket: one cache line.
+    pub const BUCKET_BYTES: usize = std::mem::size_of::<Bucket>();
+
     /// How far a tag's second bucket is from its first.
     fn stride(&self, tag: u64) -> usize {
-        let n = self.buckets.len();
-        if n < 2 {
-            return 0;
-        }
-        let mixed = tag.wrapping_mul(0x9e37_79b9_7f4a_7c15) >> 40;
-        1 + (mixed as usize) % (n - 1)
+        stride_among(self.buckets.len(), tag)
     }
 
     /// A key's two buckets: from the hash's low 32 bits, and that plus its tag's stride (the
     /// tag is bits 32..44, the shard bits 58..64).
     fn choices(&self, hash: u64) -> [usize; 2] {
-        let n = self.buckets.len();
+        Self::choices_among(self.buckets.len(), hash)
+    }
+
+    /// [`Index::choices`] in an index of `n` buckets.
+    pub fn choices_among(n: usize, hash: u64) -> [usize; 2] {
         let first = ((hash as u32 as u64 * n as u64) >> 32) as usize;
-        [first, (first + self.stride(tag_of(hash))) % n]
+        [first, (first + stride_among(n, tag_of(hash))) % n]
+    }
+
+    /// Where the buckets lie (the address as an integer, for prefetching) and how many.
+    pub fn location(&self) -> (usize, usize) {
+        (self.buckets.as_ptr() as usize, self.buckets.len())
     }
 
     /// The other bucket of the entry `raw` found in `bucket`.

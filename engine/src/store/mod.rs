@@ -33,6 +33,7 @@ mod index;
 pub mod item;
 mod log;
 mod persist;
+mod prefetch;
 mod record;
 
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -318,6 +319,7 @@ impl InPlace<'_> {
 pub struct Store {
     arena: Arena,
     shards: Box<[PaddedShard]>,
+    bucket_hints: prefetch::BucketHints,
     log: Mutex<Log>,
     /// Held by the reclaimer and the crawler: one at a time.
     reclaim: Mutex<Crawl>,
@@ -381,6 +383,7 @@ impl Store {
                     }))
                 })
                 .collect(),
+            bucket_hints: prefetch::BucketHints::new(SHARDS),
             log: Mutex::new(Log::new(layout.segments, layout.segment_size)),
             reclaim: Mutex::new(Crawl::default()),
             ghost: Ghost::new(layout.ghost_keys),
@@ -527,6 +530,7 @@ impl Store {
         key: &[u8],
         now: u32,
     ) -> Option<(Position, Record<'a>)> {
+        self.bucket_hints.remember(shard_of(hash), &shard.index);
         let mut found = None;
         let pos = shard.index.find(hash, |at| match self.record(at) {
             Some(r) if r.key == key => {
@@ -824,6 +828,7 @@ impl Store {
         f: impl FnOnce(&InPlace<'_>) -> R,
     ) -> Option<R> {
         let hash = self.hash(key);
+        self.bucket_hints.prefetch(shard_of(hash), hash);
         let mut shard = self.lock(shard_of(hash));
         let (pos, record) = self.find(&mut shard, hash, key, now)?;
         // The same bookkeeping as `fetch` without a new expiry: a hit for the eviction policy,
@@ -872,6 +877,7 @@ impl Store {
             if let Some(queue) = full {
                 self.make_room(queue, &plan.lens, now);
             }
+            self.bucket_hints.prefetch(si, hash);
             let mut shard = self.lock(si);
             let live = self.find(&mut shard, hash, key, now);
             match (condition, &live) {

@@ -619,3 +619,25 @@ fn zipf_hit_ratio_is_at_least_lru_at_memcacheds_charge() {
     println!("Zipf(0.99), 100 000 keys, cache 10 % of their bytes: lzcache {ratio:.4}, LRU at memcached's charge {lru:.4}");
     assert!(ratio >= lru, "hit ratio {ratio:.4} below LRU's {lru:.4}");
 }
+
+#[test]
+fn a_lookup_points_its_shards_prefetch_hint_at_the_buckets_after_the_index_grows() {
+    let s = Store::new(16 << 20);
+    let key = b"hinted";
+    let si = shard_of(s.hash(key));
+    let location = |s: &Store| s.lock(si).index.location();
+    let first = location(&s);
+    assert!(s.get(key, 0).is_none());
+    assert_eq!(s.bucket_hints.hint(si), first);
+    // Enough keys that every shard's index grows (and moves).
+    for i in 0..20_000 {
+        assert!(matches!(
+            set(&s, &format!("key:{i}"), 10, 0),
+            Outcome::Done(_)
+        ));
+    }
+    let grown = location(&s);
+    assert_ne!(grown, first);
+    assert!(s.get(key, 0).is_none());
+    assert_eq!(s.bucket_hints.hint(si), grown);
+}

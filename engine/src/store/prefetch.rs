@@ -1,0 +1,89 @@
+//! Where each shard's index buckets lie, so that a lookup can start loading its key's buckets
+//! before it takes the shard's lock.
+//!
+//! A get pays three cache misses one after another: the shard's lock, the key's index bucket
+//! (found through the index, behind the lock), then the item's record. The bucket's address
+//! depends only on the hash and on where the shard's bucket array lies, which changes only when
+//! the index grows or is replaced; kept here, read-mostly (both cores keep a clean copy of these
+//! lines), it lets the bucket's miss overlap the lock's.
+//!
+//! A hint may be stale (the array replaced since): it is only ever an address handed to a
+//! prefetch instruction, never dereferenced, so a stale one costs a useless prefetch and
+//! nothing else. Lookups refresh it (see [`BucketHints::remember`]).
+
+use std::sync::atomic::{AtomicUsize, Ordering};
+
+use super::index::Index;
+
+#[derive(Default)]
+struct BucketHint {
+    /// The bucket array's address, as an integer: never turned back into a reference.
+    addr: AtomicUsize,
+    buckets: AtomicUsize,
+}
+
+/// One hint per shard.
+pub struct BucketHints(Box<[BucketHint]>);
+
+impl BucketHints {
+    pub fn new(shards: usize) -> Self {
+        Self((0..shards).map(|_| BucketHint::default()).collect())
+    }
+
+    /// Starts loading the buckets `hash` may lie in, in shard `shard`.
+    #[inline]
+    pub fn prefetch(&self, shard: usize, hash: u64) {
+        let hint = &self.0[shard];
+        let (addr, buckets) = (
+            hint.addr.load(Ordering::Relaxed),
+            hint.buckets.load(Ordering::Relaxed),
+        );
+        if buckets == 0 {
+            return;
+        }
+        for bucket in Index::choices_among(buckets, hash) {
+            prefetch_line(addr.wrapping_add(bucket * Index::BUCKET_BYTES));
+        }
+    }
+
+    /// Records where `index`, shard `shard`'s, keeps its buckets, if that changed (a store
+    /// only then: the line stays shared between the cores).
+    #[inline]
+    pub fn remember(&self, shard: usize, index: &Index) {
+        let hint = &self.0[shard];
+        let (addr, buckets) = index.location();
+        if hint.addr.load(Ordering::Relaxed) != addr {
+            hint.addr.store(addr, Ordering::Relaxed);
+        }
+        if hint.buckets.load(Ordering::Relaxed) != buckets {
+            hint.buckets.store(buckets, Ordering::Relaxed);
+        }
+    }
+}
+
+#[cfg(test)]
+impl BucketHints {
+    /// Shard `shard`'s hint: the address and the number of buckets.
+    pub fn hint(&self, shard: usize) -> (usize, usize) {
+        let hint = &self.0[shard];
+        (
+            hint.addr.load(Ordering::Relaxed),
+            hint.buckets.load(Ordering::Relaxed),
+        )
+    }
+}
+
+/// Asks the CPU to bring the cache line at `addr` in; no effect where there is no prefetch
+/// instruction to ask with.
+#[inline]
+fn prefetch_line(addr: usize) {
+    #[cfg(target_arch = "x86_64")]
+    // SAFETY: a prefetch neither faults nor changes any memory or register the program can
+    // observe, whatever the address (mapped or not, stale or not); it only may load a cache
+    // line. `_mm_prefetch` is `unsafe` for its target feature, SSE, part of every x86-64.
+    unsafe {
+        core::arch::x86_64::_mm_prefetch::<{ core::arch::x86_64::_MM_HINT_T0 }>(addr as *const i8);
+    }
+    #[cfg(not(target_arch = "x86_64"))]
+    let _ = addr;
+}
