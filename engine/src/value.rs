@@ -13,7 +13,8 @@ use std::cell::RefCell;
 use std::sync::Arc;
 
 use bytes::Bytes;
-use lzcache_driver::{compressibility, crc64, Codec, Dictionary, Job, JobStatus};
+use lzcache_driver::compressibility::{self, Outlook};
+use lzcache_driver::{crc64, Codec, Dictionary, Job, JobStatus};
 
 use crate::dict::Dictionaries;
 
@@ -227,11 +228,18 @@ impl ValueCodec {
             return StoredValue::raw(raw);
         }
         self.dicts.offer(raw);
-        if compressibility::looks_incompressible(raw) {
+        let outlook = compressibility::outlook(raw);
+        if outlook == Outlook::Incompressible {
             return StoredValue::raw(raw);
         }
         let dict = self.dicts.for_value(raw.len());
         let dict_id = dict.as_ref().map_or(0, |d| d.id());
+        if outlook == Outlook::Doubtful
+            && compressibility::probe(raw)
+                .is_some_and(|prefix| self.probe_fails(prefix, dict.as_deref()))
+        {
+            return StoredValue::raw(raw);
+        }
         if let Some(value) = self.encode_inline(raw, dict.as_deref(), dict_id) {
             return value;
         }
@@ -248,6 +256,21 @@ impl ValueCodec {
             Ok(done) if done.status == JobStatus::Incompressible => kept.with_crc(done.crc64),
             _ => kept.with_crc(crc64::checksum(raw)),
         }
+    }
+
+    /// Whether a doubtful value's probe, `prefix` compressed alone on this thread, saved too
+    /// little for the value to be worth compressing (see [`compressibility`]). `false` when
+    /// the codec does not compress on this thread: the device, if it takes the value, spends
+    /// no CPU on a failed attempt.
+    fn probe_fails(&self, prefix: &[u8], dict: Option<&Dictionary>) -> bool {
+        SCRATCH.with(|scratch| {
+            let mut scratch = scratch.borrow_mut();
+            scratch.clear();
+            match self.codec.compress_inline(prefix, dict, &mut scratch) {
+                Some(Ok(done)) => !compressibility::probe_passed(done.block_len),
+                Some(Err(_)) | None => false,
+            }
+        })
     }
 
     /// [`ValueCodec::encode`] when the codec compresses on this thread
@@ -494,8 +517,10 @@ mod tests {
         }
 
         fn submit(&self, job: Job) -> Result<lzcache_driver::Pending, lzcache_driver::CodecError> {
-            self.compressions
-                .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+            if job.op == lzcache_driver::JobOp::Compress {
+                self.compressions
+                    .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+            }
             self.inner.submit(job)
         }
 
@@ -512,7 +537,7 @@ mod tests {
     }
 
     #[tokio::test]
-    async fn values_that_look_incompressible_are_kept_raw_without_an_attempt() {
+    async fn values_that_look_incompressible_are_kept_raw_without_a_full_attempt() {
         let counting = Arc::new(CountingCodec::default());
         let codec = ValueCodec::new(counting.clone(), 64);
         let attempts = || {
@@ -533,12 +558,32 @@ mod tests {
         assert!(!v.compressed);
         assert_eq!(attempts(), 0);
         assert_eq!(&codec.decode(&v).await.unwrap()[..], &noise[..]);
-        // The same bytes made compressible (each one repeated) are compressed.
-        let runs: Vec<u8> = noise.iter().flat_map(|&b| [b; 4]).collect();
+        // The same bytes each repeated eight times: their bytes still collide rarely, so the
+        // value is doubtful; its probe (the first 512 bytes) compresses, then the value does.
+        let runs: Vec<u8> = noise.iter().flat_map(|&b| [b; 8]).collect();
         let v = codec.encode(&runs).await;
         assert!(v.compressed);
-        assert_eq!(attempts(), 1);
+        assert_eq!(attempts(), 2);
         assert_eq!(&codec.decode(&v).await.unwrap()[..], &runs[..]);
+        // Random alphanumerics: only their probe is compressed, and fails.
+        const ALPHANUMERIC: &[u8] =
+            b"0123456789abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ";
+        let token: Vec<u8> = noise
+            .iter()
+            .map(|&b| ALPHANUMERIC[usize::from(b) % ALPHANUMERIC.len()])
+            .collect();
+        let v = codec.encode(&token).await;
+        assert!(!v.compressed);
+        assert_eq!(attempts(), 3);
+        assert_eq!(&codec.decode(&v).await.unwrap()[..], &token[..]);
+        // The same text after 512 repetitive bytes: its probe passes, and it is compressed.
+        let mut record = b"{\"id\":1,\"kind\":\"session\"} ".repeat(20);
+        record.truncate(512);
+        record.extend_from_slice(&token);
+        let v = codec.encode(&record).await;
+        assert!(v.compressed);
+        assert_eq!(attempts(), 5);
+        assert_eq!(&codec.decode(&v).await.unwrap()[..], &record[..]);
     }
 
     #[tokio::test]
