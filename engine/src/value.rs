@@ -473,6 +473,18 @@ mod tests {
     use super::*;
     use lzcache_driver::SoftwareCodec;
 
+    /// Uniform bytes from a xorshift stream: reproducible noise.
+    fn xorshift_bytes(len: usize, mut x: u64) -> Vec<u8> {
+        (0..len)
+            .map(|_| {
+                x ^= x << 13;
+                x ^= x >> 7;
+                x ^= x << 17;
+                (x >> 32) as u8
+            })
+            .collect()
+    }
+
     fn codec() -> ValueCodec {
         ValueCodec::new(Arc::new(SoftwareCodec::new()), 64)
     }
@@ -490,15 +502,7 @@ mod tests {
     async fn small_and_random_values_stay_raw() {
         let v = codec().encode(b"short").await;
         assert!(!v.compressed);
-        let mut x = 0x1234_5678_9abc_def0u64;
-        let noise: Vec<u8> = (0..4096)
-            .map(|_| {
-                x ^= x << 13;
-                x ^= x >> 7;
-                x ^= x << 17;
-                x as u8
-            })
-            .collect();
+        let noise = xorshift_bytes(4096, 0x1234_5678_9abc_def0);
         let v = codec().encode(&noise).await;
         assert!(!v.compressed);
         assert_eq!(&codec().decode(&v).await.unwrap()[..], &noise[..]);
@@ -545,15 +549,7 @@ mod tests {
                 .compressions
                 .load(std::sync::atomic::Ordering::Relaxed)
         };
-        let mut x = 0x0bad_5eed_1234_5678u64;
-        let noise: Vec<u8> = (0..2048)
-            .map(|_| {
-                x ^= x << 13;
-                x ^= x >> 7;
-                x ^= x << 17;
-                (x >> 32) as u8
-            })
-            .collect();
+        let noise = xorshift_bytes(2048, 0x0bad_5eed_1234_5678);
         let v = codec.encode(&noise).await;
         assert!(!v.compressed);
         assert_eq!(attempts(), 0);
