@@ -98,11 +98,6 @@ pub fn outlook(data: &[u8]) -> Outlook {
     }
 }
 
-/// Whether `data` looks not worth compressing at all.
-pub fn looks_incompressible(data: &[u8]) -> bool {
-    outlook(data) == Outlook::Incompressible
-}
-
 /// The prefix of a doubtful value to compress first, when it is long enough to be probed.
 pub fn probe(data: &[u8]) -> Option<&[u8]> {
     (data.len() >= PROBE_MIN_LEN).then(|| &data[..PROBE_LEN])
@@ -117,6 +112,10 @@ pub fn probe_passed(block_len: usize) -> bool {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    fn looks_incompressible(data: &[u8]) -> bool {
+        outlook(data) == Outlook::Incompressible
+    }
 
     /// A xorshift stream: uniform bytes, reproducible.
     fn random_bytes(len: usize, mut seed: u64) -> Vec<u8> {

@@ -403,7 +403,7 @@ impl Cache {
 /// Appends the requested return flags in the order the client gave them, then Z/X/W in
 /// memcached's order, then CRLF.
 fn write_return_flags(out: &mut Vec<u8>, flags: &MetaFlags<'_>, facts: &Facts, markers: &Markers) {
-    for token in flags.raw.split(|&b| b == b' ').filter(|t| !t.is_empty()) {
+    for token in crate::protocol::words(flags.raw) {
         match token[0] {
             b'k' => {
                 out.extend_from_slice(b" k");

@@ -6,10 +6,7 @@ use super::{version_string, Cache};
 
 impl Cache {
     pub(super) fn stats_command(&self, args: &[u8], out: &mut Vec<u8>) {
-        let args: Vec<&[u8]> = args
-            .split(|&b| b == b' ')
-            .filter(|a| !a.is_empty())
-            .collect();
+        let args: Vec<&[u8]> = crate::protocol::words(args).collect();
         match args.as_slice() {
             [] => self.general_stats(out),
             [b"settings"] => self.settings_stats(out),

@@ -22,7 +22,7 @@
 
 use std::path::Path;
 
-use super::LINE_MAX_LEN;
+use super::{words, LINE_MAX_LEN};
 
 /// The reply to a token whose user or password is wrong (counted in `auth_errors`).
 pub const FAILURE: &str = "CLIENT_ERROR authentication failure";
@@ -103,11 +103,6 @@ fn constant_time_eq(a: &[u8], b: &[u8]) -> bool {
         return false;
     }
     a.iter().zip(b).fold(0u8, |acc, (x, y)| acc | (x ^ y)) == 0
-}
-
-/// Space-separated words, runs of spaces counting as one (memcached's tokenizer).
-fn words(bytes: &[u8]) -> impl Iterator<Item = &[u8]> {
-    bytes.split(|&b| b == b' ').filter(|w| !w.is_empty())
 }
 
 /// Reads the next authentication request from `input`.

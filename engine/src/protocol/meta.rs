@@ -195,20 +195,11 @@ impl MetaFlags<'_> {
     }
 
     fn position(&self, flag: u8) -> Option<usize> {
-        self.raw
-            .split(|&b| b == b' ')
-            .filter(|t| !t.is_empty())
-            .position(|t| t[0] == flag)
+        super::words(self.raw).position(|t| t[0] == flag)
     }
 
     fn comes_before(&self, first: u8, second: u8) -> bool {
-        let position = |flag: u8| {
-            self.raw
-                .split(|&b| b == b' ')
-                .filter(|t| !t.is_empty())
-                .position(|t| t[0] == flag)
-        };
-        matches!((position(first), position(second)), (Some(a), Some(b)) if a < b)
+        matches!((self.position(first), self.position(second)), (Some(a), Some(b)) if a < b)
     }
 }
 
@@ -304,7 +295,7 @@ fn parse_flags<'a>(
     // only once every token has passed.
     let mut bad = BadValue::default();
     let mut mode_arg: Option<&[u8]> = None;
-    for token in tokens.split(|&b| b == b' ').filter(|t| !t.is_empty()) {
+    for token in super::words(tokens) {
         let flag = token[0];
         let arg = &token[1..];
         if !flag.is_ascii_alphabetic() || !allowed(command).contains(&flag) {

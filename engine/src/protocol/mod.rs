@@ -75,21 +75,26 @@ pub struct Keys<'a>(pub &'a [u8]);
 
 impl<'a> Keys<'a> {
     pub fn iter(&self) -> impl Iterator<Item = &'a [u8]> + 'a {
-        // The spaces found with memchr, a word at a time: keys are tens of bytes long, and
-        // every get scans its keys twice (when parsed, when served).
-        let mut rest = self.0;
-        std::iter::from_fn(move || loop {
-            if rest.is_empty() {
-                return None;
-            }
-            let end = memchr::memchr(b' ', rest).unwrap_or(rest.len());
-            let key = &rest[..end];
-            rest = rest.get(end + 1..).unwrap_or_default();
-            if !key.is_empty() {
-                return Some(key);
-            }
-        })
+        words(self.0)
     }
+}
+
+/// Space-separated words, runs of spaces counting as one (memcached's tokenizer). The spaces
+/// are found with memchr, a word at a time: every get scans its keys twice (when parsed, when
+/// served), and keys are tens of bytes long.
+pub fn words(line: &[u8]) -> impl Iterator<Item = &[u8]> {
+    let mut rest = line;
+    std::iter::from_fn(move || loop {
+        if rest.is_empty() {
+            return None;
+        }
+        let end = memchr::memchr(b' ', rest).unwrap_or(rest.len());
+        let word = &rest[..end];
+        rest = rest.get(end + 1..).unwrap_or_default();
+        if !word.is_empty() {
+            return Some(word);
+        }
+    })
 }
 
 /// One parsed request. Byte slices point into the connection's buffer.

@@ -27,7 +27,7 @@ pub(super) fn parse<'a>(
     // allocation-free.
     let mut slots: [&'a [u8]; 8] = [&[]; 8];
     let mut count = 0;
-    for token in rest.split(|&b| b == b' ').filter(|t| !t.is_empty()).take(8) {
+    for token in super::words(rest).take(8) {
         slots[count] = token;
         count += 1;
     }

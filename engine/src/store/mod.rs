@@ -373,7 +373,7 @@ impl Store {
 
     fn with_arena(limit: usize, layout: Layout, seed: u64, arena: Arena) -> Self {
         assert!((arena.len() as u64) < index::MAX_OFFSET);
-        Self {
+        let store = Self {
             arena,
             shards: (0..SHARDS)
                 .map(|_| {
@@ -400,7 +400,11 @@ impl Store {
             verify_pending: std::sync::atomic::AtomicBool::new(false),
             next_cas: AtomicU64::new(1),
             counters: StoreCounters::default(),
+        };
+        for si in 0..SHARDS {
+            store.bucket_hints.remember(si, &store.lock(si).index);
         }
+        store
     }
 
     pub fn limit(&self) -> usize {
@@ -530,7 +534,6 @@ impl Store {
         key: &[u8],
         now: u32,
     ) -> Option<(Position, Record<'a>)> {
-        self.bucket_hints.remember(shard_of(hash), &shard.index);
         let mut found = None;
         let pos = shard.index.find(hash, |at| match self.record(at) {
             Some(r) if r.key == key => {
@@ -894,7 +897,7 @@ impl Store {
                 // A new version keeps its queue and counts as a hit.
                 Some((pos, _)) => Destination::QueueOf(shard.index.offset(*pos) as usize),
                 None => {
-                    if shard.index.needs_growth() && !self.grow_locked(&mut shard) {
+                    if shard.index.needs_growth() && !self.grow_locked(si, &mut shard) {
                         self.growth_wanted[si].store(true, Ordering::Relaxed);
                     }
                     // A key the ghost remembers goes straight to main.
@@ -934,7 +937,7 @@ impl Store {
                             placed = true;
                             break;
                         }
-                        if !self.grow_locked(&mut shard) {
+                        if !self.grow_locked(si, &mut shard) {
                             self.growth_wanted[si].store(true, Ordering::Relaxed);
                             break;
                         }
@@ -995,8 +998,9 @@ impl Store {
     pub fn flush(&self) {
         let _reclaim = self.lock_reclaim();
         let mut shards: Vec<_> = (0..SHARDS).map(|i| self.lock(i)).collect();
-        for shard in shards.iter_mut() {
+        for (si, shard) in shards.iter_mut().enumerate() {
             shard.index = Index::new(self.layout.index_buckets_per_shard);
+            self.bucket_hints.remember(si, &shard.index);
             shard.figures = Figures::default();
         }
         self.index_bytes
@@ -1015,7 +1019,7 @@ impl Store {
     /// Grows a locked shard's index by an eighth, paying with index credit, topped up by retiring a
     /// free segment (the log lock nests inside a shard lock). False when neither is there: the
     /// caller asks for [`Store::grow_with_reclaim`] next time.
-    fn grow_locked(&self, shard: &mut Shard) -> bool {
+    fn grow_locked(&self, si: usize, shard: &mut Shard) -> bool {
         let delta = shard.index.grown_bytes() - shard.index.bytes();
         loop {
             let credit = self.index_credit.load(Ordering::Relaxed);
@@ -1043,6 +1047,7 @@ impl Store {
         debug_assert_eq!(grown.bytes(), shard.index.bytes() + delta);
         self.index_bytes.fetch_add(delta, Ordering::Relaxed);
         shard.index = grown;
+        self.bucket_hints.remember(si, &shard.index);
         true
     }
 
@@ -1062,7 +1067,7 @@ impl Store {
         }
         drop(reclaim);
         let mut shard = self.lock(si);
-        if self.grow_locked(&mut shard) {
+        if self.grow_locked(si, &mut shard) {
             self.growth_wanted[si].store(false, Ordering::Relaxed);
         }
     }

@@ -228,6 +228,7 @@ impl Store {
             .store(credit, std::sync::atomic::Ordering::Relaxed);
         let items = indexes.iter().map(|s| s.figures.items).sum();
         for (i, shard) in indexes.into_iter().enumerate() {
+            self.bucket_hints.remember(i, &shard.index);
             *self.shards[i].get_mut().unwrap_or_else(|p| p.into_inner()) = shard;
         }
         self.verify_pending

@@ -7,9 +7,11 @@
 //! the index grows or is replaced; kept here, read-mostly (both cores keep a clean copy of these
 //! lines), it lets the bucket's miss overlap the lock's.
 //!
-//! A hint may be stale (the array replaced since): it is only ever an address handed to a
-//! prefetch instruction, never dereferenced, so a stale one costs a useless prefetch and
-//! nothing else. Lookups refresh it (see [`BucketHints::remember`]).
+//! The store records a shard's hint wherever it replaces the shard's index (construction,
+//! growth, `flush_all`, a warm restart), under the shard's lock. A lookup reads it without
+//! that lock, so it may be stale for a moment (the array replaced since): it is only ever an
+//! address handed to a prefetch instruction, never dereferenced, so a stale one costs a
+//! useless prefetch and nothing else.
 
 use std::sync::atomic::{AtomicUsize, Ordering};
 
@@ -46,18 +48,12 @@ impl BucketHints {
         }
     }
 
-    /// Records where `index`, shard `shard`'s, keeps its buckets, if that changed (a store
-    /// only then: the line stays shared between the cores).
-    #[inline]
+    /// Records where `index`, shard `shard`'s new one, keeps its buckets.
     pub fn remember(&self, shard: usize, index: &Index) {
         let hint = &self.0[shard];
         let (addr, buckets) = index.location();
-        if hint.addr.load(Ordering::Relaxed) != addr {
-            hint.addr.store(addr, Ordering::Relaxed);
-        }
-        if hint.buckets.load(Ordering::Relaxed) != buckets {
-            hint.buckets.store(buckets, Ordering::Relaxed);
-        }
+        hint.addr.store(addr, Ordering::Relaxed);
+        hint.buckets.store(buckets, Ordering::Relaxed);
     }
 }
 

@@ -621,7 +621,7 @@ fn zipf_hit_ratio_is_at_least_lru_at_memcacheds_charge() {
 }
 
 #[test]
-fn a_lookup_points_its_shards_prefetch_hint_at_the_buckets_after_the_index_grows() {
+fn the_prefetch_hint_follows_the_shards_index_when_it_grows() {
     let s = Store::new(16 << 20);
     let key = b"hinted";
     let si = shard_of(s.hash(key));
