@@ -12,6 +12,9 @@ lz4_decompress.v
 lz4_comp_matcher.v
 lz4_comp_emitter.v
 lz4_compress.v
+accel_job_header.v
+accel_dispatcher.v
+accel_result_slot.v
 accel_counters.v
 accel_regs.v
 accel_result_sender.v

@@ -9,23 +9,22 @@
 `timescale 1ns / 1ps
 `default_nettype none
 
-// CacheAccelerator top: a dispatcher, N_COMPRESS lz4_compress engines, N_DECOMPRESS
-// lz4_decompress engines, a checksum unit, a result buffer per engine, the result sender
-// (accel_result_sender), the counters (accel_counters) and the register block (accel_regs). Layouts and register map:
+// CacheAccelerator top: the job input register, the dispatcher (accel_dispatcher, with the
+// header's checks in accel_job_header), N_COMPRESS lz4_compress engines, N_DECOMPRESS
+// lz4_decompress engines, a checksum unit, a result slot per engine and one for the checksum
+// unit (accel_result_slot: the job's tag, the output buffer, the completion as a result), the
+// result sender (accel_result_sender), the counters (accel_counters) and the register block
+// (accel_regs). This module only connects them. Layouts and register map:
 // cache_accelerator_defs.vh.
 //
 // A job is one host-to-card frame: a 64-byte header (one beat at 512 bits, 512/DATA_WIDTH
-// beats on a narrower stream), then the payload from the next beat. The
-// dispatcher checks the header, picks a free engine of the job's kind (waiting while all are
-// busy), and streams the payload to it. A job with a bad magic or opcode, or lengths over
-// MAX_JOB_BYTES, gets an error result and its payload is discarded. Every job gets exactly one
-// result, carrying its tag: a result is one card-to-host frame, a header beat followed by the
-// output (none for a checksum, an error, or an incompressible value).
-//
-// Why results are buffered: the result header holds the output length, CRC and status, which
-// are known only when the engine has finished; each engine therefore writes its output into
-// its own buffer of MAX_JOB_BYTES, and the sender streams header and output once complete.
-// Results leave in completion order, not submission order: the host matches them by tag.
+// beats on a narrower stream), then the payload from the next beat. The dispatcher checks the
+// header, picks a free engine of the job's kind (waiting while all are busy), and streams the
+// payload to it. A job with a bad magic or opcode, or lengths over MAX_JOB_BYTES, gets an
+// error result and its payload is discarded. Every job gets exactly one result, carrying its
+// tag: a result is one card-to-host frame, a header beat followed by the output (none for a
+// checksum, an error, or an incompressible value). Results leave in completion order, not
+// submission order: the host matches them by tag.
 //
 // Preset dictionaries: each engine holds one (lz4_decompress, lz4_compress). A load job
 // (OP_LOAD_DICT) names the engine (its kind by HDR_LOAD_COMPRESS_BIT) and the id the dictionary
@@ -125,13 +124,8 @@ localparam ERROR_SOURCE = N_SLOTS;
 localparam SOURCE_WIDTH = $clog2(N_SOURCES);
 localparam WORDS = MAX_JOB_BYTES / KEEP_WIDTH;
 localparam WORD_WIDTH = $clog2(WORDS);
-localparam [31:0] MAX_JOB = MAX_JOB_BYTES;
-localparam [7:0] COMPRESS_COUNT = N_COMPRESS;
-localparam [7:0] DECOMPRESS_COUNT = N_DECOMPRESS;
-// Beats of a 64-byte job or result header.
+// Bits of a 64-byte job or result header.
 localparam HEADER_BITS = 512;
-localparam HEADER_BEATS = HEADER_BITS / DATA_WIDTH;
-localparam HEADER_COUNT_WIDTH = HEADER_BEATS > 1 ? $clog2(HEADER_BEATS) : 1;
 
 initial begin
     if (DATA_WIDTH < 64 || DATA_WIDTH > HEADER_BITS || HEADER_BITS % DATA_WIDTH != 0) begin
@@ -146,7 +140,7 @@ initial begin
         $error("Error: MAX_JOB_BYTES must be a power of two (instance %m)");
         $finish;
     end
-    // The result capture reads a load's status from either engine at one place.
+    // A result slot reads a load's status from either engine at one place.
     if (LZ4C_DONE_STATUS_LSB != LZ4_DONE_STATUS_LSB || LZ4C_OK != LZ4_OK) begin
         $error("Error: the engines' completion status fields differ (instance %m)");
         $finish;
@@ -188,265 +182,68 @@ job_register (
 );
 
 /*
- * Dispatcher
+ * Dispatcher: the header's checks, the slot for each job, the payload routed to it
  */
 
-localparam [2:0]
-    DISPATCH_HEADER = 3'd0,
-    DISPATCH_PAYLOAD = 3'd1,
-    DISPATCH_EMPTY = 3'd2,
-    DISPATCH_DRAIN = 3'd3;
-
-// The header as the dispatcher sees it: the job beat itself at 512 bits; on a narrower
-// stream, a register the header's beats are gathered into (header_gathered once all are in,
-// or the frame ended early: the missing bytes read as zero), then checked into registers in
-// one more cycle (header_valid).
-wire [HEADER_BITS-1:0] header_data;
-wire                   header_gathered;
-wire                   header_valid;
-wire                   header_last;
-reg                    header_take;
-reg                    header_gather;
-
-generate
-    if (HEADER_BEATS == 1) begin : header_beat
-        assign header_data = job_tdata;
-        assign header_gathered = job_tvalid;
-        assign header_last = job_tlast;
-        wire unused_header = &{1'b0, header_gather, header_take};
-    end else begin : header_gather_register
-        reg [HEADER_BITS-1:0]      data_reg = {HEADER_BITS{1'b0}};
-        reg [HEADER_COUNT_WIDTH:0] count_reg = {(HEADER_COUNT_WIDTH+1){1'b0}};
-        reg                        last_reg = 1'b0;
-
-        assign header_data = data_reg;
-        assign header_gathered = count_reg == HEADER_BEATS[HEADER_COUNT_WIDTH:0];
-        assign header_last = last_reg;
-
-        always @(posedge clk) begin
-            if (header_gather) begin
-                data_reg[count_reg[HEADER_COUNT_WIDTH-1:0]*DATA_WIDTH +: DATA_WIDTH] <= job_tdata;
-                count_reg <= job_tlast ? HEADER_BEATS[HEADER_COUNT_WIDTH:0] : count_reg + 1'b1;
-                last_reg <= job_tlast;
-            end
-            if (header_take) begin
-                data_reg <= {HEADER_BITS{1'b0}};
-                count_reg <= {(HEADER_COUNT_WIDTH+1){1'b0}};
-                last_reg <= 1'b0;
-            end
-            if (core_rst) begin
-                data_reg <= {HEADER_BITS{1'b0}};
-                count_reg <= {(HEADER_COUNT_WIDTH+1){1'b0}};
-                last_reg <= 1'b0;
-            end
-        end
-    end
-endgenerate
-
-wire [15:0] hdr_magic = header_data[15:0];
-wire [7:0]  hdr_opcode = header_data[HDR_OPCODE_LSB +: 8];
-wire [31:0] hdr_tag = header_data[HDR_TAG_LSB +: 32];
-wire [31:0] hdr_input_len = header_data[HDR_INPUT_LEN_LSB +: 32];
-wire [31:0] hdr_raw_len = header_data[HDR_RAW_LEN_LSB +: 32];
-wire [63:0] hdr_crc = header_data[HDR_CRC_LSB +: 64];
-wire [31:0] hdr_dict_id = header_data[HDR_DICT_ID_LSB +: 32];
-wire [7:0]  hdr_engine = header_data[HDR_ENGINE_LSB +: 8];
-wire        hdr_load_compress_now = header_data[HDR_LOAD_COMPRESS_BIT];
-// The rest of the header is reserved.
-wire unused_header_bits = &{1'b0, header_data[HEADER_BITS-1:HDR_LOAD_COMPRESS_BIT+1],
-    header_data[31:24]};
-
-// The header's own checks (they depend on nothing but the header).
-wire hdr_known_now = hdr_magic == JOB_MAGIC
-    && (hdr_opcode == OP_COMPRESS || hdr_opcode == OP_DECOMPRESS || hdr_opcode == OP_CHECKSUM
-        || hdr_opcode == OP_LOAD_DICT);
-wire hdr_too_large_now = hdr_input_len > MAX_JOB
-    || (hdr_opcode == OP_DECOMPRESS && hdr_raw_len > MAX_JOB);
-wire hdr_is_load_now = hdr_opcode == OP_LOAD_DICT;
-wire hdr_uses_dict_now = (hdr_opcode == OP_DECOMPRESS || hdr_opcode == OP_COMPRESS)
-    && hdr_dict_id != 32'd0;
-// A load naming no engine or id 0 is refused at once (the engine checks the length).
-wire hdr_bad_load_now = hdr_is_load_now && (hdr_dict_id == 32'd0
-    || hdr_engine >= (hdr_load_compress_now ? COMPRESS_COUNT : DECOMPRESS_COUNT));
-
-wire hdr_known;
-wire hdr_too_large;
-wire hdr_is_load;
-wire hdr_uses_dict;
-wire hdr_bad_load;
-wire hdr_load_compress;
-
-generate
-    if (HEADER_BEATS == 1) begin : header_checks_now
-        assign header_valid = header_gathered;
-        assign {hdr_known, hdr_too_large, hdr_is_load, hdr_uses_dict, hdr_bad_load,
-            hdr_load_compress} = {hdr_known_now, hdr_too_large_now, hdr_is_load_now,
-                hdr_uses_dict_now, hdr_bad_load_now, hdr_load_compress_now};
-    end else begin : header_checks_register
-        // A gathered header waits one cycle while its checks (32-bit length compares among
-        // them) go into registers: the dispatcher's decision, and the clearing of the gather
-        // register it makes, then start from flip-flops — on the board's 64-bit stream this
-        // was the 100 MHz clock's critical path. One cycle per job, beside eight header beats.
-        reg       checked_reg = 1'b0;
-        reg [5:0] checks_reg = 6'd0;
-
-        assign header_valid = header_gathered && checked_reg;
-        assign {hdr_known, hdr_too_large, hdr_is_load, hdr_uses_dict, hdr_bad_load,
-            hdr_load_compress} = checks_reg;
-
-        always @(posedge clk) begin
-            checks_reg <= {hdr_known_now, hdr_too_large_now, hdr_is_load_now,
-                hdr_uses_dict_now, hdr_bad_load_now, hdr_load_compress_now};
-            checked_reg <= header_gathered && !header_take;
-            if (core_rst) begin
-                checked_reg <= 1'b0;
-            end
-        end
-    end
-endgenerate
-
-reg  [N_SLOTS-1:0] slot_busy_reg = {N_SLOTS{1'b0}};
-reg  [N_SLOTS-1:0] slot_done_reg = {N_SLOTS{1'b0}};
-// Per engine slot: the id of the dictionary it holds (0: none); per slot: running a load.
-reg  [N_SLOTS*32-1:0] slot_dict_id_reg = {N_SLOTS*32{1'b0}};
-reg  [N_SLOTS-1:0]    slot_load_reg = {N_SLOTS{1'b0}};
-
-// The first free slot that can run the header's job, and whether any engine (free or not)
-// holds the dictionary it names.
-reg                    target_found;
-reg  [SOURCE_WIDTH-1:0] target;
-reg                    dict_held;
-integer t;
-always @* begin
-    target_found = 1'b0;
-    target = {SOURCE_WIDTH{1'b0}};
-    dict_held = 1'b0;
-    for (t = N_SLOTS - 1; t >= 0; t = t - 1) begin
-        if (slot_dict_id_reg[t*32 +: 32] == hdr_dict_id
-                && ((t < N_COMPRESS && hdr_opcode == OP_COMPRESS)
-                    || (t >= N_COMPRESS && t < N_ENGINES && hdr_opcode == OP_DECOMPRESS))) begin
-            dict_held = 1'b1;
-        end
-        if (!slot_busy_reg[t]
-                && ((t < N_COMPRESS && hdr_opcode == OP_COMPRESS
-                        && (!hdr_uses_dict || slot_dict_id_reg[t*32 +: 32] == hdr_dict_id))
-                    || (t >= N_COMPRESS && t < N_ENGINES && hdr_opcode == OP_DECOMPRESS
-                        && (!hdr_uses_dict || slot_dict_id_reg[t*32 +: 32] == hdr_dict_id))
-                    || (t < N_COMPRESS && hdr_is_load && hdr_load_compress
-                        && t == {24'd0, hdr_engine})
-                    || (t >= N_COMPRESS && t < N_ENGINES && hdr_is_load && !hdr_load_compress
-                        && t - N_COMPRESS == {24'd0, hdr_engine})
-                    || (t == CHECKSUM_SLOT && hdr_opcode == OP_CHECKSUM))) begin
-            target_found = 1'b1;
-            target = t[SOURCE_WIDTH-1:0];
-        end
-    end
-end
-
-reg  [2:0]              dispatch_state_reg = DISPATCH_HEADER, dispatch_state_next;
-reg  [SOURCE_WIDTH-1:0] route_reg = {SOURCE_WIDTH{1'b0}}, route_next;
-reg  [97:0]             route_user_reg = 98'd0, route_user_next;
-reg                     route_first_reg = 1'b0, route_first_next;
-
-reg                     error_pending_reg = 1'b0;
-reg  [7:0]              error_status_reg = 8'd0;
-reg  [7:0]              error_opcode_reg = 8'd0;
-reg  [31:0]             error_tag_reg = 32'd0;
-
-reg  [N_SLOTS*32-1:0]   slot_tag_reg = {N_SLOTS*32{1'b0}};
-
-reg                     accept_header;
-reg                     accept_error;
-reg  [7:0]              accept_error_status;
-reg                     s_ready;
-
 wire [N_SLOTS-1:0]      engine_in_ready;
-reg  [N_SLOTS-1:0]      engine_in_valid;
-reg  [KEEP_WIDTH-1:0]   engine_in_keep;
-reg                     engine_in_last;
+wire [N_SLOTS-1:0]      engine_in_valid;
+wire [KEEP_WIDTH-1:0]   engine_in_keep;
+wire                    engine_in_last;
+wire [127:0]            engine_in_user;
 
-assign job_tready = s_ready;
+wire                    accept;
+wire [SOURCE_WIDTH-1:0] accept_slot;
+wire [31:0]             accept_tag;
+wire                    accept_is_load;
+wire [31:0]             accept_dict_id;
+wire                    job_in;
+wire [31:0]             job_in_bytes;
 
-always @* begin
-    dispatch_state_next = dispatch_state_reg;
-    route_next = route_reg;
-    route_user_next = route_user_reg;
-    route_first_next = route_first_reg;
-    accept_header = 1'b0;
-    header_take = 1'b0;
-    header_gather = 1'b0;
-    accept_error = 1'b0;
-    accept_error_status = RES_OK;
-    s_ready = 1'b0;
-    engine_in_valid = {N_SLOTS{1'b0}};
-    engine_in_keep = job_tkeep;
-    engine_in_last = job_tlast;
+wire                    error_pending;
+wire [7:0]              error_status;
+wire [7:0]              error_opcode;
+wire [31:0]             error_tag;
+wire [N_SOURCES-1:0]    release_sources;
 
-    case (dispatch_state_reg)
-        DISPATCH_HEADER: begin
-            if (HEADER_BEATS > 1 && !header_gathered) begin
-                // Gather the header's beats.
-                s_ready = 1'b1;
-                header_gather = job_tvalid;
-            end else if (header_valid && enable) begin
-                if (!hdr_known || hdr_too_large || hdr_bad_load || (hdr_uses_dict && !dict_held)) begin
-                    if (!error_pending_reg) begin
-                        s_ready = HEADER_BEATS == 1;
-                        header_take = 1'b1;
-                        accept_error = 1'b1;
-                        accept_error_status = !hdr_known ? RES_BAD_OPCODE
-                            : hdr_too_large ? RES_TOO_LARGE
-                            : hdr_bad_load ? RES_BAD_DICT : RES_NO_DICT;
-                        dispatch_state_next = header_last ? DISPATCH_HEADER : DISPATCH_DRAIN;
-                    end
-                end else if (target_found) begin
-                    s_ready = HEADER_BEATS == 1;
-                    header_take = 1'b1;
-                    accept_header = 1'b1;
-                    route_next = target;
-                    // lz4_decompress's job fields (lz4_dec_status.vh; lz4_compress reads the
-                    // same two flag bits); a load declares the payload's length as the
-                    // dictionary's.
-                    route_user_next = {hdr_is_load, hdr_uses_dict,
-                        hdr_is_load ? hdr_input_len : hdr_raw_len, hdr_crc};
-                    route_first_next = 1'b1;
-                    dispatch_state_next = header_last ? DISPATCH_EMPTY : DISPATCH_PAYLOAD;
-                end
-            end
-        end
-        DISPATCH_PAYLOAD: begin
-            engine_in_valid[route_reg] = job_tvalid;
-            s_ready = engine_in_ready[route_reg];
-            if (job_tvalid && s_ready) begin
-                route_first_next = 1'b0;
-                if (job_tlast) begin
-                    dispatch_state_next = DISPATCH_HEADER;
-                end
-            end
-        end
-        DISPATCH_EMPTY: begin
-            // A job without payload: the engine still gets its (empty) frame.
-            engine_in_valid[route_reg] = 1'b1;
-            engine_in_keep = {KEEP_WIDTH{1'b0}};
-            engine_in_last = 1'b1;
-            if (engine_in_ready[route_reg]) begin
-                dispatch_state_next = DISPATCH_HEADER;
-            end
-        end
-        DISPATCH_DRAIN: begin
-            s_ready = 1'b1;
-            if (job_tvalid && job_tlast) begin
-                dispatch_state_next = DISPATCH_HEADER;
-            end
-        end
-        default: begin
-            dispatch_state_next = DISPATCH_HEADER;
-        end
-    endcase
-end
+wire [N_SLOTS-1:0]      slot_busy;
+wire [N_SLOTS*32-1:0]   slot_dict_id;
 
-// Job parameters ride on tuser of the engine's first beat.
-wire [127:0] engine_in_user = route_first_reg ? {30'd0, route_user_reg} : 128'd0;
+accel_dispatcher #(
+    .DATA_WIDTH(DATA_WIDTH),
+    .KEEP_WIDTH(KEEP_WIDTH),
+    .N_COMPRESS(N_COMPRESS),
+    .N_DECOMPRESS(N_DECOMPRESS),
+    .MAX_JOB_BYTES(MAX_JOB_BYTES)
+)
+dispatcher (
+    .clk(clk),
+    .rst(core_rst),
+    .enable(enable),
+    .job_tdata(job_tdata),
+    .job_tkeep(job_tkeep),
+    .job_tvalid(job_tvalid),
+    .job_tready(job_tready),
+    .job_tlast(job_tlast),
+    .slot_busy(slot_busy),
+    .slot_dict_id(slot_dict_id),
+    .engine_in_valid(engine_in_valid),
+    .engine_in_ready(engine_in_ready),
+    .engine_in_keep(engine_in_keep),
+    .engine_in_last(engine_in_last),
+    .engine_in_user(engine_in_user),
+    .accept(accept),
+    .accept_slot(accept_slot),
+    .accept_tag(accept_tag),
+    .accept_is_load(accept_is_load),
+    .accept_dict_id(accept_dict_id),
+    .job_in(job_in),
+    .job_in_bytes(job_in_bytes),
+    .error_pending(error_pending),
+    .error_status(error_status),
+    .error_opcode(error_opcode),
+    .error_tag(error_tag),
+    .error_release(release_sources[ERROR_SOURCE])
+);
 
 /*
  * Engines and their result capture
@@ -533,36 +330,53 @@ checksum (
 
 assign engine_out_user[CHECKSUM_SLOT*128 +: 128] = {64'd0, checksum_crc};
 
-// Per slot: the result as it will be reported.
-reg  [N_SLOTS*8-1:0]          slot_status_reg = {N_SLOTS*8{1'b0}};
-reg  [N_SLOTS*8-1:0]          slot_engine_status_reg = {N_SLOTS*8{1'b0}};
-reg  [N_SLOTS*32-1:0]         slot_len_reg = {N_SLOTS*32{1'b0}};
-reg  [N_SLOTS*64-1:0]         slot_crc_reg = {N_SLOTS*64{1'b0}};
-reg  [N_SLOTS-1:0]            slot_crc_valid_reg = {N_SLOTS{1'b0}};
-reg  [N_SLOTS*(WORD_WIDTH+1)-1:0] slot_words_reg = {N_SLOTS*(WORD_WIDTH+1){1'b0}};
+// Per slot: the job it runs and its result as it will be reported (accel_result_slot).
+wire [N_SLOTS-1:0]              slot_done;
+wire [N_SLOTS*32-1:0]           slot_tag;
+wire [N_SLOTS-1:0]              slot_load;
+wire [N_SLOTS*8-1:0]            slot_status;
+wire [N_SLOTS*8-1:0]            slot_engine_status;
+wire [N_SLOTS*32-1:0]           slot_len;
+wire [N_SLOTS*64-1:0]           slot_crc;
+wire [N_SLOTS-1:0]              slot_crc_valid;
 
-wire [N_ENGINES*DATA_WIDTH-1:0] buffer_rd_data;
+wire [N_SLOTS*DATA_WIDTH-1:0]   buffer_rd_data;
 wire [N_SOURCES-1:0]            buffer_rd_en;
 wire [WORD_WIDTH-1:0]           buffer_rd_addr;
 wire [N_SLOTS-1:0]              slot_release;
 
 generate
-    for (e = 0; e < N_ENGINES; e = e + 1) begin : result_buffer
-        wire [WORD_WIDTH:0] words = slot_words_reg[e*(WORD_WIDTH+1) +: WORD_WIDTH+1];
-        wire                room = !words[WORD_WIDTH];
-
-        ram_sdp #(
-            .WIDTH(DATA_WIDTH),
-            .DEPTH(WORDS)
+    for (e = 0; e < N_SLOTS; e = e + 1) begin : result_slot
+        accel_result_slot #(
+            .KIND(e < N_COMPRESS ? 0 : e < N_ENGINES ? 1 : 2),
+            .DATA_WIDTH(DATA_WIDTH),
+            .MAX_JOB_BYTES(MAX_JOB_BYTES)
         )
-        ram (
+        slot (
             .clk(clk),
-            .wr_en(engine_out_valid[e] && room),
-            .wr_addr(words[WORD_WIDTH-1:0]),
-            .wr_data(engine_out_data[e*DATA_WIDTH +: DATA_WIDTH]),
+            .rst(core_rst),
+            .assign_job(accept && accept_slot == e[SOURCE_WIDTH-1:0]),
+            .assign_tag(accept_tag),
+            .assign_is_load(accept_is_load),
+            .assign_dict_id(accept_dict_id),
+            .out_data(engine_out_data[e*DATA_WIDTH +: DATA_WIDTH]),
+            .out_valid(engine_out_valid[e]),
+            .out_last(engine_out_last[e]),
+            .out_user(engine_out_user[e*128 +: 128]),
             .rd_en(buffer_rd_en[e]),
             .rd_addr(buffer_rd_addr),
-            .rd_data(buffer_rd_data[e*DATA_WIDTH +: DATA_WIDTH])
+            .rd_data(buffer_rd_data[e*DATA_WIDTH +: DATA_WIDTH]),
+            .release_slot(slot_release[e]),
+            .busy(slot_busy[e]),
+            .done(slot_done[e]),
+            .tag(slot_tag[e*32 +: 32]),
+            .is_load(slot_load[e]),
+            .dict_id(slot_dict_id[e*32 +: 32]),
+            .status(slot_status[e*8 +: 8]),
+            .engine_status(slot_engine_status[e*8 +: 8]),
+            .len(slot_len[e*32 +: 32]),
+            .crc(slot_crc[e*64 +: 64]),
+            .crc_valid(slot_crc_valid[e])
         );
     end
 endgenerate
@@ -570,96 +384,10 @@ endgenerate
 // The bytes the engines report are authoritative; keep only says where each beat ends.
 wire unused_engine_keep = &{1'b0, engine_out_keep};
 
-integer s;
-always @(posedge clk) begin
-    for (s = 0; s < N_SLOTS; s = s + 1) begin
-        if (engine_out_valid[s]) begin
-            if (!slot_words_reg[s*(WORD_WIDTH+1) + WORD_WIDTH] && s != CHECKSUM_SLOT) begin
-                slot_words_reg[s*(WORD_WIDTH+1) +: WORD_WIDTH+1] <=
-                    slot_words_reg[s*(WORD_WIDTH+1) +: WORD_WIDTH+1] + 1'b1;
-            end
-            if (engine_out_last[s]) begin
-                slot_done_reg[s] <= 1'b1;
-                // The checksum unit's CRC sits where the engines' completions have theirs.
-                slot_crc_reg[s*64 +: 64] <= engine_out_user[s*128 + LZ4_DONE_CRC_LSB +: 64];
-                if (s < N_ENGINES && slot_load_reg[s]) begin
-                    // A dictionary load: no output (a compress engine's one-byte empty block
-                    // is not sent); a failed one leaves no dictionary. Both engines report
-                    // the status at the same place, 0 for ok (LZ4C_OK, LZ4_OK).
-                    slot_engine_status_reg[s*8 +: 8] <=
-                        {4'd0, engine_out_user[s*128 + LZ4_DONE_STATUS_LSB +: 4]};
-                    slot_len_reg[s*32 +: 32] <= 32'd0;
-                    slot_crc_valid_reg[s] <= 1'b0;
-                    if (engine_out_user[s*128 + LZ4_DONE_STATUS_LSB +: 4] == LZ4_OK) begin
-                        slot_status_reg[s*8 +: 8] <= RES_OK;
-                    end else begin
-                        slot_status_reg[s*8 +: 8] <= RES_BAD_DICT;
-                        slot_dict_id_reg[s*32 +: 32] <= 32'd0;
-                    end
-                end else if (s < N_COMPRESS) begin
-                    slot_engine_status_reg[s*8 +: 8] <=
-                        {4'd0, engine_out_user[s*128 + LZ4C_DONE_STATUS_LSB +: 4]};
-                    // Incompressible, no block, or a block over the buffer: no output.
-                    if (engine_out_user[s*128 + LZ4C_DONE_INCOMPRESSIBLE_BIT]
-                            || engine_out_user[s*128 + LZ4C_DONE_LENGTH_LSB +: 32] > MAX_JOB) begin
-                        slot_status_reg[s*8 +: 8] <= RES_INCOMPRESSIBLE;
-                        slot_len_reg[s*32 +: 32] <= 32'd0;
-                    end else begin
-                        slot_status_reg[s*8 +: 8] <= RES_OK;
-                        slot_len_reg[s*32 +: 32] <= engine_out_user[s*128 + LZ4C_DONE_LENGTH_LSB +: 32];
-                    end
-                    slot_crc_valid_reg[s] <= 1'b1;
-                end else if (s < N_ENGINES) begin
-                    slot_engine_status_reg[s*8 +: 8] <=
-                        {4'd0, engine_out_user[s*128 + LZ4_DONE_STATUS_LSB +: 4]};
-                    if (engine_out_user[s*128 + LZ4_DONE_STATUS_LSB +: 4] == LZ4_OK) begin
-                        slot_status_reg[s*8 +: 8] <= RES_OK;
-                        slot_len_reg[s*32 +: 32] <= engine_out_user[s*128 + LZ4_DONE_LENGTH_LSB +: 32];
-                    end else begin
-                        slot_status_reg[s*8 +: 8] <=
-                            engine_out_user[s*128 + LZ4_DONE_STATUS_LSB +: 4] == LZ4_ERR_SHORT
-                            ? RES_LENGTH : RES_MALFORMED;
-                        slot_len_reg[s*32 +: 32] <= 32'd0;
-                    end
-                    slot_crc_valid_reg[s] <= engine_out_user[s*128 + LZ4_DONE_CRC_VALID_BIT];
-                end else begin
-                    slot_engine_status_reg[s*8 +: 8] <= 8'd0;
-                    slot_status_reg[s*8 +: 8] <= RES_OK;
-                    slot_len_reg[s*32 +: 32] <= 32'd0;
-                    slot_crc_valid_reg[s] <= 1'b1;
-                end
-            end
-        end
-        if (slot_release[s]) begin
-            slot_done_reg[s] <= 1'b0;
-            slot_busy_reg[s] <= 1'b0;
-            slot_words_reg[s*(WORD_WIDTH+1) +: WORD_WIDTH+1] <= {(WORD_WIDTH+1){1'b0}};
-        end
-    end
-    if (accept_header) begin
-        slot_busy_reg[route_next] <= 1'b1;
-        slot_tag_reg[route_next*32 +: 32] <= hdr_tag;
-        slot_load_reg[route_next] <= hdr_is_load;
-        if (hdr_is_load) begin
-            slot_dict_id_reg[route_next*32 +: 32] <= hdr_dict_id;
-        end
-    end
-
-    if (core_rst) begin
-        slot_busy_reg <= {N_SLOTS{1'b0}};
-        slot_load_reg <= {N_SLOTS{1'b0}};
-        // The engines' dictionaries are gone with their reset.
-        slot_dict_id_reg <= {N_SLOTS*32{1'b0}};
-        slot_done_reg <= {N_SLOTS{1'b0}};
-        slot_words_reg <= {N_SLOTS*(WORD_WIDTH+1){1'b0}};
-    end
-end
-
 /*
  * Result sender: header beat, then the buffered output
  */
 
-wire [N_SOURCES-1:0] release_sources;
 wire        result_sent;
 wire [7:0]  res_status;
 wire [31:0] res_len;
@@ -677,21 +405,21 @@ sender (
     .clk(clk),
     .rst(rst),
     .core_rst(core_rst),
-    .source_ready({error_pending_reg, slot_done_reg}),
+    .source_ready({error_pending, slot_done}),
     .release_sources(release_sources),
-    .slot_status(slot_status_reg),
-    .slot_engine_status(slot_engine_status_reg),
-    .slot_tag(slot_tag_reg),
-    .slot_len(slot_len_reg),
-    .slot_crc(slot_crc_reg),
-    .slot_crc_valid(slot_crc_valid_reg),
-    .slot_load(slot_load_reg),
-    .error_status(error_status_reg),
-    .error_opcode(error_opcode_reg),
-    .error_tag(error_tag_reg),
+    .slot_status(slot_status),
+    .slot_engine_status(slot_engine_status),
+    .slot_tag(slot_tag),
+    .slot_len(slot_len),
+    .slot_crc(slot_crc),
+    .slot_crc_valid(slot_crc_valid),
+    .slot_load(slot_load),
+    .error_status(error_status),
+    .error_opcode(error_opcode),
+    .error_tag(error_tag),
     .buffer_rd_en(buffer_rd_en),
     .buffer_rd_addr(buffer_rd_addr),
-    .buffer_rd_data(buffer_rd_data),
+    .buffer_rd_data(buffer_rd_data[N_ENGINES*DATA_WIDTH-1:0]),
     .result_sent(result_sent),
     .result_status(res_status),
     .result_len(res_len),
@@ -719,8 +447,8 @@ wire [31:0] last_error_tag;
 accel_counters counters (
     .clk(clk),
     .rst(core_rst),
-    .job_in(accept_header || accept_error),
-    .job_in_bytes(hdr_input_len),
+    .job_in(job_in),
+    .job_in_bytes(job_in_bytes),
     .result_out(result_sent),
     .result_bytes(res_len),
     .result_status(res_status),
@@ -738,32 +466,6 @@ accel_counters counters (
     .last_error(last_error),
     .last_error_tag(last_error_tag)
 );
-
-/*
- * Dispatcher state and the error path
- */
-
-always @(posedge clk) begin
-    dispatch_state_reg <= dispatch_state_next;
-    route_reg <= route_next;
-    route_user_reg <= route_user_next;
-    route_first_reg <= route_first_next;
-
-    if (accept_error) begin
-        error_pending_reg <= 1'b1;
-        error_status_reg <= accept_error_status;
-        error_opcode_reg <= hdr_opcode;
-        error_tag_reg <= hdr_tag;
-    end
-    if (release_sources[ERROR_SOURCE]) begin
-        error_pending_reg <= 1'b0;
-    end
-
-    if (core_rst) begin
-        dispatch_state_reg <= DISPATCH_HEADER;
-        error_pending_reg <= 1'b0;
-    end
-end
 
 /*
  * AXI4-Lite register block
@@ -803,8 +505,8 @@ regs (
     .s_axil_rready(s_axil_rready),
     .enable(enable),
     .soft_reset(soft_reset),
-    .slot_busy(slot_busy_reg),
-    .slot_dict_id(slot_dict_id_reg),
+    .slot_busy(slot_busy),
+    .slot_dict_id(slot_dict_id),
     .jobs_in(jobs_in),
     .jobs_out(jobs_out),
     .bytes_in(bytes_in),
@@ -818,9 +520,10 @@ regs (
     .last_error_tag(last_error_tag)
 );
 
-// The error path has no buffer to read; the checksum unit has no output data.
-wire unused = &{1'b0, buffer_rd_en[N_SOURCES-1:N_ENGINES],
-    engine_out_data[CHECKSUM_SLOT*DATA_WIDTH +: DATA_WIDTH]};
+// The error path has no buffer to read; the checksum unit has no output data (its slot reads
+// none back).
+wire unused = &{1'b0, buffer_rd_en[N_SOURCES-1:N_SLOTS],
+    buffer_rd_data[CHECKSUM_SLOT*DATA_WIDTH +: DATA_WIDTH]};
 
 endmodule
 
