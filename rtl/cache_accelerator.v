@@ -348,6 +348,7 @@ wire [N_SLOTS-1:0]              slot_release;
 generate
     for (e = 0; e < N_SLOTS; e = e + 1) begin : result_slot
         accel_result_slot #(
+            // Its SLOT_COMPRESS (0), SLOT_DECOMPRESS (1) or SLOT_CHECKSUM (2)
             .KIND(e < N_COMPRESS ? 0 : e < N_ENGINES ? 1 : 2),
             .DATA_WIDTH(DATA_WIDTH),
             .MAX_JOB_BYTES(MAX_JOB_BYTES)
