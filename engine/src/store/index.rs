@@ -81,6 +81,18 @@ fn stride_among(n: usize, tag: u64) -> usize {
     1 + (mixed as usize) % (n - 1)
 }
 
+/// `sum` modulo `n` for a sum of a bucket and a stride, both below `n`: a compare instead of a
+/// division, on every lookup's path (twice: the prefetch ahead of the lock works its buckets out
+/// too).
+fn wrap(sum: usize, n: usize) -> usize {
+    debug_assert!(sum < 2 * n);
+    if sum >= n {
+        sum - n
+    } else {
+        sum
+    }
+}
+
 impl Index {
     pub fn new(buckets: usize) -> Self {
         Self {
@@ -120,7 +132,7 @@ impl Index {
     /// [`Index::choices`] in an index of `n` buckets.
     pub fn choices_among(n: usize, hash: u64) -> [usize; 2] {
         let first = ((hash as u32 as u64 * n as u64) >> 32) as usize;
-        [first, (first + stride_among(n, tag_of(hash))) % n]
+        [first, wrap(first + stride_among(n, tag_of(hash)), n)]
     }
 
     /// Where the buckets lie (the address as an integer, for prefetching) and how many.
@@ -133,9 +145,9 @@ impl Index {
         let n = self.buckets.len();
         let stride = self.stride(raw >> TAG_SHIFT);
         if raw & SECOND == 0 {
-            (bucket + stride) % n
+            wrap(bucket + stride, n)
         } else {
-            (bucket + n - stride) % n
+            wrap(bucket + n - stride, n)
         }
     }
 
