@@ -16,7 +16,7 @@ TEST_FEATURES := --features lzcache/sim,lzcache/rdma
 
 
 .PHONY: bitstream program
-.PHONY: help run run-sim soak build check-plain-build rtl-latches rtl-cdc deps-sim difftest fuzz fuzz-smoke fuzz-tools software test-suites tests-build test check fmt lint clippy rtl-lint synth hardware pnr pnr-reports pnr-seeds pnr-wide pnr-tools bench hwreport loadbench deps-run deps clean
+.PHONY: help run run-sim soak build check-plain-build rtl-latches rtl-cdc deps-sim difftest fuzz fuzz-smoke fuzz-tools software test-suites tests-build test check fmt lint clippy rtl-lint synth hardware pnr pnr-reports pnr-seeds pnr-wide pnr-tools bench hwreport loadbench release-pgo deps-run deps clean
 
 help: ## List the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-10s %s\n", $$1, $$2}'
@@ -317,6 +317,10 @@ difftest: deps ## lzcache against memcached on generated command streams for SEC
 
 loadbench: deps ## lzcache beside memcached under memcaslap load, then items held past -m
 	scripts/loadbench.sh
+
+release-pgo: deps-run ## Profile-guided release build of the server (trained under memcaslap): target/pgo/lzcache
+	@./scripts/install-deps.sh libmemcached-tools python3
+	scripts/pgo-build.sh
 
 # Install missing Debian packages (apt-get, with sudo when not root).
 deps-run:

@@ -15,6 +15,9 @@
 #
 #   scripts/loadbench.sh [SECONDS]        (default 20; ROUNDS=3 runs of each load per server;
 #                                         LZ_ARGS="--dict off" passes flags to lzcache;
+#                                         LZ_BIN=path/to/lzcache runs that build instead of
+#                                         target/release/lzcache, e.g. the profile-guided
+#                                         target/pgo/lzcache of make release-pgo;
 #                                         LZ_BEFORE=path/to/lzcache adds that build to the
 #                                         load rounds, to compare two builds in one run)
 set -euo pipefail
@@ -31,6 +34,7 @@ cleanup() { for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done; rm -r
 trap cleanup EXIT
 
 cargo build --release -q -p lzcache
+lz_bin=${LZ_BIN:-./target/release/lzcache}
 cat > "$work/workload" <<'CFG'
 key
 16 64 1
@@ -43,7 +47,7 @@ CFG
 
 start_servers() {
   local mb=${1:-$memory_mb}
-  ./target/release/lzcache -p $lz_port -m "$mb" -t $threads ${LZ_ARGS:-} 2>/dev/null & pids+=($!)
+  "$lz_bin" -p $lz_port -m "$mb" -t $threads ${LZ_ARGS:-} 2>/dev/null & pids+=($!)
   memcached -p $mc_port -m "$mb" -t $threads -U 0 -u "$(id -un)" & pids+=($!)
   local ports="$lz_port $mc_port"
   if [ -n "${LZ_BEFORE:-}" ]; then
