@@ -25,6 +25,10 @@ out_abs=$(cd "$out" && pwd)
 host=$(rustc -vV | awk '/^host:/ { print $2 }')
 profdata="$(rustc --print sysroot)/lib/rustlib/$host/bin/llvm-profdata"
 if [ ! -x "$profdata" ]; then
+  if ! command -v rustup > /dev/null; then
+    echo "pgo-build: needs llvm-profdata at $profdata (rustup's llvm-tools component)" >&2
+    exit 1
+  fi
   rustup component add llvm-tools
 fi
 
