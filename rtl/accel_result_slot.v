@@ -85,9 +85,7 @@ module accel_result_slot #
 `include "lz4_comp_status.vh"
 /* verilator lint_on UNUSEDPARAM */
 
-localparam SLOT_COMPRESS = 0;
-localparam SLOT_DECOMPRESS = 1;
-localparam SLOT_CHECKSUM = 2;
+`include "accel_slot_kind.vh"
 localparam [31:0] MAX_JOB = MAX_JOB_BYTES;
 
 initial begin

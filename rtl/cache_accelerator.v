@@ -112,6 +112,7 @@ module cache_accelerator #
 `include "cache_accelerator_defs.vh"
 `include "lz4_dec_status.vh"
 `include "lz4_comp_status.vh"
+`include "accel_slot_kind.vh"
 /* verilator lint_on UNUSEDPARAM */
 
 localparam N_ENGINES = N_COMPRESS + N_DECOMPRESS;
@@ -348,8 +349,7 @@ wire [N_SLOTS-1:0]              slot_release;
 generate
     for (e = 0; e < N_SLOTS; e = e + 1) begin : result_slot
         accel_result_slot #(
-            // Its SLOT_COMPRESS (0), SLOT_DECOMPRESS (1) or SLOT_CHECKSUM (2)
-            .KIND(e < N_COMPRESS ? 0 : e < N_ENGINES ? 1 : 2),
+            .KIND(e < N_COMPRESS ? SLOT_COMPRESS : e < N_ENGINES ? SLOT_DECOMPRESS : SLOT_CHECKSUM),
             .DATA_WIDTH(DATA_WIDTH),
             .MAX_JOB_BYTES(MAX_JOB_BYTES)
         )
