@@ -16,6 +16,7 @@
 //! What it is not: a persistent store, a replicated one, or a binary-protocol server (memcached
 //! deprecated that protocol; the meta protocol replaces it).
 
+pub mod attempt_gate;
 pub mod clock;
 pub mod commands;
 pub mod config;

@@ -107,6 +107,7 @@ counters!(
     crc_errors,
     values_compressed,
     values_uncompressed,
+    values_passed_over,
 );
 
 impl Stats {

@@ -10,12 +10,14 @@
 //! value whose dictionary is gone is an error (never served).
 
 use std::cell::RefCell;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 
 use bytes::Bytes;
 use lzcache_driver::compressibility::{self, Outlook};
 use lzcache_driver::{crc64, Codec, Dictionary, Job, JobStatus};
 
+use crate::attempt_gate::{self, Class};
 use crate::dict::Dictionaries;
 
 /// Compression must save at least 1/8 of the value to be worth the decompression on every read.
@@ -175,6 +177,8 @@ pub enum ValueError {
 ///   the connection's output — by the codec on this thread up to `IN_PLACE_MAX` raw bytes
 ///   without a device, else by a job reading the copy by reference.
 pub struct ValueCodec {
+    /// This instance among all made by the process: whose tries an [`attempt_gate`] counts.
+    id: u64,
     codec: Arc<dyn Codec>,
     compress_min: usize,
     dicts: Arc<Dictionaries>,
@@ -199,7 +203,9 @@ impl ValueCodec {
         compress_min: usize,
         dicts: Arc<Dictionaries>,
     ) -> Self {
+        static INSTANCES: AtomicU64 = AtomicU64::new(1);
         Self {
+            id: INSTANCES.fetch_add(1, Ordering::Relaxed),
             codec,
             compress_min,
             dicts,
@@ -224,16 +230,45 @@ impl ValueCodec {
 
     /// Turns a client's raw value into what the store keeps.
     pub async fn encode(&self, raw: &[u8]) -> StoredValue {
+        self.encode_reporting(raw).await.value
+    }
+
+    /// [`ValueCodec::encode`], saying whether the value was kept raw untried because tries on
+    /// values like it have been failing on this thread ([`attempt_gate`]).
+    pub async fn encode_reporting(&self, raw: &[u8]) -> Encoded {
         if raw.len() < self.compress_min || raw.len() < 16 {
-            return StoredValue::raw(raw);
+            return Encoded::tried(StoredValue::raw(raw));
         }
         self.dicts.offer(raw);
         let outlook = compressibility::outlook(raw);
         if outlook == Outlook::Incompressible {
-            return StoredValue::raw(raw);
+            return Encoded::tried(StoredValue::raw(raw));
         }
         let dict = self.dicts.for_value(raw.len());
         let dict_id = dict.as_ref().map_or(0, |d| d.id());
+        let Some(class) = unforeseen_class(raw.len(), outlook) else {
+            return Encoded::tried(self.compress(raw, outlook, dict, dict_id).await);
+        };
+        if !attempt_gate::with_gate(class, |gate| gate.admits((self.id, dict_id))) {
+            return Encoded {
+                value: StoredValue::raw(raw),
+                passed_over: true,
+            };
+        }
+        let value = self.compress(raw, outlook, dict, dict_id).await;
+        attempt_gate::with_gate(class, |gate| gate.record(value.compressed));
+        Encoded::tried(value)
+    }
+
+    /// Compresses `raw` (with `dict`, whose id is `dict_id`) and keeps the block if it saves
+    /// enough; a doubtful value is probed first.
+    async fn compress(
+        &self,
+        raw: &[u8],
+        outlook: Outlook,
+        dict: Option<Arc<Dictionary>>,
+        dict_id: u32,
+    ) -> StoredValue {
         if outlook == Outlook::Doubtful
             && compressibility::probe(raw)
                 .is_some_and(|prefix| self.probe_fails(prefix, dict.as_deref()))
@@ -445,6 +480,36 @@ impl StoredValue {
     }
 }
 
+/// What [`ValueCodec::encode_reporting`] made of a value.
+#[derive(Debug)]
+pub struct Encoded {
+    pub value: StoredValue,
+    /// Kept raw without a try: values of its class have been failing to compress lately.
+    pub passed_over: bool,
+}
+
+impl Encoded {
+    fn tried(value: StoredValue) -> Self {
+        Self {
+            value,
+            passed_over: false,
+        }
+    }
+}
+
+/// The class of a value whose compression no test foresaw ([`attempt_gate`]): too short for
+/// the byte statistics, or doubtful and too short for the probe. `None` for one the tests
+/// judged.
+fn unforeseen_class(len: usize, outlook: Outlook) -> Option<Class> {
+    if len < compressibility::MIN_LEN {
+        Some(Class::Short)
+    } else if outlook == Outlook::Doubtful && len < compressibility::PROBE_MIN_LEN {
+        Some(Class::Unprobed)
+    } else {
+        None
+    }
+}
+
 fn raw_value(bytes: Arc<[u8]>, crc: u64) -> StoredValue {
     StoredValue {
         raw_len: bytes.len() as u32,
@@ -537,6 +602,55 @@ mod tests {
             self.compressions
                 .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
             self.inner.compress_inline(input, dict, out)
+        }
+    }
+
+    /// Short values the codec cannot shrink close their class's gate: after
+    /// [`attempt_gate::CLOSE_AFTER`] failed tries one in [`attempt_gate::SAMPLE_EVERY`] is
+    /// tried, the rest kept raw (and readable) untried; once short values compress again,
+    /// within one sample they are all compressed once more. Longer values, which the byte
+    /// statistics judge, are tried as before.
+    #[tokio::test]
+    async fn short_values_that_stop_compressing_are_mostly_kept_raw_untried() {
+        let counting = Arc::new(CountingCodec::default());
+        let codec = ValueCodec::new(counting.clone(), 64);
+        let attempts = || {
+            counting
+                .compressions
+                .load(std::sync::atomic::Ordering::Relaxed)
+        };
+        let close_after = attempt_gate::CLOSE_AFTER as usize;
+        let every = attempt_gate::SAMPLE_EVERY as usize;
+        let mut passed_over = 0;
+        let untried = 160 * every;
+        for seed in 0..(close_after + untried) as u64 {
+            let noise = xorshift_bytes(100, seed + 1);
+            let encoded = codec.encode_reporting(&noise).await;
+            assert!(!encoded.value.compressed);
+            assert_eq!(&codec.decode(&encoded.value).await.unwrap()[..], &noise[..]);
+            passed_over += usize::from(encoded.passed_over);
+        }
+        assert_eq!(attempts(), close_after + untried / every);
+        assert_eq!(passed_over, untried - untried / every);
+        // A long compressible value is not gated.
+        let before = attempts();
+        assert!(codec.encode(&b"abcdefgh".repeat(200)).await.compressed);
+        assert_eq!(attempts(), before + 1);
+        // Compressible short values again: at most a sample's worth pass over untried.
+        let text = |i: usize| format!("{{\"user\":{i},\"name\":\"{}\"}}", "a".repeat(80));
+        let mut first_compressed = None;
+        for i in 0..every {
+            let v = codec.encode(text(i).as_bytes()).await;
+            if v.compressed && first_compressed.is_none() {
+                first_compressed = Some(i);
+            }
+        }
+        assert!(first_compressed.is_some(), "none of {every} compressed");
+        for i in every..every + 1000 {
+            assert!(
+                codec.encode(text(i).as_bytes()).await.compressed,
+                "value {i}"
+            );
         }
     }
 

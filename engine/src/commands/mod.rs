@@ -312,9 +312,12 @@ impl Cache {
 
     /// Encodes a value for the store, counting how it was kept.
     async fn encode(&self, raw: &[u8]) -> StoredValue {
-        let value = self.values.encode(raw).await;
-        self.count_encoded(&value);
-        value
+        let encoded = self.values.encode_reporting(raw).await;
+        if encoded.passed_over {
+            Stats::incr(&self.stats.values_passed_over);
+        }
+        self.count_encoded(&encoded.value);
+        encoded.value
     }
 
     /// The empty value (vivified and invalidated items): never worth a codec job.

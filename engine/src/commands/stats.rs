@@ -74,6 +74,11 @@ impl Cache {
             "lz_values_uncompressed",
             self.stats.total(|c| &c.values_uncompressed),
         );
+        stat(
+            out,
+            "lz_values_passed_over",
+            self.stats.total(|c| &c.values_passed_over),
+        );
         stat(out, "crc_errors", self.stats.total(|c| &c.crc_errors));
         // Trained dictionaries: which is active, how trainings went, what they gained.
         for (name, value) in self.values.dictionaries().stats() {
