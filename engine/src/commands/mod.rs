@@ -310,6 +310,14 @@ impl Cache {
         );
     }
 
+    /// Starts loading what the lookups of the first request in `input` will touch first
+    /// (see [`crate::protocol::keys_ahead`]); it neither reads nor changes the cache.
+    pub fn prefetch_for(&self, input: &[u8]) {
+        for key in crate::protocol::keys_ahead(input) {
+            self.store.prefetch(key);
+        }
+    }
+
     /// Encodes a value for the store, counting how it was kept.
     async fn encode(&self, raw: &[u8]) -> StoredValue {
         let encoded = self.values.encode_reporting(raw).await;

@@ -7,8 +7,14 @@
 //! was emptied or filled at that moment) clears the flag and returns `Pending`, and the next
 //! edge wakes the connection again. So, as with tokio's reactor, the read after a reply costs
 //! no system call when the client has sent nothing yet.
+//!
+//! The loop may also read a connection's socket itself, before it polls any connection of
+//! the turn ([`LoopSocket::read_ahead`]): it then looks at the requests read and starts
+//! loading the cache lines their keys' lookups will need, so that those misses overlap the
+//! other connections' reads instead of stalling each lookup in turn. The bytes wait in the
+//! socket's read-ahead buffer and are the first the connection reads.
 
-use std::cell::Cell;
+use std::cell::{Cell, RefCell};
 use std::io::{self, Read, Write};
 use std::mem::MaybeUninit;
 use std::net::Shutdown;
@@ -32,7 +38,7 @@ pub const READS_PER_TURN: u32 = 1;
 /// once, possibly with data still to read, so after it a short read no longer means that a
 /// later edge will come — the read is tried until it returns the end (or the error).
 #[derive(Debug)]
-pub struct Readiness {
+struct Readiness {
     readable: Cell<bool>,
     writable: Cell<bool>,
     read_closed: Cell<bool>,
@@ -42,23 +48,21 @@ pub struct Readiness {
 
 impl Readiness {
     /// A new socket: both ways are tried before any edge arrives.
-    pub fn ready() -> Rc<Self> {
-        Rc::new(Self {
+    fn new() -> Self {
+        Self {
             readable: Cell::new(true),
             writable: Cell::new(true),
             read_closed: Cell::new(false),
             write_closed: Cell::new(false),
             reads_left: Cell::new(READS_PER_TURN),
-        })
+        }
     }
 
-    /// A new turn of the loop for this connection.
-    pub fn new_turn(&self) {
+    fn new_turn(&self) {
         self.reads_left.set(READS_PER_TURN);
     }
 
-    /// Records an edge from the event loop.
-    pub fn mark(&self, event: &mio::event::Event) {
+    fn mark(&self, event: &mio::event::Event) {
         if event.is_readable() {
             self.readable.set(true);
         }
@@ -82,15 +86,122 @@ impl Readiness {
     }
 }
 
+/// Bytes the loop's read-ahead takes at most: a few small requests. A larger request reads
+/// the rest itself; the bytes read ahead are copied once more than the rest.
+const READ_AHEAD_BYTES: usize = 4096;
+
+/// A registered socket, shared by the loop (edges, read-ahead) and the connection's stream.
+pub struct LoopSocket {
+    socket: TcpStream,
+    readiness: Readiness,
+    ahead: RefCell<ReadAhead>,
+}
+
+/// What the loop's read-ahead took from the socket and the connection has not read yet.
+struct ReadAhead {
+    bytes: Box<[u8]>,
+    /// `bytes[taken..len]` are waiting.
+    taken: usize,
+    len: usize,
+    /// The read-ahead met the end of the stream (delivered once, as a read of no bytes).
+    end: bool,
+    /// The read-ahead failed with this error (delivered to the connection's next read).
+    failed: Option<io::Error>,
+}
+
+impl ReadAhead {
+    /// Whether anything waits for the connection's next read.
+    fn waiting(&self) -> bool {
+        self.taken < self.len || self.end || self.failed.is_some()
+    }
+}
+
+impl LoopSocket {
+    pub fn new(socket: TcpStream) -> Rc<Self> {
+        Rc::new(Self {
+            socket,
+            readiness: Readiness::new(),
+            ahead: RefCell::new(ReadAhead {
+                bytes: vec![0; READ_AHEAD_BYTES].into_boxed_slice(),
+                taken: 0,
+                len: 0,
+                end: false,
+                failed: None,
+            }),
+        })
+    }
+
+    /// Records an edge from the event loop.
+    pub fn mark(&self, event: &mio::event::Event) {
+        self.readiness.mark(event);
+    }
+
+    /// A new turn of the loop for this connection.
+    pub fn new_turn(&self) {
+        self.readiness.new_turn();
+    }
+
+    /// Reads what the socket has, up to [`READ_AHEAD_BYTES`], into the read-ahead buffer and
+    /// hands the bytes to `look`; nothing when the socket has reported no data since it was
+    /// drained or the connection has not read the last read-ahead yet. A read that leaves the
+    /// socket drained clears its readable flag as the connection's own would.
+    pub fn read_ahead(&self, look: impl FnOnce(&[u8])) {
+        if !self.readiness.may_read() {
+            return;
+        }
+        let mut ahead = self.ahead.borrow_mut();
+        if ahead.waiting() {
+            return;
+        }
+        let ahead = &mut *ahead;
+        loop {
+            match (&self.socket).read(&mut ahead.bytes) {
+                Ok(0) => ahead.end = true,
+                Ok(n) => {
+                    if n < ahead.bytes.len() {
+                        self.readiness.readable.set(false);
+                    }
+                    (ahead.taken, ahead.len) = (0, n);
+                    look(&ahead.bytes[..n]);
+                }
+                Err(err) if err.kind() == io::ErrorKind::Interrupted => continue,
+                Err(err) if err.kind() == io::ErrorKind::WouldBlock => {
+                    self.readiness.readable.set(false);
+                }
+                Err(err) => ahead.failed = Some(err),
+            }
+            return;
+        }
+    }
+
+    /// Moves what the read-ahead left into `buf`: `None` when nothing waits.
+    fn take_ahead(&self, buf: &mut ReadBuf<'_>) -> Option<io::Result<()>> {
+        let mut ahead = self.ahead.borrow_mut();
+        if let Some(err) = ahead.failed.take() {
+            return Some(Err(err));
+        }
+        if ahead.taken < ahead.len {
+            let n = buf.remaining().min(ahead.len - ahead.taken);
+            buf.put_slice(&ahead.bytes[ahead.taken..ahead.taken + n]);
+            ahead.taken += n;
+            return Some(Ok(()));
+        }
+        if ahead.end {
+            ahead.end = false;
+            return Some(Ok(()));
+        }
+        None
+    }
+}
+
 /// The connection's side of a registered socket.
 pub struct LoopStream {
-    socket: TcpStream,
-    readiness: Rc<Readiness>,
+    socket: Rc<LoopSocket>,
 }
 
 impl LoopStream {
-    pub fn new(socket: TcpStream, readiness: Rc<Readiness>) -> Self {
-        Self { socket, readiness }
+    pub fn new(socket: Rc<LoopSocket>) -> Self {
+        Self { socket }
     }
 }
 
@@ -100,7 +211,11 @@ impl AsyncRead for LoopStream {
         cx: &mut Context<'_>,
         buf: &mut ReadBuf<'_>,
     ) -> Poll<io::Result<()>> {
-        let this = self.get_mut();
+        let this = &*self.get_mut().socket;
+        // Bytes the loop read ahead come first; taking them is not one of the turn's reads.
+        if let Some(done) = this.take_ahead(buf) {
+            return Poll::Ready(done);
+        }
         if !this.readiness.may_read() {
             return Poll::Pending;
         }
@@ -145,7 +260,7 @@ impl AsyncWrite for LoopStream {
         _cx: &mut Context<'_>,
         buf: &[u8],
     ) -> Poll<io::Result<usize>> {
-        let this = self.get_mut();
+        let this = &*self.get_mut().socket;
         if !this.readiness.may_write() {
             return Poll::Pending;
         }
@@ -172,9 +287,111 @@ impl AsyncWrite for LoopStream {
     }
 
     fn poll_shutdown(self: Pin<&mut Self>, _cx: &mut Context<'_>) -> Poll<io::Result<()>> {
-        Poll::Ready(match self.socket.shutdown(Shutdown::Write) {
+        Poll::Ready(match self.socket.socket.shutdown(Shutdown::Write) {
             Err(err) if err.kind() == io::ErrorKind::NotConnected => Ok(()),
             other => other,
         })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::net::{TcpListener, TcpStream as StdStream};
+    use std::task::Waker;
+
+    /// A client, a second handle on the server's side of its connection (to watch what has
+    /// arrived), and that side as the loop keeps it (non-blocking).
+    fn connection() -> (StdStream, StdStream, Rc<LoopSocket>) {
+        let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+        let client = StdStream::connect(listener.local_addr().unwrap()).unwrap();
+        let (server, _) = listener.accept().unwrap();
+        let watcher = server.try_clone().unwrap();
+        server.set_nonblocking(true).unwrap();
+        (
+            client,
+            watcher,
+            LoopSocket::new(TcpStream::from_std(server)),
+        )
+    }
+
+    /// Returns once `len` bytes (0: the end of the stream) wait in the server's socket. The
+    /// watcher shares the socket's non-blocking mode, so it polls.
+    fn wait_for(watcher: &StdStream, len: usize) {
+        let mut peek = vec![0; len.max(1)];
+        loop {
+            match watcher.peek(&mut peek) {
+                Ok(n) if n == len => return,
+                Ok(n) => assert!(n < len, "more bytes than sent"),
+                Err(err) if err.kind() == io::ErrorKind::WouldBlock => {}
+                Err(err) => panic!("{err}"),
+            }
+            std::thread::yield_now();
+        }
+    }
+
+    /// One `poll_read` of the connection's stream into a 16 KiB buffer.
+    fn read_once(stream: &mut LoopStream) -> Poll<io::Result<Vec<u8>>> {
+        let mut storage = [0u8; 16 << 10];
+        let mut buf = ReadBuf::new(&mut storage);
+        let mut cx = Context::from_waker(Waker::noop());
+        Pin::new(stream)
+            .poll_read(&mut cx, &mut buf)
+            .map_ok(|()| buf.filled().to_vec())
+    }
+
+    #[test]
+    fn bytes_read_ahead_are_looked_at_then_read_first_and_once() {
+        let (mut client, watcher, socket) = connection();
+        let mut stream = LoopStream::new(socket.clone());
+        client.write_all(b"get a\r\nget b\r\n").unwrap();
+        wait_for(&watcher, 14);
+        let mut looked = Vec::new();
+        socket.read_ahead(|bytes| looked.extend_from_slice(bytes));
+        assert_eq!(looked, b"get a\r\nget b\r\n");
+        // Nothing is read again while those bytes wait.
+        client.write_all(b"get c\r\n").unwrap();
+        wait_for(&watcher, 7);
+        socket.read_ahead(|_| panic!("read ahead twice"));
+        match read_once(&mut stream) {
+            Poll::Ready(Ok(bytes)) => assert_eq!(bytes, b"get a\r\nget b\r\n"),
+            other => panic!("{other:?}"),
+        }
+        // The read-ahead drained the socket then: its readable flag is down until an edge.
+        assert!(read_once(&mut stream).is_pending());
+    }
+
+    #[test]
+    fn a_request_longer_than_the_read_ahead_arrives_whole_and_in_order() {
+        let (mut client, watcher, socket) = connection();
+        let mut stream = LoopStream::new(socket.clone());
+        let sent: Vec<u8> = (0..10_000u32).map(|i| (i % 251) as u8).collect();
+        client.write_all(&sent).unwrap();
+        wait_for(&watcher, sent.len());
+        let mut looked = 0;
+        socket.read_ahead(|bytes| looked = bytes.len());
+        assert_eq!(looked, READ_AHEAD_BYTES);
+        let mut received = Vec::new();
+        while let Poll::Ready(read) = read_once(&mut stream) {
+            let bytes = read.unwrap();
+            assert!(!bytes.is_empty());
+            received.extend_from_slice(&bytes);
+        }
+        assert_eq!(received, sent);
+    }
+
+    #[test]
+    fn the_end_of_the_stream_met_ahead_is_read_as_the_end() {
+        let (client, watcher, socket) = connection();
+        let mut stream = LoopStream::new(socket.clone());
+        client.shutdown(Shutdown::Write).unwrap();
+        wait_for(&watcher, 0);
+        socket.read_ahead(|_| panic!("no bytes were sent"));
+        for _ in 0..2 {
+            match read_once(&mut stream) {
+                Poll::Ready(Ok(bytes)) => assert!(bytes.is_empty()),
+                other => panic!("{other:?}"),
+            }
+        }
     }
 }

@@ -8,10 +8,12 @@
 
 pub mod auth;
 mod framer;
+mod lookahead;
 pub mod meta;
 mod text;
 
 pub use framer::{Framer, Step};
+pub use lookahead::keys_ahead;
 pub use meta::{MetaFlags, MetaMode};
 
 /// Longest key memcached accepts.

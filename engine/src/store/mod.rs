@@ -820,6 +820,16 @@ impl Store {
         })
     }
 
+    /// Starts loading the first lines a lookup of `key` will touch — its shard's lock and its
+    /// index buckets — without waiting for them or taking any lock: a lookup soon after
+    /// finds them in cache. Only addresses are worked out; nothing is read.
+    pub fn prefetch(&self, key: &[u8]) {
+        let hash = self.hash(key);
+        let shard = shard_of(hash);
+        prefetch::prefetch_line(std::ptr::from_ref(&self.shards[shard]) as usize);
+        self.bucket_hints.prefetch(shard, hash);
+    }
+
     /// Like [`Store::get`], but hands `f` the item's value where it lies in its segment,
     /// under the shard lock, instead of a copy: a reader that only sends the bytes on saves
     /// an allocation and a copy per hit. `f` runs with the shard locked, so it should be short

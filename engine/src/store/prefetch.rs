@@ -72,7 +72,7 @@ impl BucketHints {
 /// Asks the CPU to bring the cache line at `addr` in; no effect where there is no prefetch
 /// instruction to ask with.
 #[inline]
-fn prefetch_line(addr: usize) {
+pub fn prefetch_line(addr: usize) {
     #[cfg(target_arch = "x86_64")]
     // SAFETY: a prefetch neither faults nor changes any memory or register the program can
     // observe, whatever the address (mapped or not, stale or not); it only may load a cache
