@@ -1,9 +1,11 @@
-//! Whether to try compressing a value that no test judges beforehand, from how such tries
-//! have gone lately on this thread.
+//! Whether to try compressing a value whose outcome no test settles beforehand, from how such
+//! tries have gone lately on this thread.
 //!
-//! The byte statistics of [`lzcache_driver::compressibility`] need 256 bytes to say anything,
-//! and its probe 1 KiB; below that every value is compressed — the try is cheap, and a short
-//! value's savings come from the preset dictionary, which byte statistics cannot see. But when
+//! The byte statistics of [`lzcache_driver::compressibility`] need 256 bytes to say anything;
+//! below that every value is compressed — the try is cheap, and a short value's savings come
+//! from the preset dictionary, which byte statistics cannot see. Above it they settle only the
+//! clear cases: a doubtful value (few repeated bytes) is tried whole below 1 KiB and by a
+//! 512-byte probe above, and random text fails either. But when
 //! a workload's short values do not compress (random tokens, encrypted session blobs, strings
 //! the dictionary does not hold), every set pays a failed try: with a dictionary attached,
 //! liblz4 probes the dictionary's hash table at each position it hashes, and between two sets
@@ -31,14 +33,14 @@ pub const CLOSE_AFTER: u32 = 128;
 /// While a gate is closed, one value in this many is tried.
 pub const SAMPLE_EVERY: u32 = 16;
 
-/// Values whose compression no test predicts, kept apart because their outcomes differ.
+/// Values whose compression no test settles, kept apart because their outcomes differ.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Class {
     /// Shorter than the byte statistics need: all of them are tried, mostly for the dictionary.
     Short,
-    /// Long enough for the statistics, which found them doubtful (few repeated bytes), but too
-    /// short for the probe: tried whole.
-    Unprobed,
+    /// Found doubtful by the statistics (few repeated bytes): tried whole below the probe's
+    /// length, by the probe above it.
+    Doubtful,
 }
 
 /// One class's record on one thread.
@@ -231,6 +233,6 @@ mod tests {
         let short_closed =
             (0..SAMPLE_EVERY - 1).any(|_| !with_gate(Class::Short, |g| g.admits(OWNER)));
         assert!(short_closed);
-        assert!(with_gate(Class::Unprobed, |g| g.admits(OWNER)));
+        assert!(with_gate(Class::Doubtful, |g| g.admits(OWNER)));
     }
 }

@@ -246,7 +246,7 @@ impl ValueCodec {
         }
         let dict = self.dicts.for_value(raw.len());
         let dict_id = dict.as_ref().map_or(0, |d| d.id());
-        let Some(class) = unforeseen_class(raw.len(), outlook) else {
+        let Some(class) = unsettled_class(raw.len(), outlook) else {
             return Encoded::tried(self.compress(raw, outlook, dict, dict_id).await);
         };
         if !attempt_gate::with_gate(class, |gate| gate.admits((self.id, dict_id))) {
@@ -497,14 +497,13 @@ impl Encoded {
     }
 }
 
-/// The class of a value whose compression no test foresaw ([`attempt_gate`]): too short for
-/// the byte statistics, or doubtful and too short for the probe. `None` for one the tests
-/// judged.
-fn unforeseen_class(len: usize, outlook: Outlook) -> Option<Class> {
+/// The class of a value whose compression no test settles ([`attempt_gate`]): too short for
+/// the byte statistics, or doubtful. `None` for one the statistics found promising.
+fn unsettled_class(len: usize, outlook: Outlook) -> Option<Class> {
     if len < compressibility::MIN_LEN {
         Some(Class::Short)
-    } else if outlook == Outlook::Doubtful && len < compressibility::PROBE_MIN_LEN {
-        Some(Class::Unprobed)
+    } else if outlook == Outlook::Doubtful {
+        Some(Class::Doubtful)
     } else {
         None
     }
@@ -652,6 +651,42 @@ mod tests {
                 "value {i}"
             );
         }
+    }
+
+    /// Doubtful values (random alphanumerics) long enough for the probe: after
+    /// [`attempt_gate::CLOSE_AFTER`] failed probes only one value in
+    /// [`attempt_gate::SAMPLE_EVERY`] is probed. Short values keep their own record.
+    #[tokio::test]
+    async fn doubtful_values_whose_probes_keep_failing_are_mostly_kept_raw_unprobed() {
+        const ALPHANUMERIC: &[u8] =
+            b"0123456789abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ";
+        let counting = Arc::new(CountingCodec::default());
+        let codec = ValueCodec::new(counting.clone(), 64);
+        let attempts = || {
+            counting
+                .compressions
+                .load(std::sync::atomic::Ordering::Relaxed)
+        };
+        let close_after = attempt_gate::CLOSE_AFTER as usize;
+        let every = attempt_gate::SAMPLE_EVERY as usize;
+        let untried = 20 * every;
+        for seed in 0..(close_after + untried) as u64 {
+            let token: Vec<u8> = xorshift_bytes(2048, seed + 1)
+                .iter()
+                .map(|&b| ALPHANUMERIC[usize::from(b) % ALPHANUMERIC.len()])
+                .collect();
+            assert_eq!(compressibility::outlook(&token), Outlook::Doubtful);
+            let v = codec.encode(&token).await;
+            assert!(!v.compressed);
+            assert_eq!(&codec.decode(&v).await.unwrap()[..], &token[..]);
+        }
+        assert_eq!(attempts(), close_after + untried / every);
+        // Short values are tried as their own record says: every one, so far.
+        let before = attempts();
+        for seed in 0..10 {
+            codec.encode(&xorshift_bytes(100, seed + 1)).await;
+        }
+        assert_eq!(attempts(), before + 10);
     }
 
     #[tokio::test]
