@@ -136,10 +136,18 @@ for workload in workload small; do
     ratios before "$bf_tps" "$bf_usr" "$bf_sys"
   fi
   ratios memcached "$mc_tps" "$mc_usr" "$mc_sys"
-  # The spread behind the medians: each round's ratios (a round = lzcache's run, then memcached's).
+  # The spread behind the medians: each round's ratios (a round = lzcache's run, then
+  # memcached's), and their medians — runs a few seconds apart share the machine's state, so
+  # a round's ratio is steadier than either server's figure.
   paste -d' ' "$work/lz.rounds" "$work/mc.rounds" | awk '
-    { ops = ops sprintf(" %.2f", $1 / $6); usr = usr sprintf(" %.2f", $4 / $9); sys = sys sprintf(" %.2f", $5 / $10) }
-    END { print "rounds: ops/s" ops "; user" usr "; kernel" sys }'
+    function median(a, n,   i, j, t) {
+      for (i = 2; i <= n; i++) for (j = i; j > 1 && a[j - 1] > a[j]; j--) { t = a[j]; a[j] = a[j - 1]; a[j - 1] = t }
+      return (n % 2) ? a[(n + 1) / 2] : (a[n / 2] + a[n / 2 + 1]) / 2
+    }
+    { o[NR] = $1 / $6; u[NR] = $4 / $9; k[NR] = $5 / $10
+      ops = ops sprintf(" %.2f", o[NR]); usr = usr sprintf(" %.2f", u[NR]); sys = sys sprintf(" %.2f", k[NR]) }
+    END { print "rounds: ops/s" ops "; user" usr "; kernel" sys
+          printf "rounds, median ratio: ops/s %.2f, user CPU per op %.2f, kernel CPU per op %.2f\n", median(o, NR), median(u, NR), median(k, NR) }'
 done
 
 echo "== items held: 4 KiB text-like values, 4x the memory limit written, then re-read"

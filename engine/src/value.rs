@@ -579,6 +579,29 @@ mod tests {
         compressions: std::sync::atomic::AtomicUsize,
     }
 
+    impl CountingCodec {
+        /// A counting codec and a value codec (no dictionaries) compressing through it.
+        fn under_value_codec() -> (Arc<Self>, ValueCodec) {
+            let counting = Arc::new(Self::default());
+            (counting.clone(), ValueCodec::new(counting, 64))
+        }
+
+        /// Values it has been asked to compress so far.
+        fn attempts(&self) -> usize {
+            self.compressions.load(std::sync::atomic::Ordering::Relaxed)
+        }
+    }
+
+    /// `len` random alphanumerics (random tokens: few repeated bytes, nothing LZ4 can use).
+    fn alphanumeric(len: usize, seed: u64) -> Vec<u8> {
+        const ALPHANUMERIC: &[u8] =
+            b"0123456789abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ";
+        xorshift_bytes(len, seed)
+            .iter()
+            .map(|&b| ALPHANUMERIC[usize::from(b) % ALPHANUMERIC.len()])
+            .collect()
+    }
+
     impl Codec for CountingCodec {
         fn name(&self) -> &str {
             "counting"
@@ -611,13 +634,8 @@ mod tests {
     /// statistics judge, are tried as before.
     #[tokio::test]
     async fn short_values_that_stop_compressing_are_mostly_kept_raw_untried() {
-        let counting = Arc::new(CountingCodec::default());
-        let codec = ValueCodec::new(counting.clone(), 64);
-        let attempts = || {
-            counting
-                .compressions
-                .load(std::sync::atomic::Ordering::Relaxed)
-        };
+        let (counting, codec) = CountingCodec::under_value_codec();
+        let attempts = || counting.attempts();
         let close_after = attempt_gate::CLOSE_AFTER as usize;
         let every = attempt_gate::SAMPLE_EVERY as usize;
         let mut passed_over = 0;
@@ -658,23 +676,13 @@ mod tests {
     /// [`attempt_gate::SAMPLE_EVERY`] is probed. Short values keep their own record.
     #[tokio::test]
     async fn doubtful_values_whose_probes_keep_failing_are_mostly_kept_raw_unprobed() {
-        const ALPHANUMERIC: &[u8] =
-            b"0123456789abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ";
-        let counting = Arc::new(CountingCodec::default());
-        let codec = ValueCodec::new(counting.clone(), 64);
-        let attempts = || {
-            counting
-                .compressions
-                .load(std::sync::atomic::Ordering::Relaxed)
-        };
+        let (counting, codec) = CountingCodec::under_value_codec();
+        let attempts = || counting.attempts();
         let close_after = attempt_gate::CLOSE_AFTER as usize;
         let every = attempt_gate::SAMPLE_EVERY as usize;
         let untried = 20 * every;
         for seed in 0..(close_after + untried) as u64 {
-            let token: Vec<u8> = xorshift_bytes(2048, seed + 1)
-                .iter()
-                .map(|&b| ALPHANUMERIC[usize::from(b) % ALPHANUMERIC.len()])
-                .collect();
+            let token = alphanumeric(2048, seed + 1);
             assert_eq!(compressibility::outlook(&token), Outlook::Doubtful);
             let v = codec.encode(&token).await;
             assert!(!v.compressed);
@@ -691,13 +699,8 @@ mod tests {
 
     #[tokio::test]
     async fn values_that_look_incompressible_are_kept_raw_without_a_full_attempt() {
-        let counting = Arc::new(CountingCodec::default());
-        let codec = ValueCodec::new(counting.clone(), 64);
-        let attempts = || {
-            counting
-                .compressions
-                .load(std::sync::atomic::Ordering::Relaxed)
-        };
+        let (counting, codec) = CountingCodec::under_value_codec();
+        let attempts = || counting.attempts();
         let noise = xorshift_bytes(2048, 0x0bad_5eed_1234_5678);
         let v = codec.encode(&noise).await;
         assert!(!v.compressed);
@@ -711,12 +714,7 @@ mod tests {
         assert_eq!(attempts(), 2);
         assert_eq!(&codec.decode(&v).await.unwrap()[..], &runs[..]);
         // Random alphanumerics: only their probe is compressed, and fails.
-        const ALPHANUMERIC: &[u8] =
-            b"0123456789abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ";
-        let token: Vec<u8> = noise
-            .iter()
-            .map(|&b| ALPHANUMERIC[usize::from(b) % ALPHANUMERIC.len()])
-            .collect();
+        let token = alphanumeric(2048, 0x0bad_5eed_1234_5678);
         let v = codec.encode(&token).await;
         assert!(!v.compressed);
         assert_eq!(attempts(), 3);

@@ -17,7 +17,7 @@
 //! lookup's misses then overlap the other connections' reads instead of stalling one after
 //! another: under memcaslap's 100-byte load (about 2.5 connections per wake-up) `Store::find`
 //! fell from about 7 % of the server's user time to under 3 %, and user time per operation by
-//! about 5 % (the README's "Where the user time goes").
+//! about 5 % (median of 21 alternating rounds beside the build without it; see the README).
 //!
 //! Connections that need timers or another transport (TLS handshakes, an idle timeout, RDMA)
 //! are served on the tokio runtime instead; [`needs_runtime`] says which configurations do.
