@@ -44,7 +44,7 @@ pub enum Class {
 }
 
 /// One class's record on one thread.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Gate {
     /// Whose tries these were: the codec instance and its dictionary; others start afresh.
     owner: (u64, u32),
@@ -53,14 +53,27 @@ pub struct Gate {
     passed_over: u32,
 }
 
+impl Default for Gate {
+    fn default() -> Self {
+        Self::OPEN
+    }
+}
+
 impl Gate {
+    /// A gate no try has been recorded in: open.
+    pub const OPEN: Gate = Gate {
+        owner: (0, 0),
+        failures_in_a_row: 0,
+        passed_over: 0,
+    };
+
     /// Whether to try a value of this class now, compressed by `owner` (a codec instance and
     /// the dictionary it would use).
     pub fn admits(&mut self, owner: (u64, u32)) -> bool {
         if owner != self.owner {
             *self = Self {
                 owner,
-                ..Self::default()
+                ..Self::OPEN
             };
         }
         if self.failures_in_a_row < CLOSE_AFTER {
@@ -86,14 +99,8 @@ impl Gate {
 }
 
 thread_local! {
-    static GATES: [Cell<Gate>; 2] = const { [Cell::new(GATE_OPEN), Cell::new(GATE_OPEN)] };
+    static GATES: [Cell<Gate>; 2] = const { [Cell::new(Gate::OPEN), Cell::new(Gate::OPEN)] };
 }
-
-const GATE_OPEN: Gate = Gate {
-    owner: (0, 0),
-    failures_in_a_row: 0,
-    passed_over: 0,
-};
 
 /// Runs `f` on this thread's gate for `class`.
 pub fn with_gate<R>(class: Class, f: impl FnOnce(&mut Gate) -> R) -> R {
