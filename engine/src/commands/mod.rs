@@ -18,7 +18,7 @@ use tracing::warn;
 use crate::clock::Clock;
 use crate::config::Config;
 use crate::dict::{file as dict_file, Dictionaries};
-use crate::protocol::{Limits, Request};
+use crate::protocol::{KeysAhead, Limits, Request};
 use crate::stats::Stats;
 use crate::store::{ItemSnapshot, Restore, SavedClock, Store};
 use crate::value::{RawBytes, StoredValue, ValueCodec, ValueError};
@@ -311,10 +311,21 @@ impl Cache {
     }
 
     /// Starts loading what the lookups of the first request in `input` will touch first
-    /// (see [`crate::protocol::keys_ahead`]); it neither reads nor changes the cache.
-    pub fn prefetch_for(&self, input: &[u8]) {
+    /// (see [`crate::protocol::keys_ahead`]); it neither reads nor changes the cache. Returns
+    /// the keys' hashes for [`Cache::prefetch_records`], the next step.
+    pub fn prefetch_for(&self, input: &[u8]) -> KeysAhead {
+        let mut ahead = KeysAhead::default();
         for key in crate::protocol::keys_ahead(input) {
-            self.store.prefetch(key);
+            ahead.push(self.store.prefetch(key));
+        }
+        ahead
+    }
+
+    /// Starts loading the records the keys of [`Cache::prefetch_for`] lead to; best called
+    /// some time after it, when their index buckets are in cache.
+    pub fn prefetch_records(&self, ahead: &KeysAhead) {
+        for &hash in ahead.hashes() {
+            self.store.prefetch_records(hash);
         }
     }
 

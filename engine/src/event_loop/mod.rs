@@ -18,6 +18,9 @@
 //! another: under memcaslap's 100-byte load (about 2.5 connections per wake-up) `Store::find`
 //! fell from about 7 % of the server's user time to under 3 %, and user time per operation by
 //! about 5 % (median of 21 alternating rounds beside the build without it; see the README).
+//! The third miss, the item's record, is loaded a step later, once the buckets it is found
+//! through have arrived ([`crate::store::Store::prefetch_records`]): a connection's records
+//! while the next socket is read, and the turn's last connection's while the first is served.
 //!
 //! Connections that need timers or another transport (TLS handshakes, an idle timeout, RDMA)
 //! are served on the tokio runtime instead; [`needs_runtime`] says which configurations do.
@@ -40,6 +43,7 @@ use tracing::debug;
 
 use crate::commands::Cache;
 use crate::config::Config;
+use crate::protocol::KeysAhead;
 use socket::{LoopSocket, LoopStream};
 
 /// The token of the loop's own waker; connection keys are slab indices, far below it.
@@ -154,6 +158,7 @@ pub fn spawn(index: usize, cache: Arc<Cache>) -> io::Result<(Handle, JoinHandle<
                     shared,
                     cache,
                     connections: Slab::new(),
+                    ahead: Vec::with_capacity(EVENTS_PER_WAIT),
                 }
                 .run()
             }
@@ -166,6 +171,8 @@ struct Worker {
     shared: Arc<Shared>,
     cache: Arc<Cache>,
     connections: Slab<Connection>,
+    /// The keys looked ahead in this turn's reads, in the order of the reads.
+    ahead: Vec<KeysAhead>,
 }
 
 impl Worker {
@@ -188,7 +195,12 @@ impl Worker {
             // Two passes: first every ready socket is read and the keys its requests will
             // look up start loading, then the connections are served — each lookup's cache
             // misses overlap the reads and lookups of the others instead of one another.
+            //
+            // Each lookup's record (its third miss) is loaded one step later than its lock and
+            // buckets, once they have arrived: a connection's records while the next one's
+            // socket is read, the last connection's while the first is served.
             let mut woken = false;
+            self.ahead.clear();
             for event in events.iter() {
                 if event.token() == WAKE {
                     woken = true;
@@ -196,14 +208,26 @@ impl Worker {
                 }
                 if let Some(connection) = self.connections.get(event.token().0) {
                     connection.socket.mark(event);
+                    let mut keys = KeysAhead::default();
                     connection
                         .socket
-                        .read_ahead(|requests| self.cache.prefetch_for(requests));
+                        .read_ahead(|requests| keys = self.cache.prefetch_for(requests));
+                    if let Some(previous) = self.ahead.last() {
+                        self.cache.prefetch_records(previous);
+                    }
+                    self.ahead.push(keys);
                 }
             }
+            let mut driven = 0;
             for event in events.iter() {
                 if event.token() != WAKE {
                     self.drive(event.token().0);
+                    driven += 1;
+                    if driven == 1 && self.ahead.len() >= 3 {
+                        // (With two, the last one's buckets would not have arrived yet.)
+                        self.cache
+                            .prefetch_records(&self.ahead[self.ahead.len() - 1]);
+                    }
                 }
             }
             if woken && self.take_inbox() {

@@ -23,6 +23,28 @@ pub fn keys_ahead(input: &[u8]) -> impl Iterator<Item = &[u8]> {
     words.take(keys)
 }
 
+/// The hashes of the keys looked ahead in one request, carried from the prefetch of their
+/// index buckets to the prefetch of their records a little later.
+#[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
+pub struct KeysAhead {
+    hashes: [u64; KEYS_AHEAD],
+    len: usize,
+}
+
+impl KeysAhead {
+    /// Adds a key's hash; past [`KEYS_AHEAD`] keys it is not kept.
+    pub fn push(&mut self, hash: u64) {
+        if let Some(free) = self.hashes.get_mut(self.len) {
+            *free = hash;
+            self.len += 1;
+        }
+    }
+
+    pub fn hashes(&self) -> &[u64] {
+        &self.hashes[..self.len]
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -39,6 +61,16 @@ mod tests {
         assert_eq!(ahead(b"mg key v f t\r\n"), [&b"key"[..]]);
         assert_eq!(ahead(b"set k 0 0 5\r\nhello\r\n"), [&b"k"[..]]);
         assert_eq!(ahead(b"delete k noreply\n"), [&b"k"[..]]);
+    }
+
+    #[test]
+    fn keys_ahead_keep_the_first_hashes_up_to_the_limit() {
+        let mut ahead = KeysAhead::default();
+        assert!(ahead.hashes().is_empty());
+        for hash in 1..=KEYS_AHEAD as u64 + 2 {
+            ahead.push(hash);
+        }
+        assert_eq!(ahead.hashes(), (1..=KEYS_AHEAD as u64).collect::<Vec<_>>());
     }
 
     #[test]

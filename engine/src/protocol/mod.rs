@@ -13,7 +13,7 @@ pub mod meta;
 mod text;
 
 pub use framer::{Framer, Step};
-pub use lookahead::keys_ahead;
+pub use lookahead::{keys_ahead, KeysAhead};
 pub use meta::{MetaFlags, MetaMode};
 
 /// Longest key memcached accepts.

@@ -99,6 +99,14 @@ impl Arena {
         );
     }
 
+    /// Where byte `at` lies in memory, as an integer: for a prefetch instruction only, never
+    /// turned back into a pointer (no bounds are checked; a prefetch of any address is safe).
+    pub fn address_of(&self, at: usize) -> usize {
+        (self.map.as_ptr() as usize)
+            .wrapping_add(self.origin)
+            .wrapping_add(at)
+    }
+
     /// The bytes at `at..at + len`.
     ///
     /// # Safety

@@ -822,12 +822,29 @@ impl Store {
 
     /// Starts loading the first lines a lookup of `key` will touch — its shard's lock and its
     /// index buckets — without waiting for them or taking any lock: a lookup soon after
-    /// finds them in cache. Only addresses are worked out; nothing is read.
-    pub fn prefetch(&self, key: &[u8]) {
+    /// finds them in cache. Only addresses are worked out; nothing is read. Returns the key's
+    /// hash, for [`Store::prefetch_records`] once the buckets have had time to arrive.
+    pub fn prefetch(&self, key: &[u8]) -> u64 {
         let hash = self.hash(key);
         let shard = shard_of(hash);
         prefetch::prefetch_line(std::ptr::from_ref(&self.shards[shard]) as usize);
         self.bucket_hints.prefetch(shard, hash);
+        hash
+    }
+
+    /// The second step after [`Store::prefetch`]: starts loading the first line of every
+    /// record the key's buckets point to with the key's tag (its own, and rarely another's) —
+    /// a lookup's third miss, the one left after the lock's and the buckets'. It reads the
+    /// buckets, so it pays off only once they have arrived (the event loop calls it a socket
+    /// read later); it takes the shard's lock only if free, and skips the shard otherwise.
+    pub fn prefetch_records(&self, hash: u64) {
+        let Ok(shard) = self.shards[shard_of(hash)].try_lock() else {
+            return;
+        };
+        shard.index.find(hash, |at| {
+            prefetch::prefetch_line(self.arena.address_of(at as usize));
+            false
+        });
     }
 
     /// Like [`Store::get`], but hands `f` the item's value where it lies in its segment,

@@ -641,3 +641,31 @@ fn the_prefetch_hint_follows_the_shards_index_when_it_grows() {
     assert!(s.get(key, 0).is_none());
     assert_eq!(s.bucket_hints.hint(si), grown);
 }
+
+#[test]
+fn record_prefetches_change_nothing_and_never_wait_for_a_held_lock() {
+    let s = Store::new(16 << 20);
+    for i in 0..1_000 {
+        assert!(matches!(
+            set(&s, &format!("key:{i}"), 10, 0),
+            Outcome::Done(_)
+        ));
+    }
+    let key = b"key:7";
+    let before = s.get(key, 0).expect("stored");
+    let hash = s.prefetch(key);
+    assert_eq!(hash, s.hash(key));
+    s.prefetch_records(hash);
+    s.prefetch_records(s.prefetch(b"absent"));
+    {
+        // Another holder of the shard's lock (here this very thread: a wait would never end).
+        let _held = s.lock(shard_of(hash));
+        s.prefetch_records(hash);
+    }
+    let after = s.get(key, 0).expect("still stored");
+    assert_eq!(
+        (&*after.value.bytes, after.cas),
+        (&*before.value.bytes, before.cas)
+    );
+    assert!(s.get(b"absent", 0).is_none());
+}
