@@ -873,6 +873,11 @@ impl Store {
             self.write(at + record::LAST_ACCESS_AT, &now.to_le_bytes());
         }
         let held = self.held_value(&record);
+        if let Some(value) = &held {
+            // The record's first line is in (read above); the value's other lines are asked
+            // for together before `f` checks and copies them in order.
+            prefetch::prefetch_bytes(value);
+        }
         Some(f(&InPlace {
             record: &record,
             held: held.as_deref(),
