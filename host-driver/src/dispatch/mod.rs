@@ -9,7 +9,11 @@
 //! Any disagreement, error status, missed deadline or transport failure counts as a device
 //! fault: the job is redone in software at once (so no request is lost, duplicated or answered
 //! wrongly) and a circuit breaker sends all work to software, probing the device again after a
-//! back-off that doubles up to 30 s while the faults continue.
+//! back-off that doubles up to 30 s while the faults continue. The probe is one job, granted
+//! only to a job that goes to the device; a probe that ends without a verdict on the device —
+//! declined (a dictionary the device does not hold), refused as busy, or given up by its
+//! caller before the answer came — hands the probe to the next job instead of leaving the
+//! breaker waiting for a verdict that will never come.
 //!
 //! Nothing here blocks. A device job's [`Pending`] is wrapped in a future that, when the
 //! device answers, checks the answer and falls back to software on the thread that awaits it
@@ -187,6 +191,31 @@ enum Breaker {
     Probing { backoff: Duration },
 }
 
+/// Where a job runs.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Route {
+    Software,
+    /// On the device; `probe` when the job is the half-open breaker's one probe.
+    Device {
+        probe: bool,
+    },
+}
+
+/// Hands a probe that ended without a verdict on the device back to the breaker when dropped
+/// (after the probe's answer was used, or with the job's future when its caller gave up).
+/// A verdict has by then closed or reopened the breaker, and the release does nothing.
+struct ProbeRelease {
+    inner: Option<Arc<Inner>>,
+}
+
+impl Drop for ProbeRelease {
+    fn drop(&mut self) {
+        if let Some(inner) = self.inner.take() {
+            inner.release_probe();
+        }
+    }
+}
+
 /// Why a device answer was not used.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum Fault {
@@ -258,12 +287,18 @@ impl Dispatcher {
 }
 
 impl Inner {
-    /// Whether this job goes to the device.
-    fn use_device(&self, device: &dyn Accelerator, job: &Job) -> bool {
+    /// Where this job runs. The breaker is asked last, so that its probe goes only to a job
+    /// that is sent to the device.
+    fn route(&self, device: &dyn Accelerator, job: &Job) -> Route {
         let bytes = job.size();
-        if !device.takes(job) || bytes > device.max_job() || !self.breaker_allows() {
-            return false;
+        if !device.takes(job) || bytes > device.max_job() || !self.prefers_device(device, bytes) {
+            return Route::Software;
         }
+        self.admit()
+    }
+
+    /// Whether the device is the path chosen for a job of `bytes`, were the breaker closed.
+    fn prefers_device(&self, device: &dyn Accelerator, bytes: usize) -> bool {
         match self.config.prefer {
             Prefer::Device => true,
             Prefer::Fastest => {
@@ -289,16 +324,29 @@ impl Inner {
         self.breaker.lock().unwrap_or_else(|e| e.into_inner())
     }
 
-    fn breaker_allows(&self) -> bool {
+    /// The breaker's word on a job bound for the device.
+    fn admit(&self) -> Route {
         let mut breaker = self.lock_breaker();
         match *breaker {
-            Breaker::Closed => true,
+            Breaker::Closed => Route::Device { probe: false },
             Breaker::Open { until, backoff } if Instant::now() >= until => {
                 // Half open: this one job probes the device.
                 *breaker = Breaker::Probing { backoff };
-                true
+                Route::Device { probe: true }
             }
-            Breaker::Open { .. } | Breaker::Probing { .. } => false,
+            Breaker::Open { .. } | Breaker::Probing { .. } => Route::Software,
+        }
+    }
+
+    /// A probe ended without a verdict (see [`ProbeRelease`]): the next job probes, with the
+    /// back-off unchanged.
+    fn release_probe(&self) {
+        let mut breaker = self.lock_breaker();
+        if let Breaker::Probing { backoff } = *breaker {
+            *breaker = Breaker::Open {
+                until: Instant::now(),
+                backoff,
+            };
         }
     }
 
@@ -480,12 +528,17 @@ impl Codec for Dispatcher {
     fn submit(&self, job: Job) -> Result<Pending, CodecError> {
         let inner = &self.inner;
         if let Some(device) = &inner.device {
-            if inner.use_device(device.as_ref(), &job) {
+            if let Route::Device { probe } = inner.route(device.as_ref(), &job) {
+                // Dropped with the job's future, or here when the device refuses the job.
+                let release = ProbeRelease {
+                    inner: probe.then(|| Arc::clone(inner)),
+                };
                 let started = Instant::now();
                 match device.submit(job.clone()) {
                     Ok(pending) => {
                         let inner = Arc::clone(inner);
                         return Ok(Pending::from_future(async move {
+                            let _release = release;
                             let outcome = pending.await;
                             Ok(inner.finish_device(&job, outcome, started))
                         }));

@@ -19,6 +19,8 @@ enum Mode {
     Busy,
     /// Not answered until [`FakeDevice::release`].
     Hold,
+    /// Answered as a job the device does not run (`Unsupported`).
+    Declined,
 }
 
 struct FakeDevice {
@@ -57,6 +59,7 @@ impl FakeDevice {
                 done.output = bytes.into();
             }
             Mode::Timeout => return Err(CodecError::Timeout(Duration::from_millis(5))),
+            Mode::Declined => done.status = JobStatus::Unsupported,
             Mode::Right | Mode::Busy | Mode::Hold => {}
         }
         Ok(done)
@@ -201,6 +204,35 @@ fn a_device_error_is_redone_in_software_and_opens_the_breaker_until_a_probe_succ
     assert_eq!(d.inner.breaker_state(), "closed");
     assert_eq!(device.submitted(), 2);
     assert_eq!(stat(&d, "lz_dev_jobs"), 1);
+}
+
+#[test]
+fn a_probe_that_ends_without_a_verdict_hands_the_probe_to_the_next_job() {
+    // Declined (a dictionary the device does not hold), refused as busy, or given up by its
+    // caller before the device answered: none says whether the device works again.
+    for undecided in [Mode::Declined, Mode::Busy, Mode::Hold] {
+        let device = FakeDevice::new(Mode::ErrorStatus);
+        let d = dispatcher(&device, 1.0, Duration::ZERO);
+        compress_ok(&d, &text(1));
+        assert_eq!(d.inner.breaker_state(), "open");
+        device.set(undecided);
+        if undecided == Mode::Hold {
+            let probe = d.submit(Job::compress(7, text(2))).unwrap();
+            assert_eq!(d.inner.breaker_state(), "probing");
+            // One probe at a time: meanwhile the others run in software.
+            compress_ok(&d, &text(3));
+            assert_eq!(device.submitted(), 2);
+            drop(probe);
+        } else {
+            compress_ok(&d, &text(2));
+        }
+        assert_eq!(d.inner.breaker_state(), "open", "after {undecided:?}");
+        device.set(Mode::Right);
+        let before = device.submitted();
+        compress_ok(&d, &text(4));
+        assert_eq!(device.submitted(), before + 1, "after {undecided:?}");
+        assert_eq!(d.inner.breaker_state(), "closed", "after {undecided:?}");
+    }
 }
 
 #[test]
