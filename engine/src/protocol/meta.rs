@@ -279,7 +279,7 @@ fn parse_flags<'a>(
     command: &[u8],
     tokens: &'a [u8],
     key_token: &'a [u8],
-) -> Result<MetaFlags<'a>, &'static str> {
+) -> Result<Box<MetaFlags<'a>>, &'static str> {
     let mut f = MetaFlags {
         raw: tokens,
         key_as_sent: key_token,
@@ -349,7 +349,7 @@ fn parse_flags<'a>(
     if matches!(f.mode, Some(MetaMode::Append | MetaMode::Prepend)) && f.compare_cas == Some(0) {
         f.compare_cas = None;
     }
-    Ok(f)
+    Ok(Box::new(f))
 }
 
 fn parse_mode(command: &[u8], arg: &[u8]) -> Result<MetaMode, &'static str> {

@@ -100,6 +100,13 @@ pub fn words(line: &[u8]) -> impl Iterator<Item = &[u8]> {
 }
 
 /// One parsed request. Byte slices point into the connection's buffer.
+///
+/// A meta command's flags (about 170 bytes of options) are boxed: inline, they made every
+/// request, text ones included, 208 bytes (a framer step 224) that were copied by `memmove`
+/// calls on their way from the parser to the command. Boxed, a request is 64 bytes, moved
+/// inline; under 100-byte text load `memmove` fell from 2.8 % to 1.4–1.8 % of the server's
+/// user time (perf). Only meta commands pay an allocation for it, beside the one their
+/// decoded key already takes.
 #[derive(Debug)]
 pub enum Request<'a> {
     Get {
@@ -156,27 +163,31 @@ pub enum Request<'a> {
     Quit,
     MetaGet {
         key: Vec<u8>,
-        flags: MetaFlags<'a>,
+        flags: Box<MetaFlags<'a>>,
     },
     MetaSet {
         key: Vec<u8>,
         data: &'a [u8],
-        flags: MetaFlags<'a>,
+        flags: Box<MetaFlags<'a>>,
     },
     MetaDelete {
         key: Vec<u8>,
-        flags: MetaFlags<'a>,
+        flags: Box<MetaFlags<'a>>,
     },
     MetaArith {
         key: Vec<u8>,
-        flags: MetaFlags<'a>,
+        flags: Box<MetaFlags<'a>>,
     },
     MetaDebug {
         key: Vec<u8>,
-        flags: MetaFlags<'a>,
+        flags: Box<MetaFlags<'a>>,
     },
     MetaNoop,
 }
+
+// The bound the boxing above keeps (a regression here puts the copies back).
+const _: () = assert!(std::mem::size_of::<Request<'static>>() <= 64);
+const _: () = assert!(std::mem::size_of::<Step<'static>>() <= 96);
 
 /// What to do after sending an error line.
 #[derive(Debug, Clone, PartialEq, Eq)]
