@@ -1,5 +1,5 @@
 //! The dispatcher against a fake device whose every answer the test chooses: right, wrong,
-//! an error status, a missed deadline, busy, or held until the test releases it.
+//! an error status, a missed deadline, busy, declined, or held until the test releases it.
 
 use std::future::Future;
 use std::pin::Pin;
