@@ -236,6 +236,37 @@ fn a_probe_that_ends_without_a_verdict_hands_the_probe_to_the_next_job() {
 }
 
 #[test]
+fn a_job_sent_to_software_by_choice_leaves_the_probe_to_one_bound_for_the_device() {
+    let device = FakeDevice::new(Mode::ErrorStatus);
+    let accelerator: Arc<dyn Accelerator> = device.clone();
+    let d = Dispatcher::new(
+        Some(accelerator),
+        DispatchConfig {
+            prefer: Prefer::Fastest,
+            verify: 1.0,
+            backoff: Duration::ZERO,
+        },
+    );
+    // The device looks far slower than software: only the exploring job of every 64 (the
+    // first, then the 65th) goes to it.
+    d.inner.device_stats.time(4096, Duration::from_secs(10));
+    d.inner.software_stats.time(4096, Duration::from_micros(1));
+    compress_ok(&d, &text(0));
+    assert_eq!(device.submitted(), 1);
+    assert_eq!(d.inner.breaker_state(), "open");
+    device.set(Mode::Right);
+    for i in 1..64 {
+        compress_ok(&d, &text(i));
+    }
+    assert_eq!(device.submitted(), 1);
+    assert_eq!(d.inner.breaker_state(), "open");
+    // The next exploring job probes, and the device's right answer closes the breaker.
+    compress_ok(&d, &text(64));
+    assert_eq!(device.submitted(), 2);
+    assert_eq!(d.inner.breaker_state(), "closed");
+}
+
+#[test]
 fn wrong_answers_are_caught_and_never_returned() {
     let raw = text(3);
     let block = SoftwareCodec::new()
