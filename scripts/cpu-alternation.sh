@@ -14,7 +14,7 @@
 #
 # mixed: values of 100-4096 bytes (loadbench's first load); small: 100-byte values. Example,
 # two builds beside memcached, 21 rounds of 4 s of 100-byte values (about 5 minutes):
-#   scripts/cpu-alternation.sh 4 21 small /tmp/lzcache-before target/release/lzcache
+#   scripts/cpu-alternation.sh 4 21 small target/lzcache-before target/release/lzcache
 set -euo pipefail
 if [ $# -lt 4 ]; then
   sed -n '2,17p' "$0"

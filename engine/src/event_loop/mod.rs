@@ -224,7 +224,8 @@ impl Worker {
                     self.drive(event.token().0);
                     driven += 1;
                     if driven == 1 && self.ahead.len() >= 3 {
-                        // (With two, the last one's buckets would not have arrived yet.)
+                        // (With two, the last one is served next: its records, asked for
+                        // now, would come no sooner than its own lookup reads them.)
                         self.cache
                             .prefetch_records(&self.ahead[self.ahead.len() - 1]);
                     }
