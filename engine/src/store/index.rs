@@ -65,6 +65,7 @@ pub struct Position {
 
 pub struct Index {
     buckets: Box<[Bucket]>,
+    count: BucketCount,
     entries: usize,
 }
 
@@ -72,13 +73,59 @@ fn tag_of(hash: u64) -> u64 {
     (hash >> 32) & 0xfff
 }
 
-/// How far a tag's second bucket is from its first in an index of `n` buckets.
-fn stride_among(n: usize, tag: u64) -> usize {
-    if n < 2 {
-        return 0;
+/// The number of buckets, with what placing a key among them needs: a tag's stride is a
+/// remainder modulo `n - 1`, taken on every lookup's path (twice: the prefetch ahead of the
+/// lock works its buckets out too). A 32-bit division costs tens of cycles; Lemire's
+/// multiply-and-shift remainder ("Faster Remainder by Direct Computation", 2019), with its
+/// multiplier worked out once per index size, gives the same value in a few. The strides,
+/// hence every entry's buckets, are exactly those of `%`: a saved index reads back unchanged.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct BucketCount {
+    n: usize,
+    /// `2^64 / (n - 1)` rounded up (wrapping to 0 for `n - 1 = 1`), for `n - 1` in `1..2^32`.
+    multiplier: u64,
+}
+
+impl BucketCount {
+    pub fn new(n: usize) -> Self {
+        let divisor = n.saturating_sub(1);
+        let multiplier = match u32::try_from(divisor) {
+            Ok(d) if d > 0 => (u64::MAX / u64::from(d)).wrapping_add(1),
+            _ => 0,
+        };
+        Self { n, multiplier }
     }
-    let mixed = tag.wrapping_mul(0x9e37_79b9_7f4a_7c15) >> 40;
-    1 + (mixed as usize) % (n - 1)
+
+    /// The count and multiplier as [`BucketCount::parts`] gave them (a stored copy).
+    pub fn from_parts(n: usize, multiplier: u64) -> Self {
+        Self { n, multiplier }
+    }
+
+    pub fn parts(self) -> (usize, u64) {
+        (self.n, self.multiplier)
+    }
+
+    pub fn get(self) -> usize {
+        self.n
+    }
+
+    /// How far a tag's second bucket is from its first.
+    fn stride(self, tag: u64) -> usize {
+        if self.n < 2 {
+            return 0;
+        }
+        // Below 2^24: the remainder is exact for any 32-bit dividend.
+        let mixed = (tag.wrapping_mul(0x9e37_79b9_7f4a_7c15) >> 40) as u32;
+        let divisor = self.n - 1;
+        let remainder = match u32::try_from(divisor) {
+            Ok(d) => {
+                let low = self.multiplier.wrapping_mul(u64::from(mixed));
+                ((u128::from(low) * u128::from(d)) >> 64) as usize
+            }
+            Err(_) => mixed as usize % divisor,
+        };
+        1 + remainder
+    }
 }
 
 /// `sum` modulo `n` for a sum of a bucket and a stride, both below `n`: a compare instead of a
@@ -97,6 +144,7 @@ impl Index {
     pub fn new(buckets: usize) -> Self {
         Self {
             buckets: vec![Bucket::default(); buckets.max(1)].into_boxed_slice(),
+            count: BucketCount::new(buckets.max(1)),
             entries: 0,
         }
     }
@@ -118,32 +166,28 @@ impl Index {
     /// Bytes per bucket: one cache line.
     pub const BUCKET_BYTES: usize = std::mem::size_of::<Bucket>();
 
-    /// How far a tag's second bucket is from its first.
-    fn stride(&self, tag: u64) -> usize {
-        stride_among(self.buckets.len(), tag)
-    }
-
     /// A key's two buckets: from the hash's low 32 bits, and that plus its tag's stride (the
     /// tag is bits 32..44, the shard bits 58..64).
     fn choices(&self, hash: u64) -> [usize; 2] {
-        Self::choices_among(self.buckets.len(), hash)
+        Self::choices_among(self.count, hash)
     }
 
-    /// [`Index::choices`] in an index of `n` buckets.
-    pub fn choices_among(n: usize, hash: u64) -> [usize; 2] {
+    /// [`Index::choices`] in an index of `count` buckets.
+    pub fn choices_among(count: BucketCount, hash: u64) -> [usize; 2] {
+        let n = count.get();
         let first = ((hash as u32 as u64 * n as u64) >> 32) as usize;
-        [first, wrap(first + stride_among(n, tag_of(hash)), n)]
+        [first, wrap(first + count.stride(tag_of(hash)), n)]
     }
 
     /// Where the buckets lie (the address as an integer, for prefetching) and how many.
-    pub fn location(&self) -> (usize, usize) {
-        (self.buckets.as_ptr() as usize, self.buckets.len())
+    pub fn location(&self) -> (usize, BucketCount) {
+        (self.buckets.as_ptr() as usize, self.count)
     }
 
     /// The other bucket of the entry `raw` found in `bucket`.
     fn other_bucket(&self, bucket: usize, raw: u64) -> usize {
         let n = self.buckets.len();
-        let stride = self.stride(raw >> TAG_SHIFT);
+        let stride = self.count.stride(raw >> TAG_SHIFT);
         if raw & SECOND == 0 {
             wrap(bucket + stride, n)
         } else {
@@ -452,6 +496,47 @@ mod tests {
             assert!(load > 0.9, "{n} buckets: no room at load {load:.3}");
             // Every entry is still found where its key's buckets are.
             assert!((1..i).all(|j| index.find_offset(hash(j), j).is_some()));
+        }
+    }
+
+    /// The stride as the index computed it before the multiplier (a division): what every
+    /// saved index was laid out with.
+    fn stride_by_division(n: usize, tag: u64) -> usize {
+        if n < 2 {
+            return 0;
+        }
+        let mixed = tag.wrapping_mul(0x9e37_79b9_7f4a_7c15) >> 40;
+        1 + (mixed as usize) % (n - 1)
+    }
+
+    #[test]
+    fn strides_by_multiplier_equal_strides_by_division() {
+        let mut counts: Vec<usize> = (0..=300).collect();
+        // Divisors around the dividends' 24 bits and the multiplier's 32, and the largest
+        // counts (no index that size is made; the remainder takes `%` past 32 bits).
+        for base in [1usize << 24, 1 << 31, 1 << 32, 1 << 33, usize::MAX] {
+            counts.extend(
+                (0..4)
+                    .map(|d| base.wrapping_sub(d))
+                    .chain((1..4).map(|d| base.wrapping_add(d))),
+            );
+        }
+        let mut state = 0x2545_f491_4f6c_dd1du64;
+        for _ in 0..2000 {
+            state ^= state << 13;
+            state ^= state >> 7;
+            state ^= state << 17;
+            counts.push((state >> (state % 40)) as usize);
+        }
+        for n in counts {
+            let count = BucketCount::new(n);
+            for tag in 0..4096u64 {
+                assert_eq!(
+                    count.stride(tag),
+                    stride_by_division(n, tag),
+                    "{n} buckets, tag {tag}"
+                );
+            }
         }
     }
 }

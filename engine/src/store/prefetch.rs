@@ -13,15 +13,17 @@
 //! address handed to a prefetch instruction, never dereferenced, so a stale one costs a
 //! useless prefetch and nothing else.
 
-use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 
-use super::index::Index;
+use super::index::{BucketCount, Index};
 
 #[derive(Default)]
 struct BucketHint {
     /// The bucket array's address, as an integer: never turned back into a reference.
     addr: AtomicUsize,
     buckets: AtomicUsize,
+    /// [`BucketCount`]'s remainder multiplier for `buckets`.
+    multiplier: AtomicU64,
 }
 
 /// One hint per shard.
@@ -36,14 +38,18 @@ impl BucketHints {
     #[inline]
     pub fn prefetch(&self, shard: usize, hash: u64) {
         let hint = &self.0[shard];
-        let (addr, buckets) = (
+        let (addr, buckets, multiplier) = (
             hint.addr.load(Ordering::Relaxed),
             hint.buckets.load(Ordering::Relaxed),
+            hint.multiplier.load(Ordering::Relaxed),
         );
         if buckets == 0 {
             return;
         }
-        for bucket in Index::choices_among(buckets, hash) {
+        // A count and multiplier read while another thread replaces them may not match: the
+        // buckets are still below the count, and a wrong one is a useless prefetch.
+        let count = BucketCount::from_parts(buckets, multiplier);
+        for bucket in Index::choices_among(count, hash) {
             prefetch_line(addr.wrapping_add(bucket * Index::BUCKET_BYTES));
         }
     }
@@ -51,20 +57,25 @@ impl BucketHints {
     /// Records where `index`, shard `shard`'s new one, keeps its buckets.
     pub fn remember(&self, shard: usize, index: &Index) {
         let hint = &self.0[shard];
-        let (addr, buckets) = index.location();
+        let (addr, count) = index.location();
+        let (buckets, multiplier) = count.parts();
         hint.addr.store(addr, Ordering::Relaxed);
         hint.buckets.store(buckets, Ordering::Relaxed);
+        hint.multiplier.store(multiplier, Ordering::Relaxed);
     }
 }
 
 #[cfg(test)]
 impl BucketHints {
     /// Shard `shard`'s hint: the address and the number of buckets.
-    pub fn hint(&self, shard: usize) -> (usize, usize) {
+    pub fn hint(&self, shard: usize) -> (usize, BucketCount) {
         let hint = &self.0[shard];
         (
             hint.addr.load(Ordering::Relaxed),
-            hint.buckets.load(Ordering::Relaxed),
+            BucketCount::from_parts(
+                hint.buckets.load(Ordering::Relaxed),
+                hint.multiplier.load(Ordering::Relaxed),
+            ),
         )
     }
 }
