@@ -137,7 +137,12 @@ fn main() {
     let out = PathBuf::from(env::var("OUT_DIR").unwrap());
     // The models' real inputs only: the RTL sources, headers and file lists directly in rtl/
     // (not what synthesis or place-and-route write elsewhere), and the shim.
-    for input in rtl_inputs(&rtl).into_iter().chain(dir_files(&csrc)) {
+    let control = manifest.join("verilator/models.vlt");
+    for input in rtl_inputs(&rtl)
+        .into_iter()
+        .chain(dir_files(&csrc))
+        .chain([control.clone()])
+    {
         println!("cargo:rerun-if-changed={}", input.display());
     }
     println!("cargo:rerun-if-env-changed=VERILATOR");
@@ -208,7 +213,7 @@ fn main() {
         let class = format!("V{}", model.name);
         let mdir = out.join(&class);
         let trace = traced(&model, trace_all);
-        verilate(&verilator, &rtl, &model, &class, &mdir, trace);
+        verilate(&verilator, &rtl, &control, &model, &class, &mdir, trace);
         let classes = parse_classes_mk(&mdir.join(format!("{class}_classes.mk")));
         for file in classes
             .list("VM_CLASSES_FAST")
@@ -295,7 +300,17 @@ fn verilator_root(verilator: &str) -> PathBuf {
     PathBuf::from(String::from_utf8(output.stdout).unwrap().trim())
 }
 
-fn verilate(verilator: &str, rtl: &Path, model: &ModelSpec, class: &str, mdir: &Path, trace: bool) {
+/// Verilates one model with the Verilator control file `control` (which modules stay
+/// modules) into `mdir`.
+fn verilate(
+    verilator: &str,
+    rtl: &Path,
+    control: &Path,
+    model: &ModelSpec,
+    class: &str,
+    mdir: &Path,
+    trace: bool,
+) {
     let _ = fs::remove_dir_all(mdir);
     let mut cmd = Command::new(verilator);
     cmd.current_dir(rtl);
@@ -306,6 +321,7 @@ fn verilate(verilator: &str, rtl: &Path, model: &ModelSpec, class: &str, mdir: &
         .args(["--top-module", model.top, "--prefix", class])
         .arg("-Mdir")
         .arg(mdir)
+        .arg(control)
         .arg("-f")
         .arg(format!("{}.f", model.top));
     for (name, value) in &model.params {
