@@ -105,6 +105,9 @@ CARGO_FUZZ := $(HOME)/.cargo/bin/cargo-fuzz
 FUZZ_BUILD := $(HOME)/.cache/lzcache/fuzz-target
 FUZZ_SECS ?= 600
 # Features the differential tester is built with to write the seeds (make test passes its own).
+# It is built as make test's test binaries are (the test profile, every workspace member's
+# features): `cargo run -p` resolved other features and rebuilt the server, and make test's
+# suites waited 40 s for that build's lock.
 FUZZ_SEED_FEATURES ?=
 # The parser target re-scans its buffer per split, as a connection re-parses after each read:
 # inputs beyond a few KiB only slow it down.
@@ -116,7 +119,8 @@ $(CARGO_FUZZ):
 
 fuzz-tools: $(CARGO_FUZZ)
 	@rustup toolchain list | grep -q '^nightly' || rustup toolchain install nightly --profile minimal
-	@[ -d $(FUZZ_DIR)/seeds ] || $(CARGO) run -q -p lzcache-difftest $(FUZZ_SEED_FEATURES) -- --dump $(FUZZ_DIR)/seeds --streams 300
+	@[ -d $(FUZZ_DIR)/seeds ] || { $(CARGO) build -q --profile test --workspace --bin difftest $(FUZZ_SEED_FEATURES) \
+	  && target/debug/difftest --dump $(FUZZ_DIR)/seeds --streams 300; }
 
 # fuzz-run SECS: each target for SECS seconds; a crash fails with the input in target/fuzz/artifacts.
 fuzz-run-%: fuzz-tools
