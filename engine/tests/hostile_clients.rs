@@ -186,8 +186,11 @@ fn a_client_that_keeps_its_socket_full_does_not_starve_its_worker() {
     writer.join().unwrap();
     let closed_after_replies = reader.join().unwrap();
     eprintln!("round trip: worst {worst:?} beside a greedy client ({during} bytes of its replies meanwhile)");
+    // Starved, the probe would wait for the greedy client's whole run (up to 20 s). The bound
+    // leaves room for the machine's load: make test runs this beside other tests, place and
+    // route and the fuzzers on two cores, where a fair worker's worst round trip reached 373 ms.
     assert!(
-        worst < Duration::from_millis(250),
+        worst < Duration::from_secs(2),
         "a round trip took {worst:?} beside a client that keeps its socket full"
     );
     assert!(
