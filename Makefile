@@ -105,9 +105,9 @@ CARGO_FUZZ := $(HOME)/.cargo/bin/cargo-fuzz
 FUZZ_BUILD := $(HOME)/.cache/lzcache/fuzz-target
 FUZZ_SECS ?= 600
 # Features the differential tester is built with to write the seeds (make test passes its own).
-# It is built as make test's test binaries are (the test profile, every workspace member's
-# features): `cargo run -p` resolved other features and rebuilt the server, and make test's
-# suites waited 40 s for that build's lock.
+# It is built as make test's test binaries are (`cargo test --workspace`, with a test target
+# so that the dev-dependencies' features apply too): built any other way, its features resolve
+# differently and the server is built again while make test's suites wait 40-54 s for the lock.
 FUZZ_SEED_FEATURES ?=
 # The parser target re-scans its buffer per split, as a connection re-parses after each read:
 # inputs beyond a few KiB only slow it down.
@@ -119,7 +119,7 @@ $(CARGO_FUZZ):
 
 fuzz-tools: $(CARGO_FUZZ)
 	@rustup toolchain list | grep -q '^nightly' || rustup toolchain install nightly --profile minimal
-	@[ -d $(FUZZ_DIR)/seeds ] || { $(CARGO) build -q --profile test --workspace --bin difftest $(FUZZ_SEED_FEATURES) \
+	@[ -d $(FUZZ_DIR)/seeds ] || { $(CARGO) test -q --no-run --workspace --test against_memcached $(FUZZ_SEED_FEATURES) \
 	  && target/debug/difftest --dump $(FUZZ_DIR)/seeds --streams 300; }
 
 # fuzz-run SECS: each target for SECS seconds; a crash fails with the input in target/fuzz/artifacts.
