@@ -136,7 +136,8 @@ fn main() {
     let csrc = manifest.join("csrc");
     let out = PathBuf::from(env::var("OUT_DIR").unwrap());
     // The models' real inputs only: the RTL sources, headers and file lists directly in rtl/
-    // (not what synthesis or place-and-route write elsewhere), and the shim.
+    // (not what synthesis or place-and-route write elsewhere), the shim and the Verilator
+    // control file.
     let control = manifest.join("verilator/models.vlt");
     for input in rtl_inputs(&rtl)
         .into_iter()
