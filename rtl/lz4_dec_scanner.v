@@ -301,6 +301,14 @@ wire [RING_WIDTH-1:0] head_next_at = next_reg[head_index*RING_WIDTH +: RING_WIDT
 wire [7:0]            head_byte = ring_reg[head_index*8 +: 8];
 wire [RING_WIDTH-1:0] head_index_1 = head_index + 1'b1;
 wire [7:0]            head_byte_1 = ring_reg[head_index_1*8 +: 8];
+// The extension byte under the head in STATE_LIT_EXT and STATE_MATCH_EXT, from a register:
+// those states add it to a 33-bit count and work out the next literal step from it, and
+// behind a byte select by the head index that was the scanner's longest path. It is read a
+// cycle ahead, at the position the head moves to, from the ring as it stands or the chunk
+// being written; `ext_ready_reg` says it was there. (Read from the ring after this cycle's
+// write instead, the select sat behind the write's lane arithmetic: 66.7 MHz.)
+reg  [7:0]            ext_byte_reg = 8'd0;
+reg                   ext_ready_reg = 1'b0;
 wire [3:0]            token_lit = head_byte[7:4];
 wire [3:0]            token_match = head_byte[3:0];
 wire                  credit = credits_reg != 0;
@@ -323,7 +331,7 @@ endfunction
 wire [32:0]          lit_rem_taken = lit_rem_reg - {{(33-LEN_WIDTH){1'b0}}, lit_step_reg};
 wire [LEN_WIDTH-1:0] step_after_take = step_of(|lit_rem_taken[32:OUT_SHIFT], lit_rem_taken[LEN_WIDTH-1:0]);
 // An extension byte added: the high part of the count decides alone unless it is zero.
-wire [8:0]           ext_low_sum = {1'b0, head_byte} + {{(9-OUT_SHIFT){1'b0}}, lit_rem_reg[OUT_SHIFT-1:0]};
+wire [8:0]           ext_low_sum = {1'b0, ext_byte_reg} + {{(9-OUT_SHIFT){1'b0}}, lit_rem_reg[OUT_SHIFT-1:0]};
 wire [LEN_WIDTH-1:0] step_after_ext = step_of(|lit_rem_reg[32:OUT_SHIFT] || |ext_low_sum[8:OUT_SHIFT],
                                               ext_low_sum[LEN_WIDTH-1:0]);
 wire [LEN_WIDTH+3:0] token_lit_wide = {{LEN_WIDTH{1'b0}}, token_lit};
@@ -380,14 +388,14 @@ always @* begin
             end
         end
         STATE_LIT_EXT: begin
-            if (fill != 0) begin
+            if (ext_ready_reg) begin
                 head_next = head_reg + 1'b1;
-                lit_rem_next = lit_rem_reg + {25'd0, head_byte};
+                lit_rem_next = lit_rem_reg + {25'd0, ext_byte_reg};
                 lit_step_next = step_after_ext;
-                if (head_byte != 8'd255) begin
+                if (ext_byte_reg != 8'd255) begin
                     state_next = STATE_LIT;
                 end
-            end else begin
+            end else if (fill == 0) begin
                 truncated = in_ended_reg;
             end
         end
@@ -425,13 +433,13 @@ always @* begin
             end
         end
         STATE_MATCH_EXT: begin
-            if (fill != 0) begin
+            if (ext_ready_reg) begin
                 head_next = head_reg + 1'b1;
-                match_rem_next = match_rem_reg + {25'd0, head_byte};
-                if (head_byte != 8'd255) begin
+                match_rem_next = match_rem_reg + {25'd0, ext_byte_reg};
+                if (ext_byte_reg != 8'd255) begin
                     state_next = STATE_MATCH;
                 end
-            end else begin
+            end else if (fill == 0) begin
                 truncated = in_ended_reg;
             end
         end
@@ -505,6 +513,22 @@ always @* begin
     end
 end
 
+// The byte the head stands on next cycle, for the extension states: two bytes on after an
+// offset, the same byte while the state waits for it, else the next byte. A byte not yet in
+// the ring is the write position's (the head only moves onto bytes the fill covers, so a
+// missing byte is always the first one written next): it is taken from the chunk being
+// written this cycle, if any, so the states wait only when the ring has run dry.
+wire [RING_WIDTH-1:0] head_index_2 = head_index + {{(RING_WIDTH-2){1'b0}}, 2'd2};
+wire                  ext_waits = (state_reg == STATE_LIT_EXT || state_reg == STATE_MATCH_EXT)
+    && !ext_ready_reg;
+wire                  ext_in_ring = state_reg == STATE_OFFSET ? fill > {{(POS_WIDTH-2){1'b0}}, 2'd2}
+    : ext_waits ? fill != 0 : fill > {{(POS_WIDTH-1){1'b0}}, 1'b1};
+wire [7:0]            ext_ring_byte = state_reg == STATE_OFFSET ? ring_reg[head_index_2*8 +: 8]
+    : ext_waits ? head_byte : head_byte_1;
+wire                  ext_written = take_chunk && chunk_bytes != 0;
+wire [7:0]            ext_byte_next = ext_in_ring ? ext_ring_byte : chunk_data[7:0];
+wire                  ext_ready_next = ext_in_ring || ext_written;
+
 // Stage 2: the ring from the issued descriptor's first byte (the ring has not moved under it:
 // writes land only before the head).
 reg [VIEW_BYTES*8-1:0] issue_view;
@@ -529,6 +553,8 @@ always @(posedge clk) begin
     dict_reg <= dict_next;
     lit_rem_reg <= lit_rem_next;
     lit_step_reg <= lit_step_next;
+    ext_byte_reg <= ext_byte_next;
+    ext_ready_reg <= ext_ready_next;
     match_rem_reg <= match_rem_next;
     match_nibble_reg <= match_nibble_next;
     offset_reg <= offset_next;
