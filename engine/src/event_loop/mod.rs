@@ -25,6 +25,7 @@
 //! Connections that need timers or another transport (TLS handshakes, an idle timeout, RDMA)
 //! are served on the tokio runtime instead; [`needs_runtime`] says which configurations do.
 
+mod batch;
 mod socket;
 
 use std::future::Future;
@@ -44,6 +45,7 @@ use tracing::debug;
 use crate::commands::Cache;
 use crate::config::Config;
 use crate::protocol::KeysAhead;
+use batch::{Batcher, Op};
 use socket::{LoopSocket, LoopStream};
 
 /// The token of the loop's own waker; connection keys are slab indices, far below it.
@@ -159,6 +161,9 @@ pub fn spawn(index: usize, cache: Arc<Cache>) -> io::Result<(Handle, JoinHandle<
                     cache,
                     connections: Slab::new(),
                     ahead: Vec::with_capacity(EVENTS_PER_WAIT),
+                    batcher: Batcher::new(),
+                    results: Vec::with_capacity(EVENTS_PER_WAIT),
+                    unsent: Vec::with_capacity(EVENTS_PER_WAIT),
                 }
                 .run()
             }
@@ -173,6 +178,12 @@ struct Worker {
     connections: Slab<Connection>,
     /// The keys looked ahead in this turn's reads, in the order of the reads.
     ahead: Vec<KeysAhead>,
+    /// Makes a turn's reads, and its sends, one system call each.
+    batcher: Batcher,
+    /// The outcomes of a batch.
+    results: Vec<io::Result<usize>>,
+    /// Connections with replies waiting to be sent at the end of the turn.
+    unsent: Vec<usize>,
 }
 
 impl Worker {
@@ -200,24 +211,7 @@ impl Worker {
             // buckets, once they have arrived: a connection's records while the next one's
             // socket is read, the last connection's while the first is served.
             let mut woken = false;
-            self.ahead.clear();
-            for event in events.iter() {
-                if event.token() == WAKE {
-                    woken = true;
-                    continue;
-                }
-                if let Some(connection) = self.connections.get(event.token().0) {
-                    connection.socket.mark(event);
-                    let mut keys = KeysAhead::default();
-                    connection
-                        .socket
-                        .read_ahead(|requests| keys = self.cache.prefetch_for(requests));
-                    if let Some(previous) = self.ahead.last() {
-                        self.cache.prefetch_records(previous);
-                    }
-                    self.ahead.push(keys);
-                }
-            }
+            self.read_ahead(&events, &mut woken);
             let mut driven = 0;
             for event in events.iter() {
                 if event.token() != WAKE {
@@ -231,9 +225,78 @@ impl Worker {
                     }
                 }
             }
-            if woken && self.take_inbox() {
+            let stop = woken && self.take_inbox();
+            self.send_unsent();
+            if stop {
                 return;
             }
+        }
+    }
+
+    /// Reads every ready socket of the turn (one batch) and starts loading what the
+    /// requests read will look up; `woken` is set when the loop's own waker fired.
+    fn read_ahead(&mut self, events: &Events, woken: &mut bool) {
+        self.ahead.clear();
+        let mut slots = Vec::new();
+        for event in events.iter() {
+            if event.token() == WAKE {
+                *woken = true;
+                continue;
+            }
+            if let Some(connection) = self.connections.get(event.token().0) {
+                connection.socket.mark(event);
+                if let Some(slot) = connection.socket.read_ahead_slot() {
+                    slots.push((&*connection.socket, slot));
+                }
+            }
+        }
+        let mut ops: Vec<Op> = slots
+            .iter_mut()
+            .map(|(socket, slot)| Op::Recv(socket.fd(), slot.buffer()))
+            .collect();
+        self.batcher.run(&mut ops, &mut self.results);
+        drop(ops);
+        for ((socket, slot), received) in slots.into_iter().zip(self.results.drain(..)) {
+            let mut keys = KeysAhead::default();
+            socket.read_ahead_done(slot, received, |requests| {
+                keys = self.cache.prefetch_for(requests)
+            });
+            if let Some(previous) = self.ahead.last() {
+                self.cache.prefetch_records(previous);
+            }
+            self.ahead.push(keys);
+        }
+    }
+
+    /// Sends the replies the turn's connections wrote (one batch); a connection whose send
+    /// failed is polled to meet the error.
+    fn send_unsent(&mut self) {
+        if self.unsent.is_empty() {
+            return;
+        }
+        let mut slots = Vec::with_capacity(self.unsent.len());
+        for key in self.unsent.drain(..) {
+            if let Some(connection) = self.connections.get(key) {
+                if let Some(slot) = connection.socket.unsent_slot() {
+                    slots.push((key, &*connection.socket, slot));
+                }
+            }
+        }
+        let mut ops: Vec<Op> = slots
+            .iter()
+            .map(|(_, socket, slot)| Op::Send(socket.fd(), slot))
+            .collect();
+        self.batcher.run(&mut ops, &mut self.results);
+        drop(ops);
+        let mut failed = Vec::new();
+        for ((key, socket, slot), result) in slots.into_iter().zip(self.results.drain(..)) {
+            drop(slot);
+            if !socket.sent(result) {
+                failed.push(key);
+            }
+        }
+        for key in failed {
+            self.drive(key);
         }
     }
 
@@ -307,7 +370,11 @@ impl Worker {
             connection.future.as_mut().poll(&mut context)
         }));
         match polled {
-            Ok(std::task::Poll::Pending) => {}
+            Ok(std::task::Poll::Pending) => {
+                if connection.socket.list_if_unsent() {
+                    self.unsent.push(key);
+                }
+            }
             // Dropping the future closes the socket, which leaves the epoll set with it.
             Ok(std::task::Poll::Ready(())) => drop(self.connections.remove(key)),
             Err(_) => {
