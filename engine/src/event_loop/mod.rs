@@ -22,6 +22,11 @@
 //! through have arrived ([`crate::store::Store::prefetch_records`]): a connection's records
 //! while the next socket is read, and the turn's last connection's while the first is served.
 //!
+//! A turn's reads are made in one system call, and the replies its connections wrote in one
+//! more at its end ([`batch`]): a system call costs about what serving a small request does,
+//! so a wake-up that serves three connections makes three calls (the wait included), not
+//! seven.
+//!
 //! Connections that need timers or another transport (TLS handshakes, an idle timeout, RDMA)
 //! are served on the tokio runtime instead; [`needs_runtime`] says which configurations do.
 
